@@ -1,0 +1,346 @@
+#include "base/base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *pr_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case PR_ECONFIG: return "invalid configuration";
+	case PR_ELIMIT: return "limit exceeded";
+	case PR_ELOOP: return "forwarding loop";
+	case PR_ENOTFOUND: return "not found";
+	case PR_EEXIST: return "already exists";
+	case PR_EPARSE: return "cannot be parsed";
+	case PR_EIMMUTABLE: return "property cannot be changed";
+	case PR_EINUSE: return "in use";
+	case PR_EIO: return "input/output error";
+	case PR_EUNMAPPED: return "unmapped target";
+	case PR_ETIMEOUT: return "timed out";
+	case PR_ECORRUPT: return "damaged state";
+	default: break;
+	}
+	if (err < 0 && err > PR_EBASE)
+		return strerror(-err);
+	return "unknown error";
+}
+
+_Noreturn void pr_require_failed(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "privres: internal contract broken: %s (%s:%d)\n", expr, file, line);
+	abort();
+}
+
+static void *out_of_memory(size_t n)
+{
+	fprintf(stderr, "privres: out of memory (%zu bytes)\n", n);
+	abort();
+}
+
+void *pr_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	return p ? p : out_of_memory(n);
+}
+
+void *pr_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	return p ? p : out_of_memory(n * size);
+}
+
+void *pr_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	return q ? q : out_of_memory(n);
+}
+
+char *pr_strdup(const char *s)
+{
+	return s ? pr_strndup(s, strlen(s)) : NULL;
+}
+
+char *pr_strndup(const char *s, size_t n)
+{
+	char *d = pr_malloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *pr_asprintf(const char *fmt, ...)
+{
+	pr_buf_t b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	pr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return pr_buf_take(&b);
+}
+
+void pr_grow(void *arr_ptr, size_t *cap, size_t n, size_t elem)
+{
+	void **arr = arr_ptr;
+	if (n <= *cap)
+		return;
+	size_t ncap = *cap ? *cap * 2 : 4;
+	while (ncap < n)
+		ncap *= 2;
+	*arr = pr_realloc(*arr, ncap * elem);
+	memset((char *)*arr + *cap * elem, 0, (ncap - *cap) * elem);
+	*cap = ncap;
+}
+
+struct pr_diag {
+	pr_diag_entry_t *e;
+	size_t n, cap;
+};
+
+pr_diag_t *pr_diag_new(void)
+{
+	return pr_calloc(1, sizeof(pr_diag_t));
+}
+
+void pr_diag_clear(pr_diag_t *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->e[i].file);
+		free(d->e[i].path);
+		free(d->e[i].rule);
+		free(d->e[i].message);
+	}
+	d->n = 0;
+}
+
+void pr_diag_destroy(pr_diag_t **dp)
+{
+	if (!dp || !*dp)
+		return;
+	pr_diag_clear(*dp);
+	free((*dp)->e);
+	free(*dp);
+	*dp = NULL;
+}
+
+void pr_diag_add(pr_diag_t *d, const char *file, int line, int column, const char *path,
+		 const char *rule, int code, const char *fmt, ...)
+{
+	pr_grow(&d->e, &d->cap, d->n + 1, sizeof(*d->e));
+	pr_diag_entry_t *e = &d->e[d->n++];
+	pr_buf_t b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	pr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	*e = (pr_diag_entry_t){
+		.file = pr_strdup(file),
+		.line = line,
+		.column = column,
+		.path = pr_strdup(path),
+		.rule = pr_strdup(rule),
+		.code = code,
+		.message = pr_buf_take(&b),
+	};
+}
+
+size_t pr_diag_count(const pr_diag_t *d)
+{
+	return d ? d->n : 0;
+}
+
+const pr_diag_entry_t *pr_diag_get(const pr_diag_t *d, size_t i)
+{
+	PR_REQUIRE(i < d->n);
+	return &d->e[i];
+}
+
+int pr_diag_first_code(const pr_diag_t *d)
+{
+	return d && d->n ? d->e[0].code : 0;
+}
+
+char *pr_diag_entry_format(const pr_diag_entry_t *e)
+{
+	pr_buf_t b = {0};
+	if (e->file)
+		pr_buf_printf(&b, "%s:", e->file);
+	if (e->line)
+		pr_buf_printf(&b, "%d:%d:", e->line, e->column);
+	if (b.len)
+		pr_buf_printf(&b, " ");
+	if (e->path && *e->path)
+		pr_buf_printf(&b, "%s: ", e->path);
+	pr_buf_printf(&b, "%s", e->message);
+	if (e->rule)
+		pr_buf_printf(&b, " (%s)", e->rule);
+	return pr_buf_take(&b);
+}
+
+char *pr_diag_format(const pr_diag_t *d)
+{
+	pr_buf_t b = {0};
+	for (size_t i = 0; d && i < d->n; i++) {
+		char *line = pr_diag_entry_format(&d->e[i]);
+		pr_buf_printf(&b, "%s\n", line);
+		free(line);
+	}
+	if (!b.data)
+		return pr_strdup("");
+	return pr_buf_take(&b);
+}
+
+void pr_buf_vprintf(pr_buf_t *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return;
+	pr_grow(&b->data, &b->cap, b->len + (size_t)n + 1, 1);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void pr_buf_printf(pr_buf_t *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pr_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void pr_buf_append(pr_buf_t *b, const void *data, size_t len)
+{
+	pr_grow(&b->data, &b->cap, b->len + len + 1, 1);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+char *pr_buf_take(pr_buf_t *b)
+{
+	char *s = b->data ? b->data : pr_strdup("");
+	*b = (pr_buf_t){0};
+	return s;
+}
+
+void pr_buf_free(pr_buf_t *b)
+{
+	free(b->data);
+	*b = (pr_buf_t){0};
+}
+
+uint64_t pr_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pr_now_ms(void)
+{
+	return pr_now_ns() / 1000000ull;
+}
+
+#include <arpa/inet.h>
+
+int pr_ipv4_parse(const char *text, uint32_t *out)
+{
+	struct in_addr a;
+	if (!text || inet_pton(AF_INET, text, &a) != 1)
+		return PR_EPARSE;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+char *pr_ipv4_format(uint32_t addr, char *buf)
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+		 addr & 0xff);
+	return buf;
+}
+
+uint32_t pr_prefix_mask(uint8_t len)
+{
+	return len == 0 ? 0 : (uint32_t)(0xffffffffu << (32 - len));
+}
+
+int pr_prefix_parse(const char *text, pr_prefix_t *out, const char **why)
+{
+	const char *dummy;
+	why = why ? why : &dummy;
+	const char *slash = text ? strchr(text, '/') : NULL;
+	if (!slash) {
+		*why = "expected an IPv4 prefix like 10.0.0.0/16";
+		return PR_EPARSE;
+	}
+	char host[32];
+	size_t hl = (size_t)(slash - text);
+	if (hl >= sizeof(host)) {
+		*why = "expected an IPv4 prefix like 10.0.0.0/16";
+		return PR_EPARSE;
+	}
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	uint32_t addr;
+	if (pr_ipv4_parse(host, &addr) != 0) {
+		*why = "not an IPv4 address (the service has no IPv6)";
+		return PR_EPARSE;
+	}
+	char *end;
+	long len = strtol(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || len < 0 || len > 32) {
+		*why = "prefix length must be 0..32";
+		return PR_EPARSE;
+	}
+	if (addr & ~pr_prefix_mask((uint8_t)len)) {
+		*why = "host bits are set (write the network address)";
+		return PR_EPARSE;
+	}
+	*out = (pr_prefix_t){.addr = addr, .len = (uint8_t)len};
+	return 0;
+}
+
+bool pr_prefix_contains(pr_prefix_t p, uint32_t addr)
+{
+	return (addr & pr_prefix_mask(p.len)) == p.addr;
+}
+
+bool pr_prefix_covers(pr_prefix_t p, pr_prefix_t q)
+{
+	return q.len >= p.len && pr_prefix_contains(p, q.addr);
+}
+
+bool pr_prefix_overlaps(pr_prefix_t p, pr_prefix_t q)
+{
+	return pr_prefix_covers(p, q) || pr_prefix_covers(q, p);
+}
+
+uint32_t pr_prefix_last(pr_prefix_t p)
+{
+	return p.addr | ~pr_prefix_mask(p.len);
+}
+
+int pr_hostport_parse(const char *text, uint32_t *addr, uint16_t *port)
+{
+	const char *colon = text ? strrchr(text, ':') : NULL;
+	if (!colon || (size_t)(colon - text) >= 32)
+		return PR_EPARSE;
+	char host[32];
+	memcpy(host, text, (size_t)(colon - text));
+	host[colon - text] = '\0';
+	uint32_t a;
+	if (pr_ipv4_parse(host, &a) != 0)
+		return PR_EPARSE;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p < 1 || p > 65535)
+		return PR_EPARSE;
+	*addr = a;
+	*port = (uint16_t)p;
+	return 0;
+}

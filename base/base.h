@@ -1,0 +1,130 @@
+/*
+ * base — what every folder shares: the one error space, contract assertions
+ * and validation diagnostics as data.
+ *
+ * Threads: everything here is safe from any thread; a pr_diag_t is owned by
+ * one thread at a time.
+ * Errors: 0 is success; failures are negative: errno values passed through
+ * (-ENOMEM), project codes at or below PR_EBASE. pr_strerror() names them all.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	PR_EBASE = -1000,
+	PR_ECONFIG = -1001,   /* a deployment or request breaks a rule of the contract */
+	PR_ELIMIT = -1002,    /* a limit of semantics.md §1 */
+	PR_ELOOP = -1003,     /* a forwarding loop (P-1..P-3) */
+	PR_ENOTFOUND = -1004, /* a referenced resource does not exist */
+	PR_EEXIST = -1005,    /* a resource of that name exists already */
+	PR_EPARSE = -1006,    /* input that cannot be read (YAML, JSON, wire) */
+	PR_EIMMUTABLE = -1007, /* a property that can't change after creation */
+	PR_EINUSE = -1008,    /* deletion order (O-4) */
+	PR_EIO = -1009,       /* a file or socket failed */
+	PR_EUNMAPPED = -1010, /* a target with no loopback mapping (design.md §4) */
+	PR_ETIMEOUT = -1011,
+	PR_ECORRUPT = -1012,  /* a damaged state file */
+};
+
+/* Human text for any error of the space; never NULL. */
+const char *pr_strerror(int err);
+
+/* PR_REQUIRE: a broken contract inside our own code. Stops the process even in
+ * release builds; under UNIT_TESTING it is cmocka's mock_assert so tests can
+ * check it. Never use it on input from the network, the API or a file. */
+#ifdef UNIT_TESTING
+void mock_assert(const int result, const char *const expression, const char *const file,
+		 const int line);
+#define PR_REQUIRE(expr) mock_assert((int)(!!(expr)), #expr, __FILE__, __LINE__)
+#else
+#define PR_REQUIRE(expr) \
+	((expr) ? (void)0 : pr_require_failed(#expr, __FILE__, __LINE__))
+#endif
+_Noreturn void pr_require_failed(const char *expr, const char *file, int line);
+
+/* Allocation that cannot fail quietly: out of memory stops the process (as
+ * Redis' zmalloc does); every caller would otherwise carry an untestable path. */
+void *pr_malloc(size_t n);
+void *pr_calloc(size_t n, size_t size);
+void *pr_realloc(void *p, size_t n);
+char *pr_strdup(const char *s);
+char *pr_strndup(const char *s, size_t n);
+/* printf into a new string (owned). */
+char *pr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow an array *arr of *cap elements of size elem so it holds at least n. */
+void pr_grow(void *arr_ptr, size_t *cap, size_t n, size_t elem);
+
+/* A validation finding, as data (style.md §4). */
+typedef struct pr_diag_entry {
+	char *file;    /* may be NULL (API input) */
+	int line;      /* 1-based; 0 when unknown */
+	int column;    /* 1-based; 0 when unknown */
+	char *path;    /* resource path, e.g. dnsForwardingRulesets[hub-rules].forwardingRules[x] */
+	char *rule;    /* contract rule id, e.g. "F-5"; may be NULL */
+	int code;      /* PR_E* of the finding */
+	char *message; /* what is wrong and what would be valid */
+} pr_diag_entry_t;
+
+typedef struct pr_diag pr_diag_t;
+
+/* A new, empty list (owned). */
+pr_diag_t *pr_diag_new(void);
+void pr_diag_destroy(pr_diag_t **dp);
+/* Add a finding; strings are copied. */
+void pr_diag_add(pr_diag_t *d, const char *file, int line, int column, const char *path,
+		 const char *rule, int code, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+size_t pr_diag_count(const pr_diag_t *d);
+/* Entry i (borrowed; valid until the list changes). */
+const pr_diag_entry_t *pr_diag_get(const pr_diag_t *d, size_t i);
+/* The code of the first entry, or 0. */
+int pr_diag_first_code(const pr_diag_t *d);
+/* One line per entry: "file:line:col: path: message (RULE)" into a new string (owned). */
+char *pr_diag_format(const pr_diag_t *d);
+/* Format one entry into a new string (owned). */
+char *pr_diag_entry_format(const pr_diag_entry_t *e);
+void pr_diag_clear(pr_diag_t *d);
+
+/* Bytes appended to a growable string. */
+typedef struct pr_buf {
+	char *data;
+	size_t len, cap;
+} pr_buf_t;
+void pr_buf_printf(pr_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pr_buf_vprintf(pr_buf_t *b, const char *fmt, va_list ap);
+void pr_buf_append(pr_buf_t *b, const void *data, size_t len);
+/* Hand the string over (owned by the caller) and reset b. */
+char *pr_buf_take(pr_buf_t *b);
+void pr_buf_free(pr_buf_t *b);
+
+/* Monotonic clock in milliseconds / nanoseconds. */
+uint64_t pr_now_ms(void);
+uint64_t pr_now_ns(void);
+
+/* IPv4 addresses in host byte order (the service has no IPv6, N-1). */
+typedef struct pr_prefix {
+	uint32_t addr;
+	uint8_t len;
+} pr_prefix_t;
+
+/* Parse dotted-quad text; 0 or PR_EPARSE. *out written only on success. */
+int pr_ipv4_parse(const char *text, uint32_t *out);
+/* Format into buf (at least 16 bytes); returns buf. */
+char *pr_ipv4_format(uint32_t addr, char *buf);
+/* Parse "a.b.c.d/len"; rejects host bits set. 0 or PR_EPARSE (*why says why). */
+int pr_prefix_parse(const char *text, pr_prefix_t *out, const char **why);
+uint32_t pr_prefix_mask(uint8_t len);
+bool pr_prefix_contains(pr_prefix_t p, uint32_t addr);
+/* Does p hold all of q? */
+bool pr_prefix_covers(pr_prefix_t p, pr_prefix_t q);
+bool pr_prefix_overlaps(pr_prefix_t p, pr_prefix_t q);
+/* Last address of the prefix (broadcast). */
+uint32_t pr_prefix_last(pr_prefix_t p);
+/* Parse "host:port" (IPv4 host); port must be 1..65535. */
+int pr_hostport_parse(const char *text, uint32_t *addr, uint16_t *port);
