@@ -48,3 +48,190 @@ void dns_name_lower(uint8_t *wire);
 /* Canonical text of a name: lowercase, absolute, as a new string (owned), or
  * NULL if it does not parse. */
 char *dns_name_canonical(const char *text);
+
+/* ------------------------------------------------------------------------
+ * Record types and record values (dns/rdata.c)
+ *
+ * Record values are written as in a zone file (design.md §5) and read with
+ * libzscanner, so every type libknot knows is parsed the way Knot DNS reads
+ * zone files. Zone policy on which types are allowed is zones/' business.
+ * ------------------------------------------------------------------------ */
+
+#include <libknot/packet/compr.h>
+#include <libknot/rrset.h>
+
+#define DNS_RDATA_MAXLEN 65535
+
+/* Type mnemonic ("MX", "mx", "TYPE15") to its number. 0 or PR_EPARSE;
+ * *type written only on success. */
+int dns_rrtype_from_text(const char *text, uint16_t *type);
+
+/* Mnemonic of a type ("MX", or "TYPE65280" for unknown ones) into out
+ * (at least 16 bytes). Returns out. */
+const char *dns_rrtype_to_text(uint16_t type, char *out, size_t outlen);
+
+/*
+ * Parse one record value of a type, written as in a zone file: "10.10.2.5"
+ * (A), "10 mail.contoso.com." (MX), "0 5 5060 sip.contoso.com." (SRV).
+ * Relative names are completed with origin_wire (a wire name, borrowed; NULL
+ * means the root). TXT: a value that starts with '"' is zone-file text (one or
+ * more quoted strings); any other value is one string taken literally
+ * (split in 255-octet pieces when longer), which is what the cloud's API means
+ * by a TXT value such as "v=spf1 -all".
+ * rdata: at least rdata_cap bytes. Returns 0 with *rdata_len set, or PR_EPARSE
+ * with *why set to an explanation that names what the type needs (owned, the
+ * caller frees; why may be NULL). Outputs written only on success.
+ */
+int dns_rdata_from_text(uint16_t type, const char *text, const uint8_t *origin_wire,
+			uint8_t *rdata, size_t rdata_cap, size_t *rdata_len, char **why);
+
+/* Presentation form of record i of rr (names absolute), into out. Returns
+ * the length written or PR_EPARSE (rdata that libknot cannot print) /
+ * -ENOSPC. */
+int dns_rdata_to_text(const knot_rrset_t *rr, uint16_t i, char *out, size_t outlen);
+
+/* ------------------------------------------------------------------------
+ * Queries (dns/query.c)
+ * ------------------------------------------------------------------------ */
+
+/* Response codes used here (RFC 1035, RFC 6891). BADVERS is extended (16). */
+enum {
+	DNS_RCODE_NOERROR = 0,
+	DNS_RCODE_FORMERR = 1,
+	DNS_RCODE_SERVFAIL = 2,
+	DNS_RCODE_NXDOMAIN = 3,
+	DNS_RCODE_NOTIMP = 4,
+	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_BADVERS = 16,
+};
+
+#define DNS_UDP_PAYLOAD_DEFAULT 512  /* RFC 1035 without EDNS */
+#define DNS_UDP_PAYLOAD_OURS 1232    /* what we advertise (DNS flag day 2020) */
+#define DNS_TCP_MESSAGE_MAX 65535
+
+/* What to do with a received query (W-3). */
+typedef enum dns_verdict {
+	DNS_QUERY_OK = 0,      /* answer it */
+	DNS_QUERY_FORMERR,     /* header readable, rest malformed: FORMERR */
+	DNS_QUERY_BADVERS,     /* EDNS version above 0: BADVERS (RFC 6891 §6.1.3) */
+	DNS_QUERY_REFUSED,     /* opcode other than QUERY, or class other than IN: REFUSED */
+	DNS_QUERY_DROP,        /* no header, or QR set: no answer at all */
+} dns_verdict_t;
+
+/*
+ * A parsed query. Embedded by the caller (no heap); filled by
+ * dns_query_parse() from a received buffer, which it keeps borrowing
+ * (edns_options points into it) until the answer is built.
+ */
+typedef struct dns_query {
+	dns_verdict_t verdict;
+	const char *why;        /* static explanation of a verdict other than OK */
+	uint16_t id;
+	uint8_t opcode;
+	bool rd, cd, ad;        /* header flags as received */
+	bool has_question;      /* the question was read (may be true for any verdict) */
+	uint8_t qname[DNS_NAME_MAXLEN];       /* as received: case kept (W-5) */
+	uint8_t qname_lower[DNS_NAME_MAXLEN]; /* lowercase, for lookups */
+	uint16_t qname_len;     /* wire length of both */
+	uint16_t qtype, qclass;
+	bool edns;              /* a valid OPT record was read */
+	uint8_t edns_version;
+	bool edns_do;           /* DNSSEC OK */
+	uint16_t udp_size;      /* the client's limit for UDP answers (Q-7): 512, or its
+				 * EDNS payload size (at least 512) */
+	const uint8_t *edns_options; /* the OPT RDATA (options) as received, borrowed */
+	uint16_t edns_options_len;
+} dns_query_t;
+
+/*
+ * Read a query from wire (len octets, borrowed). Never allocates; never fails:
+ * the verdict says what to do (W-3). *q is always written.
+ */
+void dns_query_parse(const uint8_t *wire, size_t len, dns_query_t *q);
+
+/* ------------------------------------------------------------------------
+ * Answers (dns/answer.c)
+ *
+ * An answer is written straight into a caller's buffer, one rrset at a time,
+ * with libknot's name compression; nothing is allocated. Sections go in order
+ * (answer, authority, additional). Truncation (Q-7): an rrset that does not fit
+ * the client's limit in the answer or authority section empties all three
+ * sections and sets TC (the question and OPT stay), as Knot and Unbound do;
+ * one that does not fit in the additional section is left out without TC
+ * (RFC 2181 §9). RRsets are never split.
+ * ------------------------------------------------------------------------ */
+
+typedef enum dns_section {
+	DNS_SECTION_ANSWER = 0,
+	DNS_SECTION_AUTHORITY = 1,
+	DNS_SECTION_ADDITIONAL = 2,
+} dns_section_t;
+
+/* Caller-embedded; fields are private to dns/ (like a libuv handle). */
+typedef struct dns_answer {
+	uint8_t *wire;
+	size_t size;       /* octets written */
+	size_t limit;      /* most octets the client takes (Q-7) */
+	size_t opt_size;   /* octets kept for the OPT record */
+	size_t qend;       /* end of the question */
+	uint16_t counts[3];
+	int section;
+	uint16_t rcode;    /* extended rcode, 12 bits */
+	bool edns, edns_do, truncated;
+	const uint8_t *qname_lower; /* borrowed from the query */
+	const uint8_t *edns_options;
+	uint16_t edns_options_len;
+	knot_rrinfo_t rrinfo;
+	knot_compr_t compr;
+} dns_answer_t;
+
+/*
+ * Start an answer to q in buf (cap octets, borrowed until finished): the ID,
+ * opcode, RD and CD copied, QR and RA set, the question with the case it was
+ * asked in (W-5), rcode NOERROR. The answer keeps within the client's limit:
+ * over UDP 512 octets, or its EDNS payload size; over TCP 65535 (and never
+ * more than cap). An OPT record is added when the query had one (our payload
+ * size 1232, DO echoed, W-2). q is borrowed until dns_answer_finish().
+ * Returns 0, or -EINVAL when cap cannot hold even the header and question.
+ */
+int dns_answer_begin(dns_answer_t *a, uint8_t *buf, size_t cap, const dns_query_t *q, bool tcp);
+
+/* Response code, extended ones (BADVERS) included; the high bits go in the
+ * OPT record. */
+void dns_answer_set_rcode(dns_answer_t *a, uint16_t rcode);
+/* Authoritative answer (answers from private zones, Q-2). */
+void dns_answer_set_aa(dns_answer_t *a, bool aa);
+/* EDNS options to send in our OPT record (borrowed until finished), e.g. the
+ * ones a forwarded answer carried (Q-6). Ignored without EDNS. Returns 0, or
+ * -ENOSPC when they leave no room. */
+int dns_answer_set_edns_options(dns_answer_t *a, const uint8_t *opts, uint16_t len);
+
+/*
+ * Add an rrset (borrowed) to a section. owner (borrowed, may be NULL) replaces
+ * the rrset's owner: a wildcard-synthesized record has the query name (RFC
+ * 4592), a chased one its CNAME target. Owners equal to the query name are
+ * written as a pointer to the question, so they keep the question's case (W-5).
+ * Returns 0; -ENOSPC when the rrset did not fit (the answer is truncated, see
+ * above, and later additions to answer/authority are ignored); -EINVAL for a
+ * section out of order.
+ */
+int dns_answer_add(dns_answer_t *a, dns_section_t section, const knot_rrset_t *rr,
+		   const uint8_t *owner);
+
+/* Was the answer truncated (TC set)? */
+bool dns_answer_truncated(const dns_answer_t *a);
+
+/* Write the counts and the OPT record. Returns the answer's length (> 0). */
+size_t dns_answer_finish(dns_answer_t *a);
+
+/*
+ * An error answer in one call: rcode (FORMERR, SERVFAIL, NXDOMAIN, NOTIMP,
+ * REFUSED, BADVERS) for q, with its question when it was read and an OPT record
+ * when it had a valid one (BADVERS always has one, RFC 6891 §6.1.3). Returns
+ * the length, or 0 when there is nothing to send (a DROP verdict, or cap below
+ * a header).
+ */
+size_t dns_answer_error(uint8_t *buf, size_t cap, const dns_query_t *q, uint16_t rcode, bool tcp);
+
+/* The rcode a verdict calls for (DROP and OK give -1 and 0). */
+int dns_verdict_rcode(dns_verdict_t v);
