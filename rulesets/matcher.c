@@ -1,9 +1,16 @@
 /*
  * The forwarding-rule matcher (F-8, F-9): a label trie whose edges are one
- * open-addressing hash table keyed by (parent node, lowercase label). A match
- * walks the query's labels from the right, one probe per label, remembering
- * the deepest node that holds a rule or a reserved domain; its cost depends on
- * the query's labels, not on how many rules there are (F-8).
+ * open-addressing hash table. A match walks the query's labels from the right,
+ * one probe per label, remembering the deepest node that holds a rule or a
+ * reserved domain; its cost depends on the query's labels, not on how many
+ * rules there are (F-8).
+ *
+ * An edge is found by the hash of the whole suffix it leads to (not of the
+ * parent node and the label), so every probe address of a query is known
+ * before the walk starts: the probes are prefetched together and their cache
+ * misses overlap instead of queueing one behind the other (large rulesets).
+ * The edge still records its parent and its label, and both are compared, so
+ * a hash collision costs a probe, never a wrong answer.
  */
 #include "rulesets/rulesets.h"
 
@@ -17,12 +24,17 @@
 #define NO_RULE UINT32_MAX
 #define NO_RESERVED UINT16_MAX
 #define NO_NODE UINT32_MAX
+#define NO_EDGE SIZE_MAX
 #define ROOT 0u
 /* A 255-octet wire name holds at most 127 labels (each takes two octets or more). */
 #define MAX_LABELS 127
-/* A label and the zero padding the word-wise hash reads past its end. */
-#define LABEL_BUF (DNS_LABEL_MAXLEN + 8)
+/* Word-wise comparison reads up to 7 octets past a label: keep them readable. */
+#define SLACK 8
 #define EDGES_MIN 16
+/* Edge.child: the node, and whether that node holds a rule or a reserved
+ * domain, so that a walk reads only edges until it has its answer. */
+#define CHILD_DECIDES 0x80000000u
+#define CHILD_NODE 0x7fffffffu
 
 typedef struct node {
 	uint32_t rule;     /* index into rules, or NO_RULE */
@@ -31,10 +43,11 @@ typedef struct node {
 } node_t;
 
 typedef struct edge {
-	uint32_t hash;
+	uint32_t hash;   /* of the child's whole name (suffix_step) */
 	uint32_t parent;
-	uint32_t child; /* 0 marks an empty slot: the root is nobody's child */
-	uint32_t label; /* offset into labels: a length octet, then lowercase octets */
+	uint32_t child;  /* CHILD_NODE | CHILD_DECIDES; 0 marks an empty slot (the
+			  * root is nobody's child) */
+	uint32_t label;  /* offset into labels: a length octet, then lowercase octets */
 } edge_t;
 
 typedef struct rule {
@@ -51,7 +64,7 @@ typedef struct table {
 	edge_t *edges;
 	size_t edges_len; /* a power of two, at most half full so probes end fast */
 	size_t nedges;
-	uint8_t *labels;
+	uint8_t *labels;  /* followed by SLACK zero octets */
 	size_t labels_len, labels_cap;
 	rule_t *rules;
 	size_t nrules, rules_cap;
@@ -68,12 +81,81 @@ struct ruleset_matcher {
 	bool with_reserved;
 };
 
+/* A name prepared for a walk, on the stack of the caller. */
+typedef struct qname {
+	uint8_t wire[DNS_NAME_MAXLEN + SLACK]; /* lowercase wire form */
+	uint8_t off[MAX_LABELS];               /* each label's length octet, left to right */
+	uint32_t hash[MAX_LABELS];             /* hash of the suffix that starts at each label */
+	int n;                                 /* labels */
+} qname_t;
+
 /* ---- Names -------------------------------------------------------------------- */
 
-/* Split an uncompressed wire name into label pointers (left to right). Returns
- * the label count or PR_EPARSE. Reads no octet past the 255th, so a query name
- * handed over unchecked cannot take the hot path out of bounds (W-3). */
-static int split_labels(const uint8_t *wire, const uint8_t **offs)
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* A word whose first n octets (1..8) are 0xff, in memory order, whatever the
+ * byte order of the machine. */
+static inline uint64_t head_mask(size_t n)
+{
+	static const uint8_t ones[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	return load64(ones + 8 - n);
+}
+
+static inline uint8_t lower_octet(uint8_t c)
+{
+	/* W-5: ASCII case folding only (RFC 4343); other octets compare as they
+	 * are. Length octets (at most 63) are below 'A' and pass unchanged. */
+	return (uint8_t)(c + (((unsigned)c - 'A' < 26u) << 5));
+}
+
+/* lower_octet on eight octets at once (the query path lowercases every name). */
+static inline uint64_t lower_word(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t seven = w & ~high; /* low seven bits of each octet: sums below never carry */
+	uint64_t above_z = seven + (0x7f - 'Z') * ones;
+	uint64_t from_a = seven + (0x80 - 'A') * ones;
+	uint64_t upper = (above_z ^ from_a) & ~w & high; /* 'A'..'Z', high bit clear */
+	return w | (upper >> 2);                          /* 0x80 >> 2 is the case bit */
+}
+
+/* Hash of one label (length octet first) of a prepared name. */
+static inline uint64_t label_hash(const uint8_t *l)
+{
+	size_t total = (size_t)l[0] + 1;
+	uint64_t h = 0x9E3779B97F4A7C15ull;
+	for (size_t i = 0; i < total; i += 8) {
+		uint64_t w = load64(l + i);
+		if (total - i < 8)
+			w &= head_mask(total - i);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* The hash of a name from the hash of its parent and of its first label. */
+static inline uint64_t suffix_step(uint64_t parent, uint64_t label)
+{
+	uint64_t h = ((parent << 23) | (parent >> 41)) ^ label;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 32);
+}
+
+#define SUFFIX_ROOT 0x2545F4914F6CDD1Dull
+
+/*
+ * Validate an uncompressed wire name and prepare it: lowercase copy, label
+ * offsets, suffix hashes. Returns 0 or PR_EPARSE. Reads no octet past the
+ * 255th, so a query name handed over unchecked cannot take the hot path out
+ * of bounds (W-3).
+ */
+static int qname_prepare(const uint8_t *wire, qname_t *q)
 {
 	size_t pos = 0;
 	int n = 0;
@@ -85,38 +167,41 @@ static int split_labels(const uint8_t *wire, const uint8_t **offs)
 		/* The label and the root octet after it must fit in 255 octets. */
 		if (pos + len + 2 > DNS_NAME_MAXLEN)
 			return PR_EPARSE;
-		offs[n++] = wire + pos;
+		q->off[n++] = (uint8_t)pos;
 		pos += (size_t)len + 1;
 	}
-	return n;
-}
-
-static inline uint8_t lower_octet(uint8_t c)
-{
-	/* W-5: ASCII case folding only (RFC 4343); other octets compare as they are. */
-	return (uint8_t)(c + (((unsigned)c - 'A' < 26u) << 5));
-}
-
-/* Lowercase label l (length octet first) into buf, zero-padded for the hash,
- * and hash it together with its parent node. Returns the label length. */
-static inline uint8_t lower_and_hash(const uint8_t *l, uint32_t parent, uint8_t *buf,
-				     uint32_t *hash)
-{
-	uint8_t len = l[0];
-	for (uint8_t i = 0; i < len; i++)
-		buf[i] = lower_octet(l[1 + i]);
-	memset(buf + len, 0, 8);
-	uint64_t h = ((uint64_t)parent + 1) * 0x9E3779B97F4A7C15ull ^ len;
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t w;
-		memcpy(&w, buf + i, 8);
-		h ^= w;
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
+	size_t total = pos + 1;
+	size_t i = 0;
+	for (; i + 8 <= total; i += 8) {
+		uint64_t w = lower_word(load64(wire + i));
+		memcpy(q->wire + i, &w, 8);
 	}
-	h *= 0xc4ceb9fe1a85ec53ull;
-	*hash = (uint32_t)(h >> 32);
-	return len;
+	for (; i < total; i++)
+		q->wire[i] = lower_octet(wire[i]);
+	memset(q->wire + total, 0, SLACK);
+	q->n = n;
+
+	uint64_t h = SUFFIX_ROOT;
+	for (int k = n - 1; k >= 0; k--) {
+		h = suffix_step(h, label_hash(q->wire + q->off[k]));
+		q->hash[k] = (uint32_t)h;
+	}
+	return 0;
+}
+
+/* Labels a (stored, zero-padded) and b (in a prepared name) are equal, length
+ * octets included. */
+static inline bool label_equal(const uint8_t *a, const uint8_t *b)
+{
+	size_t total = (size_t)b[0] + 1;
+	for (size_t i = 0; i < total; i += 8) {
+		uint64_t diff = load64(a + i) ^ load64(b + i);
+		if (total - i < 8)
+			diff &= head_mask(total - i);
+		if (diff)
+			return false;
+	}
+	return true;
 }
 
 /* ---- The table ------------------------------------------------------------------ */
@@ -143,16 +228,17 @@ static void table_free(table_t *t)
 
 static void *copy_array(const void *src, size_t n, size_t elem)
 {
-	if (n == 0)
+	if (n == 0 || !src)
 		return NULL;
 	void *p = pr_malloc(n * elem);
 	memcpy(p, src, n * elem);
 	return p;
 }
 
-/* dst gets its own copy of src, sized exactly (a matcher never grows). */
+/* dst gets its own copy of src, sized exactly (the slack of labels included). */
 static void table_copy(table_t *dst, const table_t *src)
 {
+	size_t labels_size = src->labels ? src->labels_len + SLACK : 0;
 	*dst = (table_t){
 		.nodes = copy_array(src->nodes, src->nnodes, sizeof(*src->nodes)),
 		.nnodes = src->nnodes,
@@ -160,9 +246,9 @@ static void table_copy(table_t *dst, const table_t *src)
 		.edges = copy_array(src->edges, src->edges_len, sizeof(*src->edges)),
 		.edges_len = src->edges_len,
 		.nedges = src->nedges,
-		.labels = copy_array(src->labels, src->labels_len, 1),
+		.labels = copy_array(src->labels, labels_size, 1),
 		.labels_len = src->labels_len,
-		.labels_cap = src->labels_len,
+		.labels_cap = labels_size,
 		.rules = copy_array(src->rules, src->nrules, sizeof(*src->rules)),
 		.nrules = src->nrules,
 		.rules_cap = src->nrules,
@@ -172,56 +258,57 @@ static void table_copy(table_t *dst, const table_t *src)
 	};
 }
 
-/* The child of parent by the lowercase label buf/len, or 0. */
-static inline uint32_t table_find(const table_t *t, uint32_t parent, const uint8_t *buf,
-				  uint8_t len, uint32_t hash)
+/* The edge from parent by label i of q, or NULL. */
+static inline const edge_t *table_find(const table_t *t, uint32_t parent, const qname_t *q, int i)
 {
 	size_t mask = t->edges_len - 1;
-	for (size_t i = hash & mask;; i = (i + 1) & mask) {
-		const edge_t *e = &t->edges[i];
+	uint32_t hash = q->hash[i];
+	const uint8_t *label = q->wire + q->off[i];
+	for (size_t k = hash & mask;; k = (k + 1) & mask) {
+		const edge_t *e = &t->edges[k];
 		if (e->child == 0)
-			return 0;
-		if (e->hash == hash && e->parent == parent) {
-			const uint8_t *l = t->labels + e->label;
-			if (l[0] == len && memcmp(l + 1, buf, len) == 0)
-				return e->child;
-		}
+			return NULL;
+		if (e->hash == hash && e->parent == parent && label_equal(t->labels + e->label, label))
+			return e;
 	}
 }
 
-static void table_place(edge_t *edges, size_t edges_len, const edge_t *e)
+static size_t table_place(edge_t *edges, size_t edges_len, const edge_t *e)
 {
 	size_t mask = edges_len - 1;
-	size_t i = e->hash & mask;
-	while (edges[i].child != 0)
-		i = (i + 1) & mask;
-	edges[i] = *e;
+	size_t k = e->hash & mask;
+	while (edges[k].child != 0)
+		k = (k + 1) & mask;
+	edges[k] = *e;
+	return k;
 }
 
 static void table_rehash(table_t *t, size_t edges_len)
 {
 	edge_t *edges = pr_calloc(edges_len, sizeof(*edges));
-	for (size_t i = 0; i < t->edges_len; i++)
-		if (t->edges[i].child != 0)
-			table_place(edges, edges_len, &t->edges[i]);
+	for (size_t k = 0; k < t->edges_len; k++)
+		if (t->edges[k].child != 0)
+			table_place(edges, edges_len, &t->edges[k]);
 	free(t->edges);
 	t->edges = edges;
 	t->edges_len = edges_len;
 }
 
-static uint32_t table_add_child(table_t *t, uint32_t parent, const uint8_t *buf, uint8_t len,
-				uint32_t hash)
+/* Add the child of parent by label i of q; returns its edge's slot. */
+static size_t table_add_child(table_t *t, uint32_t parent, const qname_t *q, int i)
 {
 	/* Load factor at most 1/2: linear probing stays short and always ends. */
 	if ((t->nedges + 1) * 2 > t->edges_len)
 		table_rehash(t, t->edges_len * 2);
-	PR_REQUIRE(t->nnodes < UINT32_MAX && t->labels_len + 1 + len < UINT32_MAX);
+	const uint8_t *l = q->wire + q->off[i];
+	size_t size = (size_t)l[0] + 1;
+	PR_REQUIRE(t->nnodes < CHILD_NODE && t->labels_len + size + SLACK < UINT32_MAX);
 
 	uint32_t label = (uint32_t)t->labels_len;
-	pr_grow(&t->labels, &t->labels_cap, t->labels_len + 1 + len, 1);
-	t->labels[t->labels_len] = len;
-	memcpy(t->labels + t->labels_len + 1, buf, len);
-	t->labels_len += 1 + (size_t)len;
+	pr_grow(&t->labels, &t->labels_cap, t->labels_len + size + SLACK, 1);
+	memcpy(t->labels + t->labels_len, l, size);
+	t->labels_len += size;
+	memset(t->labels + t->labels_len, 0, SLACK);
 
 	uint32_t child = (uint32_t)t->nnodes;
 	pr_grow(&t->nodes, &t->nodes_cap, t->nnodes + 1, sizeof(*t->nodes));
@@ -232,27 +319,34 @@ static uint32_t table_add_child(table_t *t, uint32_t parent, const uint8_t *buf,
 	};
 	t->nnodes++;
 
-	edge_t e = {.hash = hash, .parent = parent, .child = child, .label = label};
-	table_place(t->edges, t->edges_len, &e);
+	edge_t e = {.hash = q->hash[i], .parent = parent, .child = child, .label = label};
 	t->nedges++;
-	return child;
+	return table_place(t->edges, t->edges_len, &e);
 }
 
-/* The node of a well-formed wire name, created with its ancestors as needed. */
-static uint32_t table_insert_path(table_t *t, const uint8_t *wire)
+/* The node of a well-formed wire name, created with its ancestors as needed;
+ * *edge is the slot of the edge that leads to it (NO_EDGE for the root). */
+static uint32_t table_insert_path(table_t *t, const uint8_t *wire, size_t *edge)
 {
-	const uint8_t *offs[MAX_LABELS];
-	int n = split_labels(wire, offs);
-	PR_REQUIRE(n >= 0);
+	qname_t q;
+	int rc = qname_prepare(wire, &q);
+	PR_REQUIRE(rc == 0);
 	uint32_t node = ROOT;
-	for (int i = n - 1; i >= 0; i--) {
-		uint8_t buf[LABEL_BUF];
-		uint32_t hash;
-		uint8_t len = lower_and_hash(offs[i], node, buf, &hash);
-		uint32_t child = table_find(t, node, buf, len, hash);
-		node = child ? child : table_add_child(t, node, buf, len, hash);
+	size_t slot = NO_EDGE;
+	for (int i = q.n - 1; i >= 0; i--) {
+		const edge_t *e = table_find(t, node, &q, i);
+		slot = e ? (size_t)(e - t->edges) : table_add_child(t, node, &q, i);
+		node = t->edges[slot].child & CHILD_NODE;
 	}
+	*edge = slot;
 	return node;
+}
+
+/* The node at the end of edge slot now holds a rule or a reserved domain. */
+static void table_mark_decides(table_t *t, size_t slot)
+{
+	if (slot != NO_EDGE)
+		t->edges[slot].child |= CHILD_DECIDES;
 }
 
 /* Add a user rule for a validated wire name. */
@@ -262,7 +356,8 @@ static int table_add_rule(table_t *t, const uint8_t *wire, const void *value)
 	int tl = dns_name_to_text(wire, text, sizeof(text));
 	if (tl < 0)
 		return PR_EPARSE;
-	uint32_t node = table_insert_path(t, wire);
+	size_t slot;
+	uint32_t node = table_insert_path(t, wire, &slot);
 	/* F-3: one rule per domain. A node that holds a rule existed before, with
 	 * all its ancestors, so refusing here leaves the table as it was. */
 	if (t->nodes[node].rule != NO_RULE)
@@ -278,6 +373,7 @@ static int table_add_rule(table_t *t, const uint8_t *wire, const void *value)
 	t->rules[t->nrules] = (rule_t){.value = value, .domain = domain};
 	t->nodes[node].rule = (uint32_t)t->nrules;
 	t->nrules++;
+	table_mark_decides(t, slot);
 	return 0;
 }
 
@@ -325,17 +421,12 @@ int ruleset_matcher_add_wire(ruleset_matcher_builder_t *b, const uint8_t *domain
 			     const void *value)
 {
 	PR_REQUIRE(b && domain_wire);
-	const uint8_t *offs[MAX_LABELS];
-	int n = split_labels(domain_wire, offs);
-	if (n < 0)
+	/* The prepared copy is lowercase: the canonical text reported by matches
+	 * is lowercase whatever case the caller used (W-5). */
+	qname_t q;
+	if (qname_prepare(domain_wire, &q) != 0)
 		return PR_EPARSE;
-	/* Lowercase a copy: the canonical text reported by matches is lowercase
-	 * whatever case the caller used (W-5). */
-	size_t len = n == 0 ? 1 : (size_t)(offs[n - 1] - domain_wire) + offs[n - 1][0] + 2;
-	uint8_t wire[DNS_NAME_MAXLEN];
-	memcpy(wire, domain_wire, len);
-	dns_name_lower(wire);
-	return table_add_rule(&b->t, wire, value);
+	return table_add_rule(&b->t, q.wire, value);
 }
 
 size_t ruleset_matcher_builder_count(const ruleset_matcher_builder_t *b)
@@ -358,11 +449,13 @@ int ruleset_matcher_build(const ruleset_matcher_builder_t *b, bool with_reserved
 			/* Checked by rulesets/CMakeLists.txt: a failure is our bug. */
 			int rc = dns_name_from_text(rulesets_reserved_table[i], wire, NULL, NULL);
 			PR_REQUIRE(rc == 0);
-			uint32_t node = table_insert_path(&m->t, wire);
+			size_t slot;
+			uint32_t node = table_insert_path(&m->t, wire, &slot);
 			/* F-9: the reserved entry sits beside a user rule of the same
 			 * domain; the user rule keeps precedence at match time. */
 			if (m->t.nodes[node].reserved == NO_RESERVED)
 				m->t.nodes[node].reserved = (uint16_t)i;
+			table_mark_decides(&m->t, slot);
 		}
 	}
 	*out = m;
@@ -390,24 +483,25 @@ int ruleset_matcher_match(const ruleset_matcher_t *m, const uint8_t *qname_wire,
 {
 	PR_REQUIRE(m && qname_wire && out);
 	const table_t *t = &m->t;
-	const uint8_t *offs[MAX_LABELS];
-	int n = split_labels(qname_wire, offs);
-	if (n < 0)
-		return n;
+	qname_t q;
+	int rc = qname_prepare(qname_wire, &q);
+	if (rc != 0)
+		return rc;
+	/* Every probe address is known now: start all the loads at once. */
+	size_t mask = t->edges_len - 1;
+	for (int i = 0; i < q.n; i++)
+		__builtin_prefetch(&t->edges[q.hash[i] & mask]);
 
 	/* F-8: the deepest node on the query's path that holds a rule wins; "."
 	 * (the root) holds the wildcard, which matches every name. */
 	uint32_t best = node_decides(&t->nodes[ROOT]) ? ROOT : NO_NODE;
 	uint32_t node = ROOT;
-	for (int i = n - 1; i >= 0; i--) {
-		uint8_t buf[LABEL_BUF];
-		uint32_t hash;
-		uint8_t len = lower_and_hash(offs[i], node, buf, &hash);
-		uint32_t child = table_find(t, node, buf, len, hash);
-		if (child == 0)
+	for (int i = q.n - 1; i >= 0; i--) {
+		const edge_t *e = table_find(t, node, &q, i);
+		if (!e)
 			break;
-		node = child;
-		if (node_decides(&t->nodes[node]))
+		node = e->child & CHILD_NODE;
+		if (e->child & CHILD_DECIDES)
 			best = node;
 	}
 
