@@ -344,3 +344,100 @@ int pr_hostport_parse(const char *text, uint32_t *addr, uint16_t *port)
 	*port = (uint16_t)p;
 	return 0;
 }
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size, used;
+	_Alignas(16) unsigned char data[];
+};
+
+struct pr_arena {
+	struct arena_chunk *head;
+	size_t chunk_size;
+};
+
+pr_arena_t *pr_arena_new(size_t chunk_size)
+{
+	pr_arena_t *a = pr_calloc(1, sizeof(*a));
+	a->chunk_size = chunk_size ? chunk_size : 16384;
+	return a;
+}
+
+static void free_chunks(struct arena_chunk *c)
+{
+	while (c) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+void pr_arena_destroy(pr_arena_t **ap)
+{
+	if (!ap || !*ap)
+		return;
+	free_chunks((*ap)->head);
+	free(*ap);
+	*ap = NULL;
+}
+
+void *pr_arena_alloc(pr_arena_t *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct arena_chunk *c = a->head;
+	if (!c || c->size - c->used < n) {
+		size_t size = n > a->chunk_size ? n : a->chunk_size;
+		struct arena_chunk *nc = pr_malloc(sizeof(*nc) + size);
+		nc->size = size;
+		nc->used = 0;
+		/* A big one-off block goes behind the current chunk so the
+		 * current one keeps serving small requests. */
+		if (c && n > a->chunk_size) {
+			nc->next = c->next;
+			c->next = nc;
+		} else {
+			nc->next = c;
+			a->head = nc;
+		}
+		c = nc;
+	}
+	void *p = c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n)
+{
+	char *d = pr_arena_alloc(a, n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *pr_arena_strdup(pr_arena_t *a, const char *s)
+{
+	return s ? pr_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+void pr_arena_reset(pr_arena_t *a)
+{
+	if (!a->head)
+		return;
+	struct arena_chunk *last = a->head;
+	struct arena_chunk *prev = NULL;
+	while (last->next) {
+		prev = last;
+		last = last->next;
+	}
+	(void)prev;
+	/* Keep the oldest chunk (the first allocated), free the rest. */
+	struct arena_chunk *c = a->head;
+	while (c != last) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	last->used = 0;
+	a->head = last;
+}

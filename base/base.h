@@ -128,3 +128,15 @@ bool pr_prefix_overlaps(pr_prefix_t p, pr_prefix_t q);
 uint32_t pr_prefix_last(pr_prefix_t p);
 /* Parse "host:port" (IPv4 host); port must be 1..65535. */
 int pr_hostport_parse(const char *text, uint32_t *addr, uint16_t *port);
+
+/* An arena: many allocations freed at once (Unbound's regions, NSD's region
+ * allocator). Not thread-safe; one owner. */
+typedef struct pr_arena pr_arena_t;
+pr_arena_t *pr_arena_new(size_t chunk_size);
+void pr_arena_destroy(pr_arena_t **ap);
+/* Zeroed memory, 16-byte aligned, valid until the arena is reset or destroyed. */
+void *pr_arena_alloc(pr_arena_t *a, size_t n);
+char *pr_arena_strdup(pr_arena_t *a, const char *s);
+char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n);
+/* Forget every allocation but keep the first chunk for reuse. */
+void pr_arena_reset(pr_arena_t *a);
