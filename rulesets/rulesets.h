@@ -4,9 +4,10 @@
  *
  * A builder collects (domain, value) pairs; ruleset_matcher_build() compiles
  * them into an immutable matcher: a label trie whose edges live in one hash
- * table keyed by (parent node, label), walked from the rightmost label of the
- * query, so that the cost of a match grows with the labels of the query and
- * not with the number of rules (F-8). The value is an opaque pointer the
+ * table (keyed by the suffix each edge leads to, checked against its parent
+ * node and label), walked from the rightmost label of the query, so that the
+ * cost of a match grows with the labels of the query and not with the number
+ * of rules (F-8). The value is an opaque pointer the
  * caller attaches to each rule (the linker attaches its compiled rule); the
  * matcher never reads it.
  *
