@@ -268,7 +268,8 @@ static inline const edge_t *table_find(const table_t *t, uint32_t parent, const 
 		const edge_t *e = &t->edges[k];
 		if (e->child == 0)
 			return NULL;
-		if (e->hash == hash && e->parent == parent && label_equal(t->labels + e->label, label))
+		if (e->hash == hash && e->parent == parent &&
+		    label_equal(t->labels + e->label, label))
 			return e;
 	}
 }

@@ -95,7 +95,8 @@ static void test_f8_documentation_example(void **state)
 
 	for (int with_reserved = 0; with_reserved <= 1; with_reserved++) {
 		ruleset_matcher_t *m = build(b, with_reserved);
-		assert_user(m, "secure.store.azure.contoso.com", AZURE_PRIVATE, "azure.contoso.com.", 3);
+		assert_user(m, "secure.store.azure.contoso.com", AZURE_PRIVATE,
+			    "azure.contoso.com.", 3);
 		assert_user(m, "azure.contoso.com.", AZURE_PRIVATE, "azure.contoso.com.", 3);
 		assert_user(m, "contoso.com", CONTOSO, "contoso.com.", 2);
 		assert_user(m, "www.contoso.com", CONTOSO, "contoso.com.", 2);
@@ -220,6 +221,41 @@ static void test_f9_reserved_list(void **state)
 	assert_none(m, "example.org");
 	ruleset_matcher_destroy(&m);
 	ruleset_matcher_builder_destroy(&b);
+}
+
+/* F-9: the compiled table is the data file, entry for entry and in order: the
+ * build-time generation neither drops nor invents names. */
+static void test_f9_reserved_table_is_the_data_file(void **state)
+{
+	FILE *f = fopen(PRIVRES_SOURCE_DIR "/rulesets/reserved_domains", "r");
+	assert_non_null(f);
+	char line[512];
+	size_t i = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *p = line, *end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' ||
+				   end[-1] == '\t'))
+			*--end = '\0';
+		if (*p == '\0')
+			continue;
+		char want[512];
+		snprintf(want, sizeof(want), "%s%s", p, end[-1] == '.' ? "" : ".");
+		for (char *c = want; *c; c++)
+			*c = (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
+		const char *got = ruleset_reserved_domain(i);
+		if (!got || strcmp(got, want) != 0)
+			fail_msg("reserved entry %zu: file says %s, table says %s", i, want,
+				 got ? got : "(end)");
+		i++;
+	}
+	fclose(f);
+	assert_int_equal(i, ruleset_reserved_count());
 }
 
 /* W-5: rules and queries compare case-insensitively; the reported domain is
@@ -565,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_f9_explicit_rule_for_reserved_name_wins),
 		cmocka_unit_test(test_f9_wildcard_does_not_capture_reserved),
 		cmocka_unit_test(test_f9_reserved_list),
+		cmocka_unit_test(test_f9_reserved_table_is_the_data_file),
 		cmocka_unit_test(test_w5_case_insensitive),
 		cmocka_unit_test(test_f8_whole_labels),
 		cmocka_unit_test(test_f8_single_label_names),
