@@ -111,6 +111,39 @@ cleanup:
 	return r;
 }
 
+/* A fixed port: is it free of any socket but ours? SO_REUSEPORT alone would
+ * let us join another process's group (of the same user) on that port and
+ * silently share its traffic; probes without it conflict with any bound UDP
+ * socket and any listening TCP one (SO_REUSEADDR only passes TIME_WAIT). */
+static int probe_port(uint32_t addr, uint16_t port)
+{
+	int u = -1, t = -1, r = 0, one = 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(addr);
+	sa.sin_port = htons(port);
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (u < 0 || t < 0 || setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(u, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    bind(t, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		r = -errno;
+	if (u >= 0)
+		close(u);
+	if (t >= 0)
+		close(t);
+	return r;
+}
+
+/* Does one of our current listeners hold addr:port already (a listener
+ * renamed or re-added on the same address)? */
+static bool ours(const ep_server_t *s, uint32_t addr, uint16_t port)
+{
+	for (size_t i = 0; i < s->nls; i++)
+		if (s->ls[i].addr == addr && s->ls[i].port == port)
+			return true;
+	return false;
+}
+
 static void close_fds(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
@@ -127,11 +160,15 @@ static int bind_listener(ep_server_t *s, const ep_listener_spec_t *spec, int *ud
 {
 	int r = 0;
 	uint16_t port = spec->port;
-	for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+	if (spec->port != 0 && !ours(s, spec->addr, spec->port))
+		r = probe_port(spec->addr, spec->port);
+	for (int attempt = 0; attempt < PORT_ATTEMPTS && r == 0; attempt++) {
 		if (spec->port == 0) {
 			r = probe_free_port(spec->addr, &port);
-			if (r == -EADDRINUSE)
+			if (r == -EADDRINUSE) {
+				r = 0;
 				continue;
+			}
 			if (r < 0)
 				break;
 		}
@@ -179,6 +216,17 @@ static int check_specs(const ep_listener_spec_t *specs, size_t n, pr_diag_t *dia
 					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL, -EINVAL,
 						    "listeners[%s]: name used twice", specs[i].name);
 				return -EINVAL;
+			}
+			/* SO_REUSEPORT would let both bind and split the traffic. */
+			if (specs[i].port != 0 && specs[i].port == specs[j].port &&
+			    specs[i].addr == specs[j].addr) {
+				char a[16];
+				if (diag != NULL)
+					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL, -EADDRINUSE,
+						    "listeners[%s]: %s:%u is also listeners[%s]",
+						    specs[i].name, pr_ipv4_format(specs[i].addr, a),
+						    (unsigned)specs[i].port, specs[j].name);
+				return -EADDRINUSE;
 			}
 		}
 	}

@@ -177,7 +177,8 @@ void ep_query_drop(ep_query_t *q)
 static void udp_send_done(uv_udp_send_t *req, int status)
 {
 	ep_query_t *q = req->data;
-	counter_add(q->w, status == 0 ? C_ANSWERS_SENT : C_SEND_ERRORS, 1);
+	if (status != UV_ECANCELED) /* cancelled: the listener closed */
+		counter_add(q->w, status == 0 ? C_ANSWERS_SENT : C_SEND_ERRORS, 1);
 	query_release(q);
 }
 
