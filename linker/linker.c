@@ -1,0 +1,523 @@
+/* Views per VNet, and loop detection (P-1, P-2) over the forwarding graph of
+ * views and external servers. */
+#include "linker/linker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct linker {
+	const deployment_t *d;
+	linker_view_t *views;
+	size_t n_views;
+	linker_zone_link_t *zone_links; /* all views' zone links, one block */
+	ruleset_matcher_t **matchers;   /* owned, 2 per view (zones, rules) */
+};
+
+void linker_classify_target(const deployment_t *d, uint32_t address, uint16_t port,
+			    linker_target_t *out)
+{
+	*out = (linker_target_t){.kind = LINKER_TARGET_OUTSIDE, -1, -1, -1, -1};
+	for (size_t i = 0; i < d->n_resolvers; i++)
+		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
+			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];
+			/* Inbound endpoints listen on port 53 of their address. */
+			if (ie->has_address && ie->address == address && port == 53) {
+				*out = (linker_target_t){LINKER_TARGET_INBOUND, (int)i, (int)j,
+							 d->resolvers[i].vnet, -1};
+				return;
+			}
+		}
+	for (size_t i = 0; i < d->n_external_servers; i++)
+		if (d->external_servers[i].address == address &&
+		    d->external_servers[i].port == port) {
+			*out = (linker_target_t){LINKER_TARGET_EXTERNAL, -1, -1, -1, (int)i};
+			return;
+		}
+}
+
+/* ---- P-1 ------------------------------------------------------------------- */
+
+static void report(pr_diag_t *diag, const deployment_t *d, const model_origin_t *o,
+		   const char *key, const char *rule, const char *msg)
+{
+	int line, col;
+	deployment_locate(d, o->node, key, &line, &col);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s%s%s", o->path, key ? "." : "", key ? key : "");
+	pr_diag_add(diag, d->file, line, col, path, rule, PR_ELOOP, "%s", msg);
+}
+
+static void check_direct_loops(const deployment_t *d, pr_diag_t *diag)
+{
+	char ip[16];
+	for (size_t i = 0; i < d->n_rulesets; i++) {
+		const model_ruleset_t *rs = &d->rulesets[i];
+		for (size_t k = 0; k < rs->n_links; k++) {
+			const model_vnet_link_t *l = &rs->links[k];
+			for (size_t r = 0; r < rs->n_rules; r++) {
+				const model_rule_t *rule = &rs->rules[r];
+				for (size_t t = 0; t < rule->n_targets; t++) {
+					linker_target_t lt;
+					linker_classify_target(d, rule->targets[t].address,
+							       rule->targets[t].port, &lt);
+					if (lt.kind != LINKER_TARGET_INBOUND || lt.vnet != l->vnet)
+						continue;
+					const model_resolver_t *res = &d->resolvers[lt.resolver];
+					char *msg = pr_asprintf(
+						"ruleset '%s' is linked to virtual network '%s' (link "
+						"'%s') but its rule '%s' forwards '%s' to inbound "
+						"endpoint %s/%s (%s), which is in '%s' itself: every "
+						"such query would come back to the same ruleset. Link "
+						"the ruleset elsewhere, or resolve that name in '%s' "
+						"with a private zone link instead",
+						rs->name, d->vnets[l->vnet].name, l->name, rule->name,
+						rule->domain_name, res->name,
+						res->inbound[lt.endpoint].name,
+						pr_ipv4_format(rule->targets[t].address, ip),
+						d->vnets[l->vnet].name, d->vnets[l->vnet].name);
+					report(diag, d, &l->origin, "virtualNetwork", "P-1", msg);
+					free(msg);
+				}
+			}
+		}
+	}
+}
+
+/* ---- P-2 ---------------------------------------------------------------------- */
+
+/* A node of the forwarding graph: a VNet's view or an external server. */
+typedef struct node {
+	bool external;
+	int index;
+} node_t;
+
+/* One step of a path: from a node, for names under `domain`, through a rule
+ * (or an external server's forwarder) to a target node. */
+typedef struct step {
+	node_t from;
+	const uint8_t *domain; /* the narrowed name set after this step */
+	const char *via;       /* "hub-rules: azure.contoso.com." */
+	const model_origin_t *origin;
+	node_t to;
+	const char *to_text; /* "hub-resolver/in (hub)" */
+} step_t;
+
+typedef struct search {
+	const deployment_t *d;
+	pr_diag_t *diag;
+	step_t path[64];
+	size_t depth;
+	char **seen_cycles; /* cycles reported, to report each once */
+	size_t n_seen, cap_seen;
+	size_t budget; /* bounds the search on pathological graphs */
+} search_t;
+
+static bool under(const uint8_t *name, const uint8_t *suffix)
+{
+	return dns_name_is_under(name, suffix);
+}
+
+static const uint8_t *deeper(const uint8_t *a, const uint8_t *b)
+{
+	return dns_name_label_count(a) >= dns_name_label_count(b) ? a : b;
+}
+
+/* Is a reserved domain (F-9) longer than the rule's domain covering all of
+ * `names`? Then the rule does not forward them: Azure DNS answers. */
+static bool reserved_overrides(const uint8_t *rule_domain, const uint8_t *names)
+{
+	int rl = dns_name_label_count(rule_domain);
+	for (size_t i = 0; i < ruleset_reserved_count(); i++) {
+		uint8_t wire[DNS_NAME_MAXLEN];
+		if (dns_name_from_text(ruleset_reserved_domain(i), wire, NULL, NULL) != 0)
+			continue;
+		if (dns_name_label_count(wire) > rl && under(names, wire))
+			return true;
+	}
+	return false;
+}
+
+static void node_text(const search_t *s, node_t n, char *buf, size_t len)
+{
+	const deployment_t *d = s->d;
+	if (n.external) {
+		const model_external_server_t *x = &d->external_servers[n.index];
+		char ip[16];
+		snprintf(buf, len, "%s (%s:%u)", x->name, pr_ipv4_format(x->address, ip), x->port);
+	} else {
+		snprintf(buf, len, "%s", d->vnets[n.index].name);
+	}
+}
+
+static void explore(search_t *s, node_t at, const uint8_t *names);
+
+static void follow(search_t *s, node_t at, const uint8_t *names, const uint8_t *rule_domain,
+		   const model_target_t *targets, size_t n_targets, const char *via,
+		   const model_origin_t *origin)
+{
+	const deployment_t *d = s->d;
+	const uint8_t *narrowed = deeper(names, rule_domain);
+	for (size_t t = 0; t < n_targets; t++) {
+		linker_target_t lt;
+		linker_classify_target(d, targets[t].address, targets[t].port, &lt);
+		if (lt.kind == LINKER_TARGET_OUTSIDE || (lt.kind == LINKER_TARGET_INBOUND && lt.vnet < 0))
+			continue;
+		node_t to = {.external = lt.kind == LINKER_TARGET_EXTERNAL,
+			     .index = lt.kind == LINKER_TARGET_EXTERNAL ? lt.external : lt.vnet};
+		char to_text[512];
+		if (to.external) {
+			node_text(s, to, to_text, sizeof(to_text));
+		} else {
+			const model_resolver_t *r = &d->resolvers[lt.resolver];
+			snprintf(to_text, sizeof(to_text), "%s/%s (%s)", r->name,
+				 r->inbound[lt.endpoint].name, d->vnets[lt.vnet].name);
+		}
+		if (s->depth >= sizeof(s->path) / sizeof(*s->path))
+			return;
+		step_t *st = &s->path[s->depth++];
+		*st = (step_t){at, narrowed, via, origin, to, pr_strdup(to_text)};
+		explore(s, to, narrowed);
+		free((char *)st->to_text);
+		s->depth--;
+	}
+}
+
+static bool cycle_seen(search_t *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_seen; i++)
+		if (!strcmp(s->seen_cycles[i], key))
+			return true;
+	pr_grow(&s->seen_cycles, &s->cap_seen, s->n_seen + 1, sizeof(char *));
+	s->seen_cycles[s->n_seen++] = pr_strdup(key);
+	return false;
+}
+
+/* The path from step `from` back to the node it started at is a cycle. */
+static void report_cycle(search_t *s, size_t from)
+{
+	if (s->depth - from == 1 && !s->path[from].from.external)
+		return; /* one hop back into the same VNet is P-1, reported on its own */
+	/* The same cycle is found from each of its nodes: key it by its
+	 * smallest rotation of step texts. */
+	pr_buf_t key = {0};
+	size_t n = s->depth - from, best = 0;
+	for (size_t r = 1; r < n; r++)
+		if (strcmp(s->path[from + r].via, s->path[from + best].via) < 0)
+			best = r;
+	for (size_t i = 0; i < n; i++)
+		pr_buf_printf(&key, "%s|%s;", s->path[from + (best + i) % n].via,
+			      s->path[from + (best + i) % n].to_text);
+	bool seen = cycle_seen(s, key.data);
+	pr_buf_free(&key);
+	if (seen)
+		return;
+	pr_buf_t msg = {0};
+	char first[512];
+	node_text(s, s->path[from].from, first, sizeof(first));
+	char name[DNS_NAME_TEXT_MAX];
+	dns_name_to_text(s->path[s->depth - 1].domain, name, sizeof(name));
+	pr_buf_printf(&msg, "forwarding loop for %s: %s", name, first);
+	for (size_t i = from; i < s->depth; i++)
+		pr_buf_printf(&msg, " -[%s]-> %s", s->path[i].via, s->path[i].to_text);
+	report(s->diag, s->d, s->path[from].origin, NULL, "P-2", msg.data);
+	pr_buf_free(&msg);
+}
+
+static bool same_node(node_t a, node_t b)
+{
+	return a.external == b.external && a.index == b.index;
+}
+
+static void explore_view(search_t *s, node_t at, const uint8_t *names)
+{
+	const deployment_t *d = s->d;
+	int v = at.index;
+	/* a linked zone over all of `names` answers them; no forwarding. */
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++)
+			if (d->zones[i].links[k].vnet == v && under(names, d->zones[i].name_wire))
+				return;
+	int rsi = deployment_ruleset_for_vnet(d, v);
+	if (rsi < 0)
+		return;
+	const model_ruleset_t *rs = &d->rulesets[rsi];
+	/* F-8: the longest rule over all of `names`, and every rule inside it. */
+	const model_rule_t *cover = NULL;
+	for (size_t r = 0; r < rs->n_rules; r++) {
+		const model_rule_t *rule = &rs->rules[r];
+		if (!rule->enabled)
+			continue;
+		if (under(names, rule->domain_wire)) {
+			if (!cover || rule->labels > cover->labels)
+				cover = rule;
+		}
+	}
+	for (size_t r = 0; r < rs->n_rules; r++) {
+		const model_rule_t *rule = &rs->rules[r];
+		if (!rule->enabled)
+			continue;
+		bool inside = under(rule->domain_wire, names) &&
+			      dns_name_label_count(rule->domain_wire) > dns_name_label_count(names);
+		if (rule != cover && !inside)
+			continue;
+		if (reserved_overrides(rule->domain_wire, deeper(names, rule->domain_wire)))
+			continue;
+		char via[600];
+		snprintf(via, sizeof(via), "%s: %s", rs->name, rule->domain_name);
+		follow(s, at, names, rule->domain_wire, rule->targets, rule->n_targets, via,
+		       &rule->origin);
+	}
+}
+
+static void explore_external(search_t *s, node_t at, const uint8_t *names)
+{
+	const model_external_server_t *x = &s->d->external_servers[at.index];
+	/* [privres] an external server answers from the longest of its zones and
+	 * forwarders that covers the name. */
+	int zone_labels = -1;
+	for (size_t z = 0; z < x->n_zones; z++)
+		if (under(names, x->zones[z].name_wire) && x->zones[z].labels > zone_labels)
+			zone_labels = x->zones[z].labels;
+	const model_forwarder_t *cover = NULL;
+	for (size_t f = 0; f < x->n_forwarders; f++)
+		if (under(names, x->forwarders[f].domain_wire) &&
+		    (!cover || dns_name_label_count(x->forwarders[f].domain_wire) >
+				       dns_name_label_count(cover->domain_wire)))
+			cover = &x->forwarders[f];
+	if (cover && dns_name_label_count(cover->domain_wire) <= zone_labels)
+		cover = NULL;
+	for (size_t f = 0; f < x->n_forwarders; f++) {
+		const model_forwarder_t *fw = &x->forwarders[f];
+		bool inside = under(fw->domain_wire, names) &&
+			      dns_name_label_count(fw->domain_wire) > dns_name_label_count(names);
+		if (fw != cover && !inside)
+			continue;
+		char via[600];
+		snprintf(via, sizeof(via), "%s forwarder: %s", x->name, fw->domain_name);
+		follow(s, at, names, fw->domain_wire, fw->targets, fw->n_targets, via, &fw->origin);
+	}
+}
+
+static void explore(search_t *s, node_t at, const uint8_t *names)
+{
+	if (s->budget == 0)
+		return;
+	s->budget--;
+	/* Back at a node already on the path, for names within the set it was
+	 * left with: a cycle. */
+	for (size_t i = 0; i + 1 < s->depth; i++) {
+		if (same_node(s->path[i].from, at) && under(names, s->path[i].domain)) {
+			report_cycle(s, i);
+			return;
+		}
+	}
+	if (s->depth && same_node(s->path[s->depth - 1].from, at)) {
+		report_cycle(s, s->depth - 1);
+		return;
+	}
+	if (at.external)
+		explore_external(s, at, names);
+	else
+		explore_view(s, at, names);
+}
+
+int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
+{
+	size_t before = pr_diag_count(diag);
+	check_direct_loops(d, diag);
+	search_t s = {.d = d, .diag = diag, .budget = 200000};
+	static const uint8_t root[1] = {0};
+	for (size_t v = 0; v < d->n_vnets; v++)
+		explore(&s, (node_t){false, (int)v}, root);
+	for (size_t x = 0; x < d->n_external_servers; x++)
+		explore(&s, (node_t){true, (int)x}, root);
+	for (size_t i = 0; i < s.n_seen; i++)
+		free(s.seen_cycles[i]);
+	free(s.seen_cycles);
+	return pr_diag_count(diag) > before ? PR_ELOOP : 0;
+}
+
+/* ---- views ------------------------------------------------------------------- */
+
+static int build_view(linker_t *l, int v, linker_zone_link_t **next_link, pr_diag_t *diag)
+{
+	const deployment_t *d = l->d;
+	linker_view_t *view = &l->views[v];
+	view->vnet = v;
+	view->name = d->vnets[v].name;
+	view->zones = *next_link;
+	view->policy = deployment_policy_for_vnet(d, v);
+	view->ruleset = deployment_ruleset_for_vnet(d, v);
+
+	ruleset_matcher_builder_t *zb = ruleset_matcher_builder_new();
+	ruleset_matcher_builder_t *rb = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++) {
+			if (d->zones[i].links[k].vnet != v)
+				continue;
+			linker_zone_link_t *zl = (*next_link)++;
+			*zl = (linker_zone_link_t){(int)i, &d->zones[i].links[k]};
+			view->n_zones++;
+			rc = ruleset_matcher_add_wire(zb, d->zones[i].name_wire, zl);
+			if (rc != 0)
+				goto cleanup;
+		}
+	rc = ruleset_matcher_build(zb, false, &l->matchers[2 * v]);
+	if (rc != 0)
+		goto cleanup;
+	view->zone_matcher = l->matchers[2 * v];
+	if (view->ruleset >= 0) {
+		const model_ruleset_t *rs = &d->rulesets[view->ruleset];
+		rb = ruleset_matcher_builder_new();
+		for (size_t r = 0; r < rs->n_rules; r++) {
+			if (!rs->rules[r].enabled) /* F-6 */
+				continue;
+			rc = ruleset_matcher_add_wire(rb, rs->rules[r].domain_wire, &rs->rules[r]);
+			if (rc != 0)
+				goto cleanup;
+		}
+		rc = ruleset_matcher_build(rb, true, &l->matchers[2 * v + 1]);
+		if (rc != 0)
+			goto cleanup;
+		view->rules = l->matchers[2 * v + 1];
+	}
+cleanup:
+	if (rc != 0)
+		pr_diag_add(diag, d->file, 0, 0, d->vnets[v].origin.path, NULL, rc,
+			    "cannot compile the view of '%s': %s", d->vnets[v].name,
+			    pr_strerror(rc));
+	ruleset_matcher_builder_destroy(&zb);
+	ruleset_matcher_builder_destroy(&rb);
+	return rc;
+}
+
+int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
+{
+	PR_REQUIRE(d && d->validated);
+	int rc = linker_check_loops(d, diag);
+	if (rc != 0)
+		return rc;
+	linker_t *l = pr_calloc(1, sizeof(*l));
+	l->d = d;
+	l->n_views = d->n_vnets;
+	l->views = pr_calloc(d->n_vnets, sizeof(*l->views));
+	l->matchers = pr_calloc(2 * d->n_vnets, sizeof(*l->matchers));
+	size_t n_links = 0;
+	for (size_t i = 0; i < d->n_zones; i++)
+		n_links += d->zones[i].n_links;
+	l->zone_links = pr_calloc(n_links, sizeof(*l->zone_links));
+	linker_zone_link_t *next = l->zone_links;
+	for (size_t v = 0; v < d->n_vnets; v++) {
+		rc = build_view(l, (int)v, &next, diag);
+		if (rc != 0) {
+			linker_destroy(&l);
+			return rc;
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+void linker_destroy(linker_t **lp)
+{
+	if (!lp || !*lp)
+		return;
+	linker_t *l = *lp;
+	for (size_t i = 0; i < 2 * l->n_views; i++)
+		ruleset_matcher_destroy(&l->matchers[i]);
+	free(l->matchers);
+	free(l->views);
+	free(l->zone_links);
+	free(l);
+	*lp = NULL;
+}
+
+size_t linker_view_count(const linker_t *l)
+{
+	return l->n_views;
+}
+
+const linker_view_t *linker_view(const linker_t *l, int vnet)
+{
+	if (vnet < 0 || (size_t)vnet >= l->n_views)
+		return NULL;
+	return &l->views[vnet];
+}
+
+const deployment_t *linker_deployment(const linker_t *l)
+{
+	return l->d;
+}
+
+/* ---- summary ------------------------------------------------------------------ */
+
+static size_t count_records(const model_zone_t *z, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += z[i].n_record_sets;
+	return c;
+}
+
+char *linker_summary(const linker_t *l)
+{
+	const deployment_t *d = l->d;
+	pr_buf_t b = {0};
+	char ip[16];
+	size_t n_ie = 0, n_oe = 0, n_rules = 0, n_srules = 0;
+	for (size_t i = 0; i < d->n_resolvers; i++) {
+		n_ie += d->resolvers[i].n_inbound;
+		n_oe += d->resolvers[i].n_outbound;
+	}
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		n_rules += d->rulesets[i].n_rules;
+	for (size_t i = 0; i < d->n_policies; i++)
+		n_srules += d->policies[i].n_rules;
+	pr_buf_printf(&b, "resources:\n");
+	pr_buf_printf(&b, "  virtual networks      %zu\n", d->n_vnets);
+	pr_buf_printf(&b, "  DNS resolvers         %zu (%zu inbound, %zu outbound endpoints)\n",
+		      d->n_resolvers, n_ie, n_oe);
+	pr_buf_printf(&b, "  forwarding rulesets   %zu (%zu rules)\n", d->n_rulesets, n_rules);
+	pr_buf_printf(&b, "  private DNS zones     %zu (%zu record sets)\n", d->n_zones,
+		      count_records(d->zones, d->n_zones));
+	pr_buf_printf(&b, "  security policies     %zu (%zu rules, %zu domain lists)\n",
+		      d->n_policies, n_srules, d->n_domain_lists);
+	pr_buf_printf(&b, "  virtual machines      %zu\n", d->n_vms);
+	pr_buf_printf(&b, "  external DNS servers  %zu\n", d->n_external_servers);
+	pr_buf_printf(&b, "  public zones          %zu, upstreams %zu\n", d->public_dns.n_zones,
+		      d->public_dns.n_upstreams);
+	pr_buf_printf(&b, "inbound endpoints:\n");
+	for (size_t i = 0; i < d->n_resolvers; i++)
+		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
+			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];
+			pr_buf_printf(&b, "  %s/%s  %s  (%s, VNet %s)\n", d->resolvers[i].name,
+				      ie->name, pr_ipv4_format(ie->address, ip),
+				      ie->allocation == MODEL_ALLOC_STATIC ? "Static" : "Dynamic",
+				      d->vnets[d->resolvers[i].vnet].name);
+		}
+	pr_buf_printf(&b, "views:\n");
+	for (size_t v = 0; v < l->n_views; v++) {
+		const linker_view_t *view = &l->views[v];
+		pr_buf_printf(&b, "  %s:\n", view->name);
+		if (view->policy >= 0)
+			pr_buf_printf(&b, "    policy   %s\n", d->policies[view->policy].name);
+		for (size_t z = 0; z < view->n_zones; z++) {
+			const linker_zone_link_t *zl = &view->zones[z];
+			pr_buf_printf(&b, "    zone     %s%s%s\n", d->zones[zl->zone].name,
+				      zl->link->registration ? " (registration)" : "",
+				      zl->link->resolution == MODEL_RESOLUTION_NXDOMAIN_REDIRECT
+					      ? " (NxDomainRedirect)"
+					      : "");
+		}
+		if (view->ruleset >= 0) {
+			const model_ruleset_t *rs = &d->rulesets[view->ruleset];
+			pr_buf_printf(&b, "    ruleset  %s (%zu enabled rules)\n", rs->name,
+				      ruleset_matcher_count(view->rules));
+		}
+		if (view->policy < 0 && view->n_zones == 0 && view->ruleset < 0)
+			pr_buf_printf(&b, "    (Azure DNS only)\n");
+	}
+	return pr_buf_take(&b);
+}

@@ -1,0 +1,1106 @@
+/* The JSON document into typed resources: shapes, types, required and unknown
+ * keys (with "did you mean"). Semantic rules are validate.c's, so that a
+ * document is checked the same way whether it came from YAML or the API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_p.h"
+
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+void model_report(model_ctx_t *c, const json_t *node, const char *key, const char *path,
+		  const char *rule, int code, const char *fmt, ...)
+{
+	int line = 0, col = 0;
+	deployment_locate(c->d, node, key, &line, &col);
+	pr_buf_t b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	pr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	pr_buf_t p = {0};
+	pr_buf_printf(&p, "%s", path ? path : "");
+	if (key)
+		pr_buf_printf(&p, "%s%s", p.len ? "." : "", key);
+	pr_diag_add(c->diag, c->d->file, line, col, p.data ? p.data : "", rule, code, "%s", b.data);
+	pr_buf_free(&b);
+	pr_buf_free(&p);
+}
+
+void deployment_locate(const deployment_t *d, const json_t *node, const char *key, int *line,
+		       int *column)
+{
+	*line = *column = 0;
+	if (!d || !d->marks || !node)
+		return;
+	const json_t *at = key && json_is_object(node) ? json_object_get(node, key) : NULL;
+	if (at && marks_get(d->marks, at, line, column))
+		return;
+	marks_get(d->marks, node, line, column);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t sub = prev + ((a[i - 1] | 32) != (b[j - 1] | 32));
+			size_t del = row[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* Unknown keys are errors (style.md §12), with the closest valid key. */
+static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
+		       const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)obj, key, value) {
+		const char *best = NULL;
+		size_t best_d = 99;
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++) {
+			if (!strcmp(*a, key)) {
+				ok = true;
+				break;
+			}
+			size_t dist = edit_distance(key, *a);
+			if (dist < best_d) {
+				best_d = dist;
+				best = *a;
+			}
+		}
+		if (ok)
+			continue;
+		pr_buf_t valid = {0};
+		for (const char *const *a = allowed; *a; a++)
+			pr_buf_printf(&valid, "%s%s", a == allowed ? "" : ", ", *a);
+		if (best && best_d <= 3)
+			model_report(c, obj, key, path, NULL, PR_ECONFIG,
+				     "unknown property '%s' (did you mean '%s'?)", key, best);
+		else
+			model_report(c, obj, key, path, NULL, PR_ECONFIG,
+				     "unknown property '%s'; valid here: %s", key, valid.data);
+		pr_buf_free(&valid);
+	}
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "a mapping";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "a number";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static const char *dup(model_ctx_t *c, const char *s)
+{
+	return pr_arena_strdup(c->d->arena, s);
+}
+
+static const char *path_of(model_ctx_t *c, const char *parent, const char *member,
+			   const char *name, size_t index)
+{
+	char buf[1024];
+	if (name)
+		snprintf(buf, sizeof(buf), "%s%s%s[%s]", parent, *parent ? "." : "", member, name);
+	else
+		snprintf(buf, sizeof(buf), "%s%s%s[%zu]", parent, *parent ? "." : "", member, index);
+	return dup(c, buf);
+}
+
+/* A string property; NULL when absent (an error when required). Numbers are
+ * accepted where a string is expected only for nothing: addresses are strings. */
+static const char *get_str(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+			   bool required)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			model_report(c, obj, NULL, path, NULL, PR_ECONFIG,
+				     "'%s' is required", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be a string, not %s",
+			     type_name(v));
+		return NULL;
+	}
+	return dup(c, json_string_value(v));
+}
+
+/* A reference: a name, an ARM id, or {id: …} as the cloud writes it. */
+static const char *get_ref(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+			   bool required)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (json_is_object(v)) {
+		check_keys(c, v, path, KEYS("id"));
+		const json_t *id = json_object_get(v, "id");
+		if (json_is_string(id))
+			return dup(c, json_string_value(id));
+		model_report(c, obj, key, path, NULL, PR_ECONFIG,
+			     "a reference is a name, an id string or {id: …}");
+		return NULL;
+	}
+	return get_str(c, obj, key, path, required);
+}
+
+static bool get_int(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+		    long long min, long long max, long long *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return false;
+	long long x;
+	if (json_is_integer(v)) {
+		x = json_integer_value(v);
+	} else if (json_is_string(v) && *json_string_value(v)) {
+		/* The cloud's JSON sometimes carries numbers as strings. */
+		char *end;
+		x = strtoll(json_string_value(v), &end, 10);
+		if (*end) {
+			model_report(c, obj, key, path, NULL, PR_ECONFIG,
+				     "must be a whole number, not '%s'", json_string_value(v));
+			return false;
+		}
+	} else {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG,
+			     "must be a whole number, not %s", type_name(v));
+		return false;
+	}
+	if (x < min || x > max) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG,
+			     "%lld is out of range; valid: %lld..%lld", x, min, max);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+static bool get_bool(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+		     bool dflt)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return dflt;
+	if (!json_is_boolean(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be true or false, not %s",
+			     type_name(v));
+		return dflt;
+	}
+	return json_is_true(v);
+}
+
+/* A list property; NULL when absent or wrong (reported). */
+static const json_t *get_list(model_ctx_t *c, const json_t *obj, const char *key,
+			      const char *path)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_array(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be a list, not %s",
+			     type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+static const json_t *get_map(model_ctx_t *c, const json_t *obj, const char *key,
+			     const char *path)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_object(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be a mapping, not %s",
+			     type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+/* Each element of a list of mappings: its name (or NULL) and path. Returns
+ * false (reported) when the element is not a mapping. */
+static bool item(model_ctx_t *c, const json_t *list, size_t i, const char *parent,
+		 const char *member, const json_t **obj, const char **path)
+{
+	const json_t *e = json_array_get(list, i);
+	const json_t *n = json_is_object(e) ? json_object_get(e, "name") : NULL;
+	*path = path_of(c, parent, member, json_is_string(n) ? json_string_value(n) : NULL, i);
+	if (!json_is_object(e)) {
+		model_report(c, e, NULL, *path, NULL, PR_ECONFIG, "must be a mapping, not %s",
+			     type_name(e));
+		return false;
+	}
+	*obj = e;
+	return true;
+}
+
+#define ALLOC_ARRAY(c, ptr, n) ((ptr) = pr_arena_alloc((c)->d->arena, ((n) ? (n) : 1) * sizeof(*(ptr))))
+
+static const char *const STRING_LIST_ERR = "each entry must be a string";
+
+static const char **get_string_list(model_ctx_t *c, const json_t *obj, const char *key,
+				    const char *path, size_t *n)
+{
+	const json_t *l = get_list(c, obj, key, path);
+	*n = 0;
+	if (!l)
+		return NULL;
+	const char **out;
+	ALLOC_ARRAY(c, out, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e = json_array_get(l, i);
+		if (json_is_object(e) && json_is_string(json_object_get(e, "id"))) {
+			out[(*n)++] = dup(c, json_string_value(json_object_get(e, "id")));
+		} else if (!json_is_string(e)) {
+			model_report(c, e, NULL, path_of(c, path, key, NULL, i), NULL, PR_ECONFIG,
+				     "%s", STRING_LIST_ERR);
+		} else {
+			out[(*n)++] = dup(c, json_string_value(e));
+		}
+	}
+	return out;
+}
+
+static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+			   model_target_t **out, size_t *n)
+{
+	const json_t *l = get_list(c, obj, key, path);
+	*n = 0;
+	*out = NULL;
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, *out, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e = json_array_get(l, i);
+		const char *p = path_of(c, path, key, NULL, i);
+		model_target_t *t = &(*out)[*n];
+		t->origin = (model_origin_t){e, p};
+		t->port = 53; /* F-4 */
+		if (json_is_string(e)) {
+			/* "10.0.0.1" or "10.0.0.1:5353" as a shorthand */
+			uint32_t a;
+			uint16_t port;
+			const char *s = json_string_value(e);
+			if (pr_hostport_parse(s, &a, &port) == 0) {
+				t->address = a;
+				t->port = port;
+			} else if (pr_ipv4_parse(s, &a) == 0) {
+				t->address = a;
+			} else {
+				model_report(c, e, NULL, p, "F-4", PR_ECONFIG,
+					     "'%s' is not an IPv4 address (targets are IPv4 only)",
+					     s);
+				continue;
+			}
+			(*n)++;
+			continue;
+		}
+		if (!json_is_object(e)) {
+			model_report(c, e, NULL, p, NULL, PR_ECONFIG,
+				     "a target is {ipAddress: …, port: …}");
+			continue;
+		}
+		check_keys(c, e, p, KEYS("ipAddress", "port"));
+		const char *ip = get_str(c, e, "ipAddress", p, true);
+		if (!ip)
+			continue;
+		if (pr_ipv4_parse(ip, &t->address) != 0) {
+			model_report(c, e, "ipAddress", p, "F-4", PR_ECONFIG,
+				     "'%s' is not an IPv4 address (targets are IPv4 only)", ip);
+			continue;
+		}
+		long long port;
+		if (json_object_get(e, "port")) {
+			if (!get_int(c, e, "port", p, 1, 65535, &port))
+				continue;
+			t->port = (uint16_t)port;
+		}
+		(*n)++;
+	}
+}
+
+static void decode_links(model_ctx_t *c, const json_t *obj, const char *path, bool zone_link,
+			 model_vnet_link_t **out, size_t *n)
+{
+	const json_t *l = get_list(c, obj, "virtualNetworkLinks", path);
+	*n = 0;
+	*out = NULL;
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, *out, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, path, "virtualNetworkLinks", &e, &p))
+			continue;
+		if (zone_link)
+			check_keys(c, e, p,
+				   KEYS("name", "id", "virtualNetwork", "registrationEnabled",
+					"resolutionPolicy", "tags"));
+		else
+			check_keys(c, e, p, KEYS("name", "id", "virtualNetwork", "metadata"));
+		model_vnet_link_t *k = &(*out)[(*n)++];
+		k->origin = (model_origin_t){e, p};
+		k->vnet = -1;
+		k->name = get_str(c, e, "name", p, true);
+		k->vnet_ref = get_ref(c, e, "virtualNetwork", p, true);
+		if (!zone_link)
+			continue;
+		k->registration = get_bool(c, e, "registrationEnabled", p, false);
+		const char *rp = get_str(c, e, "resolutionPolicy", p, false);
+		if (!rp || !strcmp(rp, "Default")) {
+			k->resolution = MODEL_RESOLUTION_DEFAULT;
+		} else if (!strcmp(rp, "NxDomainRedirect")) {
+			k->resolution = MODEL_RESOLUTION_NXDOMAIN_REDIRECT;
+		} else {
+			model_report(c, e, "resolutionPolicy", p, "Q-2", PR_ECONFIG,
+				     "'%s' is not a resolution policy; valid: Default, "
+				     "NxDomainRedirect",
+				     rp);
+		}
+	}
+}
+
+static void decode_vnets(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "virtualNetworks", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->vnets, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "virtualNetworks", &e, &p))
+			continue;
+		check_keys(c, e, p,
+			   KEYS("name", "id", "location", "addressPrefixes", "subnets", "dnsServers",
+				"tags"));
+		model_vnet_t *v = &d->vnets[d->n_vnets++];
+		v->origin = (model_origin_t){e, p};
+		v->name = get_str(c, e, "name", p, true);
+		v->location = get_str(c, e, "location", p, false);
+		size_t np;
+		const char **prefixes = get_string_list(c, e, "addressPrefixes", p, &np);
+		ALLOC_ARRAY(c, v->prefixes, np);
+		for (size_t j = 0; j < np; j++) {
+			const char *why;
+			if (pr_prefix_parse(prefixes[j], &v->prefixes[v->n_prefixes], &why) != 0) {
+				model_report(c, json_array_get(json_object_get(e, "addressPrefixes"), j),
+					     NULL, p, "N-1", PR_ECONFIG, "'%s': %s", prefixes[j],
+					     why);
+				continue;
+			}
+			v->n_prefixes++;
+		}
+		size_t nd;
+		const char **dns = get_string_list(c, e, "dnsServers", p, &nd);
+		ALLOC_ARRAY(c, v->dns_servers, nd);
+		for (size_t j = 0; j < nd; j++) {
+			if (pr_ipv4_parse(dns[j], &v->dns_servers[v->n_dns_servers]) != 0)
+				model_report(c, e, "dnsServers", p, "N-1", PR_ECONFIG,
+					     "'%s' is not an IPv4 address", dns[j]);
+			else
+				v->n_dns_servers++;
+		}
+		const json_t *sl = get_list(c, e, "subnets", p);
+		if (!sl)
+			continue;
+		ALLOC_ARRAY(c, v->subnets, json_array_size(sl));
+		for (size_t j = 0; j < json_array_size(sl); j++) {
+			const json_t *se;
+			const char *sp;
+			if (!item(c, sl, j, p, "subnets", &se, &sp))
+				continue;
+			check_keys(c, se, sp, KEYS("name", "id", "addressPrefix", "delegation"));
+			model_subnet_t *s = &v->subnets[v->n_subnets];
+			s->origin = (model_origin_t){se, sp};
+			s->name = get_str(c, se, "name", sp, true);
+			const char *pfx = get_str(c, se, "addressPrefix", sp, true);
+			const char *why;
+			s->delegation = get_str(c, se, "delegation", sp, false);
+			if (!pfx)
+				continue;
+			if (pr_prefix_parse(pfx, &s->prefix, &why) != 0) {
+				model_report(c, se, "addressPrefix", sp, "N-1", PR_ECONFIG,
+					     "'%s': %s", pfx, why);
+				continue;
+			}
+			v->n_subnets++;
+		}
+	}
+}
+
+static void decode_inbound(model_ctx_t *c, const json_t *e, const char *p,
+			   model_inbound_endpoint_t *ie)
+{
+	check_keys(c, e, p,
+		   KEYS("name", "id", "subnet", "privateIpAllocationMethod", "privateIpAddress",
+			"ipConfigurations", "location", "tags"));
+	ie->origin = (model_origin_t){e, p};
+	ie->subnet = -1;
+	ie->name = get_str(c, e, "name", p, true);
+	const json_t *cfg = e;
+	const char *cp = p;
+	const json_t *ipc = get_list(c, e, "ipConfigurations", p);
+	if (ipc) {
+		/* The cloud's shape: exactly one IP configuration (I-1). */
+		if (json_array_size(ipc) != 1) {
+			model_report(c, e, "ipConfigurations", p, "I-1", PR_ECONFIG,
+				     "an inbound endpoint has exactly one IP configuration, not %zu",
+				     json_array_size(ipc));
+			return;
+		}
+		if (json_object_get(e, "subnet") || json_object_get(e, "privateIpAddress") ||
+		    json_object_get(e, "privateIpAllocationMethod")) {
+			model_report(c, e, "ipConfigurations", p, "I-1", PR_ECONFIG,
+				     "give either ipConfigurations or subnet/privateIp…, not both");
+			return;
+		}
+		cfg = json_array_get(ipc, 0);
+		cp = path_of(c, p, "ipConfigurations", NULL, 0);
+		if (!json_is_object(cfg)) {
+			model_report(c, cfg, NULL, cp, NULL, PR_ECONFIG, "must be a mapping");
+			return;
+		}
+		check_keys(c, cfg, cp,
+			   KEYS("subnet", "privateIpAllocationMethod", "privateIpAddress"));
+	}
+	ie->subnet_ref = get_ref(c, cfg, "subnet", cp, true);
+	const char *method = get_str(c, cfg, "privateIpAllocationMethod", cp, false);
+	if (!method || !strcmp(method, "Dynamic")) {
+		ie->allocation = MODEL_ALLOC_DYNAMIC;
+	} else if (!strcmp(method, "Static")) {
+		ie->allocation = MODEL_ALLOC_STATIC;
+	} else {
+		model_report(c, cfg, "privateIpAllocationMethod", cp, "I-1", PR_ECONFIG,
+			     "'%s' is not an allocation method; valid: Dynamic, Static", method);
+	}
+	const char *ip = get_str(c, cfg, "privateIpAddress", cp, false);
+	if (ip) {
+		if (pr_ipv4_parse(ip, &ie->address) != 0)
+			model_report(c, cfg, "privateIpAddress", cp, "I-3", PR_ECONFIG,
+				     "'%s' is not an IPv4 address", ip);
+		else
+			ie->has_address = true;
+	}
+}
+
+static void decode_resolvers(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "dnsResolvers", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->resolvers, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "dnsResolvers", &e, &p))
+			continue;
+		check_keys(c, e, p,
+			   KEYS("name", "id", "location", "virtualNetwork", "inboundEndpoints",
+				"outboundEndpoints", "tags"));
+		model_resolver_t *r = &d->resolvers[d->n_resolvers++];
+		r->origin = (model_origin_t){e, p};
+		r->vnet = -1;
+		r->name = get_str(c, e, "name", p, true);
+		r->location = get_str(c, e, "location", p, false);
+		r->vnet_ref = get_ref(c, e, "virtualNetwork", p, true);
+		const json_t *il = get_list(c, e, "inboundEndpoints", p);
+		ALLOC_ARRAY(c, r->inbound, il ? json_array_size(il) : 0);
+		for (size_t j = 0; il && j < json_array_size(il); j++) {
+			const json_t *ie;
+			const char *ip;
+			if (item(c, il, j, p, "inboundEndpoints", &ie, &ip))
+				decode_inbound(c, ie, ip, &r->inbound[r->n_inbound++]);
+		}
+		const json_t *ol = get_list(c, e, "outboundEndpoints", p);
+		ALLOC_ARRAY(c, r->outbound, ol ? json_array_size(ol) : 0);
+		for (size_t j = 0; ol && j < json_array_size(ol); j++) {
+			const json_t *oe;
+			const char *op;
+			if (!item(c, ol, j, p, "outboundEndpoints", &oe, &op))
+				continue;
+			check_keys(c, oe, op, KEYS("name", "id", "subnet", "location", "tags"));
+			model_outbound_endpoint_t *o = &r->outbound[r->n_outbound++];
+			o->origin = (model_origin_t){oe, op};
+			o->subnet = -1;
+			o->name = get_str(c, oe, "name", op, true);
+			o->subnet_ref = get_ref(c, oe, "subnet", op, true);
+		}
+	}
+}
+
+/* A domain name property (F-2 syntax is checked by the validator, which knows
+ * which rule applies); canonical lowercase text. */
+static const char *get_domain(model_ctx_t *c, const json_t *obj, const char *key,
+			      const char *path)
+{
+	return get_str(c, obj, key, path, true);
+}
+
+static void decode_rulesets(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "dnsForwardingRulesets", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->rulesets, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "dnsForwardingRulesets", &e, &p))
+			continue;
+		check_keys(c, e, p,
+			   KEYS("name", "id", "location", "dnsResolverOutboundEndpoints",
+				"forwardingRules", "virtualNetworkLinks", "tags"));
+		model_ruleset_t *rs = &d->rulesets[d->n_rulesets++];
+		rs->origin = (model_origin_t){e, p};
+		rs->name = get_str(c, e, "name", p, true);
+		rs->location = get_str(c, e, "location", p, false);
+		size_t no;
+		const char **oes = get_string_list(c, e, "dnsResolverOutboundEndpoints", p, &no);
+		ALLOC_ARRAY(c, rs->outbound, no);
+		for (size_t j = 0; j < no; j++)
+			rs->outbound[rs->n_outbound++] =
+				(model_endpoint_ref_t){.text = oes[j], .resolver = -1, .endpoint = -1};
+		if (!json_object_get(e, "dnsResolverOutboundEndpoints"))
+			model_report(c, e, NULL, p, "O-2", PR_ECONFIG,
+				     "'dnsResolverOutboundEndpoints' is required (1 or 2 outbound "
+				     "endpoints of one resolver)");
+		const json_t *rl = get_list(c, e, "forwardingRules", p);
+		ALLOC_ARRAY(c, rs->rules, rl ? json_array_size(rl) : 0);
+		for (size_t j = 0; rl && j < json_array_size(rl); j++) {
+			const json_t *re;
+			const char *rp;
+			if (!item(c, rl, j, p, "forwardingRules", &re, &rp))
+				continue;
+			check_keys(c, re, rp,
+				   KEYS("name", "id", "domainName", "targetDnsServers",
+					"forwardingRuleState", "metadata"));
+			model_rule_t *r = &rs->rules[rs->n_rules++];
+			r->origin = (model_origin_t){re, rp};
+			r->name = get_str(c, re, "name", rp, true);
+			r->domain_name = get_domain(c, re, "domainName", rp);
+			decode_targets(c, re, "targetDnsServers", rp, &r->targets, &r->n_targets);
+			if (!json_object_get(re, "targetDnsServers"))
+				model_report(c, re, NULL, rp, "F-4", PR_ECONFIG,
+					     "'targetDnsServers' is required (1 to 6 targets)");
+			const char *state = get_str(c, re, "forwardingRuleState", rp, false);
+			r->enabled = true;
+			if (state && !strcmp(state, "Disabled"))
+				r->enabled = false;
+			else if (state && strcmp(state, "Enabled"))
+				model_report(c, re, "forwardingRuleState", rp, "F-6", PR_ECONFIG,
+					     "'%s' is not a rule state; valid: Enabled, Disabled",
+					     state);
+			const json_t *md = get_map(c, re, "metadata", rp);
+			r->metadata = (json_t *)md;
+		}
+		decode_links(c, e, p, false, &rs->links, &rs->n_links);
+	}
+}
+
+static void decode_soa(model_ctx_t *c, const json_t *e, const char *p, model_soa_t *soa)
+{
+	/* Z-2 defaults, and the cloud's SOA host and email. */
+	*soa = (model_soa_t){.host = "azureprivatedns.net.",
+			     .email = "azureprivatedns-host.microsoft.com.",
+			     .serial = 1,
+			     .refresh = 3600,
+			     .retry = 300,
+			     .expire = 2419200,
+			     .minimum = 300,
+			     .ttl = 3600};
+	const json_t *s = get_map(c, e, "soa", p);
+	if (!s)
+		return;
+	const char *sp = dup(c, p);
+	check_keys(c, s, sp,
+		   KEYS("host", "email", "serialNumber", "refreshTime", "retryTime", "expireTime",
+			"minimumTtl", "ttl"));
+	const char *host = get_str(c, s, "host", sp, false);
+	const char *email = get_str(c, s, "email", sp, false);
+	if (host)
+		soa->host = host;
+	if (email)
+		soa->email = email;
+	long long v;
+	if (get_int(c, s, "serialNumber", sp, 0, UINT32_MAX, &v))
+		soa->serial = (uint32_t)v;
+	if (get_int(c, s, "refreshTime", sp, 0, INT32_MAX, &v))
+		soa->refresh = (uint32_t)v;
+	if (get_int(c, s, "retryTime", sp, 0, INT32_MAX, &v))
+		soa->retry = (uint32_t)v;
+	if (get_int(c, s, "expireTime", sp, 0, INT32_MAX, &v))
+		soa->expire = (uint32_t)v;
+	if (get_int(c, s, "minimumTtl", sp, 0, INT32_MAX, &v))
+		soa->minimum = (uint32_t)v;
+	if (get_int(c, s, "ttl", sp, 0, INT32_MAX, &v))
+		soa->ttl = (uint32_t)v;
+}
+
+static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, model_zone_t *z)
+{
+	const json_t *l = get_list(c, e, "recordSets", p);
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, z->record_sets, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *re;
+		const char *rp;
+		if (!item(c, l, i, p, "recordSets", &re, &rp))
+			continue;
+		check_keys(c, re, rp, KEYS("name", "id", "type", "ttl", "records", "metadata"));
+		model_record_set_t *rs = &z->record_sets[z->n_record_sets++];
+		rs->origin = (model_origin_t){re, rp};
+		rs->name = get_str(c, re, "name", rp, true);
+		rs->type_text = get_str(c, re, "type", rp, true);
+		long long ttl;
+		rs->ttl = MODEL_DEFAULT_TTL;
+		if (get_int(c, re, "ttl", rp, 0, INT32_MAX, &ttl))
+			rs->ttl = (uint32_t)ttl;
+		const json_t *rl = get_list(c, re, "records", rp);
+		if (!rl) {
+			if (!json_object_get(re, "records"))
+				model_report(c, re, NULL, rp, NULL, PR_ECONFIG,
+					     "'records' is required (values as in a zone file)");
+			continue;
+		}
+		ALLOC_ARRAY(c, rs->records, json_array_size(rl));
+		for (size_t j = 0; j < json_array_size(rl); j++) {
+			const json_t *v = json_array_get(rl, j);
+			char num[32];
+			if (json_is_string(v)) {
+				rs->records[rs->n_records++] = dup(c, json_string_value(v));
+			} else if (json_is_integer(v)) {
+				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+				rs->records[rs->n_records++] = dup(c, num);
+			} else {
+				model_report(c, v, NULL, rp, NULL, PR_ECONFIG,
+					     "a record is a string as in a zone file, e.g. "
+					     "\"10.0.0.4\" or \"10 mail.contoso.com.\"");
+			}
+		}
+	}
+}
+
+/* Zones of three kinds share one shape; only private ones have links. */
+static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *key,
+			     const char *path, bool private_zone, model_zone_t **out, size_t *n)
+{
+	const json_t *l = get_list(c, parent, key, path);
+	*n = 0;
+	*out = NULL;
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, *out, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, path, key, &e, &p))
+			continue;
+		if (private_zone)
+			check_keys(c, e, p,
+				   KEYS("name", "id", "soa", "recordSets", "virtualNetworkLinks",
+					"tags", "location"));
+		else
+			check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
+		model_zone_t *z = &(*out)[(*n)++];
+		z->origin = (model_origin_t){e, p};
+		z->name = get_str(c, e, "name", p, true);
+		decode_soa(c, e, p, &z->soa);
+		decode_record_sets(c, e, p, z);
+		if (private_zone)
+			decode_links(c, e, p, true, &z->links, &z->n_links);
+	}
+}
+
+static void decode_vms(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "virtualMachines", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->vms, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "virtualMachines", &e, &p))
+			continue;
+		check_keys(c, e, p,
+			   KEYS("name", "id", "virtualNetwork", "subnet", "privateIpAddress",
+				"location", "tags"));
+		model_vm_t *vm = &d->vms[d->n_vms++];
+		vm->origin = (model_origin_t){e, p};
+		vm->vnet = vm->subnet = -1;
+		vm->name = get_str(c, e, "name", p, true);
+		vm->vnet_ref = get_ref(c, e, "virtualNetwork", p, true);
+		vm->subnet_ref = get_ref(c, e, "subnet", p, true);
+		const char *ip = get_str(c, e, "privateIpAddress", p, false);
+		if (ip) {
+			if (pr_ipv4_parse(ip, &vm->address) != 0)
+				model_report(c, e, "privateIpAddress", p, "N-2", PR_ECONFIG,
+					     "'%s' is not an IPv4 address", ip);
+			else
+				vm->static_address = true;
+		}
+	}
+}
+
+static void decode_domain_lists(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "dnsResolverDomainLists", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->domain_lists, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "dnsResolverDomainLists", &e, &p))
+			continue;
+		check_keys(c, e, p, KEYS("name", "id", "location", "domains", "tags"));
+		model_domain_list_t *dl = &d->domain_lists[d->n_domain_lists++];
+		dl->origin = (model_origin_t){e, p};
+		dl->name = get_str(c, e, "name", p, true);
+		dl->location = get_str(c, e, "location", p, false);
+		dl->domains = get_string_list(c, e, "domains", p, &dl->n_domains);
+		if (!json_object_get(e, "domains"))
+			model_report(c, e, NULL, p, "S-1", PR_ECONFIG,
+				     "'domains' is required (domain names, '.' for all)");
+	}
+}
+
+static void decode_policies(model_ctx_t *c, const json_t *root)
+{
+	const char *key = "dnsResolverPolicies";
+	const json_t *l = get_list(c, root, key, "");
+	if (!l) {
+		key = "dnsSecurityPolicies"; /* the portal's name for the same resource */
+		l = get_list(c, root, key, "");
+	}
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->policies, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", key, &e, &p))
+			continue;
+		check_keys(c, e, p,
+			   KEYS("name", "id", "location", "dnsSecurityRules", "virtualNetworkLinks",
+				"tags"));
+		model_policy_t *pol = &d->policies[d->n_policies++];
+		pol->origin = (model_origin_t){e, p};
+		pol->name = get_str(c, e, "name", p, true);
+		pol->location = get_str(c, e, "location", p, false);
+		const json_t *rl = get_list(c, e, "dnsSecurityRules", p);
+		ALLOC_ARRAY(c, pol->rules, rl ? json_array_size(rl) : 0);
+		for (size_t j = 0; rl && j < json_array_size(rl); j++) {
+			const json_t *re;
+			const char *rp;
+			if (!item(c, rl, j, p, "dnsSecurityRules", &re, &rp))
+				continue;
+			check_keys(c, re, rp,
+				   KEYS("name", "id", "priority", "action", "dnsResolverDomainLists",
+					"dnsSecurityRuleState"));
+			model_security_rule_t *r = &pol->rules[pol->n_rules++];
+			r->origin = (model_origin_t){re, rp};
+			r->name = get_str(c, re, "name", rp, true);
+			long long prio;
+			r->priority = -1;
+			if (get_int(c, re, "priority", rp, MODEL_POLICY_PRIORITY_MIN,
+				    MODEL_POLICY_PRIORITY_MAX, &prio))
+				r->priority = (int)prio;
+			else if (!json_object_get(re, "priority"))
+				model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
+					     "'priority' is required (%d..%d, lower wins)",
+					     MODEL_POLICY_PRIORITY_MIN, MODEL_POLICY_PRIORITY_MAX);
+			const json_t *act = get_map(c, re, "action", rp);
+			if (!act) {
+				if (!json_object_get(re, "action"))
+					model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
+						     "'action' is required ({actionType: Allow|Alert|"
+						     "Block})");
+			} else {
+				check_keys(c, act, rp, KEYS("actionType", "blockResponseCode"));
+				const char *at = get_str(c, act, "actionType", rp, true);
+				if (at && !strcmp(at, "Allow"))
+					r->action = MODEL_ACTION_ALLOW;
+				else if (at && !strcmp(at, "Alert"))
+					r->action = MODEL_ACTION_ALERT;
+				else if (at && !strcmp(at, "Block"))
+					r->action = MODEL_ACTION_BLOCK;
+				else if (at)
+					model_report(c, act, "actionType", rp, "S-1", PR_ECONFIG,
+						     "'%s' is not an action; valid: Allow, Alert, "
+						     "Block",
+						     at);
+				const char *brc = get_str(c, act, "blockResponseCode", rp, false);
+				if (brc && !strcmp(brc, "SERVFAIL"))
+					r->block_response = MODEL_BLOCK_SERVFAIL;
+				else if (brc)
+					model_report(c, act, "blockResponseCode", rp, "S-3",
+						     PR_ECONFIG,
+						     "'%s' is not a block response code; valid: "
+						     "SERVFAIL (or leave it out for the CNAME to "
+						     "blockpolicy.azuredns.invalid.)",
+						     brc);
+			}
+			r->list_refs = get_string_list(c, re, "dnsResolverDomainLists", rp,
+						       &r->n_lists);
+			r->lists = pr_arena_alloc(d->arena, (r->n_lists + 1) * sizeof(int));
+			const char *st = get_str(c, re, "dnsSecurityRuleState", rp, false);
+			r->enabled = true;
+			if (st && !strcmp(st, "Disabled"))
+				r->enabled = false;
+			else if (st && strcmp(st, "Enabled"))
+				model_report(c, re, "dnsSecurityRuleState", rp, "S-1", PR_ECONFIG,
+					     "'%s' is not a rule state; valid: Enabled, Disabled",
+					     st);
+		}
+		decode_links(c, e, p, false, &pol->links, &pol->n_links);
+	}
+}
+
+static void decode_forwarders(model_ctx_t *c, const json_t *e, const char *p,
+			      model_external_server_t *x)
+{
+	const json_t *l = get_list(c, e, "forwarders", p);
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, x->forwarders, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *fe = json_array_get(l, i);
+		const char *fp = path_of(c, p, "forwarders", NULL, i);
+		if (!json_is_object(fe)) {
+			model_report(c, fe, NULL, fp, NULL, PR_ECONFIG,
+				     "a forwarder is {domainName: …, targetDnsServers: [...]}");
+			continue;
+		}
+		check_keys(c, fe, fp, KEYS("domainName", "targetDnsServers"));
+		model_forwarder_t *f = &x->forwarders[x->n_forwarders++];
+		f->origin = (model_origin_t){fe, fp};
+		f->domain_name = get_domain(c, fe, "domainName", fp);
+		decode_targets(c, fe, "targetDnsServers", fp, &f->targets, &f->n_targets);
+	}
+}
+
+static void decode_externals(model_ctx_t *c, const json_t *root)
+{
+	const json_t *l = get_list(c, root, "externalDnsServers", "");
+	if (!l)
+		return;
+	deployment_t *d = c->d;
+	ALLOC_ARRAY(c, d->external_servers, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e;
+		const char *p;
+		if (!item(c, l, i, "", "externalDnsServers", &e, &p))
+			continue;
+		check_keys(c, e, p, KEYS("name", "ipAddress", "port", "zones", "forwarders"));
+		model_external_server_t *x = &d->external_servers[d->n_external_servers++];
+		x->origin = (model_origin_t){e, p};
+		x->name = get_str(c, e, "name", p, true);
+		x->port = 53;
+		const char *ip = get_str(c, e, "ipAddress", p, true);
+		if (ip && pr_ipv4_parse(ip, &x->address) != 0)
+			model_report(c, e, "ipAddress", p, NULL, PR_ECONFIG,
+				     "'%s' is not an IPv4 address", ip);
+		long long port;
+		if (get_int(c, e, "port", p, 1, 65535, &port))
+			x->port = (uint16_t)port;
+		decode_zone_list(c, e, "zones", p, false, &x->zones, &x->n_zones);
+		decode_forwarders(c, e, p, x);
+	}
+}
+
+static void decode_public_dns(model_ctx_t *c, const json_t *root)
+{
+	const json_t *pd = get_map(c, root, "publicDns", "");
+	if (!pd)
+		return;
+	check_keys(c, pd, "publicDns", KEYS("zones", "upstreams"));
+	decode_zone_list(c, pd, "zones", "publicDns", false, &c->d->public_dns.zones,
+			 &c->d->public_dns.n_zones);
+	decode_targets(c, pd, "upstreams", "publicDns", &c->d->public_dns.upstreams,
+		       &c->d->public_dns.n_upstreams);
+}
+
+static bool parse_hostport(model_ctx_t *c, const json_t *node, const char *path, const char *what,
+			   const char *text, uint32_t *addr, uint16_t *port)
+{
+	if (pr_hostport_parse(text, addr, port) == 0)
+		return true;
+	model_report(c, node, NULL, path, NULL, PR_ECONFIG,
+		     "%s '%s' must be IPv4 address:port, e.g. 127.0.0.1:5353", what, text);
+	return false;
+}
+
+static void decode_emulator(model_ctx_t *c, const json_t *root)
+{
+	model_emulator_t *em = &c->d->emulator;
+	*em = (model_emulator_t){
+		.listen = MODEL_LISTEN_LOOPBACK,
+		.base_port = MODEL_DEFAULT_BASE_PORT,
+		.unresponsive_seconds = MODEL_DEFAULT_UNRESPONSIVE_SECONDS,
+		.hop_limit = MODEL_DEFAULT_HOP_LIMIT,
+		.forward_timeout_ms = MODEL_DEFAULT_FORWARD_TIMEOUT_MS,
+		.query_deadline_ms = MODEL_DEFAULT_QUERY_DEADLINE_MS,
+		.tcp_idle_timeout_ms = MODEL_DEFAULT_TCP_IDLE_TIMEOUT_MS,
+		.cache_entries = MODEL_DEFAULT_CACHE_ENTRIES,
+	};
+	const json_t *e = get_map(c, root, "emulator", "");
+	if (!e)
+		return;
+	const char *p = "emulator";
+	check_keys(c, e, p,
+		   KEYS("listen", "listeners", "addressMap", "basePort", "unresponsiveSeconds",
+			"hopLimit", "stateDir", "queryLog", "workers", "forwardTimeoutMs",
+			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries"));
+	const char *listen = get_str(c, e, "listen", p, false);
+	if (listen && !strcmp(listen, "virtual"))
+		em->listen = MODEL_LISTEN_VIRTUAL;
+	else if (listen && strcmp(listen, "loopback"))
+		model_report(c, e, "listen", p, NULL, PR_ECONFIG,
+			     "'%s' is not an address mode; valid: loopback, virtual", listen);
+	long long v;
+	if (get_int(c, e, "basePort", p, 1, 65535, &v))
+		em->base_port = (uint16_t)v;
+	if (get_int(c, e, "unresponsiveSeconds", p, 1, 86400 * 365, &v))
+		em->unresponsive_seconds = (uint32_t)v;
+	if (get_int(c, e, "hopLimit", p, 1, 32, &v))
+		em->hop_limit = (int)v;
+	if (get_int(c, e, "workers", p, 0, 256, &v))
+		em->workers = (int)v;
+	if (get_int(c, e, "forwardTimeoutMs", p, 10, 60000, &v))
+		em->forward_timeout_ms = (uint32_t)v;
+	if (get_int(c, e, "queryDeadlineMs", p, 10, 120000, &v))
+		em->query_deadline_ms = (uint32_t)v;
+	if (get_int(c, e, "tcpIdleTimeoutMs", p, 10, 3600000, &v))
+		em->tcp_idle_timeout_ms = (uint32_t)v;
+	if (get_int(c, e, "cacheEntries", p, 0, 100000000, &v))
+		em->cache_entries = (uint32_t)v;
+	em->state_dir = get_str(c, e, "stateDir", p, false);
+	em->query_log = get_str(c, e, "queryLog", p, false);
+
+	const json_t *lm = get_map(c, e, "listeners", p);
+	if (lm) {
+		ALLOC_ARRAY(c, em->listeners, json_object_size(lm));
+		const char *k;
+		json_t *val;
+		json_object_foreach((json_t *)lm, k, val) {
+			const char *lp = path_of(c, "emulator", "listeners", k, 0);
+			if (!json_is_string(val)) {
+				model_report(c, val, NULL, lp, NULL, PR_ECONFIG,
+					     "a listener address is a string host:port");
+				continue;
+			}
+			model_listener_map_t *m = &em->listeners[em->n_listeners];
+			m->origin = (model_origin_t){val, lp};
+			m->listener = dup(c, k);
+			if (parse_hostport(c, val, lp, "listener address", json_string_value(val),
+					   &m->address, &m->port))
+				em->n_listeners++;
+		}
+	}
+	const json_t *am = get_map(c, e, "addressMap", p);
+	if (am) {
+		ALLOC_ARRAY(c, em->address_map, json_object_size(am));
+		const char *k;
+		json_t *val;
+		json_object_foreach((json_t *)am, k, val) {
+			const char *ap = path_of(c, "emulator", "addressMap", k, 0);
+			model_address_map_t *m = &em->address_map[em->n_address_map];
+			m->origin = (model_origin_t){val, ap};
+			if (!json_is_string(val)) {
+				model_report(c, val, NULL, ap, NULL, PR_ECONFIG,
+					     "a mapped address is a string host:port");
+				continue;
+			}
+			if (parse_hostport(c, val, ap, "key", k, &m->virtual_address,
+					   &m->virtual_port) &&
+			    parse_hostport(c, val, ap, "address", json_string_value(val),
+					   &m->real_address, &m->real_port))
+				em->n_address_map++;
+		}
+	}
+}
+
+static void decode_limits(model_ctx_t *c, const json_t *root)
+{
+	model_limits_default(&c->d->limits);
+	const json_t *l = get_map(c, root, "limits", "");
+	if (!l)
+		return;
+	const char *keys[MODEL_LIMIT_COUNT + 1];
+	for (int i = 0; i < MODEL_LIMIT_COUNT; i++)
+		keys[i] = model_limit_key((model_limit_id_t)i);
+	keys[MODEL_LIMIT_COUNT] = NULL;
+	check_keys(c, l, "limits", keys);
+	for (int i = 0; i < MODEL_LIMIT_COUNT; i++) {
+		long long v;
+		if (get_int(c, l, keys[i], "limits", 0, 10000000, &v)) {
+			c->d->limits.value[i] = (int)v;
+			c->d->limits.overridden[i] = true;
+		}
+	}
+}
+
+void model_decode(model_ctx_t *c)
+{
+	const json_t *root = c->d->doc;
+	check_keys(c, root, "",
+		   KEYS("location", "subscription", "resourceGroup", "virtualNetworks",
+			"privateDnsZones", "dnsResolvers", "dnsForwardingRulesets",
+			"virtualMachines", "dnsResolverDomainLists", "dnsResolverPolicies",
+			"dnsSecurityPolicies", "externalDnsServers", "publicDns", "emulator",
+			"limits"));
+	deployment_t *d = c->d;
+	d->location = get_str(c, root, "location", "", false);
+	if (!d->location)
+		d->location = MODEL_DEFAULT_LOCATION;
+	d->subscription = get_str(c, root, "subscription", "", false);
+	if (!d->subscription)
+		d->subscription = MODEL_DEFAULT_SUBSCRIPTION;
+	d->resource_group = get_str(c, root, "resourceGroup", "", false);
+	if (!d->resource_group)
+		d->resource_group = MODEL_DEFAULT_RESOURCE_GROUP;
+	decode_limits(c, root);
+	decode_vnets(c, root);
+	decode_resolvers(c, root);
+	decode_rulesets(c, root);
+	decode_zone_list(c, root, "privateDnsZones", "", true, &d->zones, &d->n_zones);
+	decode_vms(c, root);
+	decode_domain_lists(c, root);
+	decode_policies(c, root);
+	decode_externals(c, root);
+	decode_public_dns(c, root);
+	decode_emulator(c, root);
+}

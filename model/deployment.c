@@ -1,0 +1,117 @@
+/* Loading a deployment: document → decode → validate, refused whole on any
+ * finding; lookups over a validated graph. */
+#include <string.h>
+
+#include "model/model_p.h"
+
+int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag)
+{
+	model_doc_t *doc = *docp;
+	*docp = NULL;
+	deployment_t *d = pr_calloc(1, sizeof(*d));
+	d->arena = pr_arena_new(65536);
+	d->doc = doc->root;
+	d->marks = doc->marks;
+	d->file = pr_arena_strdup(d->arena, doc->name);
+	free(doc->name);
+	free(doc);
+	model_ctx_t c = {.d = d, .diag = diag};
+	size_t before = pr_diag_count(diag);
+	model_decode(&c);
+	model_validate(&c);
+	if (pr_diag_count(diag) > before) {
+		int code = pr_diag_get(diag, before)->code;
+		deployment_destroy(&d);
+		return code ? code : PR_ECONFIG;
+	}
+	d->validated = true;
+	*out = d;
+	return 0;
+}
+
+int deployment_load_file(const char *path, deployment_t **out, pr_diag_t *diag)
+{
+	model_doc_t *doc = NULL;
+	int rc = model_doc_load_file(path, &doc, diag);
+	if (rc != 0)
+		return rc;
+	return deployment_from_doc(&doc, out, diag);
+}
+
+int deployment_load_text(const char *text, size_t len, const char *name, deployment_t **out,
+			 pr_diag_t *diag)
+{
+	model_doc_t *doc = NULL;
+	int rc = model_doc_load_text(text, len, name, &doc, diag);
+	if (rc != 0)
+		return rc;
+	return deployment_from_doc(&doc, out, diag);
+}
+
+void deployment_destroy(deployment_t **dp)
+{
+	if (!dp || !*dp)
+		return;
+	deployment_t *d = *dp;
+	json_decref(d->doc);
+	marks_destroy(&d->marks);
+	pr_arena_destroy(&d->arena);
+	free(d);
+	*dp = NULL;
+}
+
+const json_t *deployment_source_json(const deployment_t *d)
+{
+	return d->doc;
+}
+
+const model_inbound_endpoint_t *deployment_find_inbound_by_address(const deployment_t *d,
+								   uint32_t addr,
+								   const model_resolver_t **resolver)
+{
+	for (size_t i = 0; i < d->n_resolvers; i++)
+		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
+			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];
+			if (ie->has_address && ie->address == addr) {
+				if (resolver)
+					*resolver = &d->resolvers[i];
+				return ie;
+			}
+		}
+	return NULL;
+}
+
+const model_external_server_t *deployment_find_external(const deployment_t *d, uint32_t addr,
+							uint16_t port)
+{
+	for (size_t i = 0; i < d->n_external_servers; i++)
+		if (d->external_servers[i].address == addr && d->external_servers[i].port == port)
+			return &d->external_servers[i];
+	return NULL;
+}
+
+int deployment_find_vnet(const deployment_t *d, const char *name)
+{
+	for (size_t i = 0; name && i < d->n_vnets; i++)
+		if (d->vnets[i].name && !strcmp(d->vnets[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int deployment_ruleset_for_vnet(const deployment_t *d, int vnet)
+{
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		for (size_t k = 0; k < d->rulesets[i].n_links; k++)
+			if (d->rulesets[i].links[k].vnet == vnet)
+				return (int)i;
+	return -1;
+}
+
+int deployment_policy_for_vnet(const deployment_t *d, int vnet)
+{
+	for (size_t i = 0; i < d->n_policies; i++)
+		for (size_t k = 0; k < d->policies[i].n_links; k++)
+			if (d->policies[i].links[k].vnet == vnet)
+				return (int)i;
+	return -1;
+}

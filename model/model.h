@@ -1,0 +1,476 @@
+/*
+ * model — the resource graph of a deployment (design.md §5): virtual networks,
+ * resolvers and their endpoints, forwarding rulesets, private zones, security
+ * policies, hosts, external DNS servers, public DNS and emulator settings.
+ *
+ * A deployment is read from YAML (with file:line:column for every node) or
+ * from JSON in the cloud's resource shape; both go through one JSON document
+ * (json_t) and one decoder, then one validator that checks every rule of
+ * semantics.md §1–§5, §8, §9 against the whole graph and reports all findings
+ * at once as data (pr_diag_t). Inbound endpoint and host addresses are
+ * allocated by the validator (I-2, I-3).
+ *
+ * The resource structs below are plain data, public so that the linker, the
+ * data plane and the API can read them; they are immutable once a deployment
+ * has validated. Every string and array of a deployment lives in its arena and
+ * is freed by deployment_destroy().
+ *
+ * Threads: a deployment is built and validated on one thread; once validated
+ * it may be read from any number of threads.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "dns/dns.h"
+
+/* ---- Limits (semantics.md §1) ------------------------------------------- */
+
+/* Every limit of the contract, by id; the values are the service's. A
+ * deployment's `limits:` block may override them for tests of the limit logic
+ * only, and the override is reported. */
+typedef enum model_limit_id {
+	MODEL_LIMIT_RULES_PER_RULESET,       /* L-1 */
+	MODEL_LIMIT_LINKS_PER_RULESET,       /* L-2 */
+	MODEL_LIMIT_OUTBOUND_PER_RULESET,    /* L-3 */
+	MODEL_LIMIT_RULESETS_PER_OUTBOUND,   /* L-4 */
+	MODEL_LIMIT_TARGETS_PER_RULE,        /* L-5 */
+	MODEL_LIMIT_INBOUND_PER_RESOLVER,    /* L-6 */
+	MODEL_LIMIT_OUTBOUND_PER_RESOLVER,   /* L-6 */
+	MODEL_LIMIT_RESOLVERS_PER_VNET,      /* L-7 */
+	MODEL_LIMIT_RESOLVERS_PER_SUBSCRIPTION, /* L-8 */
+	MODEL_LIMIT_RULESETS_PER_VNET,       /* L-9 */
+	MODEL_LIMIT_ZONES_PER_VNET,          /* L-10 */
+	MODEL_LIMIT_REGISTRATION_ZONES_PER_VNET, /* L-10 */
+	MODEL_LIMIT_RECORD_SETS_PER_ZONE,    /* L-11 */
+	MODEL_LIMIT_RECORDS_PER_RECORD_SET,  /* L-11 */
+	MODEL_LIMIT_QPS_PER_ENDPOINT,        /* L-12, a benchmark reference */
+	MODEL_LIMIT_RULES_PER_POLICY,        /* §8, [privres] */
+	MODEL_LIMIT_LISTS_PER_RULE,          /* §8, [privres] */
+	MODEL_LIMIT_DOMAINS_PER_LIST,        /* §8, [privres] */
+	MODEL_LIMIT_COUNT
+} model_limit_id_t;
+
+#define MODEL_MAX_RULES_PER_RULESET 1000
+#define MODEL_MAX_LINKS_PER_RULESET 500
+#define MODEL_MAX_OUTBOUND_PER_RULESET 2
+#define MODEL_MAX_RULESETS_PER_OUTBOUND 2
+#define MODEL_MAX_TARGETS_PER_RULE 6
+#define MODEL_MAX_INBOUND_PER_RESOLVER 5
+#define MODEL_MAX_OUTBOUND_PER_RESOLVER 5
+#define MODEL_MAX_RESOLVERS_PER_VNET 1
+#define MODEL_MAX_RESOLVERS_PER_SUBSCRIPTION 15
+#define MODEL_MAX_RULESETS_PER_VNET 1
+#define MODEL_MAX_ZONES_PER_VNET 1000
+#define MODEL_MAX_REGISTRATION_ZONES_PER_VNET 1
+#define MODEL_MAX_RECORD_SETS_PER_ZONE 25000
+#define MODEL_MAX_RECORDS_PER_RECORD_SET 20
+#define MODEL_MAX_QPS_PER_ENDPOINT 10000
+#define MODEL_MAX_RULES_PER_POLICY 1000
+#define MODEL_MAX_LISTS_PER_RULE 10
+#define MODEL_MAX_DOMAINS_PER_LIST 100000
+
+/* Other fixed numbers of the contract. */
+#define MODEL_MAX_DOMAIN_LABELS 34      /* F-2 */
+#define MODEL_MAX_RULE_NAME 80          /* F-1 */
+#define MODEL_ZONE_MIN_LABELS 2         /* Z-1 */
+#define MODEL_ZONE_MAX_LABELS 34        /* Z-1 */
+#define MODEL_POLICY_PRIORITY_MIN 100   /* S-1 */
+#define MODEL_POLICY_PRIORITY_MAX 65000 /* S-1 */
+#define MODEL_DEFAULT_TTL 3600          /* design.md §5 */
+#define MODEL_AZURE_DNS_ADDR 0xa83f8110u /* 168.63.129.16 */
+#define MODEL_DEFAULT_HOP_LIMIT 4       /* P-3 */
+#define MODEL_DEFAULT_UNRESPONSIVE_SECONDS 1800 /* F-10 */
+#define MODEL_DEFAULT_BASE_PORT 5300
+#define MODEL_DEFAULT_SUBSCRIPTION "00000000-0000-0000-0000-000000000000"
+#define MODEL_DEFAULT_RESOURCE_GROUP "privres"
+#define MODEL_DEFAULT_LOCATION "eastus"
+
+typedef struct model_limits {
+	int value[MODEL_LIMIT_COUNT];
+	bool overridden[MODEL_LIMIT_COUNT];
+} model_limits_t;
+
+/* The service's values. */
+void model_limits_default(model_limits_t *l);
+/* "L-1" and the YAML key ("rulesPerRuleset") of a limit. */
+const char *model_limit_rule(model_limit_id_t id);
+const char *model_limit_key(model_limit_id_t id);
+
+/* ---- Resources ----------------------------------------------------------- */
+
+/* Where a resource came from: its JSON node (borrowed from the deployment's
+ * document, for error positions) and its path in the deployment
+ * ("dnsForwardingRulesets[hub-rules].forwardingRules[OnPrem]"). */
+typedef struct model_origin {
+	const json_t *node;
+	const char *path;
+} model_origin_t;
+
+typedef struct model_subnet {
+	model_origin_t origin;
+	const char *name;
+	pr_prefix_t prefix;
+	const char *delegation; /* NULL or "Microsoft.Network/dnsResolvers" */
+} model_subnet_t;
+
+typedef struct model_vnet {
+	model_origin_t origin;
+	const char *name;
+	const char *location;
+	const char *id;
+	pr_prefix_t *prefixes;
+	size_t n_prefixes;
+	model_subnet_t *subnets;
+	size_t n_subnets;
+	uint32_t *dns_servers; /* custom DNS servers; none = Azure DNS */
+	size_t n_dns_servers;
+} model_vnet_t;
+
+typedef enum model_alloc { MODEL_ALLOC_DYNAMIC, MODEL_ALLOC_STATIC } model_alloc_t;
+
+typedef struct model_inbound_endpoint {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	const char *subnet_ref;
+	int subnet; /* index into the resolver's VNet's subnets, after validation */
+	model_alloc_t allocation;
+	uint32_t address; /* I-2/I-3: allocated or given; valid after validation */
+	bool has_address;
+} model_inbound_endpoint_t;
+
+typedef struct model_outbound_endpoint {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	const char *subnet_ref;
+	int subnet;
+	uint32_t source_address; /* O-1: the fifth address of its subnet */
+} model_outbound_endpoint_t;
+
+typedef struct model_resolver {
+	model_origin_t origin;
+	const char *name;
+	const char *location;
+	const char *id;
+	const char *vnet_ref;
+	int vnet; /* index into deployment vnets */
+	model_inbound_endpoint_t *inbound;
+	size_t n_inbound;
+	model_outbound_endpoint_t *outbound;
+	size_t n_outbound;
+} model_resolver_t;
+
+typedef struct model_target {
+	model_origin_t origin;
+	uint32_t address;
+	uint16_t port;
+} model_target_t;
+
+typedef struct model_rule {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	const char *domain_name; /* canonical: lowercase, dot-terminated */
+	uint8_t domain_wire[DNS_NAME_MAXLEN];
+	int labels;
+	model_target_t *targets;
+	size_t n_targets;
+	bool enabled; /* F-6 */
+	json_t *metadata; /* borrowed from the document; may be NULL */
+} model_rule_t;
+
+typedef enum model_resolution_policy {
+	MODEL_RESOLUTION_DEFAULT,
+	MODEL_RESOLUTION_NXDOMAIN_REDIRECT,
+} model_resolution_policy_t;
+
+/* A link of a ruleset, a private zone or a policy to a VNet. */
+typedef struct model_vnet_link {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	const char *vnet_ref;
+	int vnet;
+	bool registration;                      /* private zone links only (Z-3) */
+	model_resolution_policy_t resolution;   /* private zone links only (Q-2) */
+} model_vnet_link_t;
+
+typedef struct model_endpoint_ref {
+	const char *text;
+	int resolver;
+	int endpoint;
+} model_endpoint_ref_t;
+
+typedef struct model_ruleset {
+	model_origin_t origin;
+	const char *name;
+	const char *location;
+	const char *id;
+	model_endpoint_ref_t *outbound; /* O-2 */
+	size_t n_outbound;
+	model_rule_t *rules;
+	size_t n_rules;
+	model_vnet_link_t *links;
+	size_t n_links;
+} model_ruleset_t;
+
+typedef struct model_record_set {
+	model_origin_t origin;
+	const char *name; /* relative owner as written: "@", "web", "*.apps" */
+	uint16_t type;
+	const char *type_text;
+	uint32_t ttl;
+	const char **records; /* values as in a zone file */
+	size_t n_records;
+} model_record_set_t;
+
+typedef struct model_soa {
+	const char *host;  /* mname */
+	const char *email; /* rname */
+	uint32_t serial, refresh, retry, expire, minimum, ttl;
+} model_soa_t;
+
+/* A zone: private (with links), public (publicDns) or an external server's. */
+typedef struct model_zone {
+	model_origin_t origin;
+	const char *name; /* canonical */
+	const char *id;
+	uint8_t name_wire[DNS_NAME_MAXLEN];
+	int labels;
+	model_soa_t soa; /* Z-2 defaults filled in */
+	model_record_set_t *record_sets;
+	size_t n_record_sets;
+	model_vnet_link_t *links;
+	size_t n_links;
+} model_zone_t;
+
+typedef struct model_vm {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	const char *vnet_ref;
+	int vnet;
+	const char *subnet_ref;
+	int subnet;
+	uint32_t address; /* given, or the first free one of its subnet */
+	bool static_address;
+} model_vm_t;
+
+typedef struct model_domain_list {
+	model_origin_t origin;
+	const char *name;
+	const char *location;
+	const char *id;
+	const char **domains; /* canonical */
+	size_t n_domains;
+} model_domain_list_t;
+
+typedef enum model_action { MODEL_ACTION_ALLOW, MODEL_ACTION_ALERT, MODEL_ACTION_BLOCK } model_action_t;
+typedef enum model_block_response {
+	MODEL_BLOCK_CNAME,   /* CNAME to blockpolicy.azuredns.invalid. (S-3) */
+	MODEL_BLOCK_SERVFAIL,
+} model_block_response_t;
+
+typedef struct model_security_rule {
+	model_origin_t origin;
+	const char *name;
+	const char *id;
+	int priority;
+	model_action_t action;
+	model_block_response_t block_response;
+	bool enabled;
+	const char **list_refs;
+	int *lists; /* indices into deployment domain_lists */
+	size_t n_lists;
+} model_security_rule_t;
+
+typedef struct model_policy {
+	model_origin_t origin;
+	const char *name;
+	const char *location;
+	const char *id;
+	model_security_rule_t *rules;
+	size_t n_rules;
+	model_vnet_link_t *links;
+	size_t n_links;
+} model_policy_t;
+
+/* A conditional forwarder of an external server (like unbound's forward-zone). */
+typedef struct model_forwarder {
+	model_origin_t origin;
+	const char *domain_name; /* canonical; "." forwards everything */
+	uint8_t domain_wire[DNS_NAME_MAXLEN];
+	model_target_t *targets;
+	size_t n_targets;
+} model_forwarder_t;
+
+/* A DNS server outside the cloud (on-premises) that rules may target. */
+typedef struct model_external_server {
+	model_origin_t origin;
+	const char *name;
+	uint32_t address;
+	uint16_t port;
+	model_zone_t *zones;
+	size_t n_zones;
+	model_forwarder_t *forwarders;
+	size_t n_forwarders;
+} model_external_server_t;
+
+typedef struct model_public_dns {
+	model_zone_t *zones;
+	size_t n_zones;
+	model_target_t *upstreams;
+	size_t n_upstreams;
+} model_public_dns_t;
+
+typedef enum model_listen_mode { MODEL_LISTEN_LOOPBACK, MODEL_LISTEN_VIRTUAL } model_listen_mode_t;
+
+/* "<resolver>/<endpoint>", "azure-dns/<vnet>" or "external/<name>" → host:port */
+typedef struct model_listener_map {
+	model_origin_t origin;
+	const char *listener;
+	uint32_t address;
+	uint16_t port;
+} model_listener_map_t;
+
+/* A virtual address:port → a real loopback address:port (design.md §4). */
+typedef struct model_address_map {
+	model_origin_t origin;
+	uint32_t virtual_address;
+	uint16_t virtual_port;
+	uint32_t real_address;
+	uint16_t real_port;
+} model_address_map_t;
+
+typedef struct model_emulator {
+	model_listen_mode_t listen;
+	model_listener_map_t *listeners;
+	size_t n_listeners;
+	model_address_map_t *address_map;
+	size_t n_address_map;
+	uint16_t base_port;
+	uint32_t unresponsive_seconds; /* F-10 */
+	int hop_limit;                 /* P-3 */
+	const char *state_dir;         /* NULL: no persistence */
+	const char *query_log;         /* NULL: off; "-": stdout */
+	int workers;                   /* 0: the number of cores */
+	uint32_t forward_timeout_ms;   /* one try at one target (F-10) */
+	uint32_t query_deadline_ms;    /* a whole forwarded query (F-10) */
+	uint32_t tcp_idle_timeout_ms;  /* W-1, RFC 7766 */
+	uint32_t cache_entries;        /* per worker; 0 disables the cache */
+} model_emulator_t;
+
+#define MODEL_DEFAULT_FORWARD_TIMEOUT_MS 800
+#define MODEL_DEFAULT_QUERY_DEADLINE_MS 4000
+#define MODEL_DEFAULT_TCP_IDLE_TIMEOUT_MS 10000
+#define MODEL_DEFAULT_CACHE_ENTRIES 100000
+
+typedef struct deployment deployment_t;
+
+/* The graph. Read-only for everybody but model/. */
+struct deployment {
+	const char *file; /* source file name, or NULL */
+	const char *subscription;
+	const char *resource_group;
+	const char *location;
+	model_vnet_t *vnets;
+	size_t n_vnets;
+	model_resolver_t *resolvers;
+	size_t n_resolvers;
+	model_ruleset_t *rulesets;
+	size_t n_rulesets;
+	model_zone_t *zones; /* private DNS zones */
+	size_t n_zones;
+	model_vm_t *vms;
+	size_t n_vms;
+	model_domain_list_t *domain_lists;
+	size_t n_domain_lists;
+	model_policy_t *policies;
+	size_t n_policies;
+	model_external_server_t *external_servers;
+	size_t n_external_servers;
+	model_public_dns_t public_dns;
+	model_emulator_t emulator;
+	model_limits_t limits;
+	bool validated;
+
+	/* private to model/ */
+	json_t *doc;
+	struct model_marks *marks;
+	pr_arena_t *arena;
+};
+
+/* ---- Loading ------------------------------------------------------------- */
+
+/*
+ * Read a deployment file (YAML; JSON is YAML too) into a document with the
+ * position of every node. Returns 0 and *doc (owned), or PR_EPARSE/PR_EIO
+ * with diag filled (file:line:column of the syntax error).
+ */
+typedef struct model_doc model_doc_t;
+int model_doc_load_file(const char *path, model_doc_t **doc, pr_diag_t *diag);
+/* Same, from text in memory; name is used in messages (may be NULL). */
+int model_doc_load_text(const char *text, size_t len, const char *name, model_doc_t **doc,
+			pr_diag_t *diag);
+/* A document over a JSON value with no positions (API input). The value is
+ * copied (deep). */
+model_doc_t *model_doc_from_json(const json_t *value, const char *name);
+/* The JSON of the document (borrowed). */
+const json_t *model_doc_json(const model_doc_t *doc);
+void model_doc_destroy(model_doc_t **docp);
+
+/*
+ * Decode and validate a document into a deployment: every finding of every
+ * rule goes into diag; returns 0 and *out (owned) only when there is none,
+ * else the code of the first finding. doc is transferred on success and
+ * destroyed on failure (*docp is cleared either way).
+ */
+int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag);
+
+/* Convenience: model_doc_load_file + deployment_from_doc. */
+int deployment_load_file(const char *path, deployment_t **out, pr_diag_t *diag);
+int deployment_load_text(const char *text, size_t len, const char *name, deployment_t **out,
+			 pr_diag_t *diag);
+
+void deployment_destroy(deployment_t **dp);
+
+/* The embedded default deployment (examples/hub-and-spoke.yaml, compiled in). */
+const char *model_default_deployment_text(void);
+const char *model_default_deployment_name(void);
+
+/* ---- Export ---------------------------------------------------------------- */
+
+/* The deployment as JSON in the cloud's resource shape (new reference, owned):
+ * what was given plus what was computed (ids, allocated addresses). */
+json_t *deployment_to_json(const deployment_t *d);
+/* The deployment's source document (borrowed): exactly what was given. */
+const json_t *deployment_source_json(const deployment_t *d);
+/* YAML text of any JSON value (owned). */
+char *model_json_to_yaml(const json_t *value);
+
+/* ---- Lookups -------------------------------------------------------------- */
+
+/* The inbound endpoint that listens at addr (host order), or NULL. */
+const model_inbound_endpoint_t *deployment_find_inbound_by_address(const deployment_t *d,
+								   uint32_t addr,
+								   const model_resolver_t **resolver);
+const model_external_server_t *deployment_find_external(const deployment_t *d, uint32_t addr,
+							uint16_t port);
+int deployment_find_vnet(const deployment_t *d, const char *name);
+/* The ruleset linked to VNet v, or -1 (L-9: at most one). */
+int deployment_ruleset_for_vnet(const deployment_t *d, int vnet);
+/* The policy linked to VNet v, or -1 (S-2). */
+int deployment_policy_for_vnet(const deployment_t *d, int vnet);
+/* Position of a resource's property in its file (line 0 when unknown). */
+void deployment_locate(const deployment_t *d, const json_t *node, const char *key, int *line,
+		       int *column);
+
+/* ARM-style id of a resource, e.g. model_arm_id(d, "dnsForwardingRulesets/hub-rules/
+ * forwardingRules/OnPrem") → "/subscriptions/…/providers/Microsoft.Network/…" (owned). */
+char *model_arm_id(const deployment_t *d, const char *type_path);

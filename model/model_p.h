@@ -1,0 +1,40 @@
+/* Private to model/: the document with node positions, and helpers shared by
+ * the decoder, the validator and the encoder. */
+#pragma once
+
+#include "model/model.h"
+
+/* Positions of JSON nodes, keyed by node pointer. */
+typedef struct model_marks model_marks_t;
+model_marks_t *marks_new(void);
+void marks_destroy(model_marks_t **mp);
+void marks_put(model_marks_t *m, const json_t *node, int line, int column);
+bool marks_get(const model_marks_t *m, const json_t *node, int *line, int *column);
+
+struct model_doc {
+	json_t *root;
+	model_marks_t *marks;
+	char *name;
+};
+
+/* A decoding/validation context: the deployment being built and its findings. */
+typedef struct model_ctx {
+	deployment_t *d;
+	pr_diag_t *diag;
+} model_ctx_t;
+
+/* Report a finding at node's key (or at node itself when key is NULL). */
+void model_report(model_ctx_t *c, const json_t *node, const char *key, const char *path,
+		  const char *rule, int code, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/* Decode the JSON document into d's resource arrays (types, required keys,
+ * unknown keys); semantic rules are validate.c's. */
+void model_decode(model_ctx_t *c);
+/* Every rule of semantics.md §1–§5, §8, §9 over the decoded graph. */
+void model_validate(model_ctx_t *c);
+
+/* The name part of a reference: "hub" → "hub"; an ARM id → its last segment
+ * after the given type ("virtualNetworks"), or NULL when the id is of another
+ * type. Borrowed from the arena. */
+const char *model_ref_name(model_ctx_t *c, const char *ref, const char *type);
