@@ -25,6 +25,39 @@
 
 #define LO 0x7f000001u
 
+#ifdef EP_WRAP_SLOW
+/* Built a second time with -Wl,--wrap (style.md §15) so that every answer
+ * takes the slow paths: UDP sockets always "would block" (queued sends from
+ * the pooled query contexts), TCP writes are partial — 1 octet, then 3, then
+ * none — so the rest is queued, split inside the prefix or after it. */
+int __real_uv_try_write(uv_stream_t *h, const uv_buf_t bufs[], unsigned int n);
+static _Atomic unsigned wrapped_udp, wrapped_tcp;
+
+int __wrap_uv_udp_try_send(uv_udp_t *h, const uv_buf_t bufs[], unsigned int n,
+			   const struct sockaddr *addr)
+{
+	wrapped_udp++;
+	return UV_EAGAIN;
+}
+
+int __wrap_uv_try_write(uv_stream_t *h, const uv_buf_t bufs[], unsigned int n)
+{
+	static _Thread_local unsigned calls;
+	wrapped_tcp++;
+	unsigned want = (calls++ % 3 == 0) ? 1 : 3;
+	if (calls % 3 == 0)
+		return UV_EAGAIN;
+	uv_buf_t part[2];
+	unsigned k = 0;
+	for (unsigned i = 0; i < n && want > 0; i++) {
+		unsigned take = bufs[i].len < want ? (unsigned)bufs[i].len : want;
+		part[k++] = uv_buf_init(bufs[i].base, take);
+		want -= take;
+	}
+	return __real_uv_try_write(h, part, k);
+}
+#endif
+
 /* The handler's per-worker state: delayed answers still pending. */
 typedef struct pending {
 	uv_timer_t timer;
@@ -308,6 +341,9 @@ static void test_udp_tcp_answers_w1_w3(void **state)
 	close(fd);
 	wait_stats(s, &st, offsetof(ep_stats_t, tcp_queries), 3);
 	assert_int_equal(st.tcp_accepted, 1);
+#ifdef EP_WRAP_SLOW
+	assert_true(wrapped_udp >= 20 && wrapped_tcp >= 3); /* the slow paths did run */
+#endif
 	assert_int_equal(ep_server_stop(s), 0);
 	assert_int_equal(ctx.stops, 2);
 	assert_int_equal(ctx.finis, 2);
