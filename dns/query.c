@@ -52,7 +52,8 @@ static const char *read_records(const uint8_t *wire, size_t len, size_t pos, dns
 			return "a record's data is cut short";
 		if (type == KNOT_RRTYPE_OPT) {
 			if (i < an + ns)
-				return "an OPT record outside the additional section (RFC 6891 §6.1.1)";
+				return "an OPT record outside the additional section "
+				       "(RFC 6891 §6.1.1)";
 			if (seen_opt)
 				return "more than one OPT record (RFC 6891 §6.1.1)";
 			if (n != 1 || wire[owner] != 0)

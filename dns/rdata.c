@@ -44,7 +44,8 @@ static const char *type_hint(uint16_t type)
 	case KNOT_RRTYPE_MX:
 		return "MX needs 'preference exchange', e.g. \"10 mail.contoso.com.\"";
 	case KNOT_RRTYPE_SRV:
-		return "SRV needs 'priority weight port target', e.g. \"0 5 5060 sip.contoso.com.\"";
+		return "SRV needs 'priority weight port target', "
+		       "e.g. \"0 5 5060 sip.contoso.com.\"";
 	case KNOT_RRTYPE_TXT:
 		return "TXT needs text, e.g. v=spf1 -all, or quoted strings, e.g. "
 		       "\"\\\"part one\\\" \\\"part two\\\"\"";
@@ -141,7 +142,8 @@ int dns_rdata_from_text(uint16_t type, const char *text, const uint8_t *origin_w
 	}
 	if (len > rdata_cap) {
 		ret = -ENOSPC;
-		msg = pr_asprintf("the %s value is %zu octets, more than %zu", tname, len, rdata_cap);
+		msg = pr_asprintf("the %s value is %zu octets, more than %zu", tname, len,
+				  rdata_cap);
 		goto cleanup;
 	}
 	memcpy(rdata, s->r_data, len);

@@ -102,7 +102,8 @@ static zb_entry_t *find_entry(const zone_builder_t *zb, const uint8_t *owner, ui
 {
 	for (size_t i = 0; i < zb->n; i++) {
 		zb_entry_t *e = &zb->entries[i];
-		if (e->type == type && e->autoreg == autoreg && knot_dname_is_equal(e->owner, owner))
+		if (e->type == type && e->autoreg == autoreg &&
+		    knot_dname_is_equal(e->owner, owner))
 			return e;
 	}
 	return NULL;

@@ -86,7 +86,8 @@ static void default_soa(const zone_builder_t *zb, zb_entry_t *e)
 	uint8_t rd[2 * DNS_NAME_MAXLEN + 20];
 	uint8_t buf[sizeof(knot_rdata_t) + sizeof(rd)];
 	size_t len = 0;
-	int ret = dns_rdata_from_text(KNOT_RRTYPE_SOA, text, zb->origin, rd, sizeof(rd), &len, NULL);
+	int ret = dns_rdata_from_text(KNOT_RRTYPE_SOA, text, zb->origin, rd, sizeof(rd), &len,
+				      NULL);
 	PR_REQUIRE(ret == 0);
 	free(text);
 	memset(e, 0, sizeof(*e));

@@ -90,7 +90,8 @@ static void test_apex_and_soa_defaults_z2(void **state)
 	assert_int_equal(knot_soa_expire(soa->rrs.rdata), 2419200);
 	assert_int_equal(knot_soa_minimum(soa->rrs.rdata), 300);
 	assert_true(name_is(knot_soa_primary(soa->rrs.rdata), "azureprivatedns.net."));
-	assert_true(name_is(knot_soa_mailbox(soa->rrs.rdata), "azureprivatedns-host.microsoft.com."));
+	assert_true(name_is(knot_soa_mailbox(soa->rrs.rdata),
+			    "azureprivatedns-host.microsoft.com."));
 
 	/* The apex MX, with the exchange's A and AAAA as additional records. */
 	assert_int_equal(lookup(z, "contoso.com.", KNOT_RRTYPE_MX, &r), 0);
