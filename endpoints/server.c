@@ -175,9 +175,10 @@ static int bind_listener(ep_server_t *s, const ep_listener_spec_t *spec, int *ud
 		for (unsigned i = 0; i < s->nworkers; i++)
 			udp[i] = tcp[i] = -1;
 		for (unsigned i = 0; i < s->nworkers && r >= 0; i++) {
-			r = udp[i] = open_socket(&s->cfg.options, SOCK_DGRAM, spec->addr, port);
+			const ep_options_t *o = &s->cfg.options;
+			r = udp[i] = open_socket(o, SOCK_DGRAM, spec->addr, port);
 			if (r >= 0)
-				r = tcp[i] = open_socket(&s->cfg.options, SOCK_STREAM, spec->addr, port);
+				r = tcp[i] = open_socket(o, SOCK_STREAM, spec->addr, port);
 		}
 		if (r >= 0) {
 			*port_out = port;
@@ -214,7 +215,8 @@ static int check_specs(const ep_listener_spec_t *specs, size_t n, pr_diag_t *dia
 			if (strcmp(specs[i].name, specs[j].name) == 0) {
 				if (diag != NULL)
 					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL, -EINVAL,
-						    "listeners[%s]: name used twice", specs[i].name);
+						    "listeners[%s]: name used twice",
+						    specs[i].name);
 				return -EINVAL;
 			}
 			/* SO_REUSEPORT would let both bind and split the traffic. */
@@ -222,7 +224,8 @@ static int check_specs(const ep_listener_spec_t *specs, size_t n, pr_diag_t *dia
 			    specs[i].addr == specs[j].addr) {
 				char a[16];
 				if (diag != NULL)
-					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL, -EADDRINUSE,
+					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL,
+						    -EADDRINUSE,
 						    "listeners[%s]: %s:%u is also listeners[%s]",
 						    specs[i].name, pr_ipv4_format(specs[i].addr, a),
 						    (unsigned)specs[i].port, specs[j].name);

@@ -258,7 +258,8 @@ static int answer_tcp(ep_query_t *q, const uint8_t *buf, size_t len)
 		goto cleanup;
 	}
 	uint8_t prefix[2] = {(uint8_t)(len >> 8), (uint8_t)len};
-	uv_buf_t bufs[2] = {uv_buf_init((char *)prefix, 2), uv_buf_init((char *)buf, (unsigned)len)};
+	uv_buf_t bufs[2] = {uv_buf_init((char *)prefix, 2),
+			    uv_buf_init((char *)buf, (unsigned)len)};
 	size_t total = len + 2, written = 0;
 	r = uv_try_write((uv_stream_t *)&c->tcp, bufs, 2);
 	if (r >= 0) {

@@ -72,8 +72,8 @@ static void answer(ep_query_t *q)
 	knot_pkt_t *resp = NULL;
 	knot_rrset_t rr;
 	knot_rrset_init_empty(&rr);
-	if (query == NULL || knot_pkt_parse(query, 0) != KNOT_EOK || knot_wire_get_qr(query->wire) ||
-	    knot_wire_get_qdcount(query->wire) != 1) {
+	if (query == NULL || knot_pkt_parse(query, 0) != KNOT_EOK ||
+	    knot_wire_get_qr(query->wire) || knot_wire_get_qdcount(query->wire) != 1) {
 		formerr(q);
 		goto cleanup;
 	}
@@ -303,8 +303,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(cmd, "add") == 0 && ls.n < MAX_LISTENERS) {
 			listeners_t next = ls;
 			next.names[next.n] = strdup(arg);
-			next.spec[next.n] = (ep_listener_spec_t){
-				.name = next.names[next.n], .addr = 0x7f000001u, .port = (uint16_t)p};
+			next.spec[next.n] = (ep_listener_spec_t){.name = next.names[next.n],
+								 .addr = 0x7f000001u,
+								 .port = (uint16_t)p};
 			next.n++;
 			r = ep_server_set_listeners(s, next.spec, next.n, d);
 			if (r < 0) {

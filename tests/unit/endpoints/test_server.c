@@ -421,7 +421,8 @@ static void test_set_listeners_live(void **state)
 	assert_int_equal(ep_server_listener_count(s), 2);
 	uint16_t p_beta = ep_server_listener_port(s, 0);
 	assert_int_equal(ep_server_listener_port(s, 1), p_alpha);
-	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta", 'U');
+	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta",
+		     'U');
 	check_answer(ans, udp_ask(p_alpha, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "alpha",
 		     'U');
 
@@ -439,7 +440,8 @@ static void test_set_listeners_live(void **state)
 	assert_int_equal(tcp_connect(p_alpha), -1);
 	assert_int_equal(read_full(keep, ans, 1, 2000), 0); /* EOF */
 	close(keep);
-	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta", 'U');
+	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta",
+		     'U');
 
 	/* A failing change changes nothing. */
 	int busy = socket(AF_INET, SOCK_STREAM, 0);
@@ -451,7 +453,8 @@ static void test_set_listeners_live(void **state)
 	assert_int_equal(ep_server_set_listeners(s, bad, 1, NULL), -EADDRINUSE);
 	close(busy);
 	assert_int_equal(ep_server_listener_count(s), 1);
-	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta", 'U');
+	check_answer(ans, udp_ask(p_beta, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "beta",
+		     'U');
 	assert_int_equal(ep_server_stop(s), 0);
 	ep_server_destroy(&s);
 	assert_int_equal(ctx.bad, 0);
@@ -483,7 +486,8 @@ static void test_async_answer_after_close(void **state)
 	assert_int_equal(st.answers_sent, 0);
 
 	/* Delayed answers still arrive, and in time. */
-	check_answer(ans, udp_ask(port, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "alpha", 'U');
+	check_answer(ans, udp_ask(port, QUERY, sizeof(QUERY), ans, sizeof(ans), 2000), "alpha",
+		     'U');
 
 	/* Stop while a UDP and a TCP query wait: the stop hook drops them. */
 	int fd2 = tcp_connect(port);
