@@ -63,6 +63,7 @@ void zone_builder_destroy(zone_builder_t **zbp)
 		knot_rdataset_clear(&zb->entries[i].rrs, NULL);
 	}
 	free(zb->entries);
+	free(zb->buckets);
 	free(zb);
 	*zbp = NULL;
 }
@@ -100,8 +101,8 @@ static int owner_from_text(const zone_builder_t *zb, const char *text, uint8_t *
 static zb_entry_t *find_entry(const zone_builder_t *zb, const uint8_t *owner, uint16_t type,
 			      bool autoreg)
 {
-	for (size_t i = 0; i < zb->n; i++) {
-		zb_entry_t *e = &zb->entries[i];
+	for (uint32_t j = zb_chain(zb, owner); j; j = zb->entries[j - 1].next) {
+		zb_entry_t *e = &zb->entries[j - 1];
 		if (e->type == type && e->autoreg == autoreg &&
 		    knot_dname_is_equal(e->owner, owner))
 			return e;
@@ -151,8 +152,8 @@ static int check_set(const zone_builder_t *zb, const uint8_t *owner, uint16_t ty
 		msg = pr_asprintf("%s: a CNAME record set holds one record (RFC 1034 §3.6.2)",
 				  name);
 	} else {
-		for (size_t i = 0; i < zb->n && !msg; i++) {
-			const zb_entry_t *e = &zb->entries[i];
+		for (uint32_t j = zb_chain(zb, owner); j && !msg; j = zb->entries[j - 1].next) {
+			const zb_entry_t *e = &zb->entries[j - 1];
 			if (e->autoreg || !knot_dname_is_equal(e->owner, owner))
 				continue;
 			if (e->type == type) {
@@ -171,6 +172,13 @@ static int check_set(const zone_builder_t *zb, const uint8_t *owner, uint16_t ty
 	return msg ? fail(why, code, msg) : 0;
 }
 
+static void chain_push(zone_builder_t *zb, uint32_t i)
+{
+	uint32_t *b = &zb->buckets[zone_name_hash(zb->entries[i].owner) & zb->mask];
+	zb->entries[i].next = *b;
+	*b = i + 1;
+}
+
 static zb_entry_t *new_entry(zone_builder_t *zb, const uint8_t *owner, uint16_t type,
 			     uint32_t ttl, bool autoreg)
 {
@@ -183,6 +191,17 @@ static zb_entry_t *new_entry(zone_builder_t *zb, const uint8_t *owner, uint16_t 
 	e->ttl = ttl;
 	e->autoreg = autoreg;
 	knot_rdataset_init(&e->rrs);
+	if (zb->n * 2 > zb->mask + 1 || !zb->buckets) {
+		/* Rehash in index order: each chain stays newest first. */
+		size_t cap = zb->buckets ? (zb->mask + 1) * 2 : 64;
+		free(zb->buckets);
+		zb->buckets = pr_calloc(cap, sizeof(*zb->buckets));
+		zb->mask = cap - 1;
+		for (size_t i = 0; i < zb->n; i++)
+			chain_push(zb, (uint32_t)i);
+	} else {
+		chain_push(zb, (uint32_t)(zb->n - 1));
+	}
 	return e;
 }
 
@@ -190,6 +209,9 @@ static void drop_last_entries(zone_builder_t *zb, size_t keep)
 {
 	while (zb->n > keep) {
 		zb_entry_t *e = &zb->entries[--zb->n];
+		uint32_t *b = &zb->buckets[zone_name_hash(e->owner) & zb->mask];
+		PR_REQUIRE(*b == zb->n + 1); /* the newest entry heads its chain */
+		*b = e->next;
 		free(e->owner);
 		knot_rdataset_clear(&e->rrs, NULL);
 	}
@@ -308,10 +330,10 @@ static void load_record(zs_scanner_t *s)
 		goto done; /* private zones have no NS records: leave them out */
 	} else {
 		zb_entry_t *e = NULL;
-		for (size_t i = c->first; i < zb->n; i++)
-			if (zb->entries[i].type == s->r_type &&
-			    knot_dname_is_equal(zb->entries[i].owner, owner))
-				e = &zb->entries[i];
+		for (uint32_t j = zb_chain(zb, owner); j && !e; j = zb->entries[j - 1].next)
+			if (j - 1 >= c->first && zb->entries[j - 1].type == s->r_type &&
+			    knot_dname_is_equal(zb->entries[j - 1].owner, owner))
+				e = &zb->entries[j - 1];
 		if (e && s->r_type == KNOT_RRTYPE_CNAME) {
 			ret = fail(&reason, PR_ECONFIG,
 				   pr_asprintf("%s: a CNAME record set holds one record "

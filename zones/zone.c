@@ -27,19 +27,10 @@ struct zone {
 	knot_rrset_t soa_negative; /* RFC 2308 §3: TTL min(SOA TTL, minimum) */
 };
 
-static uint32_t name_hash(const uint8_t *name)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	size_t len = knot_dname_size(name);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ name[i]) * 16777619u;
-	return h;
-}
-
 static const zone_node_t *find_node(const zone_t *z, const uint8_t *name)
 {
 	size_t len = knot_dname_size(name);
-	for (size_t i = name_hash(name) & z->mask;; i = (i + 1) & z->mask) {
+	for (size_t i = zone_name_hash(name) & z->mask;; i = (i + 1) & z->mask) {
 		uint32_t slot = z->table[i];
 		if (slot == 0)
 			return NULL;
@@ -71,9 +62,11 @@ static int name_cmp(const void *a, const void *b)
 
 static bool has_manual(const zone_builder_t *zb, const uint8_t *owner)
 {
-	for (size_t i = 0; i < zb->n; i++)
-		if (!zb->entries[i].autoreg && knot_dname_is_equal(zb->entries[i].owner, owner))
+	for (uint32_t j = zb_chain(zb, owner); j; j = zb->entries[j - 1].next) {
+		const zb_entry_t *e = &zb->entries[j - 1];
+		if (!e->autoreg && knot_dname_is_equal(e->owner, owner))
 			return true;
+	}
 	return false;
 }
 
@@ -172,7 +165,7 @@ int zone_build(const zone_builder_t *zb, zone_t **out)
 	z->mask = cap - 1;
 	z->table = pr_calloc(cap, sizeof(*z->table));
 	for (size_t i = 0; i < z->nnodes; i++) {
-		size_t slot = name_hash(z->nodes[i].name) & z->mask;
+		size_t slot = zone_name_hash(z->nodes[i].name) & z->mask;
 		while (z->table[slot])
 			slot = (slot + 1) & z->mask;
 		z->table[slot] = (uint32_t)i + 1;

@@ -12,6 +12,7 @@ typedef struct zb_entry {
 	uint32_t ttl;
 	knot_rdataset_t rrs; /* owned, malloc */
 	bool autoreg;        /* a Z-3 host record */
+	uint32_t next;       /* next entry (index + 1) in its owner-hash bucket */
 } zb_entry_t;
 
 struct zone_builder {
@@ -20,7 +21,28 @@ struct zone_builder {
 	zb_entry_t *entries;
 	size_t n, cap;
 	bool has_soa;
+	/* Entries by owner: a zone may hold 25000 sets (L-11), so the Z-1 checks
+	 * of each new set must not scan them all. Chains are LIFO so that the
+	 * last entries can be taken back (a refused set or file). */
+	uint32_t *buckets; /* entry index + 1; 0 ends a chain */
+	size_t mask;
 };
+
+/* FNV-1a over a lowercase wire name. */
+static inline uint32_t zone_name_hash(const uint8_t *name)
+{
+	uint32_t h = 2166136261u;
+	size_t len = knot_dname_size(name);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ name[i]) * 16777619u;
+	return h;
+}
+
+/* First entry (index + 1) of the chain that owner hashes to; 0 if none. */
+static inline uint32_t zb_chain(const struct zone_builder *zb, const uint8_t *owner)
+{
+	return zb->buckets ? zb->buckets[zone_name_hash(owner) & zb->mask] : 0;
+}
 
 /* Is this type served in zones (Z-1)? */
 bool zone_type_allowed(uint16_t type);

@@ -466,6 +466,44 @@ static void test_zone_file_import(void **state)
 	zone_builder_destroy(&zb);
 }
 
+/* L-11: 25000 record sets in one zone, with hosts among them; the Z-1 checks
+ * and the Z-3 override stay correct (and quick: no scan per set). */
+static void test_large_zone_l11(void **state)
+{
+	zone_builder_t *zb = new_builder("big.contoso.com");
+	char name[32], addr[32];
+	for (int i = 0; i < 25000; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		ADD(zb, name, KNOT_RRTYPE_A, 300, addr);
+	}
+	for (int i = 0; i < 2000; i++) {
+		/* h0, h20, ... h24980 have manual sets; h25000 and on do not. */
+		snprintf(name, sizeof(name), "h%d", i * 20);
+		assert_int_equal(zone_builder_add_host_a(zb, name, 0xc0a80000u + (uint32_t)i, 10,
+							 NULL), 0);
+		snprintf(name, sizeof(name), "vm%d", i);
+		assert_int_equal(zone_builder_add_host_a(zb, name, 0xc0a80000u + (uint32_t)i, 10,
+							 NULL), 0);
+	}
+	refused(zb, "h24999", KNOT_RRTYPE_CNAME, "h1", PR_ECONFIG, "next to other data");
+	zone_t *z = NULL;
+	assert_int_equal(zone_build(zb, &z), 0);
+	/* manual sets, the SOA, the vm hosts, the 750 h hosts not overridden */
+	assert_int_equal(zone_rrset_count(z), 25000 + 1 + 2000 + 750);
+	zone_result_t r;
+	assert_int_equal(lookup(z, "h40.big.contoso.com.", KNOT_RRTYPE_A, &r), 0);
+	assert_int_equal(r.answer[0]->ttl, 300); /* the manual set, not the host */
+	assert_int_equal(lookup(z, "vm1999.big.contoso.com.", KNOT_RRTYPE_A, &r), 0);
+	assert_int_equal(r.answer[0]->ttl, 10);
+	assert_int_equal(lookup(z, "h25000.big.contoso.com.", KNOT_RRTYPE_A, &r), 0);
+	assert_int_equal(r.answer[0]->ttl, 10);
+	assert_int_equal(lookup(z, "h25001.big.contoso.com.", KNOT_RRTYPE_A, &r), 0);
+	assert_int_equal(r.kind, ZONE_NXDOMAIN);
+	zone_destroy(&z);
+	zone_builder_destroy(&zb);
+}
+
 /* A query for name/type as a client would send it. */
 static void query(dns_query_t *q, uint8_t *buf, const char *name, uint16_t type)
 {
@@ -544,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_iteration_and_counts),
 		cmocka_unit_test(test_zone_file_import),
 		cmocka_unit_test(test_result_write),
+		cmocka_unit_test(test_large_zone_l11),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
