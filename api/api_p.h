@@ -118,3 +118,9 @@ int api_schema_method(const char *path, const ProtobufCMessageDescriptor **in,
 
 /* Service descriptors of privres.proto (borrowed, static), NULL-terminated. */
 const ProtobufCServiceDescriptor *const *api_schema_services(void);
+
+/* Remove from obj (a JSON object, modified in place) every key that is not a
+ * field of desc, recursively through message fields: what the model's document
+ * holds beyond a resource message (its child collections, emulator keys) is not
+ * part of that message. */
+void pbjson_filter(const ProtobufCMessageDescriptor *desc, json_t *obj);

@@ -892,3 +892,30 @@ int pbjson_to_message(const ProtobufCMessageDescriptor *desc, const json_t *json
 	pr_buf_free(&c.path);
 	return ret;
 }
+
+void pbjson_filter(const ProtobufCMessageDescriptor *desc, json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	if (!json_is_object(obj))
+		return;
+	json_object_foreach_safe(obj, tmp, key, v) {
+		const ProtobufCFieldDescriptor *f = find_field(desc, key);
+		if (!f) {
+			json_object_del(obj, key);
+			continue;
+		}
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE || field_is_map(f))
+			continue;
+		if (json_is_array(v)) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e)
+				pbjson_filter(f->descriptor, e);
+		} else {
+			pbjson_filter(f->descriptor, v);
+		}
+	}
+}
