@@ -835,10 +835,17 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 			r->name = get_str(c, re, "name", rp, true);
 			long long prio;
 			r->priority = -1;
-			if (get_int(c, re, "priority", rp, MODEL_POLICY_PRIORITY_MIN,
-				    MODEL_POLICY_PRIORITY_MAX, &prio))
-				r->priority = (int)prio;
-			else if (!json_object_get(re, "priority"))
+			if (get_int(c, re, "priority", rp, INT32_MIN, INT32_MAX, &prio)) {
+				if (prio >= MODEL_POLICY_PRIORITY_MIN &&
+				    prio <= MODEL_POLICY_PRIORITY_MAX)
+					r->priority = (int)prio;
+				else
+					model_report(c, re, "priority", rp, "S-1", PR_ECONFIG,
+						     "priority %lld is out of range; valid: %d..%d "
+						     "(lower wins)",
+						     prio, MODEL_POLICY_PRIORITY_MIN,
+						     MODEL_POLICY_PRIORITY_MAX);
+			} else if (!json_object_get(re, "priority"))
 				model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
 					     "'priority' is required (%d..%d, lower wins)",
 					     MODEL_POLICY_PRIORITY_MIN, MODEL_POLICY_PRIORITY_MAX);
