@@ -441,3 +441,102 @@ void pr_arena_reset(pr_arena_t *a)
 	last->used = 0;
 	a->head = last;
 }
+
+struct map_slot {
+	char *key;
+	size_t len;
+	uint64_t hash;
+	int value;
+};
+
+struct pr_map {
+	struct map_slot *slots;
+	size_t cap, n;
+};
+
+static uint64_t hash_bytes(const void *key, size_t len)
+{
+	/* FNV-1a 64 */
+	const unsigned char *p = key;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+pr_map_t *pr_map_new(void)
+{
+	pr_map_t *m = pr_calloc(1, sizeof(*m));
+	m->cap = 64;
+	m->slots = pr_calloc(m->cap, sizeof(*m->slots));
+	return m;
+}
+
+void pr_map_destroy(pr_map_t **mp)
+{
+	if (!mp || !*mp)
+		return;
+	for (size_t i = 0; i < (*mp)->cap; i++)
+		free((*mp)->slots[i].key);
+	free((*mp)->slots);
+	free(*mp);
+	*mp = NULL;
+}
+
+static struct map_slot *map_find(const pr_map_t *m, const void *key, size_t len, uint64_t h)
+{
+	size_t i = (size_t)h & (m->cap - 1);
+	while (m->slots[i].key) {
+		struct map_slot *s = &m->slots[i];
+		if (s->hash == h && s->len == len && !memcmp(s->key, key, len))
+			return s;
+		i = (i + 1) & (m->cap - 1);
+	}
+	return &m->slots[i];
+}
+
+bool pr_map_put(pr_map_t *m, const void *key, size_t len, int value, int *existing)
+{
+	uint64_t h = hash_bytes(key, len);
+	struct map_slot *s = map_find(m, key, len, h);
+	if (s->key) {
+		if (existing)
+			*existing = s->value;
+		return false;
+	}
+	if (2 * (m->n + 1) > m->cap) {
+		pr_map_t big = {.cap = m->cap * 2};
+		big.slots = pr_calloc(big.cap, sizeof(*big.slots));
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].key)
+				*map_find(&big, m->slots[i].key, m->slots[i].len, m->slots[i].hash) =
+					m->slots[i];
+		free(m->slots);
+		*m = (pr_map_t){big.slots, big.cap, m->n};
+		s = map_find(m, key, len, h);
+	}
+	*s = (struct map_slot){pr_strndup(key, len), len, h, value};
+	m->n++;
+	return true;
+}
+
+int pr_map_get(const pr_map_t *m, const void *key, size_t len)
+{
+	struct map_slot *s = map_find(m, key, len, hash_bytes(key, len));
+	return s->key ? s->value : -1;
+}
+
+bool pr_map_put_ci(pr_map_t *m, const char *key, int value, int *existing)
+{
+	size_t len = strlen(key);
+	char small[256] = {0};
+	char *low = len < sizeof(small) ? small : pr_malloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+	bool ok = pr_map_put(m, low, len, value, existing);
+	if (low != small)
+		free(low);
+	return ok;
+}

@@ -140,3 +140,16 @@ char *pr_arena_strdup(pr_arena_t *a, const char *s);
 char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n);
 /* Forget every allocation but keep the first chunk for reuse. */
 void pr_arena_reset(pr_arena_t *a);
+
+/* A map from byte strings (copied) to ints, for uniqueness checks and
+ * indexes built once. Not thread-safe; one owner. */
+typedef struct pr_map pr_map_t;
+pr_map_t *pr_map_new(void);
+void pr_map_destroy(pr_map_t **mp);
+/* Insert key → value unless key is present; returns true when inserted, false
+ * (and *existing, when non-NULL, set to the present value) otherwise. */
+bool pr_map_put(pr_map_t *m, const void *key, size_t len, int value, int *existing);
+/* The value of key, or -1. */
+int pr_map_get(const pr_map_t *m, const void *key, size_t len);
+/* Case-insensitive (ASCII) string keys: lowercase into a scratch copy first. */
+bool pr_map_put_ci(pr_map_t *m, const char *key, int value, int *existing);

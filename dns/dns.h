@@ -42,6 +42,12 @@ int dns_name_label_count(const uint8_t *wire);
 /* Does name fall under (or equal) suffix, by whole labels, case-insensitive? */
 bool dns_name_is_under(const uint8_t *name, const uint8_t *suffix);
 
+/* Octets of a wire name, root label included. */
+size_t dns_name_wire_length(const uint8_t *wire);
+
+/* Equal names, case-insensitively (W-5). */
+bool dns_name_equal(const uint8_t *a, const uint8_t *b);
+
 /* Lowercase a wire name in place. */
 void dns_name_lower(uint8_t *wire);
 

@@ -144,3 +144,13 @@ char *dns_name_canonical(const char *text)
 		return NULL;
 	return pr_strdup(out);
 }
+
+size_t dns_name_wire_length(const uint8_t *wire)
+{
+	return knot_dname_size(wire);
+}
+
+bool dns_name_equal(const uint8_t *a, const uint8_t *b)
+{
+	return dns_name_label_count(a) == dns_name_label_count(b) && dns_name_is_under(a, b);
+}

@@ -10,8 +10,9 @@ struct linker {
 	const deployment_t *d;
 	linker_view_t *views;
 	size_t n_views;
-	linker_zone_link_t *zone_links; /* all views' zone links, one block */
-	ruleset_matcher_t **matchers;   /* owned, 2 per view (zones, rules) */
+	linker_zone_link_t *zone_links;    /* all views' zone links, one block */
+	ruleset_matcher_t **zone_matchers; /* owned, one per view */
+	ruleset_matcher_t **rule_matchers; /* owned, one per ruleset, shared by its views */
 };
 
 void linker_classify_target(const deployment_t *d, uint32_t address, uint16_t port,
@@ -53,15 +54,20 @@ static void check_direct_loops(const deployment_t *d, pr_diag_t *diag)
 	char ip[16];
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		const model_ruleset_t *rs = &d->rulesets[i];
-		for (size_t k = 0; k < rs->n_links; k++) {
-			const model_vnet_link_t *l = &rs->links[k];
-			for (size_t r = 0; r < rs->n_rules; r++) {
-				const model_rule_t *rule = &rs->rules[r];
-				for (size_t t = 0; t < rule->n_targets; t++) {
-					linker_target_t lt;
-					linker_classify_target(d, rule->targets[t].address,
-							       rule->targets[t].port, &lt);
-					if (lt.kind != LINKER_TARGET_INBOUND || lt.vnet != l->vnet)
+		if (rs->n_links == 0)
+			continue;
+		/* The inbound endpoints the ruleset's rules target, classified once. */
+		for (size_t r = 0; r < rs->n_rules; r++) {
+			const model_rule_t *rule = &rs->rules[r];
+			for (size_t t = 0; t < rule->n_targets; t++) {
+				linker_target_t lt;
+				linker_classify_target(d, rule->targets[t].address, rule->targets[t].port,
+						       &lt);
+				if (lt.kind != LINKER_TARGET_INBOUND || lt.vnet < 0)
+					continue;
+				for (size_t k = 0; k < rs->n_links; k++) {
+					const model_vnet_link_t *l = &rs->links[k];
+					if (l->vnet != lt.vnet)
 						continue;
 					const model_resolver_t *res = &d->resolvers[lt.resolver];
 					char *msg = pr_asprintf(
@@ -111,6 +117,13 @@ typedef struct search {
 	char **seen_cycles; /* cycles reported, to report each once */
 	size_t n_seen, cap_seen;
 	size_t budget; /* bounds the search on pathological graphs */
+	int *ruleset_of_vnet;         /* VNet → linked ruleset, or -1 */
+	bool *zone_linked;            /* [vnet * n_zones + zone] */
+	bool *rule_relevant;          /* per ruleset, per rule: a target we answer ourselves */
+	size_t *rule_base;            /* first index of a ruleset's rules in rule_relevant */
+	uint8_t (*reserved)[DNS_NAME_MAXLEN];
+	size_t n_reserved;
+	pr_map_t *done;               /* (node, names) explored without a cycle */
 } search_t;
 
 static bool under(const uint8_t *name, const uint8_t *suffix)
@@ -125,16 +138,13 @@ static const uint8_t *deeper(const uint8_t *a, const uint8_t *b)
 
 /* Is a reserved domain (F-9) longer than the rule's domain covering all of
  * `names`? Then the rule does not forward them: Azure DNS answers. */
-static bool reserved_overrides(const uint8_t *rule_domain, const uint8_t *names)
+static bool reserved_overrides(const search_t *s, const uint8_t *rule_domain,
+			       const uint8_t *names)
 {
 	int rl = dns_name_label_count(rule_domain);
-	for (size_t i = 0; i < ruleset_reserved_count(); i++) {
-		uint8_t wire[DNS_NAME_MAXLEN];
-		if (dns_name_from_text(ruleset_reserved_domain(i), wire, NULL, NULL) != 0)
-			continue;
-		if (dns_name_label_count(wire) > rl && under(names, wire))
+	for (size_t i = 0; i < s->n_reserved; i++)
+		if (dns_name_label_count(s->reserved[i]) > rl && under(names, s->reserved[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -235,10 +245,9 @@ static void explore_view(search_t *s, node_t at, const uint8_t *names)
 	int v = at.index;
 	/* a linked zone over all of `names` answers them; no forwarding. */
 	for (size_t i = 0; i < d->n_zones; i++)
-		for (size_t k = 0; k < d->zones[i].n_links; k++)
-			if (d->zones[i].links[k].vnet == v && under(names, d->zones[i].name_wire))
-				return;
-	int rsi = deployment_ruleset_for_vnet(d, v);
+		if (s->zone_linked[(size_t)v * d->n_zones + i] && under(names, d->zones[i].name_wire))
+			return;
+	int rsi = s->ruleset_of_vnet[v];
 	if (rsi < 0)
 		return;
 	const model_ruleset_t *rs = &d->rulesets[rsi];
@@ -255,13 +264,14 @@ static void explore_view(search_t *s, node_t at, const uint8_t *names)
 	}
 	for (size_t r = 0; r < rs->n_rules; r++) {
 		const model_rule_t *rule = &rs->rules[r];
-		if (!rule->enabled)
+		/* Rules whose targets are all outside privres can't close a loop. */
+		if (!rule->enabled || !s->rule_relevant[s->rule_base[rsi] + r])
 			continue;
 		bool inside = under(rule->domain_wire, names) &&
 			      dns_name_label_count(rule->domain_wire) > dns_name_label_count(names);
 		if (rule != cover && !inside)
 			continue;
-		if (reserved_overrides(rule->domain_wire, deeper(names, rule->domain_wire)))
+		if (reserved_overrides(s, rule->domain_wire, deeper(names, rule->domain_wire)))
 			continue;
 		char via[600];
 		snprintf(via, sizeof(via), "%s: %s", rs->name, rule->domain_name);
@@ -316,17 +326,70 @@ static void explore(search_t *s, node_t at, const uint8_t *names)
 		report_cycle(s, s->depth - 1);
 		return;
 	}
+	/* A state explored before without a cycle leads to none now. */
+	uint8_t key[DNS_NAME_MAXLEN + 8];
+	size_t len = dns_name_wire_length(names);
+	memcpy(key, &at, sizeof(at));
+	memcpy(key + sizeof(at), names, len);
+	if (pr_map_get(s->done, key, sizeof(at) + len) >= 0)
+		return;
+	size_t cycles_before = s->n_seen;
 	if (at.external)
 		explore_external(s, at, names);
 	else
 		explore_view(s, at, names);
+	if (s->n_seen == cycles_before)
+		pr_map_put(s->done, key, sizeof(at) + len, 1, NULL);
+}
+
+/* Tables the search reads at every step, computed once. */
+static void prepare_search(search_t *s)
+{
+	const deployment_t *d = s->d;
+	s->done = pr_map_new();
+	s->ruleset_of_vnet = pr_malloc((d->n_vnets + 1) * sizeof(int));
+	for (size_t v = 0; v < d->n_vnets; v++)
+		s->ruleset_of_vnet[v] = -1;
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		for (size_t k = 0; k < d->rulesets[i].n_links; k++)
+			if (d->rulesets[i].links[k].vnet >= 0)
+				s->ruleset_of_vnet[d->rulesets[i].links[k].vnet] = (int)i;
+	s->zone_linked = pr_calloc(d->n_vnets * d->n_zones + 1, sizeof(bool));
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++)
+			if (d->zones[i].links[k].vnet >= 0)
+				s->zone_linked[(size_t)d->zones[i].links[k].vnet * d->n_zones + i] = true;
+	size_t total = 0;
+	s->rule_base = pr_calloc(d->n_rulesets + 1, sizeof(size_t));
+	for (size_t i = 0; i < d->n_rulesets; i++) {
+		s->rule_base[i] = total;
+		total += d->rulesets[i].n_rules;
+	}
+	s->rule_relevant = pr_calloc(total + 1, sizeof(bool));
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		for (size_t r = 0; r < d->rulesets[i].n_rules; r++) {
+			const model_rule_t *rule = &d->rulesets[i].rules[r];
+			for (size_t t = 0; t < rule->n_targets; t++) {
+				linker_target_t lt;
+				linker_classify_target(d, rule->targets[t].address, rule->targets[t].port,
+						       &lt);
+				if (lt.kind != LINKER_TARGET_OUTSIDE)
+					s->rule_relevant[s->rule_base[i] + r] = true;
+			}
+		}
+	s->n_reserved = ruleset_reserved_count();
+	s->reserved = pr_calloc(s->n_reserved + 1, DNS_NAME_MAXLEN);
+	for (size_t i = 0; i < s->n_reserved; i++)
+		if (dns_name_from_text(ruleset_reserved_domain(i), s->reserved[i], NULL, NULL) != 0)
+			s->reserved[i][0] = 0xff; /* never under anything */
 }
 
 int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 {
 	size_t before = pr_diag_count(diag);
 	check_direct_loops(d, diag);
-	search_t s = {.d = d, .diag = diag, .budget = 200000};
+	search_t s = {.d = d, .diag = diag, .budget = 2000000};
+	prepare_search(&s);
 	static const uint8_t root[1] = {0};
 	for (size_t v = 0; v < d->n_vnets; v++)
 		explore(&s, (node_t){false, (int)v}, root);
@@ -335,62 +398,67 @@ int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 	for (size_t i = 0; i < s.n_seen; i++)
 		free(s.seen_cycles[i]);
 	free(s.seen_cycles);
+	free(s.ruleset_of_vnet);
+	free(s.zone_linked);
+	free(s.rule_relevant);
+	free(s.rule_base);
+	free(s.reserved);
+	pr_map_destroy(&s.done);
 	return pr_diag_count(diag) > before ? PR_ELOOP : 0;
 }
 
 /* ---- views ------------------------------------------------------------------- */
 
-static int build_view(linker_t *l, int v, linker_zone_link_t **next_link, pr_diag_t *diag)
+/* One matcher per ruleset, shared by every VNet linked to it. */
+static int build_ruleset_matcher(const model_ruleset_t *rs, ruleset_matcher_t **out)
 {
-	const deployment_t *d = l->d;
-	linker_view_t *view = &l->views[v];
-	view->vnet = v;
-	view->name = d->vnets[v].name;
-	view->zones = *next_link;
-	view->policy = deployment_policy_for_vnet(d, v);
-	view->ruleset = deployment_ruleset_for_vnet(d, v);
-
-	ruleset_matcher_builder_t *zb = ruleset_matcher_builder_new();
-	ruleset_matcher_builder_t *rb = NULL;
+	ruleset_matcher_builder_t *rb = ruleset_matcher_builder_new();
 	int rc = 0;
-	for (size_t i = 0; i < d->n_zones; i++)
-		for (size_t k = 0; k < d->zones[i].n_links; k++) {
-			if (d->zones[i].links[k].vnet != v)
-				continue;
-			linker_zone_link_t *zl = (*next_link)++;
-			*zl = (linker_zone_link_t){(int)i, &d->zones[i].links[k]};
-			view->n_zones++;
-			rc = ruleset_matcher_add_wire(zb, d->zones[i].name_wire, zl);
-			if (rc != 0)
-				goto cleanup;
-		}
-	rc = ruleset_matcher_build(zb, false, &l->matchers[2 * v]);
-	if (rc != 0)
-		goto cleanup;
-	view->zone_matcher = l->matchers[2 * v];
-	if (view->ruleset >= 0) {
-		const model_ruleset_t *rs = &d->rulesets[view->ruleset];
-		rb = ruleset_matcher_builder_new();
-		for (size_t r = 0; r < rs->n_rules; r++) {
-			if (!rs->rules[r].enabled) /* F-6 */
-				continue;
+	for (size_t r = 0; r < rs->n_rules && rc == 0; r++)
+		if (rs->rules[r].enabled) /* F-6 */
 			rc = ruleset_matcher_add_wire(rb, rs->rules[r].domain_wire, &rs->rules[r]);
-			if (rc != 0)
-				goto cleanup;
-		}
-		rc = ruleset_matcher_build(rb, true, &l->matchers[2 * v + 1]);
-		if (rc != 0)
-			goto cleanup;
-		view->rules = l->matchers[2 * v + 1];
-	}
-cleanup:
-	if (rc != 0)
-		pr_diag_add(diag, d->file, 0, 0, d->vnets[v].origin.path, NULL, rc,
-			    "cannot compile the view of '%s': %s", d->vnets[v].name,
-			    pr_strerror(rc));
-	ruleset_matcher_builder_destroy(&zb);
+	if (rc == 0)
+		rc = ruleset_matcher_build(rb, true, out); /* F-9 */
 	ruleset_matcher_builder_destroy(&rb);
 	return rc;
+}
+
+static int build_zone_matcher(linker_view_t *view, ruleset_matcher_t **out)
+{
+	ruleset_matcher_builder_t *zb = ruleset_matcher_builder_new();
+	int rc = 0;
+	for (size_t z = 0; z < view->n_zones && rc == 0; z++)
+		rc = ruleset_matcher_add_wire(zb, view->zone_wires[z], &view->zones[z]);
+	if (rc == 0)
+		rc = ruleset_matcher_build(zb, false, out);
+	ruleset_matcher_builder_destroy(&zb);
+	return rc;
+}
+
+static void collect_zone_links(linker_t *l)
+{
+	const deployment_t *d = l->d;
+	size_t n_links = 0;
+	for (size_t i = 0; i < d->n_zones; i++)
+		n_links += d->zones[i].n_links;
+	l->zone_links = pr_calloc(n_links + 1, sizeof(*l->zone_links));
+	/* Count per VNet, then place each link in its VNet's slice. */
+	size_t *count = pr_calloc(d->n_vnets + 1, sizeof(size_t));
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++)
+			count[d->zones[i].links[k].vnet]++;
+	size_t at = 0;
+	for (size_t v = 0; v < d->n_vnets; v++) {
+		l->views[v].zones = l->zone_links + at;
+		at += count[v];
+	}
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++) {
+			linker_view_t *view = &l->views[d->zones[i].links[k].vnet];
+			((linker_zone_link_t *)view->zones)[view->n_zones++] =
+				(linker_zone_link_t){(int)i, &d->zones[i].links[k]};
+		}
+	free(count);
 }
 
 int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
@@ -402,19 +470,44 @@ int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
 	linker_t *l = pr_calloc(1, sizeof(*l));
 	l->d = d;
 	l->n_views = d->n_vnets;
-	l->views = pr_calloc(d->n_vnets, sizeof(*l->views));
-	l->matchers = pr_calloc(2 * d->n_vnets, sizeof(*l->matchers));
-	size_t n_links = 0;
-	for (size_t i = 0; i < d->n_zones; i++)
-		n_links += d->zones[i].n_links;
-	l->zone_links = pr_calloc(n_links, sizeof(*l->zone_links));
-	linker_zone_link_t *next = l->zone_links;
-	for (size_t v = 0; v < d->n_vnets; v++) {
-		rc = build_view(l, (int)v, &next, diag);
-		if (rc != 0) {
-			linker_destroy(&l);
-			return rc;
+	l->views = pr_calloc(d->n_vnets + 1, sizeof(*l->views));
+	l->zone_matchers = pr_calloc(d->n_vnets + 1, sizeof(*l->zone_matchers));
+	l->rule_matchers = pr_calloc(d->n_rulesets + 1, sizeof(*l->rule_matchers));
+	for (size_t i = 0; i < d->n_rulesets && rc == 0; i++) {
+		rc = build_ruleset_matcher(&d->rulesets[i], &l->rule_matchers[i]);
+		if (rc != 0)
+			pr_diag_add(diag, d->file, 0, 0, d->rulesets[i].origin.path, NULL, rc,
+				    "cannot compile ruleset '%s': %s", d->rulesets[i].name,
+				    pr_strerror(rc));
+	}
+	collect_zone_links(l);
+	for (size_t v = 0; v < d->n_vnets && rc == 0; v++) {
+		linker_view_t *view = &l->views[v];
+		view->vnet = (int)v;
+		view->name = d->vnets[v].name;
+		view->policy = -1;
+		view->ruleset = -1;
+		view->zone_wires = pr_calloc(view->n_zones + 1, sizeof(*view->zone_wires));
+		for (size_t z = 0; z < view->n_zones; z++)
+			view->zone_wires[z] = d->zones[view->zones[z].zone].name_wire;
+		/* Most spokes link no zone: no matcher to build or to walk. */
+		if (view->n_zones == 0)
+			continue;
+		rc = build_zone_matcher(view, &l->zone_matchers[v]);
+		view->zone_matcher = l->zone_matchers[v];
+	}
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		for (size_t k = 0; k < d->rulesets[i].n_links; k++) {
+			linker_view_t *view = &l->views[d->rulesets[i].links[k].vnet];
+			view->ruleset = (int)i;
+			view->rules = l->rule_matchers[i];
 		}
+	for (size_t i = 0; i < d->n_policies; i++)
+		for (size_t k = 0; k < d->policies[i].n_links; k++)
+			l->views[d->policies[i].links[k].vnet].policy = (int)i;
+	if (rc != 0) {
+		linker_destroy(&l);
+		return rc;
 	}
 	*out = l;
 	return 0;
@@ -425,9 +518,14 @@ void linker_destroy(linker_t **lp)
 	if (!lp || !*lp)
 		return;
 	linker_t *l = *lp;
-	for (size_t i = 0; i < 2 * l->n_views; i++)
-		ruleset_matcher_destroy(&l->matchers[i]);
-	free(l->matchers);
+	for (size_t v = 0; v < l->n_views; v++) {
+		ruleset_matcher_destroy(&l->zone_matchers[v]);
+		free(l->views[v].zone_wires);
+	}
+	for (size_t i = 0; i < l->d->n_rulesets; i++)
+		ruleset_matcher_destroy(&l->rule_matchers[i]);
+	free(l->zone_matchers);
+	free(l->rule_matchers);
 	free(l->views);
 	free(l->zone_links);
 	free(l);

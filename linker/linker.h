@@ -31,9 +31,12 @@ typedef struct linker_view {
 	const char *name;                /* the VNet's name */
 	const linker_zone_link_t *zones; /* linked private zones */
 	size_t n_zones;
-	const ruleset_matcher_t *zone_matcher; /* longest linked zone (value: linker_zone_link_t *) */
+	const uint8_t **zone_wires;       /* the linked zones' names, as zones[] */
+	const ruleset_matcher_t *zone_matcher; /* longest linked zone (value: linker_zone_link_t *);
+						NULL when no zone is linked */
 	int ruleset;                     /* linked ruleset, or -1 (L-9) */
-	const ruleset_matcher_t *rules;  /* enabled rules + reserved domains (value: model_rule_t *); NULL without ruleset */
+	const ruleset_matcher_t *rules;  /* enabled rules + reserved domains (value: model_rule_t *),
+					  shared by the ruleset's VNets; NULL without ruleset */
 	int policy;                      /* linked security policy, or -1 (S-2) */
 } linker_view_t;
 

@@ -19,6 +19,7 @@ int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag)
 	size_t before = pr_diag_count(diag);
 	model_decode(&c);
 	model_validate(&c);
+	pr_map_destroy(&c.vnet_index);
 	if (pr_diag_count(diag) > before) {
 		int code = pr_diag_get(diag, before)->code;
 		deployment_destroy(&d);

@@ -474,3 +474,55 @@ void deployment_locate(const deployment_t *d, const json_t *node, const char *ke
 /* ARM-style id of a resource, e.g. model_arm_id(d, "dnsForwardingRulesets/hub-rules/
  * forwardingRules/OnPrem") → "/subscriptions/…/providers/Microsoft.Network/…" (owned). */
 char *model_arm_id(const deployment_t *d, const char *type_path);
+
+/* ---- Plan and durable state ---- */
+
+/*
+ * The changes that turn deployment from (may be NULL: nothing) into to
+ * (borrowed, both validated), compared on their JSON form
+ * (deployment_to_json) resource by resource, matched by ARM id
+ * (case-insensitive, as the cloud's resource names are). A new array (owned)
+ * of change objects:
+ *   {"action": "create"|"update"|"delete", "type": "Microsoft.Network/...",
+ *    "id": ARM id, "name": name,
+ *    "changes": [{"property": "targetDnsServers", "from": old, "to": new}, ...],
+ *    "immutable": true, "rule": "F-7"}   (only when an immutable property changed)
+ * Properties of nested objects are dotted ("soa.ttl"); arrays compare whole.
+ * Immutable properties (flagged on the update and on the property change):
+ * I-1 an inbound endpoint's privateIpAllocationMethod, F-7 a rule's
+ * domainName, N-4 a resolver's virtualNetwork. Order: deletes (children before
+ * parents), then updates, then creates (parents before children). Settings
+ * outside the cloud's resources (location, emulator, publicDns, limits ...)
+ * appear as one resource of type "privres/settings".
+ */
+json_t *deployment_plan(const deployment_t *from, const deployment_t *to);
+
+/* The first immutable change of a plan (borrowed from plan), or NULL. */
+const json_t *deployment_plan_first_immutable(const json_t *plan);
+
+#define MODEL_STATE_FILE "deployment.json"
+#define MODEL_STATE_FORMAT "privres-state"
+#define MODEL_STATE_VERSION 1
+
+/*
+ * Write deployment_json (borrowed) durably as <dir>/deployment.json (design.md
+ * §7): an envelope {format, version, checksum, deployment} written to a temp
+ * file in dir, fsync'ed, renamed over the old file, and dir fsync'ed, so that
+ * after a crash the file is either the old or the new state, whole. dir is
+ * created (0700) when missing. Returns 0, or a negative errno / PR_EIO with
+ * diag naming the file and the failing step.
+ */
+int model_state_save(const char *dir, const json_t *deployment_json, pr_diag_t *diag);
+
+/*
+ * Read <dir>/deployment.json. Returns 0 and *out (owned: the deployment JSON);
+ * PR_ENOTFOUND when there is no state (no dir or no file); PR_ECORRUPT with
+ * diag saying which file and what is wrong (not JSON at line N, wrong
+ * format or version, checksum mismatch); never a half-loaded state. Leftover
+ * temp files of an interrupted save are ignored.
+ */
+int model_state_load(const char *dir, json_t **out, pr_diag_t *diag);
+
+/* The checksum of a deployment JSON as stored in the envelope: FNV-1a 64 of
+ * its canonical text (compact, sorted keys), 16 hex digits (owned). */
+char *model_state_checksum(const json_t *deployment_json);

@@ -21,6 +21,7 @@ struct model_doc {
 typedef struct model_ctx {
 	deployment_t *d;
 	pr_diag_t *diag;
+	pr_map_t *vnet_index; /* VNet name → index, built on first use */
 } model_ctx_t;
 
 /* Report a finding at node's key (or at node itself when key is NULL). */

@@ -4,7 +4,6 @@
  * finding is refused whole by the caller). Loops (P-1, P-2) need the views
  * and are the linker's. */
 #include <ctype.h>
-#include <libknot/libknot.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -136,18 +135,19 @@ static void check_resource_name(model_ctx_t *c, const json_t *node, const char *
 			     name, what);
 }
 
-/* Report the second of two equal names. */
+/* Report the second of two equal names (case-insensitive, as the cloud's
+ * resource names are). */
 #define CHECK_UNIQUE(c, arr, n, field, what)                                                     \
 	do {                                                                                       \
-		for (size_t i_ = 0; i_ < (n); i_++)                                                \
-			for (size_t j_ = 0; j_ < i_; j_++)                                         \
-				if (same_ci((arr)[i_].field, (arr)[j_].field)) {                   \
-					model_report((c), (arr)[i_].origin.node, "name",           \
-						     (arr)[i_].origin.path, NULL, PR_EEXIST,       \
-						     "%s '%s' is defined twice", (what),            \
-						     (arr)[i_].field);                              \
-					break;                                                      \
-				}                                                                  \
+		pr_map_t *m_ = pr_map_new();                                                       \
+		for (size_t i_ = 0; i_ < (n); i_++) {                                              \
+			if (!(arr)[i_].field || pr_map_put_ci(m_, (arr)[i_].field, (int)i_, NULL)) \
+				continue;                                                          \
+			model_report((c), (arr)[i_].origin.node, "name", (arr)[i_].origin.path,    \
+				     NULL, PR_EEXIST, "%s '%s' is defined twice", (what),          \
+				     (arr)[i_].field);                                             \
+		}                                                                                  \
+		pr_map_destroy(&m_);                                                               \
 	} while (0)
 
 /* The name a reference stands for: the text itself, or the segment after
@@ -174,10 +174,16 @@ const char *model_ref_name(model_ctx_t *c, const char *ref, const char *type)
 static int find_vnet(model_ctx_t *c, const char *ref)
 {
 	const char *name = model_ref_name(c, ref, "virtualNetworks");
-	for (size_t i = 0; name && i < c->d->n_vnets; i++)
-		if (same(c->d->vnets[i].name, name))
-			return (int)i;
-	return -1;
+	if (!name)
+		return -1;
+	if (!c->vnet_index) {
+		c->vnet_index = pr_map_new();
+		for (size_t i = 0; i < c->d->n_vnets; i++)
+			if (c->d->vnets[i].name)
+				pr_map_put(c->vnet_index, c->d->vnets[i].name,
+					   strlen(c->d->vnets[i].name), (int)i, NULL);
+	}
+	return pr_map_get(c->vnet_index, name, strlen(name));
 }
 
 static int resolve_vnet(model_ctx_t *c, const json_t *node, const char *path, const char *ref)
@@ -742,16 +748,18 @@ static void validate_rules(model_ctx_t *c, model_ruleset_t *rs)
 		check_targets(c, r->origin.node, r->origin.path, r->targets, r->n_targets, true);
 	}
 	/* F-3: one rule per domain name (compared case-insensitively). */
-	for (size_t i = 0; i < rs->n_rules; i++)
-		for (size_t j = 0; j < i; j++)
-			if (same(rs->rules[i].domain_name, rs->rules[j].domain_name)) {
-				model_report(c, rs->rules[i].origin.node, "domainName",
-					     rs->rules[i].origin.path, "F-3", PR_EEXIST,
-					     "rule '%s' already forwards '%s'; one rule per domain "
-					     "name in a ruleset",
-					     rs->rules[j].name, rs->rules[i].domain_name);
-				break;
-			}
+	pr_map_t *domains = pr_map_new();
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		int prev;
+		const char *dn = rs->rules[i].domain_name;
+		if (!dn || pr_map_put(domains, dn, strlen(dn), (int)i, &prev))
+			continue;
+		model_report(c, rs->rules[i].origin.node, "domainName", rs->rules[i].origin.path,
+			     "F-3", PR_EEXIST,
+			     "rule '%s' already forwards '%s'; one rule per domain name in a ruleset",
+			     rs->rules[prev].name, dn);
+	}
+	pr_map_destroy(&domains);
 }
 
 static void check_link_names(model_ctx_t *c, model_vnet_link_t *links, size_t n)
@@ -824,26 +832,25 @@ static void validate_rulesets(model_ctx_t *c)
 			}
 		}
 	/* L-9: one ruleset per virtual network. */
-	for (size_t v = 0; v < d->n_vnets; v++) {
-		size_t seen = 0;
-		const char *first = NULL;
-		for (size_t i = 0; i < d->n_rulesets; i++)
-			for (size_t k = 0; k < d->rulesets[i].n_links; k++) {
-				model_vnet_link_t *l = &d->rulesets[i].links[k];
-				if (l->vnet != (int)v)
-					continue;
-				if (++seen > (size_t)limit(c, MODEL_LIMIT_RULESETS_PER_VNET))
-					model_report(c, l->origin.node, "virtualNetwork",
-						     l->origin.path, "L-9", PR_ELIMIT,
-						     "virtual network '%s' is already linked to "
-						     "ruleset '%s'; limit %d ruleset per virtual "
-						     "network",
-						     d->vnets[v].name, first,
-						     limit(c, MODEL_LIMIT_RULESETS_PER_VNET));
-				else if (!first)
-					first = d->rulesets[i].name;
-			}
-	}
+	size_t *linked = pr_calloc(d->n_vnets + 1, sizeof(size_t));
+	const char **first = pr_calloc(d->n_vnets + 1, sizeof(char *));
+	for (size_t i = 0; i < d->n_rulesets; i++)
+		for (size_t k = 0; k < d->rulesets[i].n_links; k++) {
+			model_vnet_link_t *l = &d->rulesets[i].links[k];
+			if (l->vnet < 0)
+				continue;
+			if (++linked[l->vnet] > (size_t)limit(c, MODEL_LIMIT_RULESETS_PER_VNET))
+				model_report(c, l->origin.node, "virtualNetwork", l->origin.path, "L-9",
+					     PR_ELIMIT,
+					     "virtual network '%s' is already linked to ruleset '%s'; "
+					     "limit %d ruleset per virtual network",
+					     d->vnets[l->vnet].name, first[l->vnet],
+					     limit(c, MODEL_LIMIT_RULESETS_PER_VNET));
+			else if (!first[l->vnet])
+				first[l->vnet] = d->rulesets[i].name;
+		}
+	free(linked);
+	free(first);
 }
 
 /* ---- zones (Z-1, Z-2, L-10, L-11) -------------------------------------------- */
@@ -938,7 +945,7 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 		ok[i] = check_owner(c, z, rs, owners[i]);
 		if (!rs->type_text)
 			continue;
-		int t = knot_rrtype_from_string(rs->type_text, &rs->type);
+		int t = dns_rrtype_from_text(rs->type_text, &rs->type);
 		if (t != 0 || !allowed_type(rs->type)) {
 			bool is_ns = !strcasecmp(rs->type_text, "NS");
 			model_report(c, rs->origin.node, "type", p, "Z-1", PR_ECONFIG,
@@ -959,7 +966,7 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 				     "a CNAME record set holds exactly one record");
 		if (rs->type == KNOT_RRTYPE_SOA) {
 			if (ok[i] && strcmp(rs->name, "@") != 0 &&
-			    !knot_dname_is_equal(owners[i], z->name_wire))
+			    !dns_name_equal(owners[i], z->name_wire))
 				model_report(c, rs->origin.node, "name", p, "Z-2", PR_ECONFIG,
 					     "the SOA record set stands only at the apex '@'");
 			else
@@ -967,7 +974,7 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 			continue;
 		}
 		if (rs->type == KNOT_RRTYPE_CNAME && ok[i] &&
-		    knot_dname_is_equal(owners[i], z->name_wire))
+		    dns_name_equal(owners[i], z->name_wire))
 			model_report(c, rs->origin.node, "name", p, "Z-1", PR_ECONFIG,
 				     "a CNAME can't stand at the zone apex (it holds the SOA)");
 		for (size_t j = 0; j < rs->n_records; j++) {
@@ -981,27 +988,35 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 			free(why);
 		}
 	}
+	/* One record set per (name, type); a CNAME stands alone (RFC 1034). */
+	pr_map_t *by_owner = pr_map_new(), *by_owner_type = pr_map_new();
 	for (size_t i = 0; i < z->n_record_sets; i++) {
 		model_record_set_t *a = &z->record_sets[i];
 		if (!ok[i])
 			continue;
-		for (size_t j = 0; j < i; j++) {
-			model_record_set_t *b = &z->record_sets[j];
-			if (!ok[j] || !knot_dname_is_equal(owners[i], owners[j]))
-				continue;
-			if (a->type == b->type)
-				model_report(c, a->origin.node, "name", a->origin.path, "Z-1",
-					     PR_EEXIST, "a %s record set named '%s' already exists",
-					     a->type_text, a->name);
-			else if (a->type == KNOT_RRTYPE_CNAME || b->type == KNOT_RRTYPE_CNAME)
-				model_report(c, a->origin.node, "type", a->origin.path, "Z-1",
-					     PR_ECONFIG,
-					     "'%s' holds a CNAME and a %s record set; a CNAME "
-					     "stands alone (RFC 1034)",
-					     a->name,
-					     a->type == KNOT_RRTYPE_CNAME ? b->type_text : a->type_text);
+		size_t len = dns_name_wire_length(owners[i]);
+		uint8_t key[DNS_NAME_MAXLEN + 2];
+		memcpy(key, owners[i], len);
+		key[len] = (uint8_t)(a->type >> 8);
+		key[len + 1] = (uint8_t)a->type;
+		int prev;
+		if (!pr_map_put(by_owner_type, key, len + 2, (int)i, &prev)) {
+			model_report(c, a->origin.node, "name", a->origin.path, "Z-1", PR_EEXIST,
+				     "a %s record set named '%s' already exists", a->type_text,
+				     a->name);
+			continue;
 		}
+		if (pr_map_put(by_owner, owners[i], len, (int)i, &prev))
+			continue;
+		model_record_set_t *b = &z->record_sets[prev];
+		if (a->type == KNOT_RRTYPE_CNAME || b->type == KNOT_RRTYPE_CNAME)
+			model_report(c, a->origin.node, "type", a->origin.path, "Z-1", PR_ECONFIG,
+				     "'%s' holds a CNAME and a %s record set; a CNAME stands alone "
+				     "(RFC 1034)",
+				     a->name, a->type == KNOT_RRTYPE_CNAME ? b->type_text : a->type_text);
 	}
+	pr_map_destroy(&by_owner);
+	pr_map_destroy(&by_owner_type);
 	(void)private_zone;
 	free(owners);
 	free(ok);
@@ -1038,31 +1053,31 @@ static void validate_zones(model_ctx_t *c)
 				break;
 			}
 	/* L-10 and Z-3: zones per VNet, and one registration zone per VNet. */
-	for (size_t v = 0; v < d->n_vnets; v++) {
-		size_t linked = 0, registration = 0;
-		for (size_t i = 0; i < d->n_zones; i++)
-			for (size_t k = 0; k < d->zones[i].n_links; k++) {
-				model_vnet_link_t *l = &d->zones[i].links[k];
-				if (l->vnet != (int)v)
-					continue;
-				linked++;
-				if (linked == (size_t)limit(c, MODEL_LIMIT_ZONES_PER_VNET) + 1)
-					over_limit(c, MODEL_LIMIT_ZONES_PER_VNET, linked,
-						   l->origin.node, "virtualNetwork", l->origin.path,
-						   "private zones linked to one virtual network");
-				if (!l->registration)
-					continue;
-				registration++;
-				if (registration ==
-				    (size_t)limit(c, MODEL_LIMIT_REGISTRATION_ZONES_PER_VNET) + 1)
-					model_report(c, l->origin.node, "registrationEnabled",
-						     l->origin.path, "Z-3", PR_ELIMIT,
-						     "virtual network '%s' already has a registration "
-						     "zone; limit %d (L-10)",
-						     d->vnets[v].name,
-						     limit(c, MODEL_LIMIT_REGISTRATION_ZONES_PER_VNET));
-			}
-	}
+	size_t *linked = pr_calloc(d->n_vnets + 1, sizeof(size_t));
+	size_t *registration = pr_calloc(d->n_vnets + 1, sizeof(size_t));
+	for (size_t i = 0; i < d->n_zones; i++)
+		for (size_t k = 0; k < d->zones[i].n_links; k++) {
+			model_vnet_link_t *l = &d->zones[i].links[k];
+			if (l->vnet < 0)
+				continue;
+			size_t v = (size_t)l->vnet;
+			if (++linked[v] == (size_t)limit(c, MODEL_LIMIT_ZONES_PER_VNET) + 1)
+				over_limit(c, MODEL_LIMIT_ZONES_PER_VNET, linked[v], l->origin.node,
+					   "virtualNetwork", l->origin.path,
+					   "private zones linked to one virtual network");
+			if (!l->registration)
+				continue;
+			if (++registration[v] ==
+			    (size_t)limit(c, MODEL_LIMIT_REGISTRATION_ZONES_PER_VNET) + 1)
+				model_report(c, l->origin.node, "registrationEnabled", l->origin.path,
+					     "Z-3", PR_ELIMIT,
+					     "virtual network '%s' already has a registration zone; "
+					     "limit %d (L-10)",
+					     d->vnets[v].name,
+					     limit(c, MODEL_LIMIT_REGISTRATION_ZONES_PER_VNET));
+		}
+	free(linked);
+	free(registration);
 }
 
 /* ---- security policies (S-1, S-2) ------------------------------------------- */
@@ -1147,24 +1162,22 @@ static void validate_policies(model_ctx_t *c)
 		resolve_links(c, pol->links, pol->n_links, pol->location, "S-2");
 	}
 	/* S-2: one policy per virtual network. */
-	for (size_t v = 0; v < d->n_vnets; v++) {
-		const char *first = NULL;
-		for (size_t i = 0; i < d->n_policies; i++)
-			for (size_t k = 0; k < d->policies[i].n_links; k++) {
-				model_vnet_link_t *l = &d->policies[i].links[k];
-				if (l->vnet != (int)v)
-					continue;
-				if (first)
-					model_report(c, l->origin.node, "virtualNetwork",
-						     l->origin.path, "S-2", PR_ELIMIT,
-						     "virtual network '%s' is already linked to policy "
-						     "'%s'; a virtual network links to at most one "
-						     "DNS security policy",
-						     d->vnets[v].name, first);
-				else
-					first = d->policies[i].name;
-			}
-	}
+	const char **first = pr_calloc(d->n_vnets + 1, sizeof(char *));
+	for (size_t i = 0; i < d->n_policies; i++)
+		for (size_t k = 0; k < d->policies[i].n_links; k++) {
+			model_vnet_link_t *l = &d->policies[i].links[k];
+			if (l->vnet < 0)
+				continue;
+			if (first[l->vnet])
+				model_report(c, l->origin.node, "virtualNetwork", l->origin.path, "S-2",
+					     PR_ELIMIT,
+					     "virtual network '%s' is already linked to policy '%s'; a "
+					     "virtual network links to at most one DNS security policy",
+					     d->vnets[l->vnet].name, first[l->vnet]);
+			else
+				first[l->vnet] = d->policies[i].name;
+		}
+	free(first);
 }
 
 /* ---- external servers, public DNS, emulator --------------------------------- */
