@@ -191,3 +191,184 @@ int ep_query_answer(ep_query_t *q, const uint8_t *buf, size_t len);
 
 /* Release q without answering. */
 void ep_query_drop(ep_query_t *q);
+
+/* ==========================================================================
+ * Outbound: the forwarder and target health (F-10, Q-7, W-4, O-1)
+ * (endpoints/forward.c, endpoints/health.c)
+ *
+ * A forwarder belongs to one worker loop (design.md §3: each worker has its
+ * own upstream sockets): it sends a question to the targets of a rule, one
+ * try at a time, each try from a fresh UDP socket (a fresh random source
+ * port chosen by the kernel) with a fresh random ID (W-4), and accepts a
+ * reply only from the target's address and port with that ID and the same
+ * question. A reply with TC set is asked again over TCP to the same target
+ * before it is returned (Q-7). Targets are chosen through the health table
+ * (F-10), which is process-wide: one ep_health_t, owned by the daemon,
+ * shared by every forwarder, outliving every snapshot (design.md §3).
+ *
+ * Threads: ep_forwarder_* and ep_forward_* on the forwarder's loop thread;
+ * ep_forwarder_stats() and every ep_health_* function from any thread
+ * (health entries and counters are atomics; no lock).
+ * Timing defaults (when a request leaves them 0): 800 ms per try, 4000 ms for
+ * the whole request. Health defaults: 3 consecutive failures mark a target
+ * unresponsive (EP_HEALTH_UNRESPONSIVE_AFTER); backoff after failure n is
+ * 500 ms * 2^(n-1), at most 60 s; unresponsive for the daemon's
+ * emulator.unresponsiveSeconds (F-10: 30 minutes in the cloud).
+ * ========================================================================== */
+
+#define EP_FORWARD_MAX_TARGETS 6              /* L-5 */
+#define EP_FORWARD_TRY_TIMEOUT_MS 800         /* default per try */
+#define EP_FORWARD_DEADLINE_MS 4000           /* default for the whole request */
+#define EP_HEALTH_UNRESPONSIVE_AFTER 3        /* consecutive failures (F-10) */
+#define EP_HEALTH_BACKOFF_BASE_MS 500         /* backoff after the first failure */
+#define EP_HEALTH_BACKOFF_MAX_MS 60000        /* backoff ceiling */
+#define EP_HEALTH_CAPACITY 16384              /* distinct targets tracked */
+
+typedef struct ep_health ep_health_t;
+typedef struct ep_forwarder ep_forwarder_t;
+typedef struct ep_forward ep_forward_t;
+
+/* --- Target health (F-10) --- */
+
+typedef enum ep_target_state {
+	EP_TARGET_HEALTHY = 0,  /* no failure since the last success */
+	EP_TARGET_BACKOFF,      /* failed; not tried again before its backoff expires */
+	EP_TARGET_FAILING,      /* failed; backoff over, may be tried again */
+	EP_TARGET_UNRESPONSIVE, /* failed EP_HEALTH_UNRESPONSIVE_AFTER times in a row: skipped */
+} ep_target_state_t;
+
+/* "healthy", "backoff", "failing", "unresponsive" (static). */
+const char *ep_target_state_name(ep_target_state_t s);
+
+/* One target's health, as the API's TargetHealth shows it. Times are
+ * pr_now_ms() values (monotonic ms); 0 means never / not set. */
+typedef struct ep_health_entry {
+	uint32_t address; /* real address, host byte order */
+	uint16_t port;
+	ep_target_state_t state;
+	uint32_t consecutive_failures;
+	uint64_t last_failure_ms;
+	uint64_t backoff_until_ms;
+	uint64_t unresponsive_until_ms;
+} ep_health_entry_t;
+
+/* A new, empty table (owned; pr_calloc: aborts on OOM). unresponsive_ms: how
+ * long a target stays skipped after EP_HEALTH_UNRESPONSIVE_AFTER failures. */
+ep_health_t *ep_health_new(uint32_t unresponsive_ms);
+/* Accepts NULL; clears *hp. No forwarder may still use it. */
+void ep_health_destroy(ep_health_t **hp);
+/* Change the backoff (tests; base 0 disables it). Call before sharing h. */
+void ep_health_set_backoff(ep_health_t *h, uint32_t base_ms, uint32_t max_ms);
+
+/* A try at address:port failed (timeout, ICMP error, TCP failure) at now_ms. */
+void ep_health_record_failure(ep_health_t *h, uint32_t address, uint16_t port, uint64_t now_ms);
+/* A try at address:port got a matching reply: back to healthy. */
+void ep_health_record_success(ep_health_t *h, uint32_t address, uint16_t port);
+/* The state of address:port at now_ms; *out (may be NULL) gets the entry
+ * (an untracked target is healthy with zeros). */
+ep_target_state_t ep_health_get(const ep_health_t *h, uint32_t address, uint16_t port,
+				uint64_t now_ms, ep_health_entry_t *out);
+
+/* A target of a forwarded question, as the rule names it and where it really
+ * is (design.md §4); the same fields as resolve/'s resolve_target_t. */
+typedef struct ep_forward_target {
+	uint32_t address; /* as in the rule */
+	uint16_t port;
+	uint32_t real_address; /* where to send; valid when mapped */
+	uint16_t real_port;
+	bool mapped; /* false: an unmapped outside target, never contacted */
+} ep_forward_target_t;
+
+/*
+ * Which target to try next (F-10), at now_ms, among targets[0..n) that are
+ * mapped and whose bit is clear in tried_mask (already tried by this request
+ * in this round): the first in rule order that is neither unresponsive nor
+ * backing off; else the first backing off (the only choice left); when every
+ * mapped target is unresponsive, the least recently failed one not yet tried.
+ * Returns its index, or -1 when none is left. targets: borrowed.
+ */
+int ep_health_choose(const ep_health_t *h, const ep_forward_target_t *targets, size_t n,
+		     uint32_t tried_mask, uint64_t now_ms);
+
+/* Copy up to cap entries (every tracked target) into out; returns how many
+ * are tracked (more than cap means out holds only the first cap). */
+size_t ep_health_list(const ep_health_t *h, uint64_t now_ms, ep_health_entry_t *out, size_t cap);
+
+/* --- The forwarder --- */
+
+/* A question to send outside privres; the same fields as resolve/'s
+ * resolve_forward_t, so the daemon copies one into the other. Borrowed by
+ * ep_forward_start() (the packet is copied). */
+typedef struct ep_forward_request {
+	const uint8_t *packet; /* the question (its ID is replaced on each try) */
+	size_t len;
+	ep_forward_target_t targets[EP_FORWARD_MAX_TARGETS]; /* in rule order (F-10) */
+	size_t n_targets;
+	uint32_t source_address; /* O-1: bind to it when non-zero (virtual mode); 0: any */
+	uint32_t deadline_ms;    /* the whole request; 0: EP_FORWARD_DEADLINE_MS */
+	uint32_t try_timeout_ms; /* one try at one target; 0: EP_FORWARD_TRY_TIMEOUT_MS */
+} ep_forward_request_t;
+
+/* The outcome of a request, lent to the callback. */
+typedef struct ep_forward_result {
+	/* 0: reply holds the target's answer. Otherwise no reply:
+	 * PR_ETIMEOUT no matching answer within the deadline; PR_EUNMAPPED
+	 * every target unmapped (nothing sent); -EADDRNOTAVAIL (or another
+	 * bind error) the source address could not be bound (O-1, nothing
+	 * sent); -ECANCELED the forwarder closed. */
+	int status;
+	const uint8_t *reply; /* borrowed for the callback; its ID is the try's, not the client's */
+	size_t len;
+	int target;     /* index in the request of the target that answered, or -1 */
+	bool tcp;       /* the answer came over TCP (a TC retry, Q-7) */
+	unsigned tries; /* tries made, TCP retries included */
+} ep_forward_result_t;
+
+/* Called once per started request (not after ep_forward_cancel()), on the
+ * loop thread. The request's handle is gone when it is called. */
+typedef void (*ep_forward_cb)(void *arg, const ep_forward_result_t *res);
+
+/* Per-forwarder counters; ep_forwarder_stats() sums nothing, it copies. */
+typedef struct ep_forward_stats {
+	uint64_t requests;             /* ep_forward_start() calls accepted */
+	uint64_t answered;             /* requests that got an answer */
+	uint64_t failed;               /* requests that ended without one (any status) */
+	uint64_t unmapped_targets;     /* unmapped targets skipped (design.md §4) */
+	uint64_t udp_tries;            /* UDP tries sent */
+	uint64_t tcp_tries;            /* TCP retries after TC */
+	uint64_t try_timeouts;         /* tries that got no matching answer in time */
+	uint64_t try_errors;           /* tries that failed on a socket error (ICMP, TCP) */
+	uint64_t source_bind_errors;   /* the source address could not be bound (O-1) */
+	uint64_t dropped_wrong_source; /* replies from another address or port (W-4) */
+	uint64_t dropped_bad_id;       /* replies with another ID (W-4) */
+	uint64_t dropped_bad_question; /* replies for another question (W-4) */
+	uint64_t dropped_malformed;    /* replies too short, not responses, unreadable */
+	uint64_t cancelled;            /* requests cancelled or cut by close */
+} ep_forward_stats_t;
+
+/* A forwarder on loop, choosing targets through health (borrowed; must
+ * outlive the forwarder). Returns 0 and *out (owned; end it with
+ * ep_forwarder_close()), or a negative errno (getrandom failed). */
+int ep_forwarder_new(uv_loop_t *loop, ep_health_t *health, ep_forwarder_t **out);
+
+/* End every request in flight (each callback gets -ECANCELED), close every
+ * socket, and free the forwarder once the loop has run the close callbacks
+ * (the loop must run again before it can close). Accepts NULL; clears *fp. */
+void ep_forwarder_close(ep_forwarder_t **fp);
+
+/* Copy the counters (any thread; relaxed atomics). */
+void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out);
+
+/*
+ * Start forwarding req (borrowed; the packet and targets are copied).
+ * cb(arg, result) is called exactly once, later on the loop — never inside
+ * this call — unless the request is cancelled. *out (may be NULL) gets a
+ * handle, valid until the callback runs or the request is cancelled.
+ * Returns 0, or -EINVAL for a packet with no readable question or no target
+ * (nothing started, cb not called).
+ */
+int ep_forward_start(ep_forwarder_t *f, const ep_forward_request_t *req, ep_forward_cb cb,
+		     void *arg, ep_forward_t **out);
+
+/* Stop a request: its sockets close, its callback is never called. */
+void ep_forward_cancel(ep_forward_t *fw);

@@ -1,0 +1,688 @@
+/*
+ * The outbound forwarder: one per worker loop. A request is a sequence of
+ * tries, one at a time, each at the target ep_health_choose() picks (F-10),
+ * each from a fresh connected UDP socket with a fresh random ID (W-4); a
+ * reply with TC set is asked again over TCP (Q-7). One timer per request
+ * bounds the current try and the whole request.
+ *
+ * UDP sockets are connected to the target, as Unbound does with its
+ * udp-connect option: the kernel then drops datagrams from any other address
+ * or port and reports ICMP errors (a closed port fails the try at once
+ * instead of after its timeout). The matcher checks the source again anyway.
+ *
+ * Lifetimes (style.md §10): a request owns its timer and its current try; a
+ * try owns one socket handle and is freed in its close callback; a request
+ * is freed once it is done and its handles are closed; the forwarder is freed
+ * once it is closing and its last request is freed.
+ */
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoints/endpoints_p.h"
+#include "endpoints/forward_p.h"
+
+enum fcounter {
+	F_REQUESTS,
+	F_ANSWERED,
+	F_FAILED,
+	F_UNMAPPED,
+	F_UDP_TRIES,
+	F_TCP_TRIES,
+	F_TRY_TIMEOUTS,
+	F_TRY_ERRORS,
+	F_SOURCE_BIND,
+	F_WRONG_SOURCE,
+	F_BAD_ID,
+	F_BAD_QUESTION,
+	F_MALFORMED,
+	F_CANCELLED,
+	F_COUNT
+};
+
+/* Largest UDP reply we read: any datagram a target can send over IPv4. */
+#define RBUF_SIZE 65536
+
+typedef struct try try_t;
+
+struct ep_forwarder {
+	uv_loop_t *loop;
+	ep_health_t *health;
+	ep_rng_t rng;
+	ep_forward_t *head; /* requests in flight */
+	unsigned live;      /* requests not yet freed */
+	bool closing;
+	_Atomic uint64_t counters[F_COUNT];
+	/* Shared by every UDP socket of the loop: a datagram is matched and
+	 * consumed inside its receive callback, before the next read. */
+	uint8_t rbuf[RBUF_SIZE];
+};
+
+struct try {
+	ep_forward_t *fw;
+	int target;
+	bool tcp;
+	bool closing;
+	uint16_t id;
+	uint64_t started; /* uv_now() */
+	union {
+		uv_handle_t handle;
+		uv_udp_t udp;
+		uv_tcp_t tcp;
+	} h;
+	uv_udp_send_t send;
+	uv_connect_t connect;
+	uv_write_t write;
+	uint8_t *out; /* the question with this try's ID (and the TCP prefix) */
+	size_t out_len;
+	ep_frame_t frame; /* TCP reply reassembly */
+};
+
+typedef enum fstate { FW_TRYING, FW_WAITING, FW_DEFERRED } fstate_t;
+
+struct ep_forward {
+	ep_forwarder_t *f;
+	ep_forward_t *prev, *next;
+	ep_forward_cb cb;
+	void *arg;
+	uint8_t *packet;
+	size_t len;
+	ep_question_t question;
+	ep_forward_target_t targets[EP_FORWARD_MAX_TARGETS];
+	size_t n_targets;
+	uint32_t source;
+	uint32_t try_timeout;
+	uint64_t deadline;    /* uv_now() */
+	uint64_t round_start; /* uv_now() when this round of targets began */
+	uint32_t tried_mask;  /* targets tried in this round */
+	uv_timer_t timer;
+	fstate_t state;
+	int deferred_status; /* FW_DEFERRED: the failure to report */
+	try_t *cur;
+	unsigned tries;
+	int handles; /* timer + tries whose close callback is still to come */
+	bool done, in_start, timer_closing;
+};
+
+static void count(ep_forwarder_t *f, enum fcounter c)
+{
+	/* One writer (the loop thread); readers on other threads see a
+	 * relaxed value (as the listeners' counters do). */
+	uint64_t v = atomic_load_explicit(&f->counters[c], memory_order_relaxed);
+	atomic_store_explicit(&f->counters[c], v + 1, memory_order_relaxed);
+}
+
+static void forwarder_maybe_free(ep_forwarder_t *f)
+{
+	if (f->closing && f->live == 0)
+		free(f);
+}
+
+static void forward_maybe_free(ep_forward_t *fw)
+{
+	if (!fw->done || fw->handles > 0)
+		return;
+	ep_forwarder_t *f = fw->f;
+	free(fw->packet);
+	free(fw);
+	f->live--;
+	forwarder_maybe_free(f);
+}
+
+static void on_try_closed(uv_handle_t *h)
+{
+	try_t *t = h->data;
+	ep_forward_t *fw = t->fw;
+	ep_frame_free(&t->frame);
+	free(t->out);
+	free(t);
+	fw->handles--;
+	forward_maybe_free(fw);
+}
+
+static void try_close(try_t *t)
+{
+	if (t == NULL || t->closing)
+		return;
+	t->closing = true;
+	if (t->fw->cur == t)
+		t->fw->cur = NULL;
+	uv_close(&t->h.handle, on_try_closed);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	ep_forward_t *fw = h->data;
+	fw->handles--;
+	forward_maybe_free(fw);
+}
+
+static void forward_unlink(ep_forward_t *fw)
+{
+	ep_forwarder_t *f = fw->f;
+	if (fw->prev != NULL)
+		fw->prev->next = fw->next;
+	else
+		f->head = fw->next;
+	if (fw->next != NULL)
+		fw->next->prev = fw->prev;
+	fw->prev = fw->next = NULL;
+}
+
+static void forward_release(ep_forward_t *fw)
+{
+	try_close(fw->cur);
+	if (!fw->timer_closing) {
+		fw->timer_closing = true;
+		uv_close((uv_handle_t *)&fw->timer, on_timer_closed);
+	}
+}
+
+static void on_deferred(uv_timer_t *timer);
+
+/* End the request: the callback, once, then its handles close. reply is
+ * borrowed for the callback (the receive buffer or the try's frame). */
+static void forward_finish(ep_forward_t *fw, int status, const uint8_t *reply, size_t len,
+			   const try_t *t)
+{
+	if (fw->done)
+		return;
+	if (fw->in_start) {
+		/* Never call back from inside ep_forward_start(): the caller
+		 * has not even got its handle yet. */
+		PR_REQUIRE(status != 0);
+		try_close(fw->cur);
+		fw->state = FW_DEFERRED;
+		fw->deferred_status = status;
+		uv_timer_start(&fw->timer, on_deferred, 0, 0);
+		return;
+	}
+	fw->done = true;
+	forward_unlink(fw);
+	count(fw->f, status == 0 ? F_ANSWERED : F_FAILED);
+	if (status == -ECANCELED)
+		count(fw->f, F_CANCELLED);
+	ep_forward_result_t res = {
+		.status = status,
+		.reply = status == 0 ? reply : NULL,
+		.len = status == 0 ? len : 0,
+		.target = status == 0 && t != NULL ? t->target : -1,
+		.tcp = status == 0 && t != NULL && t->tcp,
+		.tries = fw->tries,
+	};
+	/* Handles close after the callback, so the reply stays valid in it
+	 * and the callback may start new requests or close the forwarder. */
+	fw->cb(fw->arg, &res);
+	forward_release(fw);
+}
+
+static void on_deferred(uv_timer_t *timer)
+{
+	ep_forward_t *fw = timer->data;
+	forward_finish(fw, fw->deferred_status, NULL, 0, NULL);
+}
+
+/* --- Tries --- */
+
+static void next_try(ep_forward_t *fw);
+static void arm_timer(ep_forward_t *fw, uint64_t at);
+
+static const ep_forward_target_t *try_target(const try_t *t)
+{
+	return &t->fw->targets[t->target];
+}
+
+/* F-10: the try failed (timeout or socket error): the target's health takes
+ * the failure, and the request moves on. */
+static void try_failed(try_t *t, enum fcounter why)
+{
+	ep_forward_t *fw = t->fw;
+	const ep_forward_target_t *tg = try_target(t);
+	count(fw->f, why);
+	ep_health_record_failure(fw->f->health, tg->real_address, tg->real_port, pr_now_ms());
+	try_close(t);
+	next_try(fw);
+}
+
+static void try_answered(try_t *t, const uint8_t *reply, size_t len)
+{
+	const ep_forward_target_t *tg = try_target(t);
+	ep_health_record_success(t->fw->f->health, tg->real_address, tg->real_port);
+	forward_finish(t->fw, 0, reply, len, t);
+}
+
+/* Count a dropped reply; true when it matched. */
+static bool reply_accept(try_t *t, const uint8_t *buf, size_t len, const struct sockaddr *from)
+{
+	const ep_forward_target_t *tg = try_target(t);
+	ep_reply_verdict_t v = ep_reply_match(buf, len, from, tg->real_address, tg->real_port,
+					      t->id, &t->fw->question);
+	static const enum fcounter why[] = {
+		[EP_REPLY_WRONG_SOURCE] = F_WRONG_SOURCE,
+		[EP_REPLY_MALFORMED] = F_MALFORMED,
+		[EP_REPLY_BAD_ID] = F_BAD_ID,
+		[EP_REPLY_BAD_QUESTION] = F_BAD_QUESTION,
+	};
+	if (v == EP_REPLY_OK)
+		return true;
+	count(t->fw->f, why[v]);
+	return false;
+}
+
+static try_t *try_new(ep_forward_t *fw, int target, bool tcp)
+{
+	try_t *t = pr_calloc(1, sizeof(*t));
+	t->fw = fw;
+	t->target = target;
+	t->tcp = tcp;
+	t->id = ep_rng_u16(&fw->f->rng); /* W-4: a fresh random ID per try */
+	t->started = uv_now(fw->f->loop);
+	size_t prefix = tcp ? 2 : 0;
+	t->out_len = prefix + fw->len;
+	t->out = pr_malloc(t->out_len);
+	if (tcp) {
+		t->out[0] = (uint8_t)(fw->len >> 8);
+		t->out[1] = (uint8_t)fw->len;
+	}
+	memcpy(t->out + prefix, fw->packet, fw->len);
+	t->out[prefix] = (uint8_t)(t->id >> 8);
+	t->out[prefix + 1] = (uint8_t)t->id;
+	ep_frame_init(&t->frame);
+	fw->cur = t;
+	fw->tries++;
+	return t;
+}
+
+static void target_sockaddr(const ep_forward_target_t *tg, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(tg->real_address);
+	sin->sin_port = htons(tg->real_port);
+}
+
+static void source_sockaddr(uint32_t source, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(source);
+	sin->sin_port = 0; /* W-4: the kernel's random ephemeral port */
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	try_t *t = h->data;
+	*buf = uv_buf_init((char *)t->fw->f->rbuf, RBUF_SIZE);
+}
+
+static void tcp_start(ep_forward_t *fw, int target);
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags)
+{
+	try_t *t = h->data;
+	if (t->closing || t->fw->done)
+		return;
+	if (nread < 0) {
+		/* Connected socket: ICMP port or host unreachable (W-4
+		 * sockets see only their target's errors). */
+		try_failed(t, F_TRY_ERRORS);
+		return;
+	}
+	if (nread == 0 && addr == NULL)
+		return; /* nothing more to read this time */
+	const uint8_t *msg = (const uint8_t *)buf->base;
+	if ((flags & UV_UDP_PARTIAL) || !reply_accept(t, msg, (size_t)nread, addr)) {
+		if (flags & UV_UDP_PARTIAL)
+			count(t->fw->f, F_MALFORMED);
+		return; /* W-4: dropped; keep waiting for the real answer */
+	}
+	if (msg[2] & 0x02) {
+		/* Q-7: a truncated answer is asked again over TCP, same
+		 * target, before anything is returned. */
+		ep_forward_t *fw = t->fw;
+		int target = t->target;
+		try_close(t);
+		tcp_start(fw, target);
+		return;
+	}
+	try_answered(t, msg, (size_t)nread);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	try_t *t = req->handle->data;
+	if (status < 0 && status != UV_ECANCELED && !t->closing && !t->fw->done)
+		try_failed(t, F_TRY_ERRORS);
+}
+
+/* Bind to the outbound endpoint's address (O-1). Returns 0, or the bind
+ * error after ending the request: sending from another address would make
+ * the target see a source the deployment does not have. */
+static int bind_source(try_t *t, int err)
+{
+	if (err == 0)
+		return 0;
+	count(t->fw->f, F_SOURCE_BIND);
+	forward_finish(t->fw, err, NULL, 0, NULL);
+	return err;
+}
+
+static void udp_start(ep_forward_t *fw, int target)
+{
+	ep_forwarder_t *f = fw->f;
+	try_t *t = try_new(fw, target, false);
+	int err = uv_udp_init(f->loop, &t->h.udp);
+	PR_REQUIRE(err == 0); /* a plain handle init does not fail */
+	t->h.udp.data = t;
+	fw->handles++;
+	struct sockaddr_in sin;
+	if (fw->source != 0) {
+		source_sockaddr(fw->source, &sin);
+		if (bind_source(t, uv_udp_bind(&t->h.udp, (struct sockaddr *)&sin, 0)) != 0)
+			return;
+	}
+	count(f, F_UDP_TRIES);
+	target_sockaddr(&fw->targets[target], &sin);
+	err = uv_udp_connect(&t->h.udp, (struct sockaddr *)&sin);
+	if (err == 0)
+		err = uv_udp_recv_start(&t->h.udp, udp_alloc, udp_recv);
+	if (err == 0) {
+		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)t->out_len);
+		err = uv_udp_send(&t->send, &t->h.udp, &b, 1, NULL, udp_sent);
+	}
+	if (err != 0) {
+		/* The socket itself failed (fds exhausted, no route): the
+		 * target was not reached; count it and move on. */
+		try_failed(t, F_TRY_ERRORS);
+		return;
+	}
+	arm_timer(fw, t->started + fw->try_timeout);
+}
+
+static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	try_t *t = h->data;
+	uint8_t *p;
+	size_t n;
+	ep_frame_reserve(&t->frame, &p, &n);
+	*buf = uv_buf_init((char *)p, (unsigned)n);
+}
+
+static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	try_t *t = s->data;
+	if (t->closing || t->fw->done)
+		return;
+	if (nread < 0) {
+		try_failed(t, F_TRY_ERRORS); /* EOF or reset before the answer */
+		return;
+	}
+	ep_frame_commit(&t->frame, (size_t)nread);
+	for (;;) {
+		const uint8_t *msg;
+		size_t len;
+		int r = ep_frame_next(&t->frame, &msg, &len);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			count(t->fw->f, F_MALFORMED);
+			try_failed(t, F_TRY_ERRORS);
+			return;
+		}
+		if (reply_accept(t, msg, len, NULL)) {
+			try_answered(t, msg, len);
+			return;
+		}
+		ep_frame_consume(&t->frame);
+	}
+}
+
+static void tcp_written(uv_write_t *req, int status)
+{
+	try_t *t = req->handle->data;
+	if (status < 0 && status != UV_ECANCELED && !t->closing && !t->fw->done)
+		try_failed(t, F_TRY_ERRORS);
+}
+
+static void tcp_connected(uv_connect_t *req, int status)
+{
+	try_t *t = req->handle->data;
+	if (status == UV_ECANCELED || t->closing || t->fw->done)
+		return;
+	int err = status;
+	if (err == 0)
+		err = uv_read_start((uv_stream_t *)&t->h.tcp, tcp_alloc, tcp_read);
+	if (err == 0) {
+		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)t->out_len);
+		err = uv_write(&t->write, (uv_stream_t *)&t->h.tcp, &b, 1, tcp_written);
+	}
+	if (err != 0)
+		try_failed(t, F_TRY_ERRORS);
+}
+
+static void tcp_start(ep_forward_t *fw, int target)
+{
+	ep_forwarder_t *f = fw->f;
+	try_t *t = try_new(fw, target, true);
+	int err = uv_tcp_init(f->loop, &t->h.tcp);
+	PR_REQUIRE(err == 0);
+	t->h.tcp.data = t;
+	fw->handles++;
+	struct sockaddr_in sin;
+	if (fw->source != 0) {
+		source_sockaddr(fw->source, &sin);
+		/* libuv may defer a bind error to connect (it does for
+		 * EADDRINUSE); both paths end the request as a bind error. */
+		if (bind_source(t, uv_tcp_bind(&t->h.tcp, (struct sockaddr *)&sin, 0)) != 0)
+			return;
+	}
+	count(f, F_TCP_TRIES);
+	target_sockaddr(&fw->targets[target], &sin);
+	err = uv_tcp_connect(&t->connect, &t->h.tcp, (struct sockaddr *)&sin, tcp_connected);
+	if (err == UV_EADDRNOTAVAIL && fw->source != 0) {
+		bind_source(t, err);
+		return;
+	}
+	if (err != 0) {
+		try_failed(t, F_TRY_ERRORS);
+		return;
+	}
+	/* The TCP retry is a try of its own: a full try timeout, within the
+	 * request's deadline. */
+	arm_timer(fw, t->started + fw->try_timeout);
+}
+
+/* --- The request's timer: the current try's end, a round's pacing, or the
+ * deadline, whichever comes first. --- */
+
+static void on_timer(uv_timer_t *timer);
+
+static void arm_timer(ep_forward_t *fw, uint64_t at)
+{
+	if (fw->done || fw->state == FW_DEFERRED)
+		return;
+	if (at > fw->deadline)
+		at = fw->deadline;
+	uint64_t now = uv_now(fw->f->loop);
+	uv_timer_start(&fw->timer, on_timer, at > now ? at - now : 0, 0);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+	ep_forward_t *fw = timer->data;
+	uint64_t now = uv_now(fw->f->loop);
+	try_t *t = fw->cur;
+	if (now >= fw->deadline) {
+		/* A try cut short by the deadline says little about its
+		 * target; only one that had its whole time counts (F-10). */
+		if (t != NULL && now - t->started >= fw->try_timeout) {
+			const ep_forward_target_t *tg = try_target(t);
+			count(fw->f, F_TRY_TIMEOUTS);
+			ep_health_record_failure(fw->f->health, tg->real_address, tg->real_port,
+						 pr_now_ms());
+		}
+		forward_finish(fw, PR_ETIMEOUT, NULL, 0, NULL);
+		return;
+	}
+	if (t != NULL) {
+		try_failed(t, F_TRY_TIMEOUTS);
+		return;
+	}
+	next_try(fw); /* FW_WAITING: the next round may begin */
+}
+
+static void next_try(ep_forward_t *fw)
+{
+	if (fw->done || fw->state == FW_DEFERRED)
+		return;
+	ep_forwarder_t *f = fw->f;
+	uint64_t now = uv_now(f->loop);
+	int i = ep_health_choose(f->health, fw->targets, fw->n_targets, fw->tried_mask,
+				 pr_now_ms());
+	if (i < 0) {
+		/* Every target had its try in this round. Begin another, as
+		 * long as the deadline allows, but no sooner than one try
+		 * timeout after the last began: targets that refuse at once
+		 * are not hammered in a loop. */
+		uint64_t next_round = fw->round_start + fw->try_timeout;
+		if (next_round > now) {
+			fw->state = FW_WAITING;
+			arm_timer(fw, next_round);
+			return;
+		}
+		fw->tried_mask = 0;
+		fw->round_start = now;
+		i = ep_health_choose(f->health, fw->targets, fw->n_targets, 0, pr_now_ms());
+		PR_REQUIRE(i >= 0); /* some target is mapped (checked at start) */
+	}
+	fw->state = FW_TRYING;
+	fw->tried_mask |= 1u << i;
+	udp_start(fw, i);
+}
+
+/* --- Public API --- */
+
+int ep_forwarder_new(uv_loop_t *loop, ep_health_t *health, ep_forwarder_t **out)
+{
+	PR_REQUIRE(loop != NULL && health != NULL && out != NULL);
+	ep_forwarder_t *f = pr_calloc(1, sizeof(*f));
+	int err = ep_rng_seed(&f->rng);
+	if (err != 0) {
+		free(f);
+		return err;
+	}
+	f->loop = loop;
+	f->health = health;
+	*out = f;
+	return 0;
+}
+
+void ep_forwarder_close(ep_forwarder_t **fp)
+{
+	if (fp == NULL || *fp == NULL)
+		return;
+	ep_forwarder_t *f = *fp;
+	*fp = NULL;
+	f->closing = true;
+	/* Each callback learns its request ended; forward_finish() unlinks. */
+	while (f->head != NULL) {
+		ep_forward_t *fw = f->head;
+		fw->in_start = false;
+		forward_finish(fw, -ECANCELED, NULL, 0, NULL);
+	}
+	forwarder_maybe_free(f);
+}
+
+void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out)
+{
+	uint64_t c[F_COUNT];
+	for (int i = 0; i < F_COUNT; i++)
+		c[i] = atomic_load_explicit(&f->counters[i], memory_order_relaxed);
+	*out = (ep_forward_stats_t){
+		.requests = c[F_REQUESTS],
+		.answered = c[F_ANSWERED],
+		.failed = c[F_FAILED],
+		.unmapped_targets = c[F_UNMAPPED],
+		.udp_tries = c[F_UDP_TRIES],
+		.tcp_tries = c[F_TCP_TRIES],
+		.try_timeouts = c[F_TRY_TIMEOUTS],
+		.try_errors = c[F_TRY_ERRORS],
+		.source_bind_errors = c[F_SOURCE_BIND],
+		.dropped_wrong_source = c[F_WRONG_SOURCE],
+		.dropped_bad_id = c[F_BAD_ID],
+		.dropped_bad_question = c[F_BAD_QUESTION],
+		.dropped_malformed = c[F_MALFORMED],
+		.cancelled = c[F_CANCELLED],
+	};
+}
+
+int ep_forward_start(ep_forwarder_t *f, const ep_forward_request_t *req, ep_forward_cb cb,
+		     void *arg, ep_forward_t **out)
+{
+	PR_REQUIRE(f != NULL && req != NULL && cb != NULL);
+	if (f->closing)
+		return -ECANCELED;
+	ep_question_t q;
+	if (req->packet == NULL || req->n_targets == 0 ||
+	    req->n_targets > EP_FORWARD_MAX_TARGETS || req->len > EP_TCP_MAX_MESSAGE ||
+	    ep_question_read(req->packet, req->len, &q) != 0)
+		return -EINVAL;
+	ep_forward_t *fw = pr_calloc(1, sizeof(*fw));
+	fw->f = f;
+	fw->cb = cb;
+	fw->arg = arg;
+	fw->packet = pr_malloc(req->len);
+	memcpy(fw->packet, req->packet, req->len);
+	fw->len = req->len;
+	fw->question = q;
+	memcpy(fw->targets, req->targets, req->n_targets * sizeof(req->targets[0]));
+	fw->n_targets = req->n_targets;
+	fw->source = req->source_address;
+	fw->try_timeout = req->try_timeout_ms ? req->try_timeout_ms : EP_FORWARD_TRY_TIMEOUT_MS;
+	uint32_t deadline = req->deadline_ms ? req->deadline_ms : EP_FORWARD_DEADLINE_MS;
+	/* The loop's cached time may be a whole iteration old; the deadline
+	 * counts from now. */
+	uv_update_time(f->loop);
+	uint64_t now = uv_now(f->loop);
+	fw->deadline = now + deadline;
+	fw->round_start = now;
+	uv_timer_init(f->loop, &fw->timer);
+	fw->timer.data = fw;
+	fw->handles = 1;
+	fw->next = f->head;
+	if (f->head != NULL)
+		f->head->prev = fw;
+	f->head = fw;
+	f->live++;
+	count(f, F_REQUESTS);
+
+	bool any_mapped = false;
+	for (size_t i = 0; i < fw->n_targets; i++) {
+		if (fw->targets[i].mapped)
+			any_mapped = true;
+		else
+			count(f, F_UNMAPPED); /* design.md §4: never contacted */
+	}
+	fw->in_start = true;
+	if (any_mapped)
+		next_try(fw);
+	else
+		forward_finish(fw, PR_EUNMAPPED, NULL, 0, NULL);
+	fw->in_start = false;
+	if (out != NULL)
+		*out = fw;
+	return 0;
+}
+
+void ep_forward_cancel(ep_forward_t *fw)
+{
+	if (fw == NULL || fw->done)
+		return;
+	fw->done = true;
+	forward_unlink(fw);
+	count(fw->f, F_CANCELLED);
+	count(fw->f, F_FAILED);
+	forward_release(fw);
+}

@@ -1,0 +1,64 @@
+/*
+ * endpoints — private to the outbound half (forward.c, health.c) and its unit
+ * tests: the reply matcher of W-4 and the per-forwarder random generator.
+ */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoints/endpoints.h"
+
+#define EP_NAME_MAX 255 /* octets of a wire name, RFC 1035 §3.1 */
+
+/* The question of a DNS message: its name (wire, as sent), type and class. */
+typedef struct ep_question {
+	uint8_t name[EP_NAME_MAX];
+	size_t name_len;
+	uint16_t qtype, qclass;
+} ep_question_t;
+
+/* Read the first question of msg (borrowed). 0 and *q, or PR_EPARSE when the
+ * header says no question or the name is unreadable (compression pointers
+ * are refused: a question name is the first name of a message). */
+int ep_question_read(const uint8_t *msg, size_t len, ep_question_t *q);
+
+/* What the matcher says of a received reply (W-4). */
+typedef enum ep_reply_verdict {
+	EP_REPLY_OK = 0,
+	EP_REPLY_WRONG_SOURCE, /* not from the target's address and port */
+	EP_REPLY_MALFORMED,    /* shorter than a header, QR clear, no readable question */
+	EP_REPLY_BAD_ID,       /* another ID than the try's */
+	EP_REPLY_BAD_QUESTION, /* another name (case-insensitively), type or class */
+} ep_reply_verdict_t;
+
+/*
+ * Is reply (borrowed) the answer to the try that sent question q with id to
+ * target addr:port (host byte order)? from: the reply's source (NULL over
+ * TCP, where the connection is the proof). Checks in the order above.
+ */
+ep_reply_verdict_t ep_reply_match(const uint8_t *reply, size_t len, const struct sockaddr *from,
+				  uint32_t addr, uint16_t port, uint16_t id,
+				  const ep_question_t *q);
+
+/* ChaCha20 (RFC 8439 block function) as a generator: unpredictable IDs even
+ * to someone who sees many of them (W-4), seeded from getrandom(2), one per
+ * forwarder so no lock is needed. */
+typedef struct ep_rng {
+	uint32_t key[8];
+	uint32_t counter;
+	uint32_t nonce[3];
+	uint8_t block[64];
+	size_t used; /* octets of block already handed out */
+} ep_rng_t;
+
+/* Seed from getrandom(2): 0 or a negative errno. */
+int ep_rng_seed(ep_rng_t *r);
+/* Seed from a given key (tests: RFC 8439 §2.3.2 vector). */
+void ep_rng_seed_with(ep_rng_t *r, const uint32_t key[8], uint32_t counter,
+		      const uint32_t nonce[3]);
+/* The next 64 octets of keystream as the generator hands them out. */
+void ep_rng_bytes(ep_rng_t *r, void *out, size_t n);
+uint16_t ep_rng_u16(ep_rng_t *r);
