@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "daemon/daemon.h"
 #include "linker/linker.h"
 #include "model/model.h"
 
@@ -19,7 +20,16 @@ static void usage(FILE *out)
 		"With no options, serves the embedded default deployment (%s).\n"
 		"\n"
 		"options:\n"
-		"  -c, --config FILE     serve the deployment in FILE (YAML)\n"
+		"  -c, --config FILE     serve the deployment in FILE (YAML); SIGHUP re-reads it\n"
+		"      --ready-file F    write the listeners as JSON to F once every socket is bound\n"
+		"      --state-dir DIR   keep the deployment durably in DIR (wins over --config when\n"
+		"                        it holds a saved state; default: emulator.stateDir)\n"
+		"      --api-socket P    the management API's Unix socket\n"
+		"                        (default: <state dir or ./privres-state>/privres.sock)\n"
+		"      --api-listen A    also serve the API on loopback TCP A (127.0.0.1:PORT)\n"
+		"      --api-token-file F  the bearer token TCP callers must present\n"
+		"  -w, --workers N       worker threads (default: emulator.workers, else cores)\n"
+		"  -q, --quiet           no listener table on start\n"
 		"      --check FILE      validate FILE, print a summary and exit (0 valid, 1 not)\n"
 		"      --print-default   print the embedded default deployment and exit\n"
 		"      --export FILE     print FILE's deployment as JSON with what was computed\n"
@@ -107,22 +117,64 @@ static int export_json(const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 1000, OPT_PRINT_DEFAULT, OPT_EXPORT };
+	enum {
+		OPT_CHECK = 1000,
+		OPT_PRINT_DEFAULT,
+		OPT_EXPORT,
+		OPT_READY,
+		OPT_STATE,
+		OPT_API_SOCKET,
+		OPT_API_LISTEN,
+		OPT_API_TOKEN
+	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", required_argument, NULL, OPT_CHECK},
 		{"print-default", no_argument, NULL, OPT_PRINT_DEFAULT},
 		{"export", required_argument, NULL, OPT_EXPORT},
+		{"ready-file", required_argument, NULL, OPT_READY},
+		{"state-dir", required_argument, NULL, OPT_STATE},
+		{"api-socket", required_argument, NULL, OPT_API_SOCKET},
+		{"api-listen", required_argument, NULL, OPT_API_LISTEN},
+		{"api-token-file", required_argument, NULL, OPT_API_TOKEN},
+		{"workers", required_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL;
+	daemon_options_t o = {0};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
+	char *end;
+	while ((opt = getopt_long(argc, argv, "c:w:qhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			o.config = optarg;
+			break;
+		case OPT_READY:
+			o.ready_file = optarg;
+			break;
+		case OPT_STATE:
+			o.state_dir = optarg;
+			break;
+		case OPT_API_SOCKET:
+			o.api_socket = optarg;
+			break;
+		case OPT_API_LISTEN:
+			o.api_listen = optarg;
+			break;
+		case OPT_API_TOKEN:
+			o.api_token_file = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'w':
+			o.workers = (int)strtol(optarg, &end, 10);
+			if (*end || o.workers < 1 || o.workers > 256) {
+				fprintf(stderr, "privresd: --workers takes 1..256\n");
+				return 2;
+			}
 			break;
 		case OPT_CHECK:
 			return check(optarg);
@@ -147,11 +199,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* Until the data plane serves queries, running validates the deployment
-	 * and prints what would be served. */
-	int rc = check(config);
-	if (rc == 0)
-		printf("(the data plane is not built yet: privresd validated the deployment "
-		       "and stops here)\n");
-	return rc;
+	if (o.api_listen && !o.api_token_file) {
+		fprintf(stderr, "privresd: --api-listen needs --api-token-file\n");
+		return 2;
+	}
+	return daemon_run(&o);
 }

@@ -998,7 +998,8 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 		model_report(c, e, "listen", p, NULL, PR_ECONFIG,
 			     "'%s' is not an address mode; valid: loopback, virtual", listen);
 	long long v;
-	if (get_int(c, e, "basePort", p, 1, 65535, &v))
+	/* 0: every listener not in `listeners` gets a free port (tests) */
+	if (get_int(c, e, "basePort", p, 0, 65535, &v))
 		em->base_port = (uint16_t)v;
 	if (get_int(c, e, "unresponsiveSeconds", p, 1, 86400 * 365, &v))
 		em->unresponsive_seconds = (uint32_t)v;
