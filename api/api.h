@@ -164,8 +164,34 @@ int api_control_new(deployment_t *initial, api_commit_fn commit, void *ctx, api_
 const deployment_t *api_control_deployment(const api_control_t *c);
 
 /* Register the resource services (CreateOrUpdate, Get, List, Delete of every
- * resource type) and DeploymentService/Export on reg; c must outlive reg's use.
- * Returns 0 or PR_EEXIST when a path is taken. */
+ * resource type), DeploymentService (Apply, Plan, Export) and DiagnosticsService
+ * (Explain, TargetHealth, Stats) on reg; c must outlive reg's use.
+ * Every change, of one resource or of a whole document, is validated whole by
+ * the model, checked for loops (P-1, P-2, FAILED_PRECONDITION) and planned
+ * against the current deployment: an update of an immutable property (I-1,
+ * F-7, N-4) is refused with FAILED_PRECONDITION naming the rule and the
+ * resource id. Returns 0 or PR_EEXIST when a path is taken. */
 int api_control_register(api_control_t *c, api_registry_t *reg);
+
+/*
+ * Diagnostics the daemon provides (design.md §6): the data plane knows what
+ * the control does not (answers, target health, counters). Each op returns 0
+ * with *out (owned) holding the JSON form of the response message of
+ * privres.proto (ExplainResponse, TargetHealthResponse, StatsResponse), or an
+ * error of the PR_E* space with *why (owned, may be left NULL) saying why.
+ * explain gets the current deployment (borrowed), the request's VNet (one of
+ * the deployment, checked), name and type ("A" when not given).
+ * A NULL op, or no provider at all, answers UNAVAILABLE.
+ */
+typedef struct api_diagnostics {
+	int (*explain)(void *ctx, const deployment_t *d, const char *vnet, const char *name,
+		       const char *type, json_t **out, char **why);
+	int (*target_health)(void *ctx, json_t **out, char **why);
+	int (*stats)(void *ctx, json_t **out, char **why);
+} api_diagnostics_t;
+
+/* Set (or, with ops NULL, remove) the provider; ops and ctx are borrowed and
+ * must outlive c's registration. */
+void api_control_set_diagnostics(api_control_t *c, const api_diagnostics_t *ops, void *ctx);
 
 void api_control_destroy(api_control_t **cp);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "base/base.h"
 
 /* ---- pbjson: proto3 JSON mapping, driven by descriptors ----------------- */
 
@@ -124,3 +125,31 @@ const ProtobufCServiceDescriptor *const *api_schema_services(void);
  * holds beyond a resource message (its child collections, emulator keys) is not
  * part of that message. */
 void pbjson_filter(const ProtobufCMessageDescriptor *desc, json_t *obj);
+
+/* ---- control internals: shared by handlers.c and deploy.c ------------------ */
+
+typedef struct model_doc model_doc_t;
+
+/*
+ * Turn a document into the next deployment: decode and validate it whole,
+ * check loops (P-1, P-2) and plan it against the current deployment, refusing
+ * immutable changes (I-1, F-7, N-4, as PR_EIMMUTABLE findings naming the
+ * resource id). *docp is consumed. Returns 0 with *next (owned) and *plan
+ * (owned; may be NULL when not wanted), or the code of the first finding with
+ * every finding in diag.
+ */
+int api_control_prepare(api_control_t *c, model_doc_t **docp, deployment_t **next,
+			json_t **plan, pr_diag_t *diag);
+
+/* Commit *nextp through the commit hook and make it current (transferred on
+ * success, *nextp cleared). Returns API_STATUS_OK or the status set in st. */
+int api_control_accept(api_control_t *c, deployment_t **nextp, api_status_t *st);
+
+/* The diagnostics provider, or NULL (and *ctx untouched). */
+const api_diagnostics_t *api_control_diagnostics(const api_control_t *c, void **ctx);
+
+/* Register DeploymentService/Apply, Plan and DiagnosticsService on reg. */
+int api_deploy_register(api_control_t *c, api_registry_t *reg);
+
+/* The cloud-style error code of an error of the PR_E* space ("LimitExceeded"). */
+const char *api_cloud_code(int err);

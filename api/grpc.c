@@ -164,9 +164,10 @@ int api_status_from_error(int err)
 		return API_STATUS_OK;
 	case PR_ECONFIG:
 	case PR_EPARSE:
-	case PR_ELOOP:
-	case PR_EIMMUTABLE:
 		return API_STATUS_INVALID_ARGUMENT;
+	case PR_ELOOP:      /* P-1, P-2: valid alone, refused in this graph */
+	case PR_EIMMUTABLE: /* I-1, F-7, N-4: valid, but not as a change of what exists */
+		return API_STATUS_FAILED_PRECONDITION;
 	case PR_ENOTFOUND:
 		return API_STATUS_NOT_FOUND;
 	case PR_EEXIST:

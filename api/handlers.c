@@ -13,6 +13,7 @@
 
 #include "api/api_p.h"
 #include "base/base.h"
+#include "linker/linker.h"
 #include "model/model.h"
 
 /* Where a resource type lives in the document, and its request fields. */
@@ -71,8 +72,23 @@ struct api_control {
 	deployment_t *current;
 	api_commit_fn commit;
 	void *ctx;
+	const api_diagnostics_t *diagnostics;
+	void *diagnostics_ctx;
 	binding_t bindings[N_KINDS * 4 + 1];
 };
+
+void api_control_set_diagnostics(api_control_t *c, const api_diagnostics_t *ops, void *ctx)
+{
+	c->diagnostics = ops;
+	c->diagnostics_ctx = ops ? ctx : NULL;
+}
+
+const api_diagnostics_t *api_control_diagnostics(const api_control_t *c, void **ctx)
+{
+	if (c->diagnostics)
+		*ctx = c->diagnostics_ctx;
+	return c->diagnostics;
+}
 
 int api_control_new(deployment_t *initial, api_commit_fn commit, void *ctx, api_control_t **out)
 {
@@ -192,6 +208,72 @@ static int respond_resource(const binding_t *b, const json_t *e, const char *par
 	return 0;
 }
 
+int api_control_prepare(api_control_t *c, model_doc_t **docp, deployment_t **next,
+			json_t **plan, pr_diag_t *diag)
+{
+	deployment_t *d = NULL;
+	json_t *p = NULL;
+
+	int ret = deployment_from_doc(docp, &d, diag);
+	if (ret != 0)
+		return ret;
+	/* P-1, P-2: a graph that is valid resource by resource may still loop */
+	if ((ret = linker_check_loops(d, diag)) != 0)
+		goto cleanup;
+	p = deployment_plan(c->current, d);
+	size_t i;
+	json_t *ch;
+	json_array_foreach(p, i, ch) {
+		if (!json_is_true(json_object_get(ch, "immutable")))
+			continue;
+		size_t k;
+		json_t *pc;
+		json_array_foreach(json_object_get(ch, "changes"), k, pc) {
+			if (!json_is_true(json_object_get(pc, "immutable")))
+				continue;
+			char *from = json_dumps(json_object_get(pc, "from"), JSON_ENCODE_ANY);
+			char *to = json_dumps(json_object_get(pc, "to"), JSON_ENCODE_ANY);
+			pr_diag_add(diag, NULL, 0, 0, json_string_value(json_object_get(ch, "id")),
+				    json_string_value(json_object_get(ch, "rule")), PR_EIMMUTABLE,
+				    "%s can't change after creation (%s -> %s); delete the resource "
+				    "and create it again",
+				    json_string_value(json_object_get(pc, "property")), from, to);
+			free(from);
+			free(to);
+		}
+		ret = PR_EIMMUTABLE;
+	}
+cleanup:
+	if (ret != 0) {
+		deployment_destroy(&d);
+		json_decref(p);
+		return ret;
+	}
+	*next = d;
+	if (plan)
+		*plan = p;
+	else
+		json_decref(p);
+	return 0;
+}
+
+int api_control_accept(api_control_t *c, deployment_t **nextp, api_status_t *st)
+{
+	char *why = NULL;
+	int ret;
+
+	if (c->commit && (ret = c->commit(c->ctx, *nextp, &why)) != 0) {
+		api_status_set(st, API_STATUS_UNAVAILABLE, "change not saved: %s",
+			       why ? why : pr_strerror(ret));
+		free(why);
+		return API_STATUS_UNAVAILABLE;
+	}
+	deployment_destroy(&c->current);
+	c->current = *nextp;
+	*nextp = NULL;
+	return API_STATUS_OK;
+}
+
 /* Validate doc as the next deployment and, when the commit hook agrees, make
  * it current. Findings become the status (first finding's code, every line). */
 static int adopt(api_control_t *c, json_t *doc, bool deleting, api_status_t *st)
@@ -199,30 +281,22 @@ static int adopt(api_control_t *c, json_t *doc, bool deleting, api_status_t *st)
 	pr_diag_t *diag = pr_diag_new();
 	model_doc_t *md = model_doc_from_json(doc, "api");
 	deployment_t *next = NULL;
-	char *why = NULL;
 	int code = API_STATUS_OK;
 
-	int ret = deployment_from_doc(&md, &next, diag);
+	int ret = api_control_prepare(c, &md, &next, NULL, diag);
 	if (ret != 0) {
 		char *text = pr_diag_format(diag);
 		code = api_status_from_error(ret);
 		/* removing what others still use breaks only references (O-4) */
 		if (deleting && code == API_STATUS_NOT_FOUND)
 			code = API_STATUS_FAILED_PRECONDITION;
-		api_status_set(st, code, "%s", text ? text : pr_strerror(ret));
+		api_status_set(st, code, "%s: %s", api_cloud_code(ret),
+			       text ? text : pr_strerror(ret));
 		free(text);
 		goto cleanup;
 	}
-	if (c->commit && (ret = c->commit(c->ctx, next, &why)) != 0) {
-		code = api_status_set(st, API_STATUS_UNAVAILABLE, "change not saved: %s",
-				      why ? why : pr_strerror(ret));
-		goto cleanup;
-	}
-	deployment_destroy(&c->current);
-	c->current = next;
-	next = NULL;
+	code = api_control_accept(c, &next, st);
 cleanup:
-	free(why);
 	deployment_destroy(&next);
 	model_doc_destroy(&md);
 	pr_diag_destroy(&diag);
@@ -454,5 +528,7 @@ int api_control_register(api_control_t *c, api_registry_t *reg)
 			if ((ret = bind_one(c, reg, &n, &kinds[i], kinds[i].service, methods[m],
 					    ops[m])) != 0)
 				return ret;
-	return bind_one(c, reg, &n, NULL, "DeploymentService", "Export", OP_EXPORT);
+	if ((ret = bind_one(c, reg, &n, NULL, "DeploymentService", "Export", OP_EXPORT)) != 0)
+		return ret;
+	return api_deploy_register(c, reg);
 }

@@ -148,7 +148,9 @@ static void test_status_mappings(void **state)
 {
 	assert_int_equal(api_status_from_error(0), API_STATUS_OK);
 	assert_int_equal(api_status_from_error(PR_ECONFIG), API_STATUS_INVALID_ARGUMENT);
-	assert_int_equal(api_status_from_error(PR_ELOOP), API_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(api_status_from_error(PR_ELOOP), API_STATUS_FAILED_PRECONDITION); /* P-1 */
+	assert_int_equal(api_status_from_error(PR_EIMMUTABLE),
+			 API_STATUS_FAILED_PRECONDITION); /* F-7 */
 	assert_int_equal(api_status_from_error(PR_ENOTFOUND), API_STATUS_NOT_FOUND);
 	assert_int_equal(api_status_from_error(PR_EEXIST), API_STATUS_ALREADY_EXISTS);
 	assert_int_equal(api_status_from_error(PR_ELIMIT), API_STATUS_RESOURCE_EXHAUSTED);
