@@ -1,0 +1,242 @@
+/*
+ * resolve — the resolution pipeline of design.md §1 and semantics.md §6
+ * (Q-1..Q-7), as a state machine that does no I/O.
+ *
+ * A snapshot is one immutable compilation of a deployment: per VNet its view
+ * (linked zones compiled, ruleset matcher, policy), the public zones, the
+ * external servers' zones and forwarders, and the listeners the deployment
+ * asks for. Workers read a snapshot without locks; the control thread builds
+ * a new one and publishes it; a snapshot is freed when its last reference
+ * goes (resolve_snapshot_unref()).
+ *
+ * A query is driven by its listener's worker:
+ *   resolve_start()  → RESOLVE_DONE (the answer is in the query's buffer)
+ *                    or RESOLVE_FORWARD (send req to targets, outside privres)
+ *   resolve_resume() with the target's reply (or none: every target failed)
+ *                    → DONE or FORWARD again (a CNAME chased into another rule)
+ * Forwarding to one of our own inbound endpoints or to an external server
+ * answered in-process never leaves resolve/: it recurses with a hop count
+ * (P-3).
+ *
+ * Threads: snapshot building on the control thread; resolve_* on a worker
+ * thread with that worker's resolve_worker_t; a snapshot may be read by any
+ * number of workers at once.
+ * Input: query packets are untrusted; every outcome is a protocol-correct
+ * answer or a drop, never an assertion.
+ *
+ * Views (I-4, design.md §4): an inbound endpoint's listener resolves in its
+ * resolver's VNet; "azure-dns/<vnet>" in that VNet, except in `virtual` listen
+ * mode, where 168.63.129.16 is one address shared by every VNet and the view is
+ * the VNet whose addressPrefixes hold the client's source address (the
+ * listener's own VNet when several or none do).
+ *
+ * External servers [privres]: "external/<name>" and rule targets that are an
+ * external server are answered in-process, as that on-premises server would:
+ * from the longest of its zones and forwarders that covers the name (a zone
+ * answers authoritatively, AA set; a forwarder sends the question to its
+ * targets, classified like rule targets: our own inbound endpoint in-process
+ * with hops+1, anything else forwarded outside); names under none get REFUSED
+ * (a server that does not recurse for us). A CNAME it meets is chased inside
+ * that server.
+ *
+ * Forwarding (Q-3, design.md §4): a rule's targets are taken in order; the
+ * first usable one decides. An inbound endpoint or external server of the
+ * deployment is usable and resolved in-process (hops+1, P-3: more than the
+ * hop limit gets SERVFAIL and a "loop" step). An outside target is usable in
+ * `virtual` mode, and in `loopback` mode only when emulator.addressMap maps
+ * "addr:port"; with no usable target the query gets SERVFAIL and an
+ * "unmapped target" step. Public upstreams (Q-4) follow the same rules.
+ *
+ * Answers: the question's case is kept (W-5), RD copied, RA set, the client's
+ * EDNS echoed (W-2), truncation to the client's size (Q-7). A forwarded reply
+ * is returned as the target sent it (its rcode, AA and sections), with the
+ * client's ID, question and EDNS (Q-6), unless it ends in a CNAME that must
+ * be chased (Q-5): then its answer records are kept and the chain continues
+ * from Q-1 in the same view, at most RESOLVE_MAX_CNAME links [privres].
+ * Answers from public zones (Q-4) are recursive data: AA off, NXDOMAIN and
+ * NODATA with the zone's SOA.
+ */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/base.h"
+#include "model/model.h"
+
+typedef struct resolve_snapshot resolve_snapshot_t;
+typedef struct resolve_worker resolve_worker_t;
+typedef struct resolve_query resolve_query_t;
+
+/* ---- Snapshots ------------------------------------------------------------ */
+
+typedef enum resolve_listener_kind {
+	RESOLVE_LISTENER_INBOUND,   /* "<resolver>/<endpoint>": the resolver VNet's view (I-4) */
+	RESOLVE_LISTENER_AZURE_DNS, /* "azure-dns/<vnet>": 168.63.129.16 in that VNet's view */
+	RESOLVE_LISTENER_EXTERNAL,  /* "external/<name>": an external server answered in-process */
+} resolve_listener_kind_t;
+
+/* A listener the deployment asks for (its virtual address); the daemon decides
+ * the real address (design.md §4). */
+typedef struct resolve_listener {
+	const char *name; /* "hub-resolver/in", "azure-dns/spoke", "external/onprem-dns" */
+	resolve_listener_kind_t kind;
+	uint32_t virtual_address; /* IE address, 168.63.129.16, or the server's address */
+	uint16_t virtual_port;    /* 53, or the external server's port */
+} resolve_listener_t;
+
+/*
+ * Compile a validated deployment (and its loop-checked views) into a snapshot
+ * with one reference. The deployment is transferred on success (the snapshot
+ * destroys it with itself); on failure diag says why and *dp is untouched.
+ */
+int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_t *diag);
+void resolve_snapshot_ref(resolve_snapshot_t *s);
+/* Drop a reference; the last one frees the snapshot. Accepts NULL. */
+void resolve_snapshot_unref(resolve_snapshot_t **sp);
+const deployment_t *resolve_snapshot_deployment(const resolve_snapshot_t *s);
+size_t resolve_snapshot_listener_count(const resolve_snapshot_t *s);
+const resolve_listener_t *resolve_snapshot_listener(const resolve_snapshot_t *s, size_t i);
+/* The listener named name (borrowed), or NULL. Constant time (a hash). */
+const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_t *s,
+							 const char *name);
+
+/* ---- Workers and queries ---------------------------------------------------- */
+
+/* Per-worker state (scratch, cache shard); owned by one worker thread. */
+resolve_worker_t *resolve_worker_new(const model_emulator_t *settings);
+void resolve_worker_destroy(resolve_worker_t **wp);
+
+/* What the listener saw. */
+typedef struct resolve_input {
+	const char *listener; /* the listener's name (as in resolve_listener_t) */
+	const struct sockaddr *client;
+	bool tcp;
+	const uint8_t *packet;
+	size_t len;
+	size_t max_answer; /* transport ceiling: 65535 on TCP */
+	int hops;          /* 0 for a client's query; P-3 */
+} resolve_input_t;
+
+/* A target of a forwarded question, as the rule names it and where it really
+ * is (design.md §4: loopback mode maps it, virtual mode uses it as is). */
+typedef struct resolve_target {
+	uint32_t address; /* as in the rule */
+	uint16_t port;
+	uint32_t real_address; /* where to send; valid when mapped */
+	uint16_t real_port;
+	bool mapped; /* false: an unmapped outside target, never contacted */
+} resolve_target_t;
+
+#define RESOLVE_MAX_TARGETS 6 /* L-5 */
+
+/* A question to send outside privres. */
+typedef struct resolve_forward {
+	const uint8_t *packet; /* the question to send (ID to be replaced by the forwarder) */
+	size_t len;
+	resolve_target_t targets[RESOLVE_MAX_TARGETS]; /* in rule order (F-10) */
+	size_t n_targets;
+	uint32_t source_address; /* virtual mode: the outbound endpoint's address (O-1); 0: any */
+	uint32_t deadline_ms;    /* the whole query */
+	uint32_t try_timeout_ms; /* one try at one target */
+} resolve_forward_t;
+
+typedef enum resolve_status {
+	RESOLVE_DONE,    /* answer ready (resolve_query_answer), or drop it when empty */
+	RESOLVE_FORWARD, /* perform *fwd, then call resolve_resume() */
+} resolve_status_t;
+
+/*
+ * Start a query. q is owned by the caller (resolve_query_new()) and holds the
+ * snapshot reference for the query's life, so a swap mid-query is harmless.
+ */
+resolve_query_t *resolve_query_new(resolve_worker_t *w);
+void resolve_query_free(resolve_query_t **qp);
+resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
+			       const resolve_input_t *in, resolve_query_t *q,
+			       const resolve_forward_t **fwd);
+/* The reply of a target (borrowed), or reply == NULL when none answered in
+ * time (the client gets SERVFAIL, F-10). */
+resolve_status_t resolve_resume(resolve_worker_t *w, resolve_query_t *q, const uint8_t *reply,
+				size_t len, const resolve_forward_t **fwd);
+/* The answer (borrowed, valid until the query is freed); len 0 means drop. */
+const uint8_t *resolve_query_answer(const resolve_query_t *q, size_t *len);
+
+/* ---- Trace and explain ------------------------------------------------------ */
+
+#define RESOLVE_MAX_CNAME 16  /* Q-5 [privres] */
+#define RESOLVE_MAX_DEPTH 16  /* in-process dispatches kept at once; beyond: P-3 */
+#define RESOLVE_TRACE_MAX 48  /* steps kept per query; later ones are counted */
+
+typedef enum resolve_step_kind {
+	RESOLVE_STEP_INVALID,     /* FORMERR/BADVERS/REFUSED/drop of the query itself (W-3) */
+	RESOLVE_STEP_VIEW,        /* a view starts answering (its name in .view) */
+	RESOLVE_STEP_EXTERNAL,    /* an external server starts answering (.view: its name) */
+	RESOLVE_STEP_POLICY,      /* the security policy let the name go on */
+	RESOLVE_STEP_ZONE,        /* a linked private zone answered (.zone, .rcode) */
+	RESOLVE_STEP_REDIRECT,    /* NXDOMAIN passed on by NxDomainRedirect (.zone) */
+	RESOLVE_STEP_RULE,        /* a forwarding rule matched (.rule, .domain) */
+	RESOLVE_STEP_RESERVED,    /* F-9: a reserved domain sends the name to Azure DNS (.domain) */
+	RESOLVE_STEP_FORWARDER,   /* an external server's forwarder matched (.domain) */
+	RESOLVE_STEP_IN_PROCESS,  /* a target answered in-process (.address, .port) */
+	RESOLVE_STEP_FORWARD,     /* asked outside privres (.address, .port: the first usable) */
+	RESOLVE_STEP_UNMAPPED,    /* no usable target: SERVFAIL (design.md §4) */
+	RESOLVE_STEP_PUBLIC_ZONE, /* a public zone answered (.zone, .rcode) */
+	RESOLVE_STEP_UPSTREAM,    /* sent to publicDns.upstreams */
+	RESOLVE_STEP_REFUSED,     /* Q-4 (nothing answers the name) or an external server's REFUSED */
+	RESOLVE_STEP_CNAME,       /* a CNAME followed (.cname: index into cnames) */
+	RESOLVE_STEP_CNAME_LIMIT, /* more than RESOLVE_MAX_CNAME links: SERVFAIL */
+	RESOLVE_STEP_LOOP,        /* P-3: the hop limit was passed: SERVFAIL */
+	RESOLVE_STEP_REPLY,       /* a forwarded reply arrived (.rcode) */
+	RESOLVE_STEP_NO_REPLY,    /* no target answered in time: SERVFAIL (F-10) */
+} resolve_step_kind_t;
+
+/* One step of a query's way; pointers are borrowed from the snapshot. */
+typedef struct resolve_step {
+	resolve_step_kind_t kind;
+	uint8_t depth;   /* 0: the client's view; +1 per in-process dispatch */
+	uint8_t hops;    /* P-3 */
+	const char *view; /* the VNet or external server answering at this depth */
+	const char *zone; /* ZONE, REDIRECT, PUBLIC_ZONE: the zone's name */
+	const model_rule_t *rule; /* RULE */
+	const char *domain; /* RULE, RESERVED, FORWARDER: the matched domain */
+	uint32_t address;   /* IN_PROCESS, FORWARD: the target */
+	uint16_t port;
+	int rcode;          /* ZONE, PUBLIC_ZONE, REPLY, and final answers */
+	int cname;          /* CNAME: index into resolve_trace_t.cnames */
+} resolve_step_t;
+
+typedef struct resolve_trace {
+	resolve_step_t steps[RESOLVE_TRACE_MAX];
+	size_t n_steps;
+	size_t dropped_steps; /* steps past RESOLVE_TRACE_MAX */
+	uint8_t cnames[RESOLVE_MAX_CNAME + 1][DNS_NAME_MAXLEN]; /* targets followed, lowercase wire */
+	size_t n_cnames;
+	bool loop;        /* P-3 ended the query */
+	bool unmapped;    /* a target without a mapping was left out */
+} resolve_trace_t;
+
+/* The steps a query took so far (borrowed; valid until the query is reused or
+ * freed), for the query log. */
+const resolve_trace_t *resolve_query_trace(const resolve_query_t *q);
+
+/* Short names of steps ("Q-2", "Q-3", "P-3" … or "view", "reply"). Never NULL. */
+const char *resolve_step_rule_id(resolve_step_kind_t kind);
+const char *resolve_step_name(resolve_step_kind_t kind);
+
+/*
+ * Explain how a question asked in VNet vnet (its Azure DNS address) is
+ * answered, running the same step functions without sending anything:
+ *   {view, question:{name,type}, steps:[{step:"Q-2", zone…}|{step:"Q-3", rule,
+ *    domain, targets:[…], chosen}|{step:"Q-4", source:"public zone"|"upstream"|
+ *    "refused"}|{step:"P-3"}…], answer:{rcode, records:[…]} (when known
+ *    in-process; null when it would be forwarded), text: one line for people}
+ * Returns 0 and *out (owned); PR_ENOTFOUND for an unknown VNet, PR_EPARSE for
+ * a name that does not parse.
+ */
+int resolve_explain(const resolve_snapshot_t *s, const char *vnet, const char *qname,
+		    uint16_t qtype, json_t **out);

@@ -1,0 +1,295 @@
+/* Snapshots: one immutable compilation of a deployment that every worker reads
+ * without locks (design.md §1, §3): the linker's views, every zone compiled
+ * (private ones with their Z-3 hosts, public ones, external servers' ones), the
+ * external servers' name matchers, and the listeners with a name hash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolve/resolve_p.h"
+
+/* The cloud gives automatically registered VM records a TTL of 10 seconds. */
+#define AUTOREG_TTL 10
+
+static void zone_fail(pr_diag_t *diag, const deployment_t *d, const model_origin_t *o, int rc,
+		      char *why)
+{
+	int line = 0, col = 0;
+	deployment_locate(d, o->node, NULL, &line, &col);
+	pr_diag_add(diag, d->file, line, col, o->path, "Z-1", rc, "%s",
+		    why ? why : pr_strerror(rc));
+	free(why);
+}
+
+/*
+ * Compile one zone of the model. registered_vnets: for a private zone, the
+ * hosts of every VNet linked with registration get an A record (Z-3); a manual
+ * record set of the same name hides it (the builder sees to that).
+ */
+static int compile_zone(const deployment_t *d, const model_zone_t *mz, bool private_zone,
+			zone_t **out, pr_diag_t *diag)
+{
+	zone_builder_t *zb = NULL;
+	char *why = NULL;
+	int rc = zone_builder_new(mz->name, &zb, &why);
+	if (rc != 0) {
+		zone_fail(diag, d, &mz->origin, rc, why);
+		return rc;
+	}
+	bool manual_soa = false;
+	for (size_t i = 0; i < mz->n_record_sets; i++) {
+		const model_record_set_t *rs = &mz->record_sets[i];
+		manual_soa |= rs->type == KNOT_RRTYPE_SOA;
+		rc = zone_builder_add_rrset(zb, rs->name, rs->type, rs->ttl, rs->records,
+					    rs->n_records, &why);
+		if (rc != 0) {
+			zone_fail(diag, d, &rs->origin, rc, why);
+			goto cleanup;
+		}
+	}
+	if (!manual_soa) {
+		/* Z-2: the model filled the defaults in. */
+		zone_soa_spec_t spec = {.mname = mz->soa.host, .rname = mz->soa.email,
+					.serial = mz->soa.serial, .refresh = mz->soa.refresh,
+					.retry = mz->soa.retry, .expire = mz->soa.expire,
+					.minimum = mz->soa.minimum, .ttl = mz->soa.ttl};
+		rc = zone_builder_set_soa(zb, &spec, &why);
+		if (rc != 0) {
+			zone_fail(diag, d, &mz->origin, rc, why);
+			goto cleanup;
+		}
+	}
+	for (size_t l = 0; private_zone && l < mz->n_links; l++) {
+		if (!mz->links[l].registration)
+			continue;
+		for (size_t v = 0; v < d->n_vms; v++) {
+			if (d->vms[v].vnet != mz->links[l].vnet)
+				continue;
+			/* Z-3: a VM whose name is no host name is not registered, as in
+			 * the cloud; it is no error of the deployment. */
+			if (zone_builder_add_host_a(zb, d->vms[v].name, d->vms[v].address,
+						    AUTOREG_TTL, &why) != 0) {
+				free(why);
+				why = NULL;
+			}
+		}
+	}
+	rc = zone_build(zb, out);
+	if (rc != 0)
+		pr_diag_add(diag, d->file, 0, 0, mz->origin.path, NULL, rc, "%s", pr_strerror(rc));
+cleanup:
+	zone_builder_destroy(&zb);
+	return rc;
+}
+
+static void free_zones(zone_t **zones, size_t n)
+{
+	for (size_t i = 0; zones && i < n; i++)
+		zone_destroy(&zones[i]);
+	free(zones);
+}
+
+/* The longest of an external server's zones and forwarders that covers a name
+ * wins; a zone and a forwarder of the same name: the zone. */
+static int compile_external(const deployment_t *d, const model_external_server_t *x,
+			    rs_external_t *out, pr_diag_t *diag)
+{
+	ruleset_matcher_builder_t *b = ruleset_matcher_builder_new();
+	int rc = 0;
+	out->zones = pr_calloc(x->n_zones ? x->n_zones : 1, sizeof(zone_t *));
+	out->entries = pr_calloc(x->n_zones + x->n_forwarders + 1, sizeof(rs_ext_entry_t));
+	size_t n = 0;
+	for (size_t i = 0; i < x->n_zones; i++) {
+		rc = compile_zone(d, &x->zones[i], false, &out->zones[i], diag);
+		if (rc != 0)
+			goto cleanup;
+		out->entries[n] = (rs_ext_entry_t){.is_zone = true, .index = i};
+		if (ruleset_matcher_add_wire(b, x->zones[i].name_wire, &out->entries[n]) == 0)
+			n++;
+	}
+	for (size_t i = 0; i < x->n_forwarders; i++) {
+		out->entries[n] = (rs_ext_entry_t){.is_zone = false, .index = i};
+		if (ruleset_matcher_add_wire(b, x->forwarders[i].domain_wire, &out->entries[n]) == 0)
+			n++;
+	}
+	rc = ruleset_matcher_build(b, false, &out->matcher);
+cleanup:
+	ruleset_matcher_builder_destroy(&b);
+	return rc;
+}
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void add_listener(resolve_snapshot_t *s, char *name, resolve_listener_kind_t kind,
+			 uint32_t addr, uint16_t port, int vnet, int external)
+{
+	s->listeners[s->n_listeners] = (resolve_listener_t){
+		.name = name, .kind = kind, .virtual_address = addr, .virtual_port = port};
+	s->listener_targets[s->n_listeners] = (rs_listener_target_t){vnet, external};
+	s->n_listeners++;
+}
+
+/* The listeners in deployment order: inbound endpoints, then each VNet's
+ * Azure DNS address, then the external servers. */
+static void build_listeners(resolve_snapshot_t *s)
+{
+	const deployment_t *d = s->d;
+	size_t n = d->n_vnets + d->n_external_servers;
+	for (size_t r = 0; r < d->n_resolvers; r++)
+		n += d->resolvers[r].n_inbound;
+	s->listeners = pr_calloc(n + 1, sizeof(*s->listeners));
+	s->listener_targets = pr_calloc(n + 1, sizeof(*s->listener_targets));
+	for (size_t r = 0; r < d->n_resolvers; r++)
+		for (size_t e = 0; e < d->resolvers[r].n_inbound; e++)
+			add_listener(s,
+				     pr_asprintf("%s/%s", d->resolvers[r].name,
+						 d->resolvers[r].inbound[e].name),
+				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address, 53,
+				     d->resolvers[r].vnet, -1);
+	for (size_t v = 0; v < d->n_vnets; v++)
+		add_listener(s, pr_asprintf("azure-dns/%s", d->vnets[v].name),
+			     RESOLVE_LISTENER_AZURE_DNS, MODEL_AZURE_DNS_ADDR, 53, (int)v, -1);
+	for (size_t x = 0; x < d->n_external_servers; x++)
+		add_listener(s, pr_asprintf("external/%s", d->external_servers[x].name),
+			     RESOLVE_LISTENER_EXTERNAL, d->external_servers[x].address,
+			     d->external_servers[x].port, -1, (int)x);
+
+	size_t size = 4;
+	while (size < 2 * s->n_listeners)
+		size *= 2;
+	s->listener_table = pr_calloc(size, sizeof(uint32_t));
+	s->listener_mask = size - 1;
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		size_t j = name_hash(s->listeners[i].name) & s->listener_mask;
+		while (s->listener_table[j])
+			j = (j + 1) & s->listener_mask;
+		s->listener_table[j] = (uint32_t)i + 1;
+	}
+}
+
+int snapshot_listener_index(const resolve_snapshot_t *s, const char *name)
+{
+	if (!name)
+		return -1;
+	for (size_t j = name_hash(name) & s->listener_mask;; j = (j + 1) & s->listener_mask) {
+		uint32_t slot = s->listener_table[j];
+		if (slot == 0)
+			return -1;
+		if (strcmp(s->listeners[slot - 1].name, name) == 0)
+			return (int)slot - 1;
+	}
+}
+
+/* Free everything compiled from d; the deployment itself only when owned. */
+static void snapshot_free(resolve_snapshot_t *s, deployment_t *d, bool owned)
+{
+	free_zones(s->private_zones, d->n_zones);
+	free_zones(s->public_zones, d->public_dns.n_zones);
+	ruleset_matcher_destroy(&s->public_matcher);
+	for (size_t x = 0; s->externals && x < d->n_external_servers; x++) {
+		free_zones(s->externals[x].zones, d->external_servers[x].n_zones);
+		free(s->externals[x].entries);
+		ruleset_matcher_destroy(&s->externals[x].matcher);
+	}
+	free(s->externals);
+	for (size_t i = 0; i < s->n_listeners; i++)
+		free((char *)s->listeners[i].name);
+	free(s->listeners);
+	free(s->listener_targets);
+	free(s->listener_table);
+	linker_destroy(&s->linker);
+	if (owned)
+		deployment_destroy(&d);
+	free(s);
+}
+
+int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_t *diag)
+{
+	PR_REQUIRE(dp && *dp && out && diag);
+	deployment_t *d = *dp;
+	resolve_snapshot_t *s = pr_calloc(1, sizeof(*s));
+	ruleset_matcher_builder_t *pb = NULL;
+	s->d = d;
+	/* Loops (P-1, P-2) are refused here with the linker's findings. */
+	int rc = linker_build(d, &s->linker, diag);
+	if (rc != 0)
+		goto cleanup;
+
+	s->private_zones = pr_calloc(d->n_zones + 1, sizeof(zone_t *));
+	for (size_t i = 0; i < d->n_zones; i++)
+		if ((rc = compile_zone(d, &d->zones[i], true, &s->private_zones[i], diag)) != 0)
+			goto cleanup;
+
+	s->public_zones = pr_calloc(d->public_dns.n_zones + 1, sizeof(zone_t *));
+	pb = ruleset_matcher_builder_new();
+	for (size_t i = 0; i < d->public_dns.n_zones; i++) {
+		const model_zone_t *mz = &d->public_dns.zones[i];
+		if ((rc = compile_zone(d, mz, false, &s->public_zones[i], diag)) != 0)
+			goto cleanup;
+		/* A second zone of one name is the validator's to refuse; keep the first. */
+		(void)ruleset_matcher_add_wire(pb, mz->name_wire, &s->public_zones[i]);
+	}
+	if ((rc = ruleset_matcher_build(pb, false, &s->public_matcher)) != 0)
+		goto cleanup;
+
+	s->externals = pr_calloc(d->n_external_servers + 1, sizeof(rs_external_t));
+	for (size_t x = 0; x < d->n_external_servers; x++)
+		if ((rc = compile_external(d, &d->external_servers[x], &s->externals[x], diag)) !=
+		    0)
+			goto cleanup;
+
+	build_listeners(s);
+	atomic_init(&s->refs, 1);
+	*dp = NULL;
+	*out = s;
+	s = NULL;
+cleanup:
+	ruleset_matcher_builder_destroy(&pb);
+	if (s)
+		snapshot_free(s, d, false); /* *dp untouched on failure */
+	return rc;
+}
+
+void resolve_snapshot_ref(resolve_snapshot_t *s)
+{
+	PR_REQUIRE(s);
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void resolve_snapshot_unref(resolve_snapshot_t **sp)
+{
+	if (!sp || !*sp)
+		return;
+	resolve_snapshot_t *s = *sp;
+	*sp = NULL;
+	/* The last reader frees (style.md §11); acq_rel orders its reads before. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		snapshot_free(s, s->d, true);
+}
+
+const deployment_t *resolve_snapshot_deployment(const resolve_snapshot_t *s)
+{
+	return s->d;
+}
+
+size_t resolve_snapshot_listener_count(const resolve_snapshot_t *s)
+{
+	return s->n_listeners;
+}
+
+const resolve_listener_t *resolve_snapshot_listener(const resolve_snapshot_t *s, size_t i)
+{
+	return i < s->n_listeners ? &s->listeners[i] : NULL;
+}
+
+const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_t *s,
+							 const char *name)
+{
+	int i = snapshot_listener_index(s, name);
+	return i < 0 ? NULL : &s->listeners[i];
+}
