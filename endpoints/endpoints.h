@@ -328,7 +328,7 @@ typedef struct ep_forward_result {
  * loop thread. The request's handle is gone when it is called. */
 typedef void (*ep_forward_cb)(void *arg, const ep_forward_result_t *res);
 
-/* Per-forwarder counters; ep_forwarder_stats() sums nothing, it copies. */
+/* One forwarder's counters (the daemon sums them over workers). */
 typedef struct ep_forward_stats {
 	uint64_t requests;             /* ep_forward_start() calls accepted */
 	uint64_t answered;             /* requests that got an answer */
@@ -364,8 +364,10 @@ void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out);
  * cb(arg, result) is called exactly once, later on the loop — never inside
  * this call — unless the request is cancelled. *out (may be NULL) gets a
  * handle, valid until the callback runs or the request is cancelled.
- * Returns 0, or -EINVAL for a packet with no readable question or no target
- * (nothing started, cb not called).
+ * Returns 0, -EINVAL for a packet with no readable question or no target, or
+ * -ECANCELED when the forwarder is closing (a callback run by
+ * ep_forwarder_close() starting another request); then nothing started and
+ * cb is not called.
  */
 int ep_forward_start(ep_forwarder_t *f, const ep_forward_request_t *req, ep_forward_cb cb,
 		     void *arg, ep_forward_t **out);
