@@ -233,12 +233,17 @@ static void test_close_with_requests_in_flight(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ep_forward_start(fx->f, &req, on_done, &o[i], NULL), 0);
 	uv_run(&fx->loop, UV_RUN_NOWAIT);
+	/* A callback run by the close may try to start another request. */
+	o[0].chain = fx->f;
+	o[0].chain_port = fx->good.port;
 	ep_forwarder_close(&fx->f);
 	assert_null(fx->f);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(o[i].calls, 1);
 		assert_int_equal(o[i].status, -ECANCELED);
 	}
+	assert_int_equal(o[0].chain_err, -ECANCELED);
+	assert_int_equal(fx->good.seen, 0);
 	/* teardown runs the loop to its end: loop_close == 0 proves every
 	 * socket and timer closed, ASan that the forwarder was freed. */
 }
