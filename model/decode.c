@@ -1089,7 +1089,7 @@ void model_decode(model_ctx_t *c)
 			"privateDnsZones", "dnsResolvers", "dnsForwardingRulesets",
 			"virtualMachines", "dnsResolverDomainLists", "dnsResolverPolicies",
 			"dnsSecurityPolicies", "externalDnsServers", "publicDns", "emulator",
-			"limits"));
+			"limits", "topology"));
 	deployment_t *d = c->d;
 	d->location = get_str(c, root, "location", "", false);
 	if (!d->location)
@@ -1111,4 +1111,5 @@ void model_decode(model_ctx_t *c)
 	decode_externals(c, root);
 	decode_public_dns(c, root);
 	decode_emulator(c, root);
+	model_decode_topology(c, root);
 }

@@ -371,6 +371,10 @@ typedef struct model_emulator {
 #define MODEL_DEFAULT_TCP_IDLE_TIMEOUT_MS 10000
 #define MODEL_DEFAULT_CACHE_ENTRIES 100000
 
+/* The `topology:` section (design.md §8); declared in the topology part of
+ * this header. NULL members when the section is absent. */
+typedef struct model_topology model_topology_t;
+
 typedef struct deployment deployment_t;
 
 /* The graph. Read-only for everybody but model/. */
@@ -398,6 +402,7 @@ struct deployment {
 	model_public_dns_t public_dns;
 	model_emulator_t emulator;
 	model_limits_t limits;
+	model_topology_t *topology; /* NULL without a topology: section */
 	bool validated;
 
 	/* private to model/ */

@@ -39,3 +39,10 @@ void model_validate(model_ctx_t *c);
  * after the given type ("virtualNetworks"), or NULL when the id is of another
  * type. Borrowed from the arena. */
 const char *model_ref_name(model_ctx_t *c, const char *ref, const char *type);
+
+/* The `topology:` section (design.md §8), decoded and checked in
+ * topology.c: on-premises networks, the VNets they reach, where external
+ * servers live. Runs after every other resource is decoded. */
+void model_decode_topology(model_ctx_t *c, const json_t *root);
+/* Checks of the topology against the whole graph; runs after validation. */
+void model_validate_topology(model_ctx_t *c);

@@ -1395,5 +1395,6 @@ void model_validate(model_ctx_t *c)
 	validate_externals(c);
 	validate_public_dns(c);
 	validate_emulator(c);
+	model_validate_topology(c);
 	assign_ids(c);
 }
