@@ -39,8 +39,10 @@ typedef struct domain {
 
 typedef struct slot {
 	uint64_t hash;
-	uint32_t domain; /* index + 1 into set->domains; EMPTY for a free slot */
-	uint32_t rule;   /* index into the policy's rules */
+	uint32_t domain;   /* index + 1 into set->domains; EMPTY for a free slot */
+	uint16_t rule;     /* index into the policy's rules */
+	uint16_t priority; /* that rule's (S-1: 100..65000), so a probe that cannot
+			    * win is decided within the slot */
 } slot_t;
 
 typedef struct rule {
@@ -266,7 +268,8 @@ static void compile_policy(policy_set_t *s, const deployment_t *d, const model_p
 					continue;
 				sl->hash = dom->hash;
 				sl->domain = di + 1;
-				sl->rule = (uint32_t)r;
+				sl->rule = (uint16_t)r;
+				sl->priority = (uint16_t)p->rules[r].priority;
 				p->n_domains++;
 				if (dom->labels > p->max_labels)
 					p->max_labels = dom->labels;
@@ -312,6 +315,25 @@ int policy_set_build(const deployment_t *d, policy_set_t **out, pr_diag_t *diag)
 	pr_grow(&s->wire, &s->wire_cap, s->wire_len + SLACK, 1);
 	memset(s->wire + s->wire_len, 0, SLACK);
 
+	/* Slots hold a rule index and a priority in 16 bits each: far above the
+	 * contract's 1000 rules (S-1) and 65000, but a limits: override or an
+	 * unvalidated deployment must not wrap them. */
+	for (size_t i = 0; i < d->n_policies; i++) {
+		const model_policy_t *mp = &d->policies[i];
+		bool bad = mp->n_rules > UINT16_MAX;
+		for (size_t j = 0; !bad && j < mp->n_rules; j++)
+			bad = mp->rules[j].priority < 0 || mp->rules[j].priority > UINT16_MAX;
+		if (bad) {
+			if (diag)
+				pr_diag_add(diag, d->file, 0, 0, mp->origin.path, "S-1", PR_ELIMIT,
+					    "%zu rules with priorities %d..%d are what a policy "
+					    "can hold",
+					    (size_t)UINT16_MAX, MODEL_POLICY_PRIORITY_MIN,
+					    MODEL_POLICY_PRIORITY_MAX);
+			ret = PR_ELIMIT;
+			goto cleanup;
+		}
+	}
 	s->n_policies = d->n_policies;
 	s->policies = pr_calloc(s->n_policies ? s->n_policies : 1, sizeof(policy_t));
 	for (size_t i = 0; i < d->n_policies; i++)
@@ -343,20 +365,12 @@ void policy_set_destroy(policy_set_t **sp)
 
 /* ---- evaluating ------------------------------------------------------------ */
 
-/* The slot of p that holds exactly this suffix, or NULL. */
-static inline const slot_t *probe(const policy_set_t *s, const policy_t *p, uint64_t h,
-				  const uint8_t *name, size_t len)
+/* Does slot sl hold exactly this name? */
+static inline bool slot_is(const policy_set_t *s, const slot_t *sl, const uint8_t *name,
+			   size_t len)
 {
-	for (size_t i = slot_of(h, p->mask);; i = (i + 1) & p->mask) {
-		const slot_t *sl = &p->slots[i];
-		if (sl->domain == EMPTY)
-			return NULL;
-		if (sl->hash != h)
-			continue;
-		const domain_t *dom = &s->domains[sl->domain - 1];
-		if (dom->wire_len == len && memcmp(s->wire + dom->wire, name, len) == 0)
-			return sl;
-	}
+	const domain_t *dom = &s->domains[sl->domain - 1];
+	return dom->wire_len == len && memcmp(s->wire + dom->wire, name, len) == 0;
 }
 
 static void verdict_none(policy_verdict_t *v)
@@ -388,19 +402,37 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 	}
 	const policy_t *p = &s->policies[policy_index];
 
-	/* S-3: every suffix from the root outwards; the lowest priority number
-	 * wins, and on a tie (one rule, two of its domains) the longer domain is
-	 * reported. Suffixes longer than the longest domain cannot hit. */
-	const slot_t *best = probe(s, p, SEED, buf + len - 1, 1);
-	uint64_t h = SEED;
+	/* The hashes of every suffix that can hit (none longer than the longest
+	 * domain), root first; their slots are prefetched together so that with
+	 * large lists the cache misses overlap instead of queueing. */
 	int depth = labels < p->max_labels ? labels : p->max_labels;
-	for (int i = labels - 1; i >= labels - depth; i--) {
-		if (best && p->rules[best->rule].priority == p->min_priority)
-			break;
-		h = hash_label(h, buf + offs[i]);
-		const slot_t *sl = probe(s, p, h, buf + offs[i], len - offs[i]);
-		if (sl && (!best || p->rules[sl->rule].priority <= p->rules[best->rule].priority))
-			best = sl;
+	uint64_t hs[MAX_LABELS + 1];
+	hs[0] = SEED;
+	for (int k = 1; k <= depth; k++)
+		hs[k] = hash_label(hs[k - 1], buf + offs[labels - k]);
+	for (int k = 0; k <= depth; k++)
+		__builtin_prefetch(&p->slots[slot_of(hs[k], p->mask)]);
+
+	/* S-3: the lowest priority number over all suffixes wins; on a tie (one
+	 * rule, two of its domains) the longer domain is reported. A name is
+	 * compared only when its slot would improve the verdict. */
+	const slot_t *best = NULL;
+	for (int k = 0; k <= depth; k++) {
+		const uint8_t *name = k ? buf + offs[labels - k] : buf + len - 1;
+		size_t nlen = (size_t)(buf + len - name);
+		for (size_t i = slot_of(hs[k], p->mask);; i = (i + 1) & p->mask) {
+			const slot_t *sl = &p->slots[i];
+			if (sl->domain == EMPTY)
+				break;
+			if (sl->hash != hs[k] || (best && sl->priority > best->priority))
+				continue;
+			if (slot_is(s, sl, name, nlen)) {
+				best = sl;
+				break;
+			}
+		}
+		if (best && best->priority == p->min_priority)
+			break; /* nothing can beat the policy's best rule */
 	}
 	if (!best) {
 		verdict_none(out);
