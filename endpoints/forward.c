@@ -385,6 +385,8 @@ static void udp_start(ep_forward_t *fw, int target)
 	}
 	count(f, F_UDP_TRIES);
 	target_sockaddr(&fw->targets[target], &sin);
+	/* W-4: without a source address, connect(2) binds the new socket to
+	 * a random ephemeral port; with one, bind above asked for port 0. */
 	err = uv_udp_connect(&t->h.udp, (struct sockaddr *)&sin);
 	if (err == 0)
 		err = uv_udp_recv_start(&t->h.udp, udp_alloc, udp_recv);
