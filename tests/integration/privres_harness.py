@@ -78,3 +78,85 @@ class Privresd:
                 raise RuntimeError("privresd did not stop on SIGTERM")
             return rc
         return self.proc.returncode
+
+
+class Unbound:
+    """A real unbound on 127.0.0.1:port with local data (the "on-premises"
+    server of the tests)."""
+
+    def __init__(self, port, local_data, forward_zones=(), extra=""):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="privres-unbound-")
+        conf = os.path.join(self.dir, "unbound.conf")
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1@%d" % port,
+            "  do-daemonize: no", '  chroot: ""', '  username: ""',
+            '  directory: "%s"' % self.dir, '  pidfile: "%s/unbound.pid"' % self.dir,
+            "  use-syslog: no", '  logfile: "%s/unbound.log"' % self.dir,
+            "  log-queries: yes", "  verbosity: 1", "  do-ip6: no",
+            "  access-control: 127.0.0.0/8 allow",
+            "  do-not-query-localhost: no",
+            "  num-threads: 1",
+        ]
+        zones = set()
+        for rr in local_data:
+            name = rr.split()[0].rstrip(".")
+            zones.add(name.split(".", 1)[1] + ".")
+        for z in sorted(zones):
+            lines.append('  local-zone: "%s" static' % z)
+        for rr in local_data:
+            lines.append('  local-data: "%s"' % rr)
+        lines.append(extra)
+        for zone, addr in forward_zones:
+            lines += ["forward-zone:", '  name: "%s"' % zone, "  forward-addr: %s" % addr]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait()
+
+    def _wait(self):
+        import socket
+        end = time.time() + 10
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("unbound exited %d" % self.proc.returncode)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(0.2)
+            # a version.bind query: any answer means it is up
+            s.sendto(bytes.fromhex("abcd0100000100000000000007766572"
+                                   "73696f6e0462696e640000100003"), ("127.0.0.1", self.port))
+            try:
+                s.recvfrom(512)
+                return
+            except OSError:
+                time.sleep(0.1)
+            finally:
+                s.close()
+        raise RuntimeError("unbound did not start on port %d" % self.port)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "unbound.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def free_port():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
