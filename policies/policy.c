@@ -403,8 +403,8 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 	const policy_t *p = &s->policies[policy_index];
 
 	/* The hashes of every suffix that can hit (none longer than the longest
-	 * domain), root first; their slots are prefetched together so that with
-	 * large lists the cache misses overlap instead of queueing. */
+	 * domain); their slots are prefetched together so that with large lists
+	 * the cache misses overlap instead of queueing. */
 	int depth = labels < p->max_labels ? labels : p->max_labels;
 	uint64_t hs[MAX_LABELS + 1];
 	hs[0] = SEED;
@@ -413,18 +413,19 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 	for (int k = 0; k <= depth; k++)
 		__builtin_prefetch(&p->slots[slot_of(hs[k], p->mask)]);
 
-	/* S-3: the lowest priority number over all suffixes wins; on a tie (one
-	 * rule, two of its domains) the longer domain is reported. A name is
-	 * compared only when its slot would improve the verdict. */
+	/* S-3: the lowest priority number over all suffixes wins. Longest suffix
+	 * first, so on a tie (one rule, two of its domains) the longer domain is
+	 * the one reported, and a hit of the policy's best rule ends the walk. A
+	 * name is compared only when its slot would improve the verdict. */
 	const slot_t *best = NULL;
-	for (int k = 0; k <= depth; k++) {
+	for (int k = depth; k >= 0; k--) {
 		const uint8_t *name = k ? buf + offs[labels - k] : buf + len - 1;
 		size_t nlen = (size_t)(buf + len - name);
 		for (size_t i = slot_of(hs[k], p->mask);; i = (i + 1) & p->mask) {
 			const slot_t *sl = &p->slots[i];
 			if (sl->domain == EMPTY)
 				break;
-			if (sl->hash != hs[k] || (best && sl->priority > best->priority))
+			if (sl->hash != hs[k] || (best && sl->priority >= best->priority))
 				continue;
 			if (slot_is(s, sl, name, nlen)) {
 				best = sl;

@@ -542,6 +542,42 @@ static void test_threads_share_a_set(void **state)
 	unload(&f);
 }
 
+/* examples/zero-trust.yaml decides as its header comment says (S-2, S-3,
+ * Q-5: the CNAME target of cdn.contoso.com is checked on its own). */
+static void test_example_zero_trust(void **state)
+{
+	(void)state;
+	fixture_t f;
+	pr_diag_t *diag = pr_diag_new();
+	int rc = deployment_load_file(PRIVRES_SOURCE_DIR "/examples/zero-trust.yaml", &f.d, diag);
+	if (rc != 0) {
+		char *msg = pr_diag_format(diag);
+		fail_msg("examples/zero-trust.yaml: %s", msg);
+	}
+	f.s = NULL;
+	assert_int_equal(policy_set_build(f.d, &f.s, diag), 0);
+	pr_diag_destroy(&diag);
+	int spoke = deployment_policy_for_vnet(f.d, deployment_find_vnet(f.d, "spoke"));
+	int hub = deployment_policy_for_vnet(f.d, deployment_find_vnet(f.d, "hub"));
+	assert_true(spoke >= 0);
+	assert_int_equal(hub, -1);
+	assert_string_equal(policy_set_name(f.s, (size_t)spoke), "zero-trust");
+	assert_verdict(&f, spoke, "web.azure.contoso.com", POLICY_ALLOW, "allow-needed",
+		       "azure.contoso.com.");
+	assert_verdict(&f, spoke, "www.contoso.com", POLICY_ALLOW, "allow-needed", "contoso.com.");
+	assert_verdict(&f, spoke, "contosostorage.blob.core.windows.net", POLICY_ALLOW,
+		       "allow-needed", "windows.net.");
+	assert_verdict(&f, spoke, "login.microsoft.com", POLICY_ALLOW, "allow-needed",
+		       "microsoft.com.");
+	assert_verdict(&f, spoke, "pixel.ads.example", POLICY_ALERT, "alert-ads", "ads.example.");
+	assert_verdict(&f, spoke, "www.example.com", POLICY_BLOCK, "block-rest", ".");
+	assert_verdict(&f, spoke, "anything.else.org", POLICY_BLOCK, "block-rest", ".");
+	assert_verdict(&f, spoke, "cdn.contoso.com", POLICY_ALLOW, "allow-needed", "contoso.com.");
+	assert_verdict(&f, spoke, "contoso.azureedge.net", POLICY_BLOCK, "block-rest", ".");
+	assert_verdict(&f, hub, "www.example.com", POLICY_NONE, NULL, NULL);
+	unload(&f);
+}
+
 /* ---- Block answers ---------------------------------------------------------- */
 
 /* A query for name/type as a client sends it (case kept), optionally with
@@ -743,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_s1_hundred_thousand_domains),
 		cmocka_unit_test(test_s3_shared_list),
 		cmocka_unit_test(test_threads_share_a_set),
+		cmocka_unit_test(test_example_zero_trust),
 		cmocka_unit_test(test_s3_block_answer_cname_parsed),
 		cmocka_unit_test(test_s3_block_answer_servfail_parsed),
 		cmocka_unit_test(test_q5_block_cname_mid_chain),
