@@ -30,7 +30,14 @@ class Privresd:
         cmd += list(args)
         self.out = open(os.path.join(self.dir, "out.log"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT)
-        self.listeners = self._wait_ready()
+        try:
+            self.listeners = self._wait_ready()
+        except RuntimeError:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.out.close()
+            raise
 
     def write_config(self, text):
         with open(self.config, "w") as f:
