@@ -1,13 +1,14 @@
 /*
  * The DNS security policy matcher (S-1..S-3).
  *
- * Domain lists are compiled once per set into one array of domain records
- * (lowercase wire and canonical text in two blobs, plus the hash of the
- * wire name). Each policy then gets an open-addressing table from domain to
- * (domain record, rule): its enabled rules are visited in priority order and a
- * domain keeps the first rule that names it, i.e. the lowest priority number
- * (S-3), so at query time one probe per suffix of the name says which rule,
- * if any, that suffix triggers; the lowest number over all suffixes decides.
+ * Domain lists are compiled once per set into one blob of entries (the
+ * lowercase wire name with what a verdict reports about it) and one text blob
+ * of canonical names. Each policy then gets an open-addressing table from
+ * domain to (entry, rule, priority): its enabled rules are visited in priority
+ * order and a domain keeps the first rule that names it, i.e. the lowest
+ * priority number (S-3), so at query time one probe per suffix of the name
+ * says which rule, if any, that suffix triggers; the lowest number over all
+ * suffixes decides.
  *
  * The hash of a name is built from its rightmost label to its leftmost, one
  * label at a time, so a query computes the hashes of all its suffixes in one
@@ -28,18 +29,29 @@
 #define EMPTY 0u
 #define NOT_COMPILED UINT32_MAX
 
+/*
+ * A compiled domain is one entry of the entries blob: everything a query
+ * reads about it in one place, so a hit costs one cache miss past its slot:
+ *   u32 text (offset into the text blob), u32 list (index into the
+ *   deployment's domain lists), u8 labels, u8 wire length (root octet
+ *   included: 1 for "."), then the lowercase wire name.
+ */
+#define ENT_TEXT 0
+#define ENT_LIST 4
+#define ENT_LABELS 8
+#define ENT_WIRE_LEN 9
+#define ENT_WIRE 10
+
+/* What building needs about a domain; dropped once the tables are filled. */
 typedef struct domain {
 	uint64_t hash;
-	uint32_t wire;     /* offset into wire blob */
-	uint32_t text;     /* offset into text blob */
-	uint32_t list;     /* index into the deployment's domain lists */
-	uint8_t wire_len;  /* includes the root octet; 1 for "." */
+	uint32_t ent; /* offset of its entry */
 	uint8_t labels;
 } domain_t;
 
 typedef struct slot {
 	uint64_t hash;
-	uint32_t domain;   /* index + 1 into set->domains; EMPTY for a free slot */
+	uint32_t ent;      /* offset + 1 of its entry; EMPTY for a free slot */
 	uint16_t rule;     /* index into the policy's rules */
 	uint16_t priority; /* that rule's (S-1: 100..65000), so a probe that cannot
 			    * win is decided within the slot */
@@ -67,10 +79,10 @@ typedef struct policy {
 struct policy_set {
 	policy_t *policies;
 	size_t n_policies;
-	domain_t *domains;
+	domain_t *domains; /* while building only */
 	size_t n_domains, domains_cap;
-	uint8_t *wire; /* followed by SLACK zero octets */
-	size_t wire_len, wire_cap;
+	uint8_t *ent; /* entries */
+	size_t ent_len, ent_cap;
 	char *text;
 	size_t text_len, text_cap;
 	const char **list_names; /* per deployment domain list, in the arena */
@@ -186,16 +198,22 @@ static int compile_list(policy_set_t *s, const deployment_t *d, int li, pr_diag_
 		int tl = dns_name_to_text(buf, text, sizeof(text));
 		if (tl < 0)
 			return tl;
+		/* Slots address entries in 32 bits (offset + 1). */
+		if (s->ent_len + ENT_WIRE + len >= UINT32_MAX || s->text_len + (size_t)tl >= UINT32_MAX)
+			return PR_ELIMIT;
 		domain_t *dom = &s->domains[s->n_domains++];
 		dom->hash = hash_name(buf, offs, labels);
-		dom->wire = (uint32_t)s->wire_len;
-		dom->text = (uint32_t)s->text_len;
-		dom->list = (uint32_t)li;
-		dom->wire_len = (uint8_t)len;
+		dom->ent = (uint32_t)s->ent_len;
 		dom->labels = (uint8_t)labels;
-		pr_grow(&s->wire, &s->wire_cap, s->wire_len + len + SLACK, 1);
-		memcpy(s->wire + s->wire_len, buf, len);
-		s->wire_len += len;
+		uint32_t text_off = (uint32_t)s->text_len, list = (uint32_t)li;
+		pr_grow(&s->ent, &s->ent_cap, s->ent_len + ENT_WIRE + len, 1);
+		uint8_t *e = s->ent + s->ent_len;
+		memcpy(e + ENT_TEXT, &text_off, 4);
+		memcpy(e + ENT_LIST, &list, 4);
+		e[ENT_LABELS] = (uint8_t)labels;
+		e[ENT_WIRE_LEN] = (uint8_t)len;
+		memcpy(e + ENT_WIRE, buf, len);
+		s->ent_len += ENT_WIRE + len;
 		pr_grow(&s->text, &s->text_cap, s->text_len + (size_t)tl + 1, 1);
 		memcpy(s->text + s->text_len, text, (size_t)tl + 1);
 		s->text_len += (size_t)tl + 1;
@@ -210,16 +228,21 @@ static int by_priority(const void *a, const void *b)
 	return (x->priority > y->priority) - (x->priority < y->priority);
 }
 
+/* Does (non-empty) slot sl hold exactly this name? */
+static inline bool slot_is(const policy_set_t *s, const slot_t *sl, const uint8_t *name,
+			   size_t len)
+{
+	const uint8_t *e = s->ent + sl->ent - 1;
+	return e[ENT_WIRE_LEN] == len && memcmp(e + ENT_WIRE, name, len) == 0;
+}
+
 /* The slot that holds dom's name in p, or the free slot where it goes. */
 static slot_t *find_slot(const policy_set_t *s, const policy_t *p, uint64_t h,
 			 const uint8_t *name, size_t len)
 {
 	for (size_t i = slot_of(h, p->mask);; i = (i + 1) & p->mask) {
 		slot_t *sl = &p->slots[i];
-		if (sl->domain == EMPTY)
-			return sl;
-		const domain_t *dom = &s->domains[sl->domain - 1];
-		if (sl->hash == h && dom->wire_len == len && memcmp(s->wire + dom->wire, name, len) == 0)
+		if (sl->ent == EMPTY || (sl->hash == h && slot_is(s, sl, name, len)))
 			return sl;
 	}
 }
@@ -262,12 +285,13 @@ static void compile_policy(policy_set_t *s, const deployment_t *d, const model_p
 			uint32_t first = s->list_first[li];
 			for (uint32_t di = first; di < first + s->list_count[li]; di++) {
 				const domain_t *dom = &s->domains[di];
-				slot_t *sl = find_slot(s, p, dom->hash, s->wire + dom->wire,
-						       dom->wire_len);
-				if (sl->domain != EMPTY)
+				const uint8_t *e = s->ent + dom->ent;
+				slot_t *sl = find_slot(s, p, dom->hash, e + ENT_WIRE,
+						       e[ENT_WIRE_LEN]);
+				if (sl->ent != EMPTY)
 					continue;
 				sl->hash = dom->hash;
-				sl->domain = di + 1;
+				sl->ent = dom->ent + 1;
 				sl->rule = (uint16_t)r;
 				sl->priority = (uint16_t)p->rules[r].priority;
 				p->n_domains++;
@@ -312,8 +336,6 @@ int policy_set_build(const deployment_t *d, policy_set_t **out, pr_diag_t *diag)
 		}
 	if (ret)
 		goto cleanup;
-	pr_grow(&s->wire, &s->wire_cap, s->wire_len + SLACK, 1);
-	memset(s->wire + s->wire_len, 0, SLACK);
 
 	/* Slots hold a rule index and a priority in 16 bits each: far above the
 	 * contract's 1000 rules (S-1) and 65000, but a limits: override or an
@@ -338,6 +360,9 @@ int policy_set_build(const deployment_t *d, policy_set_t **out, pr_diag_t *diag)
 	s->policies = pr_calloc(s->n_policies ? s->n_policies : 1, sizeof(policy_t));
 	for (size_t i = 0; i < d->n_policies; i++)
 		compile_policy(s, d, &d->policies[i], &s->policies[i]);
+	free(s->domains);
+	s->domains = NULL;
+	s->n_domains = s->domains_cap = 0;
 	*out = s;
 	s = NULL;
 cleanup:
@@ -354,7 +379,7 @@ void policy_set_destroy(policy_set_t **sp)
 		free(s->policies[i].slots);
 	free(s->policies);
 	free(s->domains);
-	free(s->wire);
+	free(s->ent);
 	free(s->text);
 	free(s->list_first);
 	free(s->list_count);
@@ -364,14 +389,6 @@ void policy_set_destroy(policy_set_t **sp)
 }
 
 /* ---- evaluating ------------------------------------------------------------ */
-
-/* Does slot sl hold exactly this name? */
-static inline bool slot_is(const policy_set_t *s, const slot_t *sl, const uint8_t *name,
-			   size_t len)
-{
-	const domain_t *dom = &s->domains[sl->domain - 1];
-	return dom->wire_len == len && memcmp(s->wire + dom->wire, name, len) == 0;
-}
 
 static void verdict_none(policy_verdict_t *v)
 {
@@ -423,7 +440,7 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 		size_t nlen = (size_t)(buf + len - name);
 		for (size_t i = slot_of(hs[k], p->mask);; i = (i + 1) & p->mask) {
 			const slot_t *sl = &p->slots[i];
-			if (sl->domain == EMPTY)
+			if (sl->ent == EMPTY)
 				break;
 			if (sl->hash != hs[k] || (best && sl->priority >= best->priority))
 				continue;
@@ -440,7 +457,10 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 		return 0;
 	}
 	const rule_t *r = &p->rules[best->rule];
-	const domain_t *dom = &s->domains[best->domain - 1];
+	const uint8_t *e = s->ent + best->ent - 1;
+	uint32_t text_off, list;
+	memcpy(&text_off, e + ENT_TEXT, 4);
+	memcpy(&list, e + ENT_LIST, 4);
 	static const policy_action_t actions[] = {
 		[MODEL_ACTION_ALLOW] = POLICY_ALLOW,
 		[MODEL_ACTION_ALERT] = POLICY_ALERT,
@@ -453,10 +473,10 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 		.rule = r->name,
 		.priority = r->priority,
 		.rule_index = r->index,
-		.domain = s->text + dom->text,
-		.domain_labels = dom->labels,
-		.list = s->list_names[dom->list],
-		.list_index = (int)dom->list,
+		.domain = s->text + text_off,
+		.domain_labels = e[ENT_LABELS],
+		.list = s->list_names[list],
+		.list_index = (int)list,
 	};
 	return 0;
 }
