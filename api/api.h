@@ -43,7 +43,7 @@ enum {
 	API_STATUS_UNAUTHENTICATED = 16,
 };
 
-#define API_STATUS_MESSAGE_MAX 1024
+#define API_STATUS_MESSAGE_MAX 4096 /* a change may break several rules at once */
 #define API_DEFAULT_MAX_MESSAGE (4u << 20) /* gRPC's customary default */
 
 /* A call's outcome: a gRPC status code and its message. */

@@ -228,7 +228,7 @@ int api_client_call(const api_client_target_t *target, const char *path, const u
 	uint8_t *framed = NULL;
 	char *auth = NULL;
 	char timeout[24];
-	char err[256] = "";
+	char err[API_STATUS_MESSAGE_MAX] = "";
 	int code;
 
 	if (!target || (!target->unix_path && !target->tcp_address) || !path || path[0] != '/')

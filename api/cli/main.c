@@ -1,14 +1,20 @@
 /*
  * privresctl — the command-line client of the management API (design.md §6).
- * Parses options, makes one gRPC call with the library's client, prints the
- * result. Exit codes: 0 ok, 1 rejected, 2 usage, 3 unreachable.
+ * Command groups mirror the cloud CLI (az network dns-resolver ...,
+ * az network private-dns ...), from the table in commands.c; plus apply, plan,
+ * export, explain, health, stats and call. Parses options, makes gRPC calls
+ * with the library's client, prints the result: JSON in the cloud's resource
+ * shape by default, -o table for people.
+ * Exit codes: 0 ok, 1 rejected, 2 usage, 3 unreachable.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
+#include "api/cli/commands.h"
 #include "base/base.h"
 
 #define EXIT_REJECTED 1
@@ -18,7 +24,7 @@
 typedef struct cli {
 	api_client_target_t target;
 	char *token;
-	const char *output; /* "json" or "table" */
+	const char *output; /* "json" or "table" (export: "yaml" or "json") */
 } cli_t;
 
 static void usage(FILE *f)
@@ -32,9 +38,28 @@ static void usage(FILE *f)
 	      "  -t, --token-file FILE   bearer token for TCP (default: $PRIVRES_TOKEN_FILE)\n"
 	      "      --timeout SECONDS   deadline of the call (default 30)\n"
 	      "  -o, --output FORMAT     json (default) or table\n"
-	      "  -h, --help              this text\n"
+	      "  -h, --help              this text; every group and command has --help too\n"
 	      "\n"
-	      "Commands:\n"
+	      "Resource groups (verbs: " CLI_VERBS "):\n",
+	      f);
+	for (const cli_resource_t *r = cli_resources(); r->group; r++)
+		if (!r->record)
+			fprintf(f, "  %-40s %s\n", r->group, r->summary);
+	fputs("  private-dns record-set a|aaaa|cname|mx|ptr|srv|txt\n"
+	      "                                           record sets (" CLI_RECORD_VERBS ")\n"
+	      "\n"
+	      "Deployment:\n"
+	      "  apply -f FILE [--dry-run] [--no-prune]   bring the deployment to FILE (YAML or JSON):\n"
+	      "                                           create, update and delete (design.md §7)\n"
+	      "  plan -f FILE [--no-prune]                what apply would change, changing nothing\n"
+	      "  export [-o yaml|json]                    the current deployment\n"
+	      "\n"
+	      "Diagnostics:\n"
+	      "  explain --vnet VNET NAME [TYPE]          how a query in VNET is answered (Q-1..Q-7)\n"
+	      "  health                                   forwarding target health (F-10)\n"
+	      "  stats                                    counters\n"
+	      "\n"
+	      "Anything else:\n"
 	      "  call METHOD [JSON|-]    call any method of privres.proto with a JSON request\n"
 	      "                          (proto3 JSON; \"-\" reads it from stdin), e.g.\n"
 	      "                          privresctl call privres.v1.DnsResolverService/List '{}'\n"
@@ -170,6 +195,754 @@ cleanup:
 	return rc;
 }
 
+
+/* ---- command options ------------------------------------------------------ */
+
+/* The options and positional arguments after a command's words: "--x a b"
+ * gives x the values a and b (lists take several, the rest one). */
+typedef struct arg {
+	const char *name;
+	char **values;
+	int n;
+	bool used;
+} arg_t;
+
+typedef struct args {
+	arg_t opt[64];
+	int n_opt;
+	char **pos;
+	int n_pos;
+	bool help;
+	const char *output;
+} args_t;
+
+static bool is_option(const char *s)
+{
+	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
+}
+
+/* How many values an option takes: ARITY_MANY (lists), 0 (flags) or 1. */
+#define ARITY_MANY -1
+typedef int (*arity_fn)(const void *ctx, const char *name);
+
+static int parse_args(int argc, char **argv, args_t *a, arity_fn arity, const void *ctx)
+{
+	memset(a, 0, sizeof(*a));
+	a->pos = pr_calloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; i < argc; i++) {
+		if (!is_option(argv[i])) {
+			a->pos[a->n_pos++] = argv[i];
+			continue;
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			a->help = true;
+			continue;
+		}
+		if (a->n_opt == 64) {
+			fprintf(stderr, "privresctl: too many options\n");
+			return EXIT_USAGE;
+		}
+		arg_t *o = &a->opt[a->n_opt++];
+		o->name = argv[i];
+		o->values = argv + i + 1;
+		int max = arity(ctx, argv[i]);
+		while (i + 1 < argc && !is_option(argv[i + 1]) && (max < 0 || o->n < max)) {
+			o->n++;
+			i++;
+		}
+	}
+	return 0;
+}
+
+static int deploy_arity(const void *ctx, const char *name)
+{
+	(void)ctx;
+	return !strcmp(name, "--dry-run") || !strcmp(name, "--no-prune") ? 0 : 1;
+}
+
+/* Lists, targets and maps take several values; flags none; the rest one. */
+static int resource_arity(const void *ctx, const char *name)
+{
+	const cli_resource_t *r = ctx;
+	if (!strcmp(name, "--keep-empty-record-set"))
+		return 0;
+	for (const cli_opt_t *o = r->props; o->name; o++)
+		if (!strcmp(name, o->name) || (o->alias && !strcmp(name, o->alias)))
+			return o->kind == CLI_LIST || o->kind == CLI_TARGETS || o->kind == CLI_MAP
+				       ? ARITY_MANY
+				       : 1;
+	return 1;
+}
+
+/* The values of option name or alias; NULL when absent. */
+static arg_t *take(args_t *a, const char *name, const char *alias)
+{
+	for (int i = 0; i < a->n_opt; i++)
+		if (!strcmp(a->opt[i].name, name) || (alias && !strcmp(a->opt[i].name, alias))) {
+			a->opt[i].used = true;
+			return &a->opt[i];
+		}
+	return NULL;
+}
+
+/* One value of an option, or NULL; a flag with values or a value-less option is
+ * a usage error (reported, *bad set). */
+static const char *take_one(args_t *a, const char *name, const char *alias, bool *bad)
+{
+	arg_t *o = take(a, name, alias);
+	if (!o)
+		return NULL;
+	if (o->n != 1) {
+		fprintf(stderr, "privresctl: %s takes one value\n", name);
+		*bad = true;
+		return NULL;
+	}
+	return o->values[0];
+}
+
+static bool take_flag(args_t *a, const char *name, bool *bad)
+{
+	arg_t *o = take(a, name, NULL);
+	if (o && o->n) {
+		fprintf(stderr, "privresctl: %s takes no value\n", name);
+		*bad = true;
+	}
+	return o != NULL;
+}
+
+/* Options nobody took, and -o; usage error for unknown ones. */
+static int finish_args(args_t *a, cli_t *cli, const char *const *outputs)
+{
+	bool bad = false;
+	const char *o = take_one(a, "--output", "-o", &bad);
+	if (o) {
+		bool ok = false;
+		for (const char *const *x = outputs; *x; x++)
+			ok |= !strcmp(o, *x);
+		if (!ok) {
+			fprintf(stderr, "privresctl: --output: %s\n",
+				outputs[1] && !strcmp(outputs[1], "json") ? "yaml or json"
+									   : "json or table");
+			return EXIT_USAGE;
+		}
+		cli->output = o;
+	}
+	for (int i = 0; i < a->n_opt; i++)
+		if (!a->opt[i].used) {
+			fprintf(stderr, "privresctl: unknown option %s (see --help)\n", a->opt[i].name);
+			return EXIT_USAGE;
+		}
+	return bad ? EXIT_USAGE : 0;
+}
+
+/* ---- calls and output ----------------------------------------------------- */
+
+/* One call; 0 with *resp on OK, else the exit code after printing the error. */
+static int call(cli_t *cli, const char *method, json_t *req, json_t **resp)
+{
+	api_status_t status = {0};
+	char *path = pr_asprintf("/privres.v1.%s", method);
+	int rc = 0;
+
+	*resp = NULL;
+	if (api_client_call_json(&cli->target, path, req, resp, &status) < 0) {
+		rc = EXIT_USAGE;
+	} else if (status.code != API_STATUS_OK) {
+		fprintf(stderr, "privresctl: %s: %s\n", api_status_name(status.code),
+			status.message);
+		rc = api_exit_code_for_status(status.code);
+	}
+	free(path);
+	json_decref(req);
+	return rc;
+}
+
+/* A call whose NOT_FOUND is an answer, not an error: 0 with *resp (NULL when
+ * not found). */
+static int call_maybe(cli_t *cli, const char *method, json_t *req, json_t **resp)
+{
+	api_status_t status = {0};
+	char *path = pr_asprintf("/privres.v1.%s", method);
+	int rc = 0;
+
+	*resp = NULL;
+	if (api_client_call_json(&cli->target, path, req, resp, &status) < 0) {
+		rc = EXIT_USAGE;
+	} else if (status.code != API_STATUS_OK && status.code != API_STATUS_NOT_FOUND) {
+		fprintf(stderr, "privresctl: %s: %s\n", api_status_name(status.code),
+			status.message);
+		rc = api_exit_code_for_status(status.code);
+	}
+	free(path);
+	json_decref(req);
+	return rc;
+}
+
+static int output(cli_t *cli, const json_t *j)
+{
+	if (strcmp(cli->output, "table") == 0) {
+		print_table(j);
+		return 0;
+	}
+	return print_json(j);
+}
+
+/* ---- resource groups ------------------------------------------------------ */
+
+static void resource_help(const cli_resource_t *r, const char *verb)
+{
+	if (!verb) {
+		printf("privresctl %s: %s\n\nCommands:\n", r->group, r->summary);
+		if (r->record)
+			printf("  add-record     add a record (creates the record set if needed)\n"
+			       "  remove-record  remove a record (deletes the set when it was the last)\n");
+		printf("  create         create or replace (the cloud's PUT)\n"
+		       "  update         change the given properties, keep the others\n"
+		       "  show           one resource\n"
+		       "  list           all of them%s\n"
+		       "  delete         remove one\n\n"
+		       "Run privresctl %s COMMAND --help for its options.\n",
+		       r->parent.name ? " (of the parent)" : "", r->group);
+		return;
+	}
+	printf("usage: privresctl %s %s [options]\n\nOptions:\n", r->group, verb);
+	if (r->parent.name)
+		printf("  %-32s %s (required)\n", r->parent.name, r->parent.help);
+	bool props = !strcmp(verb, "create") || !strcmp(verb, "update");
+	bool record = !strcmp(verb, "add-record") || !strcmp(verb, "remove-record");
+	if (strcmp(verb, "list") != 0)
+		printf("  %-32s the resource's name (required)\n", "--name, -n");
+	for (const cli_opt_t *o = r->props; props && o->name; o++) {
+		if (!strcmp(o->field, "name"))
+			continue;
+		char *n = o->alias ? pr_asprintf("%s, %s", o->name, o->alias) : pr_strdup(o->name);
+		printf("  %-32s %s\n", n, o->help);
+		free(n);
+	}
+	for (const cli_opt_t *o = r->record ? r->record->opts : NULL; record && o && o->name; o++)
+		printf("  %-8s %-23s %s\n", o->alias, o->name, o->help);
+	if (record)
+		printf("  %-32s %s\n", "--ttl", "seconds, for a new record set (default 3600)");
+	if (!strcmp(verb, "remove-record"))
+		printf("  %-32s %s\n", "--keep-empty-record-set", "keep the set without records");
+	printf("  %-32s %s\n", "--output, -o", "json (default) or table");
+}
+
+/* The record's value in zone-file form from the type's options. */
+static char *record_value(const cli_resource_t *r, args_t *a, bool *bad)
+{
+	pr_buf_t b = {0};
+	for (const cli_opt_t *o = r->record->opts; o->name; o++) {
+		const char *v = take_one(a, o->name, o->alias, bad);
+		if (!v) {
+			if (!*bad)
+				fprintf(stderr, "privresctl: %s is required\n", o->name);
+			*bad = true;
+			pr_buf_free(&b);
+			return NULL;
+		}
+		pr_buf_printf(&b, "%s%s", b.len ? " " : "", v);
+	}
+	return pr_buf_take(&b);
+}
+
+static json_t *request(const cli_resource_t *r, const char *parent, const char *name)
+{
+	json_t *req = json_object();
+	if (r->parent.name)
+		json_object_set_new(req, r->parent.field, json_string(parent));
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	if (r->record && name)
+		json_object_set_new(req, "recordType", json_string(r->record->type));
+	return req;
+}
+
+static int method(const cli_resource_t *r, const char *op, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", r->service, op);
+	return 0;
+}
+
+static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, args_t *a)
+{
+	bool bad = false;
+	const char *parent = NULL, *name = NULL;
+	char m[96];
+	json_t *resp = NULL, *res = NULL;
+	int rc = 0;
+	static const char *const outs[] = {"json", "table", NULL};
+
+	bool is_put = !strcmp(verb, "create") || !strcmp(verb, "update");
+	bool is_rec = r->record && (!strcmp(verb, "add-record") || !strcmp(verb, "remove-record"));
+	if (!is_put && !is_rec && strcmp(verb, "show") && strcmp(verb, "list") &&
+	    strcmp(verb, "delete")) {
+		fprintf(stderr, "privresctl %s: unknown command \"%s\" (%s)\n", r->group, verb,
+			r->record ? CLI_RECORD_VERBS : CLI_VERBS);
+		return EXIT_USAGE;
+	}
+	if (a->help) {
+		resource_help(r, verb);
+		return 0;
+	}
+	if (r->parent.name && !(parent = take_one(a, r->parent.name, r->parent.alias, &bad))) {
+		if (!bad)
+			fprintf(stderr, "privresctl %s %s: %s is required\n", r->group, verb,
+				r->parent.name);
+		return EXIT_USAGE;
+	}
+	if (strcmp(verb, "list") != 0 && !(name = take_one(a, "--name", "-n", &bad))) {
+		if (!bad)
+			fprintf(stderr, "privresctl %s %s: --name is required\n", r->group, verb);
+		return EXIT_USAGE;
+	}
+	if (is_put) {
+		res = json_object();
+		for (const cli_opt_t *o = r->props; o->name; o++) {
+			arg_t *v = strcmp(o->field, "name") ? take(a, o->name, o->alias) : NULL;
+			char *why = NULL;
+			if (v && cli_set_property(res, o, v->values, v->n, &why) != 0) {
+				fprintf(stderr, "privresctl: %s\n", why);
+				free(why);
+				bad = true;
+			}
+		}
+	}
+	char *value = is_rec ? record_value(r, a, &bad) : NULL;
+	const char *ttl = is_rec ? take_one(a, "--ttl", NULL, &bad) : NULL;
+	bool keep = !strcmp(verb, "remove-record") && take_flag(a, "--keep-empty-record-set", &bad);
+	if (bad || (rc = finish_args(a, cli, outs)) != 0) {
+		rc = EXIT_USAGE;
+		goto cleanup;
+	}
+	if (!strcmp(verb, "show") || !strcmp(verb, "delete")) {
+		method(r, !strcmp(verb, "show") ? "Get" : "Delete", m, sizeof(m));
+		if ((rc = call(cli, m, request(r, parent, name), &resp)) == 0 && !strcmp(verb, "show"))
+			rc = output(cli, resp);
+		goto cleanup;
+	}
+	if (!strcmp(verb, "list")) {
+		method(r, "List", m, sizeof(m));
+		if ((rc = call(cli, m, request(r, parent, NULL), &resp)) != 0)
+			goto cleanup;
+		json_t *list = json_object_get(resp, "value");
+		if (!list)
+			list = json_array();
+		else
+			json_incref(list);
+		if (r->record) {
+			/* one group per record type: list the zone's sets of this type */
+			size_t i;
+			json_t *e;
+			json_t *only = json_array();
+			json_array_foreach(list, i, e)
+				if (!strcasecmp(json_string_value(json_object_get(e, "type")),
+						r->record->type))
+					json_array_append(only, e);
+			json_decref(list);
+			list = only;
+		}
+		if (!strcmp(cli->output, "table")) {
+			json_t *w = json_pack("{s:O}", "value", list);
+			print_table(w);
+			json_decref(w);
+		} else {
+			rc = print_json(list);
+		}
+		json_decref(list);
+		goto cleanup;
+	}
+	if (!strcmp(verb, "update") || is_rec) {
+		/* read, change, write back: the cloud CLI's generic update */
+		json_t *cur = NULL;
+		method(r, "Get", m, sizeof(m));
+		if ((rc = (is_rec ? call_maybe : call)(cli, m, request(r, parent, name), &cur)) != 0)
+			goto cleanup;
+		if (!cur && !strcmp(verb, "remove-record")) {
+			fprintf(stderr, "privresctl: NOT_FOUND: record set %s of type %s does not "
+					"exist\n",
+				name, r->record->type);
+			rc = EXIT_REJECTED;
+			goto cleanup;
+		}
+		json_t *base = cur ? cur : json_pack("{s:s}", "name", name);
+		json_object_del(base, "id");
+		if (res)
+			json_object_update(base, res);
+		json_decref(res);
+		res = base;
+	}
+	if (r->record) {
+		json_object_set_new(res, "type", json_string(r->record->type));
+		if (ttl)
+			json_object_set_new(res, "ttl", json_integer(atoi(ttl)));
+	}
+	json_object_set_new(res, "name", json_string(name));
+	if (is_rec) {
+		json_t *recs = json_object_get(res, "records");
+		if (!json_is_array(recs)) {
+			recs = json_array();
+			json_object_set_new(res, "records", recs);
+		}
+		size_t i, at = (size_t)-1;
+		json_t *e;
+		json_array_foreach(recs, i, e)
+			if (!strcasecmp(json_string_value(e), value))
+				at = i;
+		if (!strcmp(verb, "add-record") && at == (size_t)-1)
+			json_array_append_new(recs, json_string(value));
+		if (!strcmp(verb, "remove-record")) {
+			if (at == (size_t)-1) {
+				fprintf(stderr, "privresctl: NOT_FOUND: %s has no record \"%s\"\n",
+					name, value);
+				rc = EXIT_REJECTED;
+				goto cleanup;
+			}
+			json_array_remove(recs, at);
+			if (json_array_size(recs) == 0 && !keep) {
+				method(r, "Delete", m, sizeof(m));
+				rc = call(cli, m, request(r, parent, name), &resp);
+				goto cleanup;
+			}
+		}
+	}
+	json_t *req = request(r, parent, NULL);
+	json_object_set(req, r->field, res);
+	method(r, "CreateOrUpdate", m, sizeof(m));
+	if ((rc = call(cli, m, req, &resp)) == 0)
+		rc = output(cli, resp);
+cleanup:
+	free(value);
+	json_decref(res);
+	json_decref(resp);
+	return rc;
+}
+
+/* ---- deployment and diagnostics ------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	pr_buf_t b = {0};
+	char chunk[65536];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		pr_buf_append(&b, chunk, n);
+	if (f != stdin)
+		fclose(f);
+	*len = b.len;
+	return b.data ? pr_buf_take(&b) : pr_strdup("");
+}
+
+static void print_changes(const json_t *result)
+{
+	size_t i;
+	json_t *c;
+	json_t *changes = json_object_get(result, "changes");
+	if (json_array_size(changes) == 0)
+		printf("No changes.\n");
+	json_array_foreach(changes, i, c) {
+		const char *action = json_string_value(json_object_get(c, "action"));
+		char mark = !strcmp(action, "create") ? '+' : !strcmp(action, "delete") ? '-' : '~';
+		printf("%c %-6s %s%s\n", mark, action, json_string_value(json_object_get(c, "id")),
+		       json_is_true(json_object_get(c, "immutable")) ? "  (immutable change, refused)"
+								      : "");
+		size_t k;
+		json_t *p;
+		json_array_foreach(json_object_get(c, "changes"), k, p) {
+			const char *before = json_string_value(json_object_get(p, "before"));
+			const char *after = json_string_value(json_object_get(p, "after"));
+			const char *rule = json_string_value(json_object_get(p, "rule"));
+			printf("    %s: %s -> %s%s%s%s\n",
+			       json_string_value(json_object_get(p, "property")),
+			       before ? before : "(none)", after ? after : "(none)",
+			       rule ? "  [" : "", rule ? rule : "", rule ? "]" : "");
+		}
+	}
+	size_t n[3] = {0};
+	json_array_foreach(changes, i, c) {
+		const char *action = json_string_value(json_object_get(c, "action"));
+		n[!strcmp(action, "create") ? 0 : !strcmp(action, "update") ? 1 : 2]++;
+	}
+	printf("%zu to create, %zu to update, %zu to delete.\n", n[0], n[1], n[2]);
+}
+
+static void print_errors(const json_t *result)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(result, "errors"), i, e) {
+		const char *file = json_string_value(json_object_get(e, "file"));
+		const char *path = json_string_value(json_object_get(e, "path"));
+		const char *rule = json_string_value(json_object_get(e, "rule"));
+		json_int_t line = json_integer_value(json_object_get(e, "line"));
+		json_int_t col = json_integer_value(json_object_get(e, "column"));
+		fprintf(stderr, "privresctl: ");
+		if (file)
+			fprintf(stderr, line ? "%s:%lld:%lld: " : "%s: ", file, (long long)line,
+				(long long)col);
+		fprintf(stderr, "%s%s%s (%s%s%s)\n", path ? path : "", path ? ": " : "",
+			json_string_value(json_object_get(e, "message")),
+			json_string_value(json_object_get(e, "code")), rule ? ", " : "",
+			rule ? rule : "");
+	}
+}
+
+static int cmd_deploy(cli_t *cli, bool apply, args_t *a)
+{
+	static const char *const outs[] = {"json", "table", NULL};
+	bool bad = false;
+	const char *file = take_one(a, "--file", "-f", &bad);
+	bool dry = apply && take_flag(a, "--dry-run", &bad);
+	bool no_prune = take_flag(a, "--no-prune", &bad);
+	json_t *resp = NULL;
+	int rc;
+
+	if (a->help) {
+		printf("usage: privresctl %s -f FILE%s [--no-prune] [-o json|table]\n\n"
+		       "  -f, --file FILE   a deployment, YAML or JSON (\"-\": stdin)\n"
+		       "%s"
+		       "  --no-prune        add and update only; keep resources FILE does not hold\n"
+		       "  -o table          the changes for people (+ create, ~ update, - delete)\n",
+		       apply ? "apply" : "plan", apply ? " [--dry-run]" : "",
+		       apply ? "  --dry-run         only show the changes, as plan does\n" : "");
+		return 0;
+	}
+	if (!file && !bad) {
+		fprintf(stderr, "privresctl %s: -f FILE is required\n", apply ? "apply" : "plan");
+		return EXIT_USAGE;
+	}
+	if (bad || a->n_pos || (rc = finish_args(a, cli, outs)) != 0)
+		return EXIT_USAGE;
+	size_t len = 0;
+	char *text = read_file(file, &len);
+	if (!text) {
+		fprintf(stderr, "privresctl: %s: cannot read\n", file);
+		return EXIT_USAGE;
+	}
+	if (strlen(text) != len) {
+		fprintf(stderr, "privresctl: %s: not a text file\n", file);
+		free(text);
+		return EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:b}", "document", text, "fileName", file, "prune",
+				!no_prune);
+	if (apply)
+		json_object_set_new(req, "dryRun", json_boolean(dry));
+	free(text);
+	if ((rc = call(cli, apply ? "DeploymentService/Apply" : "DeploymentService/Plan", req,
+		       &resp)) != 0)
+		return rc;
+	if (!strcmp(cli->output, "table"))
+		print_changes(resp);
+	else
+		rc = print_json(resp);
+	if (json_array_size(json_object_get(resp, "errors")) > 0) {
+		print_errors(resp);
+		rc = EXIT_REJECTED;
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int cmd_export(cli_t *cli, args_t *a)
+{
+	static const char *const outs[] = {"yaml", "json", NULL};
+	json_t *resp = NULL;
+	int rc;
+
+	if (a->help) {
+		printf("usage: privresctl export [-o yaml|json]\n\n"
+		       "The current deployment, with ids and allocated addresses; apply -f takes it "
+		       "back.\n");
+		return 0;
+	}
+	cli->output = "yaml";
+	if (a->n_pos || (rc = finish_args(a, cli, outs)) != 0)
+		return EXIT_USAGE;
+	if ((rc = call(cli, "DeploymentService/Export", json_pack("{s:s}", "format", cli->output),
+		       &resp)) != 0)
+		return rc;
+	fputs(json_string_value(json_object_get(resp, "document")), stdout);
+	json_decref(resp);
+	return 0;
+}
+
+static int cmd_diag(cli_t *cli, const char *cmd, args_t *a)
+{
+	static const char *const outs[] = {"json", "table", NULL};
+	bool bad = false;
+	json_t *req = NULL, *resp = NULL;
+	int rc;
+	bool explain = !strcmp(cmd, "explain");
+
+	if (a->help) {
+		if (explain)
+			printf("usage: privresctl explain --vnet VNET NAME [TYPE]\n\n"
+			       "How a query for NAME (type A by default) from VNET is answered: the "
+			       "step that decides\n(Q-1 policy, Q-2 private zone, Q-3 rule, Q-4 Azure "
+			       "DNS), the zone or rule, the answer.\n");
+		else
+			printf("usage: privresctl %s [-o json|table]\n\n%s\n", cmd,
+			       !strcmp(cmd, "health") ? "Forwarding targets and their state (F-10)."
+						      : "The daemon's counters.");
+		return 0;
+	}
+	if (explain) {
+		const char *vnet = take_one(a, "--vnet", "--virtual-network", &bad);
+		if (!vnet || a->n_pos < 1 || a->n_pos > 2) {
+			if (!bad)
+				fprintf(stderr, "privresctl explain: --vnet VNET NAME [TYPE]\n");
+			return EXIT_USAGE;
+		}
+		req = json_pack("{s:s, s:s, s:s}", "virtualNetwork", vnet, "name", a->pos[0], "type",
+				a->n_pos > 1 ? a->pos[1] : "A");
+	} else {
+		if (a->n_pos) {
+			fprintf(stderr, "privresctl %s: no arguments\n", cmd);
+			return EXIT_USAGE;
+		}
+		req = json_object();
+	}
+	if (bad || (rc = finish_args(a, cli, outs)) != 0) {
+		json_decref(req);
+		return EXIT_USAGE;
+	}
+	const char *m = explain ? "DiagnosticsService/Explain"
+		      : !strcmp(cmd, "health") ? "DiagnosticsService/TargetHealth"
+					       : "DiagnosticsService/Stats";
+	if ((rc = call(cli, m, req, &resp)) != 0)
+		return rc;
+	if (!strcmp(cli->output, "table") && explain && json_object_get(resp, "text"))
+		puts(json_string_value(json_object_get(resp, "text")));
+	else if (!strcmp(cli->output, "table") && !strcmp(cmd, "stats")) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(resp, "counters"), k, v)
+			printf("%-32s %s\n", k, json_string_value(v) ? json_string_value(v) : "");
+	} else
+		rc = output(cli, resp);
+	json_decref(resp);
+	return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* The resource group named by the most leading words of argv; *used words. */
+static const cli_resource_t *find_group(int argc, char **argv, int *used)
+{
+	const cli_resource_t *best = NULL;
+	int best_words = 0;
+	for (const cli_resource_t *r = cli_resources(); r->group; r++) {
+		int w = 0;
+		const char *g = r->group;
+		while (w < argc) {
+			size_t l = strlen(argv[w]);
+			if (strncmp(g, argv[w], l) != 0 || (g[l] != ' ' && g[l] != '\0'))
+				break;
+			w++;
+			g += l;
+			if (!*g)
+				break;
+			g++;
+		}
+		if (!*g && w > best_words) {
+			best = r;
+			best_words = w;
+		}
+	}
+	*used = best_words;
+	return best;
+}
+
+/* Help for a group prefix ("dns-resolver", "private-dns record-set"). */
+static bool group_help(int argc, char **argv)
+{
+	pr_buf_t prefix = {0};
+	for (int i = 0; i < argc && !is_option(argv[i]); i++)
+		pr_buf_printf(&prefix, "%s%s", i ? " " : "", argv[i]);
+	if (!prefix.len)
+		return false;
+	bool any = false;
+	for (const cli_resource_t *r = cli_resources(); r->group; r++) {
+		if (strncmp(r->group, prefix.data, prefix.len) != 0 ||
+		    (r->group[prefix.len] != ' ' && r->group[prefix.len] != '\0'))
+			continue;
+		if (!any)
+			printf("privresctl %s: groups and their commands\n\n", prefix.data);
+		any = true;
+		printf("  %-40s %s\n", r->group, r->summary);
+	}
+	if (any)
+		printf("\nRun privresctl GROUP --help for its commands.\n");
+	pr_buf_free(&prefix);
+	return any;
+}
+
+static int dispatch(cli_t *cli, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	args_t a;
+	int rc;
+
+	if (!strcmp(cmd, "call")) {
+		if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			usage(stdout);
+			return 0;
+		}
+		return cmd_call(cli, argc - 1, argv + 1);
+	}
+	bool deploy = !strcmp(cmd, "apply") || !strcmp(cmd, "plan");
+	bool diag = !strcmp(cmd, "explain") || !strcmp(cmd, "health") || !strcmp(cmd, "stats");
+	if (deploy || diag || !strcmp(cmd, "export")) {
+		if ((rc = parse_args(argc - 1, argv + 1, &a, deploy_arity, NULL)) != 0)
+			return rc;
+		rc = deploy ? cmd_deploy(cli, !strcmp(cmd, "apply"), &a)
+		     : diag ? cmd_diag(cli, cmd, &a)
+			    : cmd_export(cli, &a);
+		free(a.pos);
+		return rc;
+	}
+	int used = 0;
+	const cli_resource_t *r = find_group(argc, argv, &used);
+	bool help_asked = false;
+	for (int i = 0; i < argc; i++)
+		help_asked |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+	if (!r || used == argc || is_option(argv[used])) {
+		/* a group without a command: its help (asked for or not) */
+		if (r && help_asked) {
+			resource_help(r, NULL);
+			return 0;
+		}
+		if (help_asked && group_help(argc, argv))
+			return 0;
+		if (r) {
+			fprintf(stderr, "privresctl %s: a command is needed\n", r->group);
+			resource_help(r, NULL);
+			return EXIT_USAGE;
+		}
+		if (!group_help(argc, argv)) {
+			fprintf(stderr, "privresctl: unknown command \"%s\"\n", cmd);
+			usage(stderr);
+		}
+		return EXIT_USAGE;
+	}
+	if ((rc = parse_args(argc - used - 1, argv + used + 1, &a, resource_arity, r)) != 0)
+		return rc;
+	if (a.n_pos) {
+		fprintf(stderr, "privresctl %s %s: unexpected argument \"%s\"\n", r->group,
+			argv[used], a.pos[0]);
+		free(a.pos);
+		return EXIT_USAGE;
+	}
+	rc = run_resource(cli, r, argv[used], &a);
+	free(a.pos);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -243,20 +1016,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *cmd = argv[optind];
-	if (strcmp(cmd, "call") == 0) {
-		if (optind + 1 < argc && (strcmp(argv[optind + 1], "--help") == 0 ||
-					  strcmp(argv[optind + 1], "-h") == 0)) {
-			usage(stdout);
-			rc = 0;
-		} else {
-			rc = cmd_call(&cli, argc - optind - 1, argv + optind + 1);
-		}
-	} else {
-		fprintf(stderr, "privresctl: unknown command \"%s\"\n", cmd);
-		usage(stderr);
-		rc = EXIT_USAGE;
-	}
+	rc = dispatch(&cli, argc - optind, argv + optind);
 	free(cli.token);
 	return rc;
 }
