@@ -125,11 +125,13 @@ static char *make_deployment(unsigned ndomains)
 	pr_buf_printf(&b, "dnsResolverPolicies:\n"
 			  "  - name: zero-trust\n"
 			  "    dnsSecurityRules:\n"
-			  "      - {name: allow-needed, priority: 100, action: {actionType: Allow},\n"
+			  "      - {name: allow-needed, priority: 100,\n"
+			  "         action: {actionType: Allow},\n"
 			  "         dnsResolverDomainLists: [needed]}\n"
 			  "      - {name: alert-ads, priority: 200, action: {actionType: Alert},\n"
 			  "         dnsResolverDomainLists: [ads]}\n"
-			  "      - {name: block-rest, priority: 65000, action: {actionType: Block},\n"
+			  "      - {name: block-rest, priority: 65000,\n"
+			  "         action: {actionType: Block},\n"
 			  "         dnsResolverDomainLists: [everything]}\n"
 			  "    virtualNetworkLinks: [{name: l, virtualNetwork: spoke}]\n");
 	return pr_buf_take(&b);
@@ -166,7 +168,8 @@ static int run(unsigned ndomains, unsigned long evals)
 		    (int)v.action != names.expect[q]) {
 			char t[DNS_NAME_TEXT_MAX];
 			dns_name_to_text(names.wire + names.off[q], t, sizeof(t));
-			fprintf(stderr, "%s: got %s, expected %s\n", t, policy_action_name(v.action),
+			fprintf(stderr, "%s: got %s, expected %s\n", t,
+				policy_action_name(v.action),
 				policy_action_name((policy_action_t)names.expect[q]));
 			free(names.wire);
 			goto cleanup;

@@ -199,7 +199,8 @@ static int compile_list(policy_set_t *s, const deployment_t *d, int li, pr_diag_
 		if (tl < 0)
 			return tl;
 		/* Slots address entries in 32 bits (offset + 1). */
-		if (s->ent_len + ENT_WIRE + len >= UINT32_MAX || s->text_len + (size_t)tl >= UINT32_MAX)
+		if (s->ent_len + ENT_WIRE + len >= UINT32_MAX ||
+		    s->text_len + (size_t)tl >= UINT32_MAX)
 			return PR_ELIMIT;
 		domain_t *dom = &s->domains[s->n_domains++];
 		dom->hash = hash_name(buf, offs, labels);

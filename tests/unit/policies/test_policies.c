@@ -379,7 +379,8 @@ static void test_s1_empty_policy(void **state)
 		 "  - name: off\n"
 		 "    dnsSecurityRules:\n"
 		 "      - {name: r, priority: 100, action: {actionType: Block},\n"
-		 "         dnsResolverDomainLists: [everything], dnsSecurityRuleState: Disabled}\n");
+		 "         dnsResolverDomainLists: [everything],\n"
+		 "         dnsSecurityRuleState: Disabled}\n");
 	assert_verdict(&f, 0, "contoso.com", POLICY_NONE, NULL, NULL);
 	assert_verdict(&f, 1, "contoso.com", POLICY_NONE, NULL, NULL);
 	assert_verdict(&f, 1, ".", POLICY_NONE, NULL, NULL);
@@ -506,7 +507,8 @@ static void *evaluate_many(void *p)
 	thread_arg_t *a = p;
 	for (int i = 0; i < 20000; i++) {
 		policy_verdict_t v;
-		const char *name = (i % 3 == 0) ? "www.contoso.com" : (i % 3 == 1) ? "evil.com" : "x.";
+		static const char *const names[] = {"www.contoso.com", "evil.com", "x."};
+		const char *name = names[i % 3];
 		if (policy_evaluate_text(a->s, 0, name, &v) != 0)
 			a->errors++;
 		else if (v.action != (i % 3 == 0 ? POLICY_ALLOW : POLICY_BLOCK))
@@ -576,6 +578,52 @@ static void test_example_zero_trust(void **state)
 	assert_verdict(&f, spoke, "contoso.azureedge.net", POLICY_BLOCK, "block-rest", ".");
 	assert_verdict(&f, hub, "www.example.com", POLICY_NONE, NULL, NULL);
 	unload(&f);
+}
+
+/* The deployment is validated by model/, but the compiler does not trust it
+ * blindly: a domain that does not parse is a finding (S-1) and a priority the
+ * slots cannot hold is PR_ELIMIT; nothing is built and *out is untouched. */
+static void test_s1_unvalidated_input_reported(void **state)
+{
+	(void)state;
+	const char *domains[] = {"good.example.", "bad..example."};
+	model_domain_list_t list = {.origin = {NULL, "dnsResolverDomainLists[l]"},
+				    .name = "l", .domains = domains, .n_domains = 2};
+	int lists[] = {0};
+	model_security_rule_t rule = {.name = "r", .priority = 100,
+				      .action = MODEL_ACTION_BLOCK, .enabled = true,
+				      .lists = lists, .n_lists = 1};
+	model_policy_t pol = {.origin = {NULL, "dnsResolverPolicies[p]"}, .name = "p",
+			      .rules = &rule, .n_rules = 1};
+	deployment_t d = {.domain_lists = &list, .n_domain_lists = 1, .policies = &pol,
+			  .n_policies = 1};
+	pr_diag_t *diag = pr_diag_new();
+	policy_set_t *s = (policy_set_t *)&d; /* a sentinel: must stay as it is */
+	assert_int_equal(policy_set_build(&d, &s, diag), PR_ECONFIG);
+	assert_ptr_equal(s, &d);
+	assert_int_equal(pr_diag_count(diag), 1);
+	const pr_diag_entry_t *e = pr_diag_get(diag, 0);
+	assert_string_equal(e->rule, "S-1");
+	assert_string_equal(e->path, "dnsResolverDomainLists[l]");
+	assert_non_null(strstr(e->message, "bad..example."));
+
+	pr_diag_clear(diag);
+	domains[1] = "also-good.example.";
+	rule.priority = 70000;
+	assert_int_equal(policy_set_build(&d, &s, diag), PR_ELIMIT);
+	assert_ptr_equal(s, &d);
+	assert_int_equal(pr_diag_first_code(diag), PR_ELIMIT);
+
+	rule.priority = 65000;
+	s = NULL;
+	assert_int_equal(policy_set_build(&d, &s, NULL), 0);
+	policy_verdict_t v;
+	assert_int_equal(policy_evaluate_text(s, 0, "x.also-good.example", &v), 0);
+	assert_int_equal(v.action, POLICY_BLOCK);
+	assert_int_equal(v.priority, 65000);
+	policy_set_destroy(&s);
+	policy_set_destroy(&s); /* NULL is accepted */
+	pr_diag_destroy(&diag);
 }
 
 /* ---- Block answers ---------------------------------------------------------- */
@@ -780,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_s3_shared_list),
 		cmocka_unit_test(test_threads_share_a_set),
 		cmocka_unit_test(test_example_zero_trust),
+		cmocka_unit_test(test_s1_unvalidated_input_reported),
 		cmocka_unit_test(test_s3_block_answer_cname_parsed),
 		cmocka_unit_test(test_s3_block_answer_servfail_parsed),
 		cmocka_unit_test(test_q5_block_cname_mid_chain),
