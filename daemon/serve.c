@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "dns/dns.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_p.h"
 #include "endpoints/endpoints.h"
 #include "linker/linker.h"
 #include "model/model.h"
@@ -36,6 +37,7 @@ typedef struct inflight {
 	worker_t *w;
 	ep_query_t *eq;
 	resolve_query_t *rq;
+	uint64_t t0; /* when the query arrived, for the query log */
 } inflight_t;
 
 struct daemon {
@@ -52,13 +54,14 @@ struct daemon {
 	api_registry_t *registry;
 	api_control_t *control;
 	api_server_t *api;
+	querylog_t *qlog; /* emulator.queryLog, or NULL */
 	int exit_code;
 };
 
 /* ---- the query path (worker threads) ------------------------------------- */
 
-static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, resolve_status_t st,
-		  const resolve_forward_t *fwd);
+static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
+		  resolve_status_t st, const resolve_forward_t *fwd);
 
 static void on_forward_done(void *arg, const ep_forward_result_t *res)
 {
@@ -69,11 +72,12 @@ static void on_forward_done(void *arg, const ep_forward_result_t *res)
 	worker_t *w = f->w;
 	ep_query_t *eq = f->eq;
 	resolve_query_t *rq = f->rq;
+	uint64_t t0 = f->t0;
 	free(f);
-	drive(w, eq, rq, st, fwd);
+	drive(w, eq, rq, t0, st, fwd);
 }
 
-static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq,
+static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 				const resolve_forward_t *fwd, const resolve_forward_t **next)
 {
 	ep_forward_request_t req = {
@@ -90,7 +94,7 @@ static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq
 						       fwd->targets[i].real_port,
 						       fwd->targets[i].mapped};
 	inflight_t *f = pr_malloc(sizeof(*f));
-	*f = (inflight_t){w, eq, rq};
+	*f = (inflight_t){w, eq, rq, t0};
 	if (w->forwarder && ep_forward_start(w->forwarder, &req, on_forward_done, f, NULL) == 0)
 		return RESOLVE_FORWARD;
 	/* Nothing could be sent: the pipeline answers SERVFAIL (F-10). */
@@ -98,18 +102,37 @@ static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq
 	return resolve_resume(w->rw, rq, NULL, 0, next);
 }
 
-static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, resolve_status_t st,
-		  const resolve_forward_t *fwd)
+static void log_query(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
+		      const uint8_t *answer, size_t len)
+{
+	querylog_entry_t e = {
+		.listener = ep_query_listener_name(eq),
+		.client = ep_query_peer(eq),
+		.tcp = ep_query_transport(eq) == EP_TCP,
+		.query = ep_query_data(eq),
+		.query_len = ep_query_len(eq),
+		.answer = answer,
+		.answer_len = len,
+		.trace = resolve_query_trace(rq),
+		.latency_us = (pr_now_ns() - t0) / 1000,
+	};
+	querylog_write(w->dm->qlog, w->index, &e);
+}
+
+static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
+		  resolve_status_t st, const resolve_forward_t *fwd)
 {
 	while (st == RESOLVE_FORWARD) {
 		const resolve_forward_t *next = NULL;
-		st = forward(w, eq, rq, fwd, &next);
+		st = forward(w, eq, rq, t0, fwd, &next);
 		if (st == RESOLVE_FORWARD && !next)
 			return; /* in flight; on_forward_done continues */
 		fwd = next;
 	}
 	size_t len = 0;
 	const uint8_t *answer = resolve_query_answer(rq, &len);
+	if (w->dm->qlog)
+		log_query(w, eq, rq, t0, answer, len);
 	if (len)
 		ep_query_answer(eq, answer, len);
 	else
@@ -121,6 +144,7 @@ static void on_query(void *ctx, ep_query_t *eq)
 {
 	(void)ctx;
 	worker_t *w = ep_query_worker_state(eq);
+	uint64_t t0 = w->dm->qlog ? pr_now_ns() : 0;
 	resolve_query_t *rq = resolve_query_new(w->rw);
 	resolve_input_t in = {
 		.listener = ep_query_listener_name(eq),
@@ -132,7 +156,7 @@ static void on_query(void *ctx, ep_query_t *eq)
 	};
 	const resolve_forward_t *fwd = NULL;
 	resolve_status_t st = resolve_start(w->rw, w->snap, &in, rq, &fwd);
-	drive(w, eq, rq, st, fwd);
+	drive(w, eq, rq, t0, st, fwd);
 }
 
 static void on_swap(uv_async_t *h)
@@ -576,6 +600,12 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("forwardDroppedBadId", f.dropped_bad_id);
 	COUNTER("forwardDroppedBadQuestion", f.dropped_bad_question);
 	COUNTER("apiCalls", dm->api ? api_server_calls(dm->api) : 0);
+	if (dm->qlog) {
+		uint64_t written, dropped;
+		querylog_counts(dm->qlog, &written, &dropped);
+		COUNTER("queryLogWritten", written);
+		COUNTER("queryLogDropped", dropped);
+	}
 #undef COUNTER
 	*out = json_pack("{s:o}", "counters", c);
 	return 0;
@@ -649,6 +679,7 @@ static void on_reload(uv_signal_t *h, int signum)
 {
 	(void)signum;
 	daemon_t *dm = h->data;
+	querylog_reopen(dm->qlog); /* log rotation */
 	pr_diag_t *diag = pr_diag_new();
 	model_doc_t *doc = NULL;
 	resolve_snapshot_t *snap = NULL;
@@ -676,6 +707,14 @@ static void on_reload(uv_signal_t *h, int signum)
 
 /* ---- run ---------------------------------------------------------------------- */
 
+/* --workers, else emulator.workers, else one per core. */
+static unsigned worker_count(const daemon_t *dm)
+{
+	const model_emulator_t *em = &resolve_snapshot_deployment(dm->snap)->emulator;
+	int n = dm->opts.workers ? dm->opts.workers : em->workers;
+	return n > 0 ? (unsigned)n : (unsigned)uv_available_parallelism();
+}
+
 static int start_workers(daemon_t *dm)
 {
 	const deployment_t *d = resolve_snapshot_deployment(dm->snap);
@@ -686,9 +725,8 @@ static int start_workers(daemon_t *dm)
 			   .worker_stop = worker_stop,
 			   .worker_fini = worker_fini};
 	ep_options_default(&cfg.options);
-	cfg.options.workers = (unsigned)(dm->opts.workers ? dm->opts.workers : em->workers);
 	cfg.options.tcp_idle_timeout_ms = em->tcp_idle_timeout_ms;
-	unsigned n = cfg.options.workers ? cfg.options.workers : (unsigned)uv_available_parallelism();
+	unsigned n = worker_count(dm);
 	cfg.options.workers = n;
 	dm->n_workers = n;
 	dm->workers = pr_calloc(n, sizeof(*dm->workers));
@@ -761,6 +799,14 @@ int daemon_run(const daemon_options_t *opts)
 		printf("privresd: serving %s\n",
 		       from_state ? "the saved state"
 				  : (opts->config ? opts->config : model_default_deployment_name()));
+	const char *qlog = resolve_snapshot_deployment(dm.snap)->emulator.query_log;
+	if (qlog) {
+		int qrc = querylog_open(qlog, worker_count(&dm), &dm.qlog);
+		if (qrc != 0) {
+			fprintf(stderr, "privresd: query log %s: %s\n", qlog, pr_strerror(qrc));
+			goto cleanup;
+		}
+	}
 	if (start_workers(&dm) != 0)
 		goto cleanup;
 	if (start_api(&dm) != 0)
@@ -785,6 +831,7 @@ cleanup:
 	uv_walk(&dm.loop, close_walk, NULL);
 	uv_run(&dm.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&dm.loop);
+	querylog_close(&dm.qlog);
 	ep_health_destroy(&dm.health);
 	free(dm.workers);
 	resolve_snapshot_unref(&dm.snap);
