@@ -112,9 +112,10 @@ static json_t *changes_json(const json_t *plan)
 	json_t *c;
 
 	json_array_foreach(plan, i, c) {
-		json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:[], s:[]}", "action", str_of(c, "action"),
-				      "id", str_of(c, "id"), "type", str_of(c, "type"), "name",
-				      str_of(c, "name"), "changedProperties", "changes");
+		json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:[], s:[]}", "action",
+				      str_of(c, "action"), "id", str_of(c, "id"), "type",
+				      str_of(c, "type"), "name", str_of(c, "name"),
+				      "changedProperties", "changes");
 		if (json_is_true(json_object_get(c, "immutable"))) {
 			json_object_set_new(m, "immutable", json_true());
 			json_object_set_new(m, "rule", json_string(str_of(c, "rule")));
@@ -303,7 +304,8 @@ static int diagnose(api_control_t *c, diag_op_t op, const ProtobufCMessage *req,
 		}
 		if (deployment_find_vnet(d, vnet) < 0) {
 			code = api_status_set(st, API_STATUS_NOT_FOUND,
-					      "ResourceNotFound: virtualNetworks[%s] does not exist",
+					      "ResourceNotFound: virtualNetworks[%s] does not "
+					      "exist",
 					      vnet);
 			goto cleanup;
 		}

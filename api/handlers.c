@@ -235,8 +235,8 @@ int api_control_prepare(api_control_t *c, model_doc_t **docp, deployment_t **nex
 			char *to = json_dumps(json_object_get(pc, "to"), JSON_ENCODE_ANY);
 			pr_diag_add(diag, NULL, 0, 0, json_string_value(json_object_get(ch, "id")),
 				    json_string_value(json_object_get(ch, "rule")), PR_EIMMUTABLE,
-				    "%s can't change after creation (%s -> %s); delete the resource "
-				    "and create it again",
+				    "%s can't change after creation (%s -> %s); delete the "
+				    "resource and create it again",
 				    json_string_value(json_object_get(pc, "property")), from, to);
 			free(from);
 			free(to);

@@ -29,7 +29,8 @@ static const cli_opt_t inbound_props[] = {
 	{"--subnet", "--id", "subnet", CLI_STR, "a delegated subnet of the resolver's VNet (N-3)"},
 	{"--private-ip-allocation-method", NULL, "privateIpAllocationMethod", CLI_STR,
 	 "Dynamic (default) or Static (immutable, I-1)"},
-	{"--private-ip-address", NULL, "privateIpAddress", CLI_STR, "the address, for Static (I-3)"},
+	{"--private-ip-address", NULL, "privateIpAddress", CLI_STR,
+	 "the address, for Static (I-3)"},
 	END,
 };
 
@@ -285,15 +286,16 @@ int cli_set_property(json_t *obj, const cli_opt_t *opt, char **argv, int n, char
 			const char *v = argv[i];
 			if (!strncmp(v, "ip-address=", 11) || !strncmp(v, "ipAddress=", 10)) {
 				cur = json_object();
-				json_object_set_new(cur, "ipAddress", json_string(strchr(v, '=') + 1));
+				json_object_set_new(cur, "ipAddress",
+						    json_string(strchr(v, '=') + 1));
 				json_array_append_new(a, cur);
 			} else if (!strncmp(v, "port=", 5) && cur &&
 				   !json_object_get(cur, "port") && parse_uint(v + 5, 65535, &u)) {
 				json_object_set_new(cur, "port", json_integer((json_int_t)u));
 			} else {
 				json_decref(a);
-				*why = pr_asprintf("%s: expected ip-address=A.B.C.D [port=N] ..., got "
-						   "\"%s\" (F-4)",
+				*why = pr_asprintf("%s: expected ip-address=A.B.C.D [port=N] ..., "
+						   "got \"%s\" (F-4)",
 						   opt->name, v);
 				return -1;
 			}

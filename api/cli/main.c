@@ -49,13 +49,13 @@ static void usage(FILE *f)
 	      "                                           record sets (" CLI_RECORD_VERBS ")\n"
 	      "\n"
 	      "Deployment:\n"
-	      "  apply -f FILE [--dry-run] [--no-prune]   bring the deployment to FILE (YAML or JSON):\n"
-	      "                                           create, update and delete (design.md §7)\n"
-	      "  plan -f FILE [--no-prune]                what apply would change, changing nothing\n"
+	      "  apply -f FILE [--dry-run] [--no-prune]   bring the deployment to FILE (YAML\n"
+	      "                                           or JSON): create, update and delete\n"
+	      "  plan -f FILE [--no-prune]                what apply would change\n"
 	      "  export [-o yaml|json]                    the current deployment\n"
 	      "\n"
 	      "Diagnostics:\n"
-	      "  explain --vnet VNET NAME [TYPE]          how a query in VNET is answered (Q-1..Q-7)\n"
+	      "  explain --vnet VNET NAME [TYPE]          how a query in VNET is answered\n"
 	      "  health                                   forwarding target health (F-10)\n"
 	      "  stats                                    counters\n"
 	      "\n"
@@ -110,8 +110,9 @@ static void print_table(const json_t *j)
 	}
 	if (!rows) {
 		json_object_foreach((json_t *)j, key, v) {
-			char *text = json_is_string(v) ? pr_strdup(json_string_value(v))
-						       : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *text = json_is_string(v)
+					     ? pr_strdup(json_string_value(v))
+					     : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 			printf("%-28s %s\n", key, text ? text : "");
 			free(text);
 		}
@@ -124,8 +125,8 @@ static void print_table(const json_t *j)
 		json_object_foreach(row, key, v) {
 			bool have = false;
 			for (size_t k = 0; k < json_array_size(cols); k++)
-				have |= strcmp(json_string_value(json_array_get(cols, k)), key) == 0;
-			if (!have && !json_is_object(v) && !json_is_array(v) && strcmp(key, "id") != 0)
+				have |= !strcmp(json_string_value(json_array_get(cols, k)), key);
+			if (!have && !json_is_object(v) && !json_is_array(v) && strcmp(key, "id"))
 				json_array_append_new(cols, json_string(key));
 		}
 	}
@@ -134,7 +135,8 @@ static void print_table(const json_t *j)
 	putchar('\n');
 	json_array_foreach(rows, i, row) {
 		for (size_t k = 0; k < json_array_size(cols); k++) {
-			json_t *cell = json_object_get(row, json_string_value(json_array_get(cols, k)));
+			const char *col = json_string_value(json_array_get(cols, k));
+			json_t *cell = json_object_get(row, col);
 			char *text = !cell		  ? pr_strdup("")
 				     : json_is_string(cell) ? pr_strdup(json_string_value(cell))
 							    : json_dumps(cell, JSON_ENCODE_ANY);
@@ -329,7 +331,8 @@ static int finish_args(args_t *a, cli_t *cli, const char *const *outputs)
 	}
 	for (int i = 0; i < a->n_opt; i++)
 		if (!a->opt[i].used) {
-			fprintf(stderr, "privresctl: unknown option %s (see --help)\n", a->opt[i].name);
+			fprintf(stderr, "privresctl: unknown option %s (see --help)\n",
+				a->opt[i].name);
 			return EXIT_USAGE;
 		}
 	return bad ? EXIT_USAGE : 0;
@@ -395,7 +398,7 @@ static void resource_help(const cli_resource_t *r, const char *verb)
 		printf("privresctl %s: %s\n\nCommands:\n", r->group, r->summary);
 		if (r->record)
 			printf("  add-record     add a record (creates the record set if needed)\n"
-			       "  remove-record  remove a record (deletes the set when it was the last)\n");
+			       "  remove-record  remove a record (the last one deletes the set)\n");
 		printf("  create         create or replace (the cloud's PUT)\n"
 		       "  update         change the given properties, keep the others\n"
 		       "  show           one resource\n"
@@ -517,7 +520,8 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 	}
 	if (!strcmp(verb, "show") || !strcmp(verb, "delete")) {
 		method(r, !strcmp(verb, "show") ? "Get" : "Delete", m, sizeof(m));
-		if ((rc = call(cli, m, request(r, parent, name), &resp)) == 0 && !strcmp(verb, "show"))
+		rc = call(cli, m, request(r, parent, name), &resp);
+		if (rc == 0 && !strcmp(verb, "show"))
 			rc = output(cli, resp);
 		goto cleanup;
 	}
@@ -556,7 +560,9 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 		/* read, change, write back: the cloud CLI's generic update */
 		json_t *cur = NULL;
 		method(r, "Get", m, sizeof(m));
-		if ((rc = (is_rec ? call_maybe : call)(cli, m, request(r, parent, name), &cur)) != 0)
+		json_t *get = request(r, parent, name);
+		rc = is_rec ? call_maybe(cli, m, get, &cur) : call(cli, m, get, &cur);
+		if (rc != 0)
 			goto cleanup;
 		if (!cur && !strcmp(verb, "remove-record")) {
 			fprintf(stderr, "privresctl: NOT_FOUND: record set %s of type %s does not "
@@ -647,9 +653,9 @@ static void print_changes(const json_t *result)
 	json_array_foreach(changes, i, c) {
 		const char *action = json_string_value(json_object_get(c, "action"));
 		char mark = !strcmp(action, "create") ? '+' : !strcmp(action, "delete") ? '-' : '~';
+		bool imm = json_is_true(json_object_get(c, "immutable"));
 		printf("%c %-6s %s%s\n", mark, action, json_string_value(json_object_get(c, "id")),
-		       json_is_true(json_object_get(c, "immutable")) ? "  (immutable change, refused)"
-								      : "");
+		       imm ? "  (immutable change, refused)" : "");
 		size_t k;
 		json_t *p;
 		json_array_foreach(json_object_get(c, "changes"), k, p) {
@@ -705,8 +711,8 @@ static int cmd_deploy(cli_t *cli, bool apply, args_t *a)
 		printf("usage: privresctl %s -f FILE%s [--no-prune] [-o json|table]\n\n"
 		       "  -f, --file FILE   a deployment, YAML or JSON (\"-\": stdin)\n"
 		       "%s"
-		       "  --no-prune        add and update only; keep resources FILE does not hold\n"
-		       "  -o table          the changes for people (+ create, ~ update, - delete)\n",
+		       "  --no-prune        add and update only; keep what FILE does not hold\n"
+		       "  -o table          for people: + create, ~ update, - delete\n",
 		       apply ? "apply" : "plan", apply ? " [--dry-run]" : "",
 		       apply ? "  --dry-run         only show the changes, as plan does\n" : "");
 		return 0;
@@ -756,8 +762,8 @@ static int cmd_export(cli_t *cli, args_t *a)
 
 	if (a->help) {
 		printf("usage: privresctl export [-o yaml|json]\n\n"
-		       "The current deployment, with ids and allocated addresses; apply -f takes it "
-		       "back.\n");
+		       "The current deployment, with ids and allocated addresses; apply -f "
+		       "takes it back.\n");
 		return 0;
 	}
 	cli->output = "yaml";
@@ -782,9 +788,9 @@ static int cmd_diag(cli_t *cli, const char *cmd, args_t *a)
 	if (a->help) {
 		if (explain)
 			printf("usage: privresctl explain --vnet VNET NAME [TYPE]\n\n"
-			       "How a query for NAME (type A by default) from VNET is answered: the "
-			       "step that decides\n(Q-1 policy, Q-2 private zone, Q-3 rule, Q-4 Azure "
-			       "DNS), the zone or rule, the answer.\n");
+			       "How a query for NAME (type A by default) from VNET is answered: "
+			       "the step that\ndecides (Q-1 policy, Q-2 private zone, Q-3 rule, "
+			       "Q-4 Azure DNS), the zone\nor rule, the answer.\n");
 		else
 			printf("usage: privresctl %s [-o json|table]\n\n%s\n", cmd,
 			       !strcmp(cmd, "health") ? "Forwarding targets and their state (F-10)."
@@ -798,8 +804,8 @@ static int cmd_diag(cli_t *cli, const char *cmd, args_t *a)
 				fprintf(stderr, "privresctl explain: --vnet VNET NAME [TYPE]\n");
 			return EXIT_USAGE;
 		}
-		req = json_pack("{s:s, s:s, s:s}", "virtualNetwork", vnet, "name", a->pos[0], "type",
-				a->n_pos > 1 ? a->pos[1] : "A");
+		req = json_pack("{s:s, s:s, s:s}", "virtualNetwork", vnet, "name", a->pos[0],
+				"type", a->n_pos > 1 ? a->pos[1] : "A");
 	} else {
 		if (a->n_pos) {
 			fprintf(stderr, "privresctl %s: no arguments\n", cmd);

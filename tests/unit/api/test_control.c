@@ -310,7 +310,8 @@ static void test_control_f7_immutable_refused(void **state)
 			     NULL, &st),
 			 API_STATUS_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "F-7"));
-	assert_non_null(strstr(st.message, "dnsForwardingRulesets/hub-rules/forwardingRules/Contoso"));
+	assert_non_null(
+		strstr(st.message, "dnsForwardingRulesets/hub-rules/forwardingRules/Contoso"));
 	assert_int_equal(rpc(f, "ForwardingRuleService/Get",
 			     "{\"rulesetName\": \"hub-rules\", \"name\": \"Contoso\"}", &r, &st),
 			 0);
@@ -318,7 +319,8 @@ static void test_control_f7_immutable_refused(void **state)
 	json_decref(r);
 	/* I-1 likewise: Dynamic to Static in place */
 	assert_int_equal(rpc(f, "InboundEndpointService/CreateOrUpdate",
-			     "{\"dnsResolverName\": \"hub-resolver\", \"inboundEndpoint\": {\"name\":"
+			     "{\"dnsResolverName\": \"hub-resolver\","
+			     " \"inboundEndpoint\": {\"name\":"
 			     " \"in\", \"subnet\": \"snet-inbound\", \"privateIpAllocationMethod\":"
 			     " \"Static\", \"privateIpAddress\": \"10.10.0.4\"}}",
 			     NULL, &st),
@@ -333,8 +335,10 @@ static const char *CHANGED =
 	"  - name: hub\n"
 	"    addressPrefixes: [10.10.0.0/16]\n"
 	"    subnets:\n"
-	"      - {name: snet-inbound,  addressPrefix: 10.10.0.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
-	"      - {name: snet-outbound, addressPrefix: 10.10.1.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-inbound,  addressPrefix: 10.10.0.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-outbound, addressPrefix: 10.10.1.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
 	"  - name: spoke1\n"
 	"    addressPrefixes: [10.20.0.0/16]\n"
 	"    subnets: [{name: default, addressPrefix: 10.20.0.0/24}]\n"
@@ -347,8 +351,10 @@ static const char *CHANGED =
 	"  - name: hub-rules\n"
 	"    dnsResolverOutboundEndpoints: [hub-resolver/out]\n"
 	"    forwardingRules:\n"
-	"      - {name: Contoso, domainName: contoso.com., targetDnsServers: [{ipAddress: 10.100.0.3}]}\n"
-	"      - {name: Fabrikam, domainName: fabrikam.com., targetDnsServers: [{ipAddress: 10.100.0.4}]}\n"
+	"      - {name: Contoso, domainName: contoso.com.,"
+	" targetDnsServers: [{ipAddress: 10.100.0.3}]}\n"
+	"      - {name: Fabrikam, domainName: fabrikam.com.,"
+	" targetDnsServers: [{ipAddress: 10.100.0.4}]}\n"
 	"    virtualNetworkLinks:\n"
 	"      - {name: spoke1-link, virtualNetwork: spoke1}\n";
 
@@ -513,7 +519,8 @@ static int fake_explain(void *ctx, const deployment_t *d, const char *vnet, cons
 		return PR_EPARSE;
 	}
 	*out = json_pack("{s:s, s:s, s:s, s:[s], s:s}", "view", vnet, "step", "Q-2", "zone",
-			 "azure.contoso.com.", "answers", "web.azure.contoso.com. 300 IN A 10.10.2.5",
+			 "azure.contoso.com.", "answers",
+			 "web.azure.contoso.com. 300 IN A 10.10.2.5",
 			 "rcode", "NOERROR");
 	(void)d;
 	return 0;
@@ -550,8 +557,9 @@ static void test_control_diagnostics(void **state)
 			 API_STATUS_UNAVAILABLE);
 
 	assert_int_equal(rpc(f, "DiagnosticsService/Explain",
-			     "{\"virtualNetwork\": \"hub\", \"name\": \"web.azure.contoso.com\"}", &r,
-			     &st),
+			     "{\"virtualNetwork\": \"hub\","
+			     " \"name\": \"web.azure.contoso.com\"}",
+			     &r, &st),
 			 0);
 	assert_string_equal(fk.type, "A");
 	assert_string_equal(fk.name, "web.azure.contoso.com");
@@ -567,7 +575,8 @@ static void test_control_diagnostics(void **state)
 	assert_int_equal(fk.calls, calls);
 	fk.fail = true;
 	assert_int_equal(rpc(f, "DiagnosticsService/Explain",
-			     "{\"virtualNetwork\": \"hub\", \"name\": \"x..com\", \"type\": \"MX\"}",
+			     "{\"virtualNetwork\": \"hub\", \"name\": \"x..com\","
+			     " \"type\": \"MX\"}",
 			     NULL, &st),
 			 API_STATUS_INVALID_ARGUMENT);
 	assert_string_equal(fk.type, "MX");

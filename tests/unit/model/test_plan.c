@@ -22,13 +22,17 @@ static const char *BASE =
 	"  - name: hub\n"
 	"    addressPrefixes: [10.10.0.0/16]\n"
 	"    subnets:\n"
-	"      - {name: snet-in, addressPrefix: 10.10.0.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
-	"      - {name: snet-out, addressPrefix: 10.10.1.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-in, addressPrefix: 10.10.0.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-out, addressPrefix: 10.10.1.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
 	"  - name: hub2\n"
 	"    addressPrefixes: [10.30.0.0/16]\n"
 	"    subnets:\n"
-	"      - {name: snet-in, addressPrefix: 10.30.0.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
-	"      - {name: snet-out, addressPrefix: 10.30.1.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-in, addressPrefix: 10.30.0.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
+	"      - {name: snet-out, addressPrefix: 10.30.1.0/28,"
+	" delegation: Microsoft.Network/dnsResolvers}\n"
 	"  - name: spoke\n"
 	"    addressPrefixes: [10.20.0.0/16]\n"
 	"    subnets: [{name: default, addressPrefix: 10.20.0.0/24}]\n"
@@ -154,7 +158,8 @@ static void test_plan_from_empty_creates_parents_first(void **state)
 		    rule > rs && link > rs);
 	assert_true(zone >= 0 && rec > zone);
 	c = json_array_get(plan, (size_t)rule);
-	assert_string_equal(s(c, "type"), "Microsoft.Network/dnsForwardingRulesets/forwardingRules");
+	assert_string_equal(s(c, "type"),
+			    "Microsoft.Network/dnsForwardingRulesets/forwardingRules");
 	assert_string_equal(s(c, "name"), "corp");
 	assert_non_null(strstr(s(c, "id"), "/subscriptions/"));
 	const json_t *p = prop(c, "domainName");
@@ -216,13 +221,17 @@ static void test_plan_deletes_children_first(void **state)
 		"  - name: hub\n"
 		"    addressPrefixes: [10.10.0.0/16]\n"
 		"    subnets:\n"
-		"      - {name: snet-in, addressPrefix: 10.10.0.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
-		"      - {name: snet-out, addressPrefix: 10.10.1.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
+		"      - {name: snet-in, addressPrefix: 10.10.0.0/28,"
+		" delegation: Microsoft.Network/dnsResolvers}\n"
+		"      - {name: snet-out, addressPrefix: 10.10.1.0/28,"
+		" delegation: Microsoft.Network/dnsResolvers}\n"
 		"  - name: hub2\n"
 		"    addressPrefixes: [10.30.0.0/16]\n"
 		"    subnets:\n"
-		"      - {name: snet-in, addressPrefix: 10.30.0.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
-		"      - {name: snet-out, addressPrefix: 10.30.1.0/28, delegation: Microsoft.Network/dnsResolvers}\n"
+		"      - {name: snet-in, addressPrefix: 10.30.0.0/28,"
+		" delegation: Microsoft.Network/dnsResolvers}\n"
+		"      - {name: snet-out, addressPrefix: 10.30.1.0/28,"
+		" delegation: Microsoft.Network/dnsResolvers}\n"
 		"  - name: spoke\n"
 		"    addressPrefixes: [10.20.0.0/16]\n"
 		"    subnets: [{name: default, addressPrefix: 10.20.0.0/24}]\n"
