@@ -531,3 +531,57 @@ int model_state_load(const char *dir, json_t **out, pr_diag_t *diag);
 /* The checksum of a deployment JSON as stored in the envelope: FNV-1a 64 of
  * its canonical text (compact, sorted keys), 16 hex digits (owned). */
 char *model_state_checksum(const json_t *deployment_json);
+
+/* ---- Topology (design.md §8) ---- */
+
+/*
+ * The `topology:` section: where the deployment's outside world lives, so
+ * that topology/ can build it on network namespaces. Rules T-1..T-6
+ * [privres] are listed in topology/README.md; the validator checks them
+ * against the whole graph (VNets, external servers, rulesets).
+ *
+ *   topology:
+ *     onPremisesNetworks:
+ *       - name: corp
+ *         addressPrefixes: [192.168.10.0/24]
+ *         connectedVirtualNetworks: [hub]      # over VPN/ExpressRoute
+ *         hosts: [{name: laptop, privateIpAddress: 192.168.10.20}]
+ *         dnsServers: [onprem-dns1]            # externalDnsServers placed here
+ *
+ * The first address after the network address of each prefix is the
+ * network's gateway (the fabric's router); like N-2 in a subnet, it and the
+ * network and broadcast addresses are reserved (T-3).
+ */
+
+/* A host of an on-premises network (a namespace of its own in a topology). */
+typedef struct model_onprem_host {
+	model_origin_t origin;
+	const char *name;
+	uint32_t address;
+} model_onprem_host_t;
+
+typedef struct model_onprem_network {
+	model_origin_t origin;
+	const char *name;
+	pr_prefix_t *prefixes;
+	size_t n_prefixes;
+	const char **vnet_refs; /* connectedVirtualNetworks as written */
+	int *vnets;             /* indices into deployment vnets; -1 unresolved (T-2) */
+	size_t n_vnets;
+	model_onprem_host_t *hosts;
+	size_t n_hosts;
+	const char **dns_server_refs; /* dnsServers as written */
+	int *dns_servers;             /* indices into deployment external_servers (T-4) */
+	size_t n_dns_servers;
+} model_onprem_network_t;
+
+struct model_topology {
+	model_origin_t origin;
+	model_onprem_network_t *networks;
+	size_t n_networks;
+};
+
+/* The on-premises network an external server is placed in (T-4), or -1. */
+int deployment_topology_network_of_server(const deployment_t *d, int server);
+/* Is on-premises network n connected to VNet v (T-2)? */
+bool deployment_topology_connects(const deployment_t *d, int network, int vnet);

@@ -1,15 +1,594 @@
-/* The `topology:` section (design.md §8). */
+/* The `topology:` section (design.md §8): on-premises networks, the VNets
+ * they reach over VPN/ExpressRoute, their hosts and the external DNS servers
+ * placed in them. Decoded here (shapes, unknown keys) and checked against
+ * the whole graph after the rest of the deployment validated (T-1..T-6,
+ * [privres], listed in topology/README.md). topology/privres-topo builds
+ * namespaces from exactly what passes here, so every address it will put on
+ * an interface is checked first. */
+#include <stdio.h>
+#include <string.h>
+
 #include "model/model_p.h"
+
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ALLOC(c, ptr, n) ((ptr) = pr_arena_alloc((c)->d->arena, ((n) ? (n) : 1) * sizeof(*(ptr))))
+
+static const char *dup(model_ctx_t *c, const char *s)
+{
+	return pr_arena_strdup(c->d->arena, s);
+}
+
+static const char *path_of(model_ctx_t *c, const char *parent, const char *member, const char *name,
+			   size_t index)
+{
+	char buf[1024];
+	if (name)
+		snprintf(buf, sizeof(buf), "%s%s%s[%s]", parent, *parent ? "." : "", member, name);
+	else
+		snprintf(buf, sizeof(buf), "%s%s%s[%zu]", parent, *parent ? "." : "", member,
+			 index);
+	return dup(c, buf);
+}
+
+/* Shared prefix length of two keys, for "did you mean" on the few keys of
+ * this section: a typo keeps most of the key's start. */
+static size_t common_start(const char *a, const char *b)
+{
+	size_t n = 0;
+	while (a[n] && b[n] && (a[n] | 32) == (b[n] | 32))
+		n++;
+	return n;
+}
+
+/* Unknown keys are errors (style.md §12), naming the closest valid key. */
+static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
+		       const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)obj, key, value)
+	{
+		const char *best = NULL;
+		size_t best_n = 0;
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++) {
+			ok = !strcmp(*a, key);
+			size_t n = common_start(key, *a);
+			if (n > best_n) {
+				best_n = n;
+				best = *a;
+			}
+		}
+		if (ok)
+			continue;
+		pr_buf_t valid = {0};
+		for (const char *const *a = allowed; *a; a++)
+			pr_buf_printf(&valid, "%s%s", a == allowed ? "" : ", ", *a);
+		if (best && best_n >= 3)
+			model_report(c, obj, key, path, NULL, PR_ECONFIG,
+				     "unknown property '%s' (did you mean '%s'?)", key, best);
+		else
+			model_report(c, obj, key, path, NULL, PR_ECONFIG,
+				     "unknown property '%s'; valid here: %s", key, valid.data);
+		pr_buf_free(&valid);
+	}
+}
+
+static const char *get_str(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+			   bool required)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			model_report(c, obj, NULL, path, NULL, PR_ECONFIG, "'%s' is required", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be a string");
+		return NULL;
+	}
+	return dup(c, json_string_value(v));
+}
+
+static const json_t *get_list(model_ctx_t *c, const json_t *obj, const char *key, const char *path)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_array(v)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "must be a list");
+		return NULL;
+	}
+	return v;
+}
+
+/* A list of strings (names, prefixes or ARM ids); elements that are not
+ * strings are reported and left out. */
+static const char **get_strings(model_ctx_t *c, const json_t *obj, const char *key,
+				const char *path, size_t *n)
+{
+	const json_t *l = get_list(c, obj, key, path);
+	*n = 0;
+	if (!l)
+		return NULL;
+	const char **out;
+	ALLOC(c, out, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e = json_array_get(l, i);
+		if (json_is_object(e) && json_is_string(json_object_get(e, "id")))
+			e = json_object_get(e, "id");
+		if (!json_is_string(e)) {
+			model_report(c, e, NULL, path_of(c, path, key, NULL, i), NULL, PR_ECONFIG,
+				     "each entry must be a name (string)");
+			continue;
+		}
+		out[(*n)++] = dup(c, json_string_value(e));
+	}
+	return out;
+}
+
+static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
+			 model_onprem_network_t *net)
+{
+	const json_t *l = get_list(c, e, "hosts", p);
+	if (!l)
+		return;
+	ALLOC(c, net->hosts, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *he = json_array_get(l, i);
+		const json_t *n = json_is_object(he) ? json_object_get(he, "name") : NULL;
+		const char *hp =
+			path_of(c, p, "hosts", json_is_string(n) ? json_string_value(n) : NULL, i);
+		if (!json_is_object(he)) {
+			model_report(c, he, NULL, hp, NULL, PR_ECONFIG,
+				     "a host is {name: …, privateIpAddress: …}");
+			continue;
+		}
+		check_keys(c, he, hp, KEYS("name", "privateIpAddress"));
+		const char *name = get_str(c, he, "name", hp, true);
+		const char *ip = get_str(c, he, "privateIpAddress", hp, true);
+		uint32_t addr;
+		if (!name || !ip)
+			continue;
+		if (pr_ipv4_parse(ip, &addr) != 0) {
+			model_report(c, he, "privateIpAddress", hp, "T-3", PR_ECONFIG,
+				     "'%s' is not an IPv4 address", ip);
+			continue;
+		}
+		net->hosts[net->n_hosts++] = (model_onprem_host_t){{he, hp}, name, addr};
+	}
+}
+
+static void decode_network(model_ctx_t *c, const json_t *e, const char *p,
+			   model_onprem_network_t *net)
+{
+	check_keys(
+		c, e, p,
+		KEYS("name", "addressPrefixes", "connectedVirtualNetworks", "hosts", "dnsServers"));
+	net->origin = (model_origin_t){e, p};
+	net->name = get_str(c, e, "name", p, true);
+	size_t np;
+	const char **prefixes = get_strings(c, e, "addressPrefixes", p, &np);
+	ALLOC(c, net->prefixes, np);
+	for (size_t j = 0; j < np; j++) {
+		const char *why;
+		if (pr_prefix_parse(prefixes[j], &net->prefixes[net->n_prefixes], &why) != 0) {
+			model_report(c, e, "addressPrefixes", p, "T-1", PR_ECONFIG, "'%s': %s",
+				     prefixes[j], why);
+			continue;
+		}
+		net->n_prefixes++;
+	}
+	if (!json_object_get(e, "addressPrefixes"))
+		model_report(c, e, NULL, p, "T-1", PR_ECONFIG,
+			     "'addressPrefixes' is required (one or more IPv4 prefixes)");
+	net->vnet_refs = get_strings(c, e, "connectedVirtualNetworks", p, &net->n_vnets);
+	ALLOC(c, net->vnets, net->n_vnets);
+	for (size_t j = 0; j < net->n_vnets; j++)
+		net->vnets[j] = -1;
+	net->dns_server_refs = get_strings(c, e, "dnsServers", p, &net->n_dns_servers);
+	ALLOC(c, net->dns_servers, net->n_dns_servers);
+	for (size_t j = 0; j < net->n_dns_servers; j++)
+		net->dns_servers[j] = -1;
+	decode_hosts(c, e, p, net);
+}
 
 void model_decode_topology(model_ctx_t *c, const json_t *root)
 {
 	const json_t *t = json_object_get(root, "topology");
-	if (t && !json_is_object(t))
+	if (!t || json_is_null(t))
+		return;
+	if (!json_is_object(t)) {
 		model_report(c, root, "topology", "", NULL, PR_ECONFIG,
 			     "must be a mapping (onPremisesNetworks: …)");
+		return;
+	}
+	check_keys(c, t, "topology", KEYS("onPremisesNetworks"));
+	model_topology_t *topo = pr_arena_alloc(c->d->arena, sizeof(*topo));
+	topo->origin = (model_origin_t){t, "topology"};
+	c->d->topology = topo;
+	const json_t *l = get_list(c, t, "onPremisesNetworks", "topology");
+	if (!l)
+		return;
+	ALLOC(c, topo->networks, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *e = json_array_get(l, i);
+		const json_t *n = json_is_object(e) ? json_object_get(e, "name") : NULL;
+		const char *p = path_of(c, "topology", "onPremisesNetworks",
+					json_is_string(n) ? json_string_value(n) : NULL, i);
+		if (!json_is_object(e)) {
+			model_report(c, e, NULL, p, NULL, PR_ECONFIG,
+				     "an on-premises network is {name, addressPrefixes, …}");
+			continue;
+		}
+		decode_network(c, e, p, &topo->networks[topo->n_networks++]);
+	}
+}
+
+/* ---- Lookups --------------------------------------------------------------- */
+
+int deployment_topology_network_of_server(const deployment_t *d, int server)
+{
+	if (!d->topology)
+		return -1;
+	for (size_t i = 0; i < d->topology->n_networks; i++) {
+		const model_onprem_network_t *net = &d->topology->networks[i];
+		for (size_t j = 0; j < net->n_dns_servers; j++)
+			if (net->dns_servers[j] == server)
+				return (int)i;
+	}
+	return -1;
+}
+
+bool deployment_topology_connects(const deployment_t *d, int network, int vnet)
+{
+	if (!d->topology || network < 0 || (size_t)network >= d->topology->n_networks)
+		return false;
+	const model_onprem_network_t *net = &d->topology->networks[network];
+	for (size_t j = 0; j < net->n_vnets; j++)
+		if (net->vnets[j] == vnet && vnet >= 0)
+			return true;
+	return false;
+}
+
+/* ---- Checks ---------------------------------------------------------------- */
+
+static const char *ip_text(uint32_t a, char *buf)
+{
+	return pr_ipv4_format(a, buf);
+}
+
+static const char *prefix_text(pr_prefix_t p, char *buf, size_t size)
+{
+	char ip[16];
+	snprintf(buf, size, "%s/%u", pr_ipv4_format(p.addr, ip), (unsigned)p.len);
+	return buf;
+}
+
+/* The prefix of net that holds addr, or NULL. */
+static const pr_prefix_t *prefix_holding(const model_onprem_network_t *net, uint32_t addr)
+{
+	for (size_t i = 0; i < net->n_prefixes; i++)
+		if (pr_prefix_contains(net->prefixes[i], addr))
+			return &net->prefixes[i];
+	return NULL;
+}
+
+/* T-3: an address of a network's member lies in one of its prefixes and is
+ * not the network, gateway (the fabric router) or broadcast address. */
+static bool check_member_address(model_ctx_t *c, const model_onprem_network_t *net,
+				 const json_t *node, const char *key, const char *path,
+				 const char *rule, uint32_t addr)
+{
+	char ip[16], pb[32];
+	const pr_prefix_t *p = prefix_holding(net, addr);
+	if (!p) {
+		pr_buf_t in = {0};
+		for (size_t i = 0; i < net->n_prefixes; i++)
+			pr_buf_printf(&in, "%s%s", i ? ", " : "",
+				      prefix_text(net->prefixes[i], pb, sizeof(pb)));
+		model_report(c, node, key, path, rule, PR_ECONFIG,
+			     "%s is outside on-premises network '%s' (%s)", ip_text(addr, ip),
+			     net->name ? net->name : "?", in.data ? in.data : "no prefixes");
+		pr_buf_free(&in);
+		return false;
+	}
+	if (addr == p->addr || addr == p->addr + 1 || addr == pr_prefix_last(*p)) {
+		model_report(c, node, key, path, "T-3", PR_ECONFIG,
+			     "%s is reserved in %s (network, gateway and broadcast addresses); "
+			     "valid: %s..%s",
+			     ip_text(addr, ip), prefix_text(*p, pb, sizeof(pb)),
+			     ip_text(p->addr + 2, (char[16]){0}),
+			     ip_text(pr_prefix_last(*p) - 1, (char[16]){0}));
+		return false;
+	}
+	return true;
+}
+
+/* T-1: prefixes leave room for a gateway and hosts, and overlap neither a
+ * VNet's address space, nor another on-premises prefix, nor Azure DNS. */
+static void check_prefixes(model_ctx_t *c, size_t ni)
+{
+	const deployment_t *d = c->d;
+	const model_onprem_network_t *net = &d->topology->networks[ni];
+	const char *p = net->origin.path;
+	char a[32], b[32];
+	if (net->n_prefixes == 0)
+		return;
+	for (size_t i = 0; i < net->n_prefixes; i++) {
+		pr_prefix_t x = net->prefixes[i];
+		prefix_text(x, a, sizeof(a));
+		if (x.len > 29)
+			model_report(c, net->origin.node, "addressPrefixes", p, "T-1", PR_ECONFIG,
+				     "%s is too small: a network needs /29 or larger (gateway and "
+				     "hosts)",
+				     a);
+		if (pr_prefix_contains(x, MODEL_AZURE_DNS_ADDR))
+			model_report(c, net->origin.node, "addressPrefixes", p, "T-1", PR_ECONFIG,
+				     "%s holds 168.63.129.16 (Azure DNS)", a);
+		for (size_t v = 0; v < d->n_vnets; v++)
+			for (size_t k = 0; k < d->vnets[v].n_prefixes; k++)
+				if (pr_prefix_overlaps(x, d->vnets[v].prefixes[k]))
+					model_report(
+						c, net->origin.node, "addressPrefixes", p, "T-1",
+						PR_ECONFIG,
+						"%s overlaps virtual network '%s' (%s); "
+						"on-premises "
+						"and cloud address spaces must be disjoint to be "
+						"routed",
+						a, d->vnets[v].name ? d->vnets[v].name : "?",
+						prefix_text(d->vnets[v].prefixes[k], b, sizeof(b)));
+		for (size_t j = 0; j <= ni; j++) {
+			const model_onprem_network_t *o = &d->topology->networks[j];
+			size_t until = j == ni ? i : o->n_prefixes;
+			for (size_t k = 0; k < until; k++)
+				if (pr_prefix_overlaps(x, o->prefixes[k]))
+					model_report(c, net->origin.node, "addressPrefixes", p,
+						     "T-1", PR_ECONFIG,
+						     "%s overlaps %s of on-premises network '%s'",
+						     a, prefix_text(o->prefixes[k], b, sizeof(b)),
+						     o->name ? o->name : "?");
+		}
+	}
+}
+
+/* T-2: connected VNets exist, once each. */
+static void resolve_vnets(model_ctx_t *c, model_onprem_network_t *net)
+{
+	for (size_t j = 0; j < net->n_vnets; j++) {
+		const char *name = model_ref_name(c, net->vnet_refs[j], "virtualNetworks");
+		int v = deployment_find_vnet(c->d, name);
+		if (v < 0) {
+			pr_buf_t known = {0};
+			for (size_t k = 0; k < c->d->n_vnets; k++)
+				pr_buf_printf(&known, "%s%s", k ? ", " : "",
+					      c->d->vnets[k].name ? c->d->vnets[k].name : "?");
+			model_report(c, net->origin.node, "connectedVirtualNetworks",
+				     net->origin.path, "T-2", PR_ENOTFOUND,
+				     "virtual network '%s' does not exist; known: %s",
+				     net->vnet_refs[j], known.data ? known.data : "none");
+			pr_buf_free(&known);
+			continue;
+		}
+		for (size_t k = 0; k < j; k++)
+			if (net->vnets[k] == v)
+				model_report(c, net->origin.node, "connectedVirtualNetworks",
+					     net->origin.path, "T-2", PR_EEXIST,
+					     "virtual network '%s' is listed twice", name);
+		net->vnets[j] = v;
+	}
+}
+
+static int find_external(const deployment_t *d, const char *name)
+{
+	for (size_t i = 0; name && i < d->n_external_servers; i++)
+		if (d->external_servers[i].name && !strcmp(d->external_servers[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Is addr already used by a member (host or DNS server) of a network placed
+ * before it? Reports and returns true when so. */
+typedef struct member {
+	uint32_t addr;
+	const char *what;
+	const char *name;
+} member_t;
+
+static bool taken(model_ctx_t *c, member_t *seen, size_t n, const json_t *node, const char *key,
+		  const char *path, uint32_t addr)
+{
+	char ip[16];
+	for (size_t i = 0; i < n; i++)
+		if (seen[i].addr == addr) {
+			model_report(c, node, key, path, "T-3", PR_EEXIST, "%s is already %s '%s'",
+				     ip_text(addr, ip), seen[i].what,
+				     seen[i].name ? seen[i].name : "?");
+			return true;
+		}
+	return false;
+}
+
+/* T-4: dnsServers name external servers, each placed once, inside. */
+static void place_servers(model_ctx_t *c, size_t ni, member_t *seen, size_t *n_seen)
+{
+	deployment_t *d = c->d;
+	model_onprem_network_t *net = &d->topology->networks[ni];
+	for (size_t j = 0; j < net->n_dns_servers; j++) {
+		const char *ref = net->dns_server_refs[j];
+		int x = find_external(d, ref);
+		if (x < 0) {
+			model_report(c, net->origin.node, "dnsServers", net->origin.path, "T-4",
+				     PR_ENOTFOUND,
+				     "'%s' is not one of externalDnsServers; dnsServers places "
+				     "external DNS servers by name",
+				     ref);
+			continue;
+		}
+		int other = deployment_topology_network_of_server(d, x);
+		if (other >= 0) {
+			model_report(c, net->origin.node, "dnsServers", net->origin.path, "T-4",
+				     PR_EEXIST,
+				     "external DNS server '%s' is already placed in on-premises "
+				     "network '%s'",
+				     ref, d->topology->networks[other].name);
+			continue;
+		}
+		const model_external_server_t *s = &d->external_servers[x];
+		if (!check_member_address(c, net, net->origin.node, "dnsServers", net->origin.path,
+					  "T-4", s->address))
+			continue;
+		if (taken(c, seen, *n_seen, net->origin.node, "dnsServers", net->origin.path,
+			  s->address))
+			continue;
+		seen[(*n_seen)++] = (member_t){s->address, "external DNS server", s->name};
+		net->dns_servers[j] = x;
+	}
+}
+
+/* T-3: hosts inside, at unique addresses, with names unique among every
+ * host of the topology (VMs included: `privres-topo exec HOST` names one). */
+static void check_hosts(model_ctx_t *c, size_t ni, member_t *seen, size_t *n_seen)
+{
+	const deployment_t *d = c->d;
+	const model_onprem_network_t *net = &d->topology->networks[ni];
+	for (size_t j = 0; j < net->n_hosts; j++) {
+		const model_onprem_host_t *h = &net->hosts[j];
+		const char *hp = h->origin.path;
+		for (size_t v = 0; v < d->n_vms; v++)
+			if (d->vms[v].name && !strcmp(d->vms[v].name, h->name))
+				model_report(c, h->origin.node, "name", hp, "T-3", PR_EEXIST,
+					     "host name '%s' is already virtual machine '%s'",
+					     h->name, d->vms[v].origin.path);
+		for (size_t k = 0; k <= ni; k++) {
+			const model_onprem_network_t *o = &d->topology->networks[k];
+			size_t until = k == ni ? j : o->n_hosts;
+			for (size_t m = 0; m < until; m++)
+				if (!strcmp(o->hosts[m].name, h->name))
+					model_report(c, h->origin.node, "name", hp, "T-3",
+						     PR_EEXIST, "host name '%s' is already %s",
+						     h->name, o->hosts[m].origin.path);
+		}
+		if (!check_member_address(c, net, h->origin.node, "privateIpAddress", hp, "T-3",
+					  h->address))
+			continue;
+		if (taken(c, seen, *n_seen, h->origin.node, "privateIpAddress", hp, h->address))
+			continue;
+		seen[(*n_seen)++] = (member_t){h->address, "host", h->name};
+	}
+}
+
+/* T-5: an on-premises server that forwards to an inbound endpoint reaches it
+ * only over its network's connection to the endpoint's VNet. */
+static void check_server_forwarders(model_ctx_t *c, int x)
+{
+	const deployment_t *d = c->d;
+	const model_external_server_t *s = &d->external_servers[x];
+	int ni = deployment_topology_network_of_server(d, x);
+	if (ni < 0)
+		return;
+	const model_onprem_network_t *net = &d->topology->networks[ni];
+	for (size_t f = 0; f < s->n_forwarders; f++) {
+		const model_forwarder_t *fw = &s->forwarders[f];
+		for (size_t t = 0; t < fw->n_targets; t++) {
+			const model_resolver_t *r = NULL;
+			const model_inbound_endpoint_t *ie =
+				deployment_find_inbound_by_address(d, fw->targets[t].address, &r);
+			if (!ie || !r || r->vnet < 0)
+				continue;
+			if (deployment_topology_connects(d, ni, r->vnet))
+				continue;
+			char ip[16];
+			model_report(
+				c, fw->targets[t].origin.node, NULL, fw->targets[t].origin.path,
+				"T-5", PR_ECONFIG,
+				"external DNS server '%s' forwards to inbound endpoint %s/%s "
+				"(%s) in virtual network '%s', but its on-premises network '%s' "
+				"is not connected to it; add '%s' to %s.connectedVirtualNetworks",
+				s->name, r->name, ie->name, ip_text(ie->address, ip),
+				d->vnets[r->vnet].name, net->name, d->vnets[r->vnet].name,
+				net->origin.path);
+		}
+	}
+}
+
+/* T-6: a forwarding rule's target placed on premises is reached from the
+ * outbound endpoint's VNet (O-1), so that network must be connected to it. */
+static void check_rule_targets(model_ctx_t *c)
+{
+	const deployment_t *d = c->d;
+	for (size_t i = 0; i < d->n_rulesets; i++) {
+		const model_ruleset_t *rs = &d->rulesets[i];
+		for (size_t r = 0; r < rs->n_rules; r++) {
+			const model_rule_t *rule = &rs->rules[r];
+			for (size_t t = 0; t < rule->n_targets; t++) {
+				const model_target_t *tg = &rule->targets[t];
+				const model_external_server_t *s =
+					deployment_find_external(d, tg->address, tg->port);
+				if (!s)
+					continue;
+				int ni = deployment_topology_network_of_server(
+					d, (int)(s - d->external_servers));
+				if (ni < 0)
+					continue;
+				bool reached = false;
+				int vnet = -1;
+				for (size_t o = 0; o < rs->n_outbound && !reached; o++) {
+					int ri = rs->outbound[o].resolver;
+					if (ri < 0 || (size_t)ri >= d->n_resolvers)
+						continue;
+					vnet = d->resolvers[ri].vnet;
+					reached = deployment_topology_connects(d, ni, vnet);
+				}
+				if (reached || vnet < 0)
+					continue;
+				const model_onprem_network_t *net = &d->topology->networks[ni];
+				model_report(
+					c, tg->origin.node, NULL, tg->origin.path, "T-6",
+					PR_ECONFIG,
+					"rule '%s' targets external DNS server '%s' in "
+					"on-premises network '%s', which is not connected to "
+					"virtual network '%s' of the ruleset's outbound endpoint "
+					"(O-1); add '%s' to %s.connectedVirtualNetworks",
+					rule->name, s->name, net->name, d->vnets[vnet].name,
+					d->vnets[vnet].name, net->origin.path);
+			}
+		}
+	}
 }
 
 void model_validate_topology(model_ctx_t *c)
 {
-	(void)c;
+	deployment_t *d = c->d;
+	model_topology_t *topo = d->topology;
+	if (!topo)
+		return;
+	size_t cap = d->n_external_servers;
+	for (size_t i = 0; i < topo->n_networks; i++)
+		cap += topo->networks[i].n_hosts;
+	member_t *seen = pr_arena_alloc(d->arena, (cap ? cap : 1) * sizeof(*seen));
+	size_t n_seen = 0;
+	for (size_t i = 0; i < topo->n_networks; i++) {
+		model_onprem_network_t *net = &topo->networks[i];
+		if (!net->name)
+			continue;
+		/* T-1: one name space for networks, VNets included, so that a
+		 * network of the compose export or a bridge is named once. */
+		for (size_t j = 0; j < i; j++)
+			if (topo->networks[j].name && !strcmp(topo->networks[j].name, net->name))
+				model_report(c, net->origin.node, "name", net->origin.path, "T-1",
+					     PR_EEXIST, "on-premises network '%s' is defined twice",
+					     net->name);
+		if (deployment_find_vnet(d, net->name) >= 0)
+			model_report(c, net->origin.node, "name", net->origin.path, "T-1",
+				     PR_EEXIST, "'%s' is already a virtual network's name",
+				     net->name);
+		check_prefixes(c, i);
+		resolve_vnets(c, net);
+		place_servers(c, i, seen, &n_seen);
+		check_hosts(c, i, seen, &n_seen);
+	}
+	for (size_t x = 0; x < d->n_external_servers; x++)
+		check_server_forwarders(c, (int)x);
+	check_rule_targets(c);
 }
