@@ -106,6 +106,8 @@ class Unbound:
             "  do-not-query-localhost: no",
             "  num-threads: 1",
         ]
+        # never recurse to the internet: only the zones below are answered
+        lines.append('  local-zone: "." refuse')
         zones = set()
         for rr in local_data:
             name = rr.split()[0].rstrip(".")
@@ -115,6 +117,8 @@ class Unbound:
         for rr in local_data:
             lines.append('  local-data: "%s"' % rr)
         lines.append(extra)
+        for zone, addr in forward_zones:
+            lines.insert(-1, '  local-zone: "%s" transparent' % zone)
         for zone, addr in forward_zones:
             lines += ["forward-zone:", '  name: "%s"' % zone, "  forward-addr: %s" % addr]
         with open(conf, "w") as f:
