@@ -102,7 +102,13 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 			      st->kind == RESOLVE_STEP_VIEW ? "view " : "server ", st->view);
 		break;
 	case RESOLVE_STEP_POLICY:
-		json_object_set_new(j, "action", json_string("continue"));
+		json_object_set_new(j, "action", json_string(policy_action_name(st->policy_action)));
+		if (st->policy_rule)
+			json_object_set_new(j, "rule", json_string(st->policy_rule));
+		if (st->domain)
+			json_object_set_new(j, "domain", json_string(st->domain));
+		pr_buf_printf(text, " → policy %s (%s)", policy_action_name(st->policy_action),
+			      st->policy_rule ? st->policy_rule : "-");
 		break;
 	case RESOLVE_STEP_ZONE:
 	case RESOLVE_STEP_PUBLIC_ZONE:
@@ -257,6 +263,8 @@ int resolve_explain(const resolve_snapshot_t *s, const char *vnet, const char *q
 			      s->d->vnets[v].name, "question", "name", name, "type", type, "steps",
 			      steps, "answer", answer, "loop", (int)t->loop, "unmappedTarget",
 			      (int)t->unmapped);
+	json_object_set_new(j, "blocked", json_boolean(t->blocked));
+	json_object_set_new(j, "alert", json_boolean(t->alert));
 	char *line = pr_buf_take(&text);
 	json_object_set_new(j, "text", json_string(line));
 	free(line);

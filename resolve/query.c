@@ -362,13 +362,34 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 
 /* ---- The steps of a view (Q-1 … Q-4) ----------------------------------------------- */
 
-/* Q-1: the security policy linked to the view. The policy engine (policies/)
- * plugs in here; until then every name goes on. */
+/* Q-1, S-3: the security policy linked to the view decides first, for the
+ * name asked and for every name met along a CNAME chain. Block answers with a
+ * CNAME to blockpolicy.azuredns.invalid. (not chased: .invalid never
+ * resolves) or SERVFAIL; Alert and Allow go on. */
 static step_t policy_step(resolve_query_t *q, frame_t *f, const linker_view_t *v)
 {
-	if (v->policy >= 0)
-		trace(q, RESOLVE_STEP_POLICY, f);
-	return STEP_PASS;
+	policy_verdict_t pv;
+	if (v->policy < 0 || policy_evaluate(q->s->policies, v->policy, f->name, &pv) != 0 ||
+	    pv.action == POLICY_NONE)
+		return STEP_PASS;
+	resolve_step_t *st = trace(q, RESOLVE_STEP_POLICY, f);
+	st->policy_rule = pv.rule;
+	st->policy_action = (int)pv.action;
+	st->domain = pv.domain;
+	if (pv.action == POLICY_ALERT)
+		q->trace.alert = true;
+	if (pv.action != POLICY_BLOCK)
+		return STEP_PASS;
+	q->trace.blocked = true;
+	if (pv.block_response == MODEL_BLOCK_SERVFAIL)
+		return frame_fail(f, DNS_RCODE_SERVFAIL);
+	if (!f->wrote)
+		f->aa = false;
+	/* The owner equal to the question keeps its case (W-5); a chased name is
+	 * written as met. */
+	if (policy_block_add_cname(&f->ans, f->name) == 0)
+		f->wrote = true;
+	return frame_finish(f);
 }
 
 /* Q-2: the longest linked private zone answers, authoritatively; a miss does
@@ -679,6 +700,8 @@ static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 	q->trace.n_cnames = 0;
 	q->trace.loop = false;
 	q->trace.unmapped = false;
+	q->trace.alert = false;
+	q->trace.blocked = false;
 }
 
 static void answer_error(resolve_query_t *q, frame_t *f, uint16_t rcode)

@@ -176,7 +176,7 @@ typedef enum resolve_step_kind {
 	RESOLVE_STEP_INVALID,     /* FORMERR/BADVERS/REFUSED/drop of the query itself (W-3) */
 	RESOLVE_STEP_VIEW,        /* a view starts answering (its name in .view) */
 	RESOLVE_STEP_EXTERNAL,    /* an external server starts answering (.view: its name) */
-	RESOLVE_STEP_POLICY,      /* the security policy let the name go on */
+	RESOLVE_STEP_POLICY,      /* the security policy's verdict (.policy_rule, .policy_action) */
 	RESOLVE_STEP_ZONE,        /* a linked private zone answered (.zone, .rcode) */
 	RESOLVE_STEP_REDIRECT,    /* NXDOMAIN passed on by NxDomainRedirect (.zone) */
 	RESOLVE_STEP_RULE,        /* a forwarding rule matched (.rule, .domain) */
@@ -208,6 +208,8 @@ typedef struct resolve_step {
 	uint16_t port;
 	int rcode;          /* ZONE, PUBLIC_ZONE, REPLY, and final answers */
 	int cname;          /* CNAME: index into resolve_trace_t.cnames */
+	const char *policy_rule; /* POLICY: the deciding security rule (S-3), or NULL */
+	int policy_action;       /* POLICY: a policy_action_t of policies/policies.h */
 } resolve_step_t;
 
 typedef struct resolve_trace {
@@ -218,6 +220,8 @@ typedef struct resolve_trace {
 	size_t n_cnames;
 	bool loop;        /* P-3 ended the query */
 	bool unmapped;    /* a target without a mapping was left out */
+	bool alert;       /* S-3: an Alert rule matched a name of the query */
+	bool blocked;     /* S-3: a Block rule answered */
 } resolve_trace_t;
 
 /* The steps a query took so far (borrowed; valid until the query is reused or

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 
 #include "linker/linker.h"
+#include "policies/policies.h"
 #include "resolve/resolve.h"
 #include "rulesets/rulesets.h"
 #include "zones/zones.h"
@@ -31,6 +32,7 @@ struct resolve_snapshot {
 	atomic_int refs;
 	deployment_t *d;
 	linker_t *linker;
+	policy_set_t *policies;           /* every DNS security policy, compiled */
 	zone_t **private_zones;           /* per deployment zone (Z-3 hosts included) */
 	zone_t **public_zones;            /* per publicDns zone */
 	ruleset_matcher_t *public_matcher; /* value: zone_t ** (an entry of public_zones) */

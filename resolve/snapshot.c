@@ -202,6 +202,7 @@ static void snapshot_free(resolve_snapshot_t *s, deployment_t *d, bool owned)
 	free(s->listeners);
 	free(s->listener_targets);
 	free(s->listener_table);
+	policy_set_destroy(&s->policies);
 	linker_destroy(&s->linker);
 	if (owned)
 		deployment_destroy(&d);
@@ -218,6 +219,8 @@ int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_
 	/* Loops (P-1, P-2) are refused here with the linker's findings. */
 	int rc = linker_build(d, &s->linker, diag);
 	if (rc != 0)
+		goto cleanup;
+	if ((rc = policy_set_build(d, &s->policies, diag)) != 0)
 		goto cleanup;
 
 	s->private_zones = pr_calloc(d->n_zones + 1, sizeof(zone_t *));

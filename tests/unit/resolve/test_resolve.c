@@ -999,6 +999,68 @@ static void test_explain(void **state)
 	resolve_snapshot_unref(&s);
 }
 
+/* Has the answer section a CNAME whose target is name (text)? */
+static bool has_cname_to(const run_t *r, const char *name)
+{
+	uint8_t want[DNS_NAME_MAXLEN];
+	assert_int_equal(dns_name_from_text(name, want, NULL, NULL), 0);
+	const knot_pktsection_t *an = knot_pkt_section(r->pkt, KNOT_ANSWER);
+	for (uint16_t i = 0; i < an->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(an, i);
+		if (rr->type == KNOT_RRTYPE_CNAME &&
+		    knot_dname_is_case_equal(knot_cname_name(rr->rrs.rdata), want))
+			return true;
+	}
+	return false;
+}
+
+/* Q-1, S-3 with examples/zero-trust.yaml: Allow and Alert resolve, Block
+ * answers a CNAME to blockpolicy.azuredns.invalid., names along a CNAME chain
+ * are checked too, and a VNet without the policy is not touched (S-2). */
+static void test_q1_security_policy(void **state)
+{
+	pr_diag_t *diag = pr_diag_new();
+	deployment_t *d = NULL;
+	resolve_snapshot_t *s = NULL;
+	assert_int_equal(deployment_load_file(PRIVRES_SOURCE_DIR "/examples/zero-trust.yaml", &d,
+					      diag),
+			 0);
+	assert_int_equal(resolve_snapshot_build(&d, &s, diag), 0);
+	pr_diag_destroy(&diag);
+	run_t r;
+	start(&r, s, "azure-dns/spoke", "web.azure.contoso.com", KNOT_RRTYPE_A, NULL);
+	assert_true(has_a(&r, "10.10.2.5"));
+	assert_false(resolve_query_trace(r.q)->blocked);
+	assert_string_equal(find_step(&r, RESOLVE_STEP_POLICY, 0)->policy_rule, "allow-needed");
+	finish(&r);
+
+	start(&r, s, "azure-dns/spoke", "pixel.ads.example", KNOT_RRTYPE_A, NULL);
+	assert_true(has_a(&r, "198.51.100.7"));
+	assert_true(resolve_query_trace(r.q)->alert);
+	finish(&r);
+
+	start(&r, s, "azure-dns/spoke", "WWW.example.com", KNOT_RRTYPE_A, NULL);
+	assert_int_equal(rcode_of(&r), KNOT_RCODE_NOERROR);
+	assert_int_equal(count(&r, KNOT_ANSWER), 1);
+	assert_true(has_cname_to(&r, "blockpolicy.azuredns.invalid."));
+	assert_true(resolve_query_trace(r.q)->blocked);
+	const knot_rrset_t *rr = knot_pkt_rr(knot_pkt_section(r.pkt, KNOT_ANSWER), 0);
+	assert_memory_equal(rr->owner, "\x03WWW\x07" "example\x03" "com", 17); /* W-5 */
+	finish(&r);
+
+	start(&r, s, "azure-dns/spoke", "cdn.contoso.com", KNOT_RRTYPE_A, NULL);
+	assert_true(has_cname_to(&r, "contoso.azureedge.net."));
+	assert_true(has_cname_to(&r, "blockpolicy.azuredns.invalid."));
+	assert_false(has_type(&r, KNOT_ANSWER, KNOT_RRTYPE_A));
+	finish(&r);
+
+	start(&r, s, "hub-resolver/in", "www.example.com", KNOT_RRTYPE_A, NULL);
+	assert_false(has_cname_to(&r, "blockpolicy.azuredns.invalid."));
+	assert_null(find_step(&r, RESOLVE_STEP_POLICY, 0));
+	finish(&r);
+	resolve_snapshot_unref(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1023,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_w5_case_kept),
 		cmocka_unit_test(test_q7_truncation),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_q1_security_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
