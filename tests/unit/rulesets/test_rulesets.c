@@ -342,7 +342,7 @@ static void test_f2_34_label_rule(void **state)
 	assert_int_equal(ruleset_matcher_add(b, name, DEEP, NULL), 0);
 	ruleset_matcher_t *m = build(b, true);
 	assert_user(m, name, DEEP, name, 34);
-	char under[DNS_NAME_TEXT_MAX];
+	char under[DNS_NAME_TEXT_MAX + 8]; /* "host." and the name, whatever its length */
 	snprintf(under, sizeof(under), "host.%s", name);
 	assert_user(m, under, DEEP, name, 34);
 	/* l33. ... l1. (the rule minus its leftmost label) is not under it. */
