@@ -39,6 +39,11 @@
  * (a server that does not recurse for us). A CNAME it meets is chased inside
  * that server.
  *
+ * Security policy (Q-1, S-3): the policy linked to the view is asked first,
+ * for the name asked and every name met along a CNAME chain; Block answers a
+ * CNAME to blockpolicy.azuredns.invalid. (or SERVFAIL), Alert goes on and
+ * sets the trace's alert flag.
+ *
  * Forwarding (Q-3, design.md §4): a rule's targets are taken in order; the
  * first usable one decides. An inbound endpoint or external server of the
  * deployment is usable and resolved in-process (hops+1, P-3: more than the
@@ -107,7 +112,10 @@ const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_
 
 /* ---- Workers and queries ---------------------------------------------------- */
 
-/* Per-worker state (scratch, cache shard); owned by one worker thread. */
+/* Per-worker state: a free list of query objects whose buffers are kept, so a
+ * warm worker answers without heap allocation. Owned by one worker thread;
+ * free every query of a worker before destroying it. settings may be NULL
+ * (each query follows its snapshot's emulator settings). */
 resolve_worker_t *resolve_worker_new(const model_emulator_t *settings);
 void resolve_worker_destroy(resolve_worker_t **wp);
 
