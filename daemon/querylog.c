@@ -10,6 +10,7 @@
 
 #include "daemon/daemon_p.h"
 #include "dns/dns.h"
+#include "policies/policies.h"
 
 #define RING_SLOTS 4096  /* per worker; a power of two */
 #define SLOT_BYTES 1024  /* one JSON line; longer paths are cut at a step */
@@ -212,6 +213,11 @@ static void put_step(out_t *o, const resolve_trace_t *t, const resolve_step_t *s
 		snprintf(buf, sizeof(buf), "%s %s:%u", resolve_step_name(st->kind),
 			 pr_ipv4_format(st->address, ip), st->port);
 		break;
+	case RESOLVE_STEP_POLICY:
+		snprintf(buf, sizeof(buf), "%s policy %s %s", rule,
+			 policy_action_name((policy_action_t)st->policy_action),
+			 st->policy_rule ? st->policy_rule : "");
+		break;
 	case RESOLVE_STEP_CNAME: {
 		char name[DNS_NAME_TEXT_MAX] = "";
 		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames)
@@ -285,6 +291,9 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 		put(&o, ",\"rcode\":\"%s\"", rcode_name(e->answer[3] & 0x0f));
 	else
 		put(&o, ",\"rcode\":\"dropped\"");
+	if (e->trace)
+		put(&o, ",\"alert\":%s,\"blocked\":%s,\"loop\":%s", e->trace->alert ? "true" : "false",
+		    e->trace->blocked ? "true" : "false", e->trace->loop ? "true" : "false");
 	put(&o, ",\"latencyUs\":%llu,\"path\":[", (unsigned long long)e->latency_us);
 	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++) {
 		size_t before = o.len;
