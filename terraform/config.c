@@ -1,0 +1,455 @@
+/* A configuration folder: its blocks (hcl2json output per file), variables
+ * with Terraform's precedence (default < terraform.tfvars < *.auto.tfvars <
+ * --var-file < --var), locals, and resource blocks expanded by count and
+ * for_each into instances. Blocks are expanded on first reference, so the
+ * order of blocks in files does not matter, and a reference cycle is
+ * reported instead of recursing forever. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "terraform/terraform_p.h"
+
+/* Meta-arguments: not attributes of the resource. */
+static const char *const meta_args[] = {"count",     "for_each",    "depends_on", "lifecycle",
+					"provider",  "provisioner", "connection", NULL};
+
+static bool is_meta(const char *k)
+{
+	for (size_t i = 0; meta_args[i]; i++)
+		if (!strcmp(k, meta_args[i]))
+			return true;
+	return false;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of the folder with this suffix, sorted (owned array of owned). */
+static char **list_files(const char *dir, const char *suffix, size_t *n)
+{
+	char **out = NULL;
+	size_t cap = 0;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return NULL;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !ends_with(e->d_name, suffix))
+			continue;
+		pr_grow(&out, &cap, *n + 1, sizeof(*out));
+		out[(*n)++] = pr_asprintf("%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(out, *n, sizeof(*out), by_name);
+	return out;
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+static tf_named_t *find_named(tf_named_t *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+const json_t *tf_var_value(tf_import_t *imp, const char *name, char **err)
+{
+	tf_named_t *v = find_named(imp->vars, imp->n_vars, name);
+	if (!v) {
+		*err = pr_asprintf("var.%s is not declared", name);
+		return NULL;
+	}
+	if (!v->value) {
+		*err = pr_asprintf("var.%s has no value: give it a default, a --var or a "
+				   "--var-file",
+				   name);
+		return NULL;
+	}
+	return v->value;
+}
+
+const json_t *tf_local_value(tf_import_t *imp, const char *name, char **err)
+{
+	tf_named_t *l = find_named(imp->locals, imp->n_locals, name);
+	if (!l) {
+		*err = pr_asprintf("local.%s is not defined", name);
+		return NULL;
+	}
+	if (l->state == 1) {
+		*err = pr_asprintf("local.%s refers to itself", name);
+		return NULL;
+	}
+	if (l->state == 0) {
+		l->state = 1;
+		char *e = NULL;
+		l->value = tf_eval(imp, l->expr, NULL, &e);
+		if (!l->value) {
+			tf_report(imp, l->file, l->line, NULL, PR_ECONFIG, "local.%s: %s", name, e);
+			free(e);
+		}
+		l->state = 2;
+	}
+	if (!l->value)
+		*err = pr_asprintf("local.%s could not be resolved", name);
+	return l->value;
+}
+
+static tf_block_t *find_block(tf_import_t *imp, const char *type, const char *name)
+{
+	for (size_t i = 0; i < imp->n_blocks; i++)
+		if (!strcmp(imp->blocks[i].type, type) && !strcmp(imp->blocks[i].name, name))
+			return &imp->blocks[i];
+	return NULL;
+}
+
+/* One instance of a block in scope; NULL (reported) when it can't be
+ * evaluated. The instance's value is shared with the block's value. */
+static json_t *instance(tf_import_t *imp, tf_block_t *b, const tf_scope_t *scope,
+			const char *address, size_t idx)
+{
+	json_t *body = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)b->body, k, v) if (!is_meta(k)) json_object_set(body, k, v);
+	char *err = NULL;
+	json_t *values = tf_eval(imp, body, scope, &err);
+	json_decref(body);
+	if (!values) {
+		tf_report(imp, b->file, b->line, address, PR_ECONFIG, "%s: %s", address, err);
+		free(err);
+		return NULL;
+	}
+	tf_inst_t *inst = tf_inst_add(imp, b->type, b->name, address, "", values, b->file, b->line);
+	inst->order = b->order * 10000 + idx;
+	tf_inst_complete(imp, inst);
+	return json_incref(values);
+}
+
+static char *keyed_address(const tf_block_t *b, const char *key)
+{
+	return pr_asprintf("%s.%s[\"%s\"]", b->type, b->name, key);
+}
+
+static void expand(tf_import_t *imp, tf_block_t *b)
+{
+	char *err = NULL;
+	const json_t *fe = json_object_get(b->body, "for_each");
+	const json_t *count = json_object_get(b->body, "count");
+	char *address = pr_asprintf("%s.%s", b->type, b->name);
+	json_t *coll = NULL, *n = NULL;
+
+	b->state = 1;
+	if (fe) {
+		coll = tf_eval(imp, fe, NULL, &err);
+		if (!coll) {
+			tf_report(imp, b->file, b->line, address, PR_ECONFIG, "%s: for_each: %s",
+				  address, err);
+			goto cleanup;
+		}
+		b->value = json_object();
+		if (json_is_object(coll)) {
+			const char *k;
+			json_t *v;
+			size_t idx = 0;
+			json_object_foreach(coll, k, v) {
+				json_t *key = json_string(k);
+				tf_scope_t s = {.each_key = key, .each_value = v};
+				char *a = keyed_address(b, k);
+				json_t *inst = instance(imp, b, &s, a, idx++);
+				json_object_set_new(b->value, k, inst ? inst : json_null());
+				free(a);
+				json_decref(key);
+			}
+		} else if (json_is_array(coll)) {
+			size_t i;
+			json_t *v;
+			json_array_foreach(coll, i, v) {
+				if (!json_is_string(v)) {
+					tf_report(imp, b->file, b->line, address, PR_ECONFIG,
+						  "%s: for_each over a set needs strings", address);
+					continue;
+				}
+				tf_scope_t s = {.each_key = v, .each_value = v};
+				char *a = keyed_address(b, json_string_value(v));
+				json_t *inst = instance(imp, b, &s, a, i);
+				json_object_set_new(b->value, json_string_value(v),
+						    inst ? inst : json_null());
+				free(a);
+			}
+		} else {
+			tf_report(imp, b->file, b->line, address, PR_ECONFIG,
+				  "%s: for_each needs a map or a set of strings", address);
+		}
+	} else if (count) {
+		n = tf_eval(imp, count, NULL, &err);
+		if (!json_is_integer(n) || json_integer_value(n) < 0) {
+			tf_report(imp, b->file, b->line, address, PR_ECONFIG, "%s: count: %s",
+				  address, err ? err : "not a whole number");
+			goto cleanup;
+		}
+		b->value = json_array();
+		for (json_int_t i = 0; i < json_integer_value(n); i++) {
+			tf_scope_t s = {.count_index = (long)i, .has_count = true};
+			char *a = pr_asprintf("%s[%lld]", address, (long long)i);
+			json_t *inst = instance(imp, b, &s, a, (size_t)i);
+			json_array_append_new(b->value, inst ? inst : json_null());
+			free(a);
+		}
+	} else {
+		b->value = instance(imp, b, NULL, address, 0);
+	}
+cleanup:
+	b->state = 2;
+	free(err);
+	free(address);
+	json_decref(coll);
+	json_decref(n);
+}
+
+const json_t *tf_resource_value(tf_import_t *imp, const char *type, const char *name, char **err)
+{
+	tf_block_t *b = find_block(imp, type, name);
+	if (!b) {
+		*err = pr_asprintf("%s.%s is not declared", type, name);
+		return NULL;
+	}
+	if (b->state == 1) {
+		*err = pr_asprintf("%s.%s refers to itself (a reference cycle)", type, name);
+		return NULL;
+	}
+	if (b->state == 0)
+		expand(imp, b);
+	if (!b->value)
+		*err = pr_asprintf("%s.%s could not be resolved", type, name);
+	return b->value;
+}
+
+/* Collect the blocks of one file's hcl2json output. */
+static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_t *order)
+{
+	const char *k, *t, *n;
+	json_t *v, *names, *list;
+
+	json_object_foreach(json_object_get(doc, "variable"), n, list) {
+		if (find_named(imp->vars, imp->n_vars, n)) {
+			tf_report(imp, file, tf_find_line(file, "variable", n, NULL), NULL,
+				  PR_ECONFIG, "variable \"%s\" is declared twice", n);
+			continue;
+		}
+		pr_grow(&imp->vars, &imp->cap_vars, imp->n_vars + 1, sizeof(*imp->vars));
+		tf_named_t *var = &imp->vars[imp->n_vars++];
+		memset(var, 0, sizeof(*var));
+		var->name = pr_strdup(n);
+		var->expr = json_array_get(list, 0); /* the block: default, type */
+		var->file = pr_strdup(file);
+		var->line = tf_find_line(file, "variable", n, NULL);
+		const json_t *def = json_object_get(var->expr, "default");
+		if (def) {
+			char *err = NULL;
+			var->value = tf_eval(imp, def, NULL, &err);
+			if (!var->value) {
+				tf_report(imp, file, var->line, NULL, PR_ECONFIG,
+					  "variable \"%s\": default: %s", n, err);
+				free(err);
+			}
+		}
+	}
+	size_t i;
+	json_array_foreach(json_object_get(doc, "locals"), i, v) {
+		json_t *x;
+		json_object_foreach(v, k, x) {
+			pr_grow(&imp->locals, &imp->cap_locals, imp->n_locals + 1,
+				sizeof(*imp->locals));
+			tf_named_t *l = &imp->locals[imp->n_locals++];
+			memset(l, 0, sizeof(*l));
+			l->name = pr_strdup(k);
+			l->expr = x;
+			l->file = pr_strdup(file);
+			l->line = tf_find_line(file, "locals", "", NULL);
+		}
+	}
+	json_object_foreach(json_object_get(doc, "resource"), t, names) {
+		json_object_foreach(names, n, list) {
+			pr_grow(&imp->blocks, &imp->cap_blocks, imp->n_blocks + 1,
+				sizeof(*imp->blocks));
+			tf_block_t *b = &imp->blocks[imp->n_blocks++];
+			memset(b, 0, sizeof(*b));
+			b->type = pr_strdup(t);
+			b->name = pr_strdup(n);
+			b->body = json_array_get(list, 0);
+			b->file = pr_strdup(file);
+			b->line = tf_find_line(file, "resource", t, n);
+			/* hcl2json sorts blocks by name: source order is file, line */
+			b->order = *order * 1000000 + (size_t)b->line;
+		}
+	}
+	json_object_foreach(json_object_get(doc, "data"), t, names) {
+		json_object_foreach(names, n, list) {
+			char *key = pr_asprintf("%s.%s", t, n);
+			char *where =
+				pr_asprintf("%s:%d", file, tf_find_line(file, "data", t, n));
+			json_object_set_new(imp->data_blocks, key, json_string(where));
+			free(key);
+			free(where);
+		}
+	}
+	json_object_foreach(json_object_get(doc, "module"), n, list) {
+		tf_report(imp, file, tf_find_line(file, "module", n, NULL), n, PR_ECONFIG,
+			  "module \"%s\": modules are not expanded in HCL input; import the JSON "
+			  "of `terraform show -json` instead",
+			  n);
+	}
+}
+
+/* Values of a .tfvars file (hcl2json output or JSON). */
+static void apply_var_file(tf_import_t *imp, const char *file, const json_t *doc)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)doc, k, v) {
+		tf_named_t *var = find_named(imp->vars, imp->n_vars, k);
+		if (!var)
+			continue; /* Terraform only warns about values of undeclared variables */
+		char *err = NULL;
+		json_t *val = tf_eval(imp, v, NULL, &err);
+		if (!val) {
+			tf_report(imp, file, 0, NULL, PR_ECONFIG, "%s: %s", k, err);
+			free(err);
+			continue;
+		}
+		json_decref(var->value);
+		var->value = val;
+	}
+}
+
+/* --var name=value: the text is the value for string variables; other types
+ * take it as an HCL literal, which for lists, maps, numbers and bools is the
+ * JSON text here. */
+static void apply_var(tf_import_t *imp, const char *text)
+{
+	const char *eq = strchr(text, '=');
+	if (!eq || eq == text) {
+		tf_report(imp, NULL, 0, NULL, PR_ECONFIG, "--var %s: expected name=value", text);
+		return;
+	}
+	char *name = pr_strndup(text, (size_t)(eq - text));
+	tf_named_t *var = find_named(imp->vars, imp->n_vars, name);
+	if (!var) {
+		tf_report(imp, NULL, 0, NULL, PR_ECONFIG,
+			  "--var %s: no variable \"%s\" is declared", text, name);
+		free(name);
+		return;
+	}
+	const char *type = json_string_value(json_object_get(var->expr, "type"));
+	json_t *val = NULL;
+	if (type && strcmp(type, "${string}") != 0) {
+		json_error_t e;
+		val = json_loads(eq + 1, JSON_DECODE_ANY, &e);
+	}
+	if (!val)
+		val = json_string(eq + 1);
+	json_decref(var->value);
+	var->value = val;
+	free(name);
+}
+
+int tf_load_hcl(tf_import_t *imp)
+{
+	size_t n_tf = 0, n_tfjson = 0, n_auto = 0, n_all = 0;
+	char **tf = list_files(imp->dir, ".tf", &n_tf);
+	char **tfjson = list_files(imp->dir, ".tf.json", &n_tfjson);
+	char **autos = list_files(imp->dir, ".auto.tfvars", &n_auto);
+	const char **all = pr_calloc(n_tf + n_auto + imp->opts->n_var_files + 2, sizeof(*all));
+	char *main_vars = pr_asprintf("%s/terraform.tfvars", imp->dir);
+	size_t order = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n_tfjson; i++)
+		tf_report(imp, tfjson[i], 0, NULL, PR_ECONFIG,
+			  "Terraform JSON syntax (.tf.json) is not read by the importer");
+	if (!n_tf) {
+		tf_report(imp, imp->dir, 0, NULL, PR_ENOTFOUND, "no .tf files in %s", imp->dir);
+		rc = PR_ENOTFOUND;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n_tf; i++)
+		all[n_all++] = tf[i];
+	if (access(main_vars, R_OK) == 0)
+		all[n_all++] = main_vars;
+	for (size_t i = 0; i < n_auto; i++)
+		all[n_all++] = autos[i];
+	for (size_t i = 0; i < imp->opts->n_var_files; i++)
+		if (!ends_with(imp->opts->var_files[i], ".json"))
+			all[n_all++] = imp->opts->var_files[i];
+	imp->parsed = tf_hcl_parse_files(imp, all, n_all);
+	if (!imp->parsed) {
+		rc = imp->err ? imp->err : PR_EPARSE;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n_tf; i++) {
+		order = i;
+		collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), &order);
+	}
+	for (size_t i = n_tf; i < n_all; i++)
+		apply_var_file(imp, all[i], json_object_get(imp->parsed, all[i]));
+	for (size_t i = 0; i < imp->opts->n_var_files; i++) {
+		const char *f = imp->opts->var_files[i];
+		if (!ends_with(f, ".json"))
+			continue;
+		json_error_t e;
+		json_t *doc = json_load_file(f, 0, &e);
+		if (!json_is_object(doc))
+			tf_report(imp, f, e.line, NULL, PR_EPARSE, "not a JSON object: %s", e.text);
+		else
+			apply_var_file(imp, f, doc);
+		json_decref(doc);
+	}
+	for (size_t i = 0; i < imp->opts->n_vars; i++)
+		apply_var(imp, imp->opts->vars[i]);
+	/* Every DNS block is expanded, in file order (its references first);
+	 * others only when a DNS block refers to them, and counted as skipped. */
+	for (size_t i = 0; i < imp->n_blocks; i++) {
+		tf_block_t *b = &imp->blocks[i];
+		int cls = tf_type_class(b->type);
+		if (cls < 0)
+			tf_report(imp, b->file, b->line, b->type, PR_ECONFIG,
+				  "resource \"%s\" \"%s\": type %s is not supported by the importer",
+				  b->type, b->name, b->type);
+		else if (cls > 0 && b->state == 0)
+			expand(imp, b);
+	}
+	for (size_t i = 0; i < imp->n_blocks; i++) {
+		tf_block_t *b = &imp->blocks[i];
+		if (b->state == 0 && tf_type_class(b->type) == 0) {
+			json_int_t c = json_integer_value(json_object_get(imp->skipped, b->type));
+			json_object_set_new(imp->skipped, b->type, json_integer(c + 1));
+			imp->n_skipped++;
+		}
+	}
+cleanup:
+	free(main_vars);
+	free(all);
+	free_list(tf, n_tf);
+	free_list(tfjson, n_tfjson);
+	free_list(autos, n_auto);
+	return rc;
+}

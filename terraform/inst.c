@@ -1,0 +1,253 @@
+/* Resource instances: their ARM ids (what `.id` gives in Terraform and what
+ * the cloud would assign), the inbound endpoint's dynamic address (I-2), and
+ * references between instances, including through a plan's configuration
+ * when the plan leaves an id unknown. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/model.h"
+#include "terraform/terraform_p.h"
+
+void tf_report(tf_import_t *imp, const char *file, int line, const char *path, int code,
+	       const char *fmt, ...)
+{
+	va_list ap;
+	pr_buf_t b = {0};
+	va_start(ap, fmt);
+	pr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	pr_diag_add(imp->diag, file, line, 0, path, NULL, code, "%s", b.data ? b.data : "");
+	pr_buf_free(&b);
+	if (!imp->err)
+		imp->err = code;
+}
+
+tf_inst_t *tf_inst_add(tf_import_t *imp, const char *type, const char *name, const char *address,
+		       const char *module, json_t *values, const char *file, int line)
+{
+	tf_inst_t *inst = pr_calloc(1, sizeof(*inst));
+	inst->type = pr_strdup(type);
+	inst->name = pr_strdup(name);
+	inst->address = pr_strdup(address);
+	inst->module = pr_strdup(module ? module : "");
+	inst->values = values;
+	inst->file = pr_strdup(file ? file : "");
+	inst->line = line;
+	inst->order = imp->n_insts;
+	pr_grow(&imp->insts, &imp->cap_insts, imp->n_insts + 1, sizeof(*imp->insts));
+	imp->insts[imp->n_insts++] = inst;
+	return inst;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* values["a"]["0"]["b"] for "a.0.b" */
+static const json_t *walk(const json_t *v, const char *path)
+{
+	char *copy = pr_strdup(path), *save = NULL;
+	for (char *t = strtok_r(copy, ".", &save); t && v; t = strtok_r(NULL, ".", &save))
+		v = json_is_array(v) ? json_array_get(v, (size_t)atoi(t)) : json_object_get(v, t);
+	free(copy);
+	return v;
+}
+
+static tf_inst_t *find_address(tf_import_t *imp, const char *address)
+{
+	for (size_t i = 0; i < imp->n_insts; i++)
+		if (!strcmp(imp->insts[i]->address, address))
+			return imp->insts[i];
+	return NULL;
+}
+
+/* The instance's own index in its address: `x["k"]` → `["k"]`, or "". */
+static const char *index_part(const tf_inst_t *inst)
+{
+	size_t len = strlen(inst->address);
+	const char *b = strrchr(inst->address, '[');
+	return len && inst->address[len - 1] == ']' && b ? b : "";
+}
+
+/* A plan's reference "azurerm_subnet.in.id" (module-relative) → the id of
+ * the instance it names. */
+static const char *follow(tf_import_t *imp, tf_inst_t *from, const json_t *refs)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(refs, i, r) {
+		const char *ref = json_string_value(r);
+		if (!ref || !strncmp(ref, "var.", 4) || !strncmp(ref, "local.", 6) ||
+		    !strncmp(ref, "each.", 5) || !strncmp(ref, "count.", 6))
+			continue;
+		char *addr = pr_asprintf("%s%s", from->module, ref);
+		size_t len = strlen(addr);
+		if (len > 3 && !strcmp(addr + len - 3, ".id"))
+			addr[len - 3] = '\0';
+		tf_inst_t *t = find_address(imp, addr);
+		if (!t) {
+			/* azurerm_virtual_network.spoke[each.key]: the same key as ours */
+			char *keyed = pr_asprintf("%s%s", addr, index_part(from));
+			t = find_address(imp, keyed);
+			free(keyed);
+		}
+		free(addr);
+		if (t) {
+			tf_inst_complete(imp, t);
+			if (t->id)
+				return t->id;
+		}
+	}
+	return NULL;
+}
+
+const char *tf_inst_ref(tf_import_t *imp, tf_inst_t *inst, const char *attr)
+{
+	const json_t *v = walk(inst->values, attr);
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (!inst->exprs)
+		return NULL;
+	/* the configuration holds blocks as lists of objects, like the values */
+	const json_t *e = walk(inst->exprs, attr);
+	return e ? follow(imp, inst, json_object_get(e, "references")) : NULL;
+}
+
+static char *rg_prefix(tf_import_t *imp, tf_inst_t *inst)
+{
+	const char *rg = str(inst->values, "resource_group_name");
+	return pr_asprintf("/subscriptions/%s/resourceGroups/%s", imp->subscription,
+			   rg ? rg : MODEL_DEFAULT_RESOURCE_GROUP);
+}
+
+static const char *record_type(const char *type)
+{
+	static const char *const map[][2] = {
+		{"azurerm_private_dns_a_record", "A"},     {"azurerm_private_dns_aaaa_record", "AAAA"},
+		{"azurerm_private_dns_cname_record", "CNAME"}, {"azurerm_private_dns_mx_record", "MX"},
+		{"azurerm_private_dns_ptr_record", "PTR"}, {"azurerm_private_dns_srv_record", "SRV"},
+		{"azurerm_private_dns_txt_record", "TXT"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (!strcmp(type, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
+{
+	const char *t = inst->type;
+	const char *name = str(inst->values, "name");
+	char *prefix = rg_prefix(imp, inst);
+	char *id = NULL;
+	const char *parent = NULL;
+#define NET "/providers/Microsoft.Network/"
+	if (!name && !strcmp(t, "azurerm_private_dns_mx_record"))
+		name = "@";
+	if (!name)
+		goto cleanup;
+	if (!strcmp(t, "azurerm_resource_group")) {
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s", imp->subscription, name);
+	} else if (!strcmp(t, "azurerm_virtual_network")) {
+		id = pr_asprintf("%s" NET "virtualNetworks/%s", prefix, name);
+	} else if (!strcmp(t, "azurerm_subnet")) {
+		const char *vnet = str(inst->values, "virtual_network_name");
+		if (vnet)
+			id = pr_asprintf("%s" NET "virtualNetworks/%s/subnets/%s", prefix, vnet,
+					 name);
+	} else if (!strcmp(t, "azurerm_private_dns_resolver")) {
+		id = pr_asprintf("%s" NET "dnsResolvers/%s", prefix, name);
+	} else if (!strcmp(t, "azurerm_private_dns_resolver_inbound_endpoint") ||
+		   !strcmp(t, "azurerm_private_dns_resolver_outbound_endpoint")) {
+		parent = tf_inst_ref(imp, inst, "private_dns_resolver_id");
+		if (parent)
+			id = pr_asprintf("%s/%s/%s", parent,
+					 strstr(t, "inbound") ? "inboundEndpoints"
+							      : "outboundEndpoints",
+					 name);
+	} else if (!strcmp(t, "azurerm_private_dns_resolver_dns_forwarding_ruleset")) {
+		id = pr_asprintf("%s" NET "dnsForwardingRulesets/%s", prefix, name);
+	} else if (!strcmp(t, "azurerm_private_dns_resolver_forwarding_rule") ||
+		   !strcmp(t, "azurerm_private_dns_resolver_virtual_network_link")) {
+		parent = tf_inst_ref(imp, inst, "dns_forwarding_ruleset_id");
+		if (parent)
+			id = pr_asprintf("%s/%s/%s", parent,
+					 strstr(t, "rule") && !strstr(t, "link") ? "forwardingRules"
+										 : "virtualNetworkLinks",
+					 name);
+	} else if (!strcmp(t, "azurerm_private_dns_zone")) {
+		id = pr_asprintf("%s" NET "privateDnsZones/%s", prefix, name);
+	} else if (!strcmp(t, "azurerm_private_dns_zone_virtual_network_link")) {
+		const char *zone = str(inst->values, "private_dns_zone_name");
+		if (zone)
+			id = pr_asprintf("%s" NET "privateDnsZones/%s/virtualNetworkLinks/%s",
+					 prefix, zone, name);
+	} else if (record_type(t)) {
+		const char *zone = str(inst->values, "zone_name");
+		if (zone)
+			id = pr_asprintf("%s" NET "privateDnsZones/%s/%s/%s", prefix, zone,
+					 record_type(t), name);
+	} else if (!strcmp(t, "azapi_resource")) {
+		/* azapi: type "Microsoft.Network/x@version", parent_id the resource
+		 * group (a top resource) or the parent resource (a child). */
+		const char *at = str(inst->values, "type");
+		parent = tf_inst_ref(imp, inst, "parent_id");
+		if (at && parent) {
+			char *type = pr_strndup(at, strcspn(at, "@"));
+			if (strstr(parent, "/providers/"))
+				id = pr_asprintf("%s/%s/%s", parent, strrchr(type, '/') + 1, name);
+			else
+				id = pr_asprintf("%s/providers/%s/%s", parent, type, name);
+			free(type);
+		}
+	}
+#undef NET
+cleanup:
+	free(prefix);
+	return id;
+}
+
+/* I-2: a dynamic inbound endpoint gets the fifth address of its subnet. */
+static void complete_inbound_address(tf_import_t *imp, tf_inst_t *inst)
+{
+	json_t *cfg = json_array_get(json_object_get(inst->values, "ip_configurations"), 0);
+	const char *method = str(cfg, "private_ip_allocation_method");
+	if (!json_is_object(cfg) || json_is_string(json_object_get(cfg, "private_ip_address")) ||
+	    (method && strcmp(method, "Dynamic") != 0))
+		return;
+	const char *subnet_id = tf_inst_ref(imp, inst, "ip_configurations.0.subnet_id");
+	for (size_t i = 0; subnet_id && i < imp->n_insts; i++) {
+		tf_inst_t *s = imp->insts[i];
+		if (strcmp(s->type, "azurerm_subnet") != 0)
+			continue;
+		tf_inst_complete(imp, s);
+		if (!s->id || strcasecmp(s->id, subnet_id) != 0)
+			continue;
+		pr_prefix_t p;
+		const char *why;
+		const char *text = json_string_value(
+			json_array_get(json_object_get(s->values, "address_prefixes"), 0));
+		char ip[16];
+		if (text && pr_prefix_parse(text, &p, &why) == 0 && p.len <= 29)
+			json_object_set_new(cfg, "private_ip_address",
+					    json_string(pr_ipv4_format(p.addr + 4, ip)));
+		return;
+	}
+}
+
+void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst)
+{
+	if (inst->id || inst->computing)
+		return;
+	inst->computing = true; /* a parent chain that loops back stays unknown */
+	const char *given = str(inst->values, "id");
+	inst->id = given ? pr_strdup(given) : compute_id(imp, inst);
+	if (inst->id && !given)
+		json_object_set_new(inst->values, "id", json_string(inst->id));
+	if (!strcmp(inst->type, "azurerm_private_dns_resolver_inbound_endpoint"))
+		complete_inbound_address(imp, inst);
+	inst->computing = false;
+}

@@ -1,0 +1,135 @@
+/* Private to terraform/: the import's state, shared by its files. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/base.h"
+#include "terraform/terraform.h"
+
+/* One resource instance, from either input. */
+typedef struct tf_inst {
+	char *type;     /* azurerm_subnet */
+	char *name;     /* the resource's Terraform name */
+	char *address;  /* module.m.azurerm_subnet.x["k"] */
+	char *module;   /* "" or "module.m." */
+	json_t *values; /* attributes, blocks as arrays of objects (owned) */
+	const json_t *exprs; /* show -json plan: the configuration's expressions, or NULL */
+	char *id;       /* ARM id (owned); NULL until computed */
+	char *file;     /* the .tf file (or the JSON file) */
+	int line;
+	size_t order;   /* source order */
+	bool computing;
+} tf_inst_t;
+
+/* A resource block of HCL input, expanded lazily (references may point
+ * forward). */
+typedef struct tf_block {
+	char *type, *name;
+	const json_t *body; /* borrowed from the hcl2json output */
+	char *file;
+	int line;
+	size_t order;
+	int state; /* 0 not expanded, 1 expanding (a reference cycle if met again), 2 done */
+	json_t *value; /* what a reference to type.name gives: instance, list or map (owned) */
+} tf_block_t;
+
+typedef struct tf_named {
+	char *name;
+	const json_t *expr; /* borrowed */
+	char *file;
+	int line;
+	int state;
+	json_t *value; /* owned */
+} tf_named_t;
+
+typedef struct tf_origin {
+	char *path; /* model path: dnsForwardingRulesets[rs].forwardingRules[r] */
+	size_t inst;
+} tf_origin_t;
+
+typedef struct tf_import {
+	const terraform_import_options_t *opts;
+	pr_diag_t *diag;
+	int err; /* first error code met */
+	char *dir;      /* the configuration's folder */
+	const char *subscription;
+
+	tf_inst_t **insts;
+	size_t n_insts, cap_insts;
+
+	/* HCL input */
+	json_t *parsed; /* file → hcl2json output (owned) */
+	tf_block_t *blocks;
+	size_t n_blocks, cap_blocks;
+	tf_named_t *locals;
+	size_t n_locals, cap_locals;
+	tf_named_t *vars;
+	size_t n_vars, cap_vars;
+	json_t *data_blocks; /* "type.name" → "file:line" of data sources */
+
+	/* show -json input */
+	const json_t *configuration; /* borrowed from show_doc */
+	json_t *show_doc;
+
+	tf_origin_t *origins;
+	size_t n_origins, cap_origins;
+	json_t *skipped; /* type → count */
+	size_t n_skipped, n_imported;
+} tf_import_t;
+
+/* The scope of an expression: each.key/each.value, count.index. */
+typedef struct tf_scope {
+	const json_t *each_key, *each_value;
+	long count_index;
+	bool has_count;
+	/* a dynamic block's iterator (<name>.key, <name>.value), innermost first */
+	const char *iter_name;
+	const json_t *iter_key, *iter_value;
+	const struct tf_scope *outer;
+} tf_scope_t;
+
+/* A finding of the import itself; sets imp->err. */
+void tf_report(tf_import_t *imp, const char *file, int line, const char *path, int code,
+	       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Evaluate a hcl2json value (strings are templates) in scope: a new
+ * reference, or NULL with *err (owned) saying why. */
+json_t *tf_eval(tf_import_t *imp, const json_t *v, const tf_scope_t *scope, char **err);
+/* Evaluate one expression's text, as inside ${...}. */
+json_t *tf_eval_expr_text(tf_import_t *imp, const char *text, const tf_scope_t *scope, char **err);
+/* The value of a resource reference type.name (expanding the block), or
+ * NULL with *err. Borrowed. */
+const json_t *tf_resource_value(tf_import_t *imp, const char *type, const char *name, char **err);
+const json_t *tf_local_value(tf_import_t *imp, const char *name, char **err);
+const json_t *tf_var_value(tf_import_t *imp, const char *name, char **err);
+
+/* Read HCL files through hcl2json: an object file → JSON (owned) or NULL
+ * with a finding. */
+json_t *tf_hcl_parse_files(tf_import_t *imp, const char *const *files, size_t n);
+/* The line of `<kind> "a" "b"` (or `<kind> "a"`) in file, or 0. */
+int tf_find_line(const char *file, const char *kind, const char *a, const char *b);
+
+/* Inputs → instances. */
+int tf_load_hcl(tf_import_t *imp);
+int tf_load_show(tf_import_t *imp, const char *path);
+
+/* A new instance (owned by imp). */
+tf_inst_t *tf_inst_add(tf_import_t *imp, const char *type, const char *name, const char *address,
+		       const char *module, json_t *values, const char *file, int line);
+/* Fill in what the cloud computes and a reference may read: id, and an
+ * inbound endpoint's dynamic address (I-2). */
+void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst);
+/* The ARM id an attribute of inst refers to (attr is a top-level argument or
+ * "block.0.argument"), following plan configuration references when the value
+ * is unknown; NULL when there is none. Borrowed/owned by imp. */
+const char *tf_inst_ref(tf_import_t *imp, tf_inst_t *inst, const char *attr);
+
+/* 1: a type the importer turns into deployment resources (or azapi_resource,
+ * decided by its type argument); 0: unrelated to DNS, skipped; -1: a DNS type
+ * it does not know (an error, never dropped). */
+int tf_type_class(const char *type);
+
+/* Instances → deployment JSON (owned); records origins. */
+json_t *tf_convert(tf_import_t *imp);
