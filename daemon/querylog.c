@@ -12,15 +12,41 @@
 #include "dns/dns.h"
 #include "policies/policies.h"
 
-#define RING_SLOTS 4096  /* per worker; a power of two */
-#define SLOT_BYTES 1024  /* one JSON line; longer paths are cut at a step */
+#define RING_SLOTS 4096 /* per worker; a power of two */
+#define MAX_STEPS 24
+#define TEXT_BYTES 640  /* the names the steps carry, one after another */
+#define QUESTION_BYTES 300 /* header + question: the longest name fits */
+
+/* What a worker copies per query: no formatting on the worker. Strings of the
+ * snapshot are copied, since the snapshot may be gone when the writer runs. */
+typedef struct step_rec {
+	uint8_t kind;
+	uint8_t policy_action;
+	uint16_t port;
+	uint32_t address;
+	uint16_t text; /* offset in rec.text, or 0xffff */
+	uint16_t text2;
+} step_rec_t;
+
+typedef struct rec {
+	struct timespec when;
+	uint64_t latency_us;
+	struct sockaddr_storage client;
+	uint16_t question_len;
+	int16_t rcode; /* -1: dropped */
+	uint8_t tcp, alert, blocked, loop, n_steps, cut;
+	uint16_t text_len;
+	uint16_t listener; /* offset in text */
+	step_rec_t steps[MAX_STEPS];
+	uint8_t question[QUESTION_BYTES];
+	char text[TEXT_BYTES];
+} rec_t;
 
 typedef struct ring {
 	_Atomic uint64_t head; /* next slot the producer writes */
 	_Atomic uint64_t tail; /* next slot the writer reads */
 	_Atomic uint64_t dropped;
-	char (*slots)[SLOT_BYTES];
-	uint16_t *lens;
+	rec_t *slots;
 } ring_t;
 
 struct querylog {
@@ -50,16 +76,19 @@ static int open_file(querylog_t *q)
 	return 0;
 }
 
+static size_t format_rec(const rec_t *r, char *buf, size_t cap);
+
 static size_t drain(querylog_t *q)
 {
 	size_t n = 0;
+	char line[4096];
 	for (unsigned i = 0; i < q->n_rings; i++) {
 		ring_t *r = &q->rings[i];
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 		for (; tail != head; tail++, n++) {
-			size_t s = tail & (RING_SLOTS - 1);
-			fwrite(r->slots[s], 1, r->lens[s], q->f);
+			size_t len = format_rec(&r->slots[tail & (RING_SLOTS - 1)], line, sizeof(line));
+			fwrite(line, 1, len, q->f);
 		}
 		atomic_store_explicit(&r->tail, tail, memory_order_release);
 	}
@@ -98,10 +127,8 @@ int querylog_open(const char *path, unsigned workers, querylog_t **out)
 	}
 	q->n_rings = workers;
 	q->rings = pr_calloc(workers, sizeof(*q->rings));
-	for (unsigned i = 0; i < workers; i++) {
-		q->rings[i].slots = pr_malloc(RING_SLOTS * SLOT_BYTES);
-		q->rings[i].lens = pr_calloc(RING_SLOTS, sizeof(uint16_t));
-	}
+	for (unsigned i = 0; i < workers; i++)
+		q->rings[i].slots = pr_malloc(RING_SLOTS * sizeof(rec_t));
 	if (uv_thread_create(&q->writer, writer_main, q) != 0) {
 		q->stop = true;
 		querylog_close(&q);
@@ -121,10 +148,8 @@ void querylog_close(querylog_t **qp)
 	drain(q);
 	if (q->f && !q->is_stdout)
 		fclose(q->f);
-	for (unsigned i = 0; i < q->n_rings; i++) {
+	for (unsigned i = 0; i < q->n_rings; i++)
 		free(q->rings[i].slots);
-		free(q->rings[i].lens);
-	}
 	free(q->rings);
 	free(q->path);
 	free(q);
@@ -145,7 +170,106 @@ void querylog_counts(const querylog_t *q, uint64_t *written, uint64_t *dropped)
 		*dropped += atomic_load_explicit(&q->rings[i].dropped, memory_order_relaxed);
 }
 
-/* ---- formatting (on the worker, only when the log is on) ------------------- */
+/* ---- on the worker: copy, don't format ---------------------------------- */
+
+static uint16_t keep_text(rec_t *r, const char *text)
+{
+	if (!text)
+		return 0xffff;
+	size_t len = strlen(text);
+	if (r->text_len + len + 1 > TEXT_BYTES) {
+		r->cut = 1;
+		return 0xffff;
+	}
+	uint16_t at = r->text_len;
+	memcpy(r->text + at, text, len + 1);
+	r->text_len = (uint16_t)(at + len + 1);
+	return at;
+}
+
+static uint16_t keep_name(rec_t *r, const uint8_t *wire)
+{
+	char name[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(wire, name, sizeof(name)) < 0)
+		return 0xffff;
+	return keep_text(r, name);
+}
+
+static void keep_step(rec_t *r, const resolve_trace_t *t, const resolve_step_t *st)
+{
+	if (r->n_steps == MAX_STEPS) {
+		r->cut = 1;
+		return;
+	}
+	step_rec_t *s = &r->steps[r->n_steps++];
+	*s = (step_rec_t){.kind = (uint8_t)st->kind,
+			  .policy_action = (uint8_t)st->policy_action,
+			  .port = st->port,
+			  .address = st->address,
+			  .text = 0xffff,
+			  .text2 = 0xffff};
+	switch (st->kind) {
+	case RESOLVE_STEP_VIEW:
+	case RESOLVE_STEP_EXTERNAL:
+		s->text = keep_text(r, st->view);
+		break;
+	case RESOLVE_STEP_ZONE:
+	case RESOLVE_STEP_PUBLIC_ZONE:
+	case RESOLVE_STEP_REDIRECT:
+		s->text = keep_text(r, st->zone);
+		break;
+	case RESOLVE_STEP_RULE:
+		s->text = keep_text(r, st->rule ? st->rule->name : NULL);
+		s->text2 = keep_text(r, st->domain);
+		break;
+	case RESOLVE_STEP_RESERVED:
+	case RESOLVE_STEP_FORWARDER:
+		s->text = keep_text(r, st->domain);
+		break;
+	case RESOLVE_STEP_POLICY:
+		s->text = keep_text(r, st->policy_rule);
+		break;
+	case RESOLVE_STEP_CNAME:
+		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames)
+			s->text = keep_name(r, t->cnames[st->cname]);
+		break;
+	default:
+		break;
+	}
+}
+
+void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
+{
+	ring_t *ring = &q->rings[worker % q->n_rings];
+	uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	if (head - tail >= RING_SLOTS) {
+		atomic_fetch_add_explicit(&ring->dropped, 1, memory_order_relaxed);
+		return;
+	}
+	rec_t *r = &ring->slots[head & (RING_SLOTS - 1)];
+	clock_gettime(CLOCK_REALTIME, &r->when);
+	r->latency_us = e->latency_us;
+	memset(&r->client, 0, sizeof(r->client));
+	if (e->client && e->client->sa_family == AF_INET)
+		memcpy(&r->client, e->client, sizeof(struct sockaddr_in));
+	r->question_len = (uint16_t)(e->query_len < QUESTION_BYTES ? e->query_len : QUESTION_BYTES);
+	memcpy(r->question, e->query, r->question_len);
+	r->rcode = e->answer && e->answer_len >= 12 ? (int16_t)(e->answer[3] & 0x0f) : -1;
+	r->tcp = e->tcp;
+	r->alert = e->trace && e->trace->alert;
+	r->blocked = e->trace && e->trace->blocked;
+	r->loop = e->trace && e->trace->loop;
+	r->n_steps = 0;
+	r->cut = 0;
+	r->text_len = 0;
+	r->listener = keep_text(r, e->listener ? e->listener : "");
+	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++)
+		keep_step(r, e->trace, &e->trace->steps[i]);
+	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
+}
+
+/* ---- on the writer: one JSON line per record ------------------------------- */
 
 typedef struct out {
 	char *p;
@@ -168,65 +292,79 @@ static void put(out_t *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+static void put_raw(out_t *o, const char *s, size_t n)
+{
+	if (o->full || n >= o->cap - o->len) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+#define PUT_LIT(o, lit) put_raw((o), (lit), sizeof(lit) - 1)
+
 /* A JSON string of untrusted text (names escape oddities as \DDD already). */
 static void put_str(out_t *o, const char *s)
 {
-	put(o, "\"");
+	static const char hex[] = "0123456789abcdef";
+	PUT_LIT(o, "\"");
 	for (; *s && !o->full; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
+		if (c == '"' || c == '\\') {
+			char esc[2] = {'\\', (char)c};
+			put_raw(o, esc, 2);
+		} else if (c < 0x20 || c >= 0x7f) {
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			put_raw(o, esc, 6);
+		} else {
+			put_raw(o, (const char *)&c, 1);
+		}
 	}
-	put(o, "\"");
+	PUT_LIT(o, "\"");
 }
 
-static void put_step(out_t *o, const resolve_trace_t *t, const resolve_step_t *st)
+static const char *text_at(const rec_t *r, uint16_t at)
 {
-	char buf[DNS_NAME_TEXT_MAX + 64], ip[16];
-	const char *rule = resolve_step_rule_id(st->kind);
-	switch (st->kind) {
+	return at == 0xffff ? "" : r->text + at;
+}
+
+static void put_step(out_t *o, const rec_t *r, const step_rec_t *st)
+{
+	char buf[DNS_NAME_TEXT_MAX + 128], ip[16];
+	resolve_step_kind_t kind = (resolve_step_kind_t)st->kind;
+	const char *rule = resolve_step_rule_id(kind);
+	const char *name = resolve_step_name(kind);
+	const char *a = text_at(r, st->text), *b = text_at(r, st->text2);
+	switch (kind) {
 	case RESOLVE_STEP_VIEW:
 	case RESOLVE_STEP_EXTERNAL:
-		snprintf(buf, sizeof(buf), "%s %s", resolve_step_name(st->kind), st->view ? st->view : "");
+		snprintf(buf, sizeof(buf), "%s %s", name, a);
 		break;
 	case RESOLVE_STEP_ZONE:
 	case RESOLVE_STEP_PUBLIC_ZONE:
 	case RESOLVE_STEP_REDIRECT:
-		snprintf(buf, sizeof(buf), "%s %s %s", rule, resolve_step_name(st->kind),
-			 st->zone ? st->zone : "");
-		break;
-	case RESOLVE_STEP_RULE:
-		snprintf(buf, sizeof(buf), "%s rule %s (%s)", rule, st->rule ? st->rule->name : "",
-			 st->domain ? st->domain : "");
-		break;
 	case RESOLVE_STEP_RESERVED:
 	case RESOLVE_STEP_FORWARDER:
-		snprintf(buf, sizeof(buf), "%s %s %s", rule, resolve_step_name(st->kind),
-			 st->domain ? st->domain : "");
+		snprintf(buf, sizeof(buf), "%s %s %s", rule, name, a);
 		break;
-	case RESOLVE_STEP_IN_PROCESS:
-	case RESOLVE_STEP_FORWARD:
-		snprintf(buf, sizeof(buf), "%s %s:%u", resolve_step_name(st->kind),
-			 pr_ipv4_format(st->address, ip), st->port);
+	case RESOLVE_STEP_RULE:
+		snprintf(buf, sizeof(buf), "%s rule %s (%s)", rule, a, b);
 		break;
 	case RESOLVE_STEP_POLICY:
 		snprintf(buf, sizeof(buf), "%s policy %s %s", rule,
-			 policy_action_name((policy_action_t)st->policy_action),
-			 st->policy_rule ? st->policy_rule : "");
+			 policy_action_name((policy_action_t)st->policy_action), a);
 		break;
-	case RESOLVE_STEP_CNAME: {
-		char name[DNS_NAME_TEXT_MAX] = "";
-		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames)
-			dns_name_to_text(t->cnames[st->cname], name, sizeof(name));
-		snprintf(buf, sizeof(buf), "%s cname %s", rule, name);
+	case RESOLVE_STEP_IN_PROCESS:
+	case RESOLVE_STEP_FORWARD:
+		snprintf(buf, sizeof(buf), "%s %s:%u", name, pr_ipv4_format(st->address, ip),
+			 st->port);
 		break;
-	}
+	case RESOLVE_STEP_CNAME:
+		snprintf(buf, sizeof(buf), "%s cname %s", rule, a);
+		break;
 	default:
-		snprintf(buf, sizeof(buf), "%s %s", rule, resolve_step_name(st->kind));
+		snprintf(buf, sizeof(buf), "%s %s", rule, name);
 		break;
 	}
 	put_str(o, buf);
@@ -236,81 +374,76 @@ static const char *rcode_name(int rcode)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
 					    "NOTIMP",  "REFUSED"};
-	return rcode >= 0 && rcode < 6 ? names[rcode] : "OTHER";
+	if (rcode < 0)
+		return "dropped";
+	return rcode < 6 ? names[rcode] : "OTHER";
 }
 
-void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
+static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 {
-	ring_t *r = &q->rings[worker % q->n_rings];
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	if (head - tail >= RING_SLOTS) {
-		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
-		return;
+	out_t o = {buf, 0, cap - 8, false}; /* room to close the line */
+	/* The writer is one thread: the text of the current second is kept. */
+	static time_t last_second = -1;
+	static char when[40];
+	if (r->when.tv_sec != last_second) {
+		struct tm tm;
+		gmtime_r(&r->when.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		last_second = r->when.tv_sec;
 	}
-	size_t slot = head & (RING_SLOTS - 1);
-	out_t o = {r->slots[slot], 0, SLOT_BYTES - 16, false}; /* room to close the line */
-
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char when[40];
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	put(&o, "{\"time\":\"%s.%03ldZ\",\"listener\":", when, ts.tv_nsec / 1000000);
-	put_str(&o, e->listener ? e->listener : "");
-	const char *view = NULL;
-	for (size_t i = 0; e->trace && i < e->trace->n_steps && !view; i++)
-		if (e->trace->steps[i].kind == RESOLVE_STEP_VIEW ||
-		    e->trace->steps[i].kind == RESOLVE_STEP_EXTERNAL)
-			view = e->trace->steps[i].view;
-	put(&o, ",\"view\":");
-	put_str(&o, view ? view : "");
+	put(&o, "{\"time\":\"%s.%03ldZ\",\"listener\":", when, r->when.tv_nsec / 1000000);
+	put_str(&o, text_at(r, r->listener));
+	const char *view = "";
+	for (size_t i = 0; i < r->n_steps && !*view; i++)
+		if (r->steps[i].kind == RESOLVE_STEP_VIEW || r->steps[i].kind == RESOLVE_STEP_EXTERNAL)
+			view = text_at(r, r->steps[i].text);
+	PUT_LIT(&o, ",\"view\":");
+	put_str(&o, view);
 	char ip[INET6_ADDRSTRLEN] = "";
 	unsigned port = 0;
-	if (e->client && e->client->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)e->client;
+	if (r->client.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&r->client;
 		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
 		port = ntohs(sin->sin_port);
 	}
-	put(&o, ",\"client\":\"%s:%u\",\"transport\":\"%s\"", ip, port, e->tcp ? "tcp" : "udp");
+	put(&o, ",\"client\":\"%s:%u\",\"transport\":\"%s\"", ip, port, r->tcp ? "tcp" : "udp");
 	char name[DNS_NAME_TEXT_MAX] = "";
 	uint16_t qtype = 0;
-	if (e->query_len > 12) {
+	if (r->question_len > 12) {
 		dns_query_t dq;
-		dns_query_parse(e->query, e->query_len, &dq);
+		dns_query_parse(r->question, r->question_len, &dq);
 		if (dns_name_to_text(dq.qname, name, sizeof(name)) < 0)
 			name[0] = '\0';
 		qtype = dq.qtype;
 	}
 	char type[16];
-	put(&o, ",\"name\":");
+	PUT_LIT(&o, ",\"name\":");
 	put_str(&o, name);
-	put(&o, ",\"type\":\"%s\"", dns_rrtype_to_text(qtype, type, sizeof(type)));
-	if (e->answer && e->answer_len >= 12)
-		put(&o, ",\"rcode\":\"%s\"", rcode_name(e->answer[3] & 0x0f));
-	else
-		put(&o, ",\"rcode\":\"dropped\"");
-	if (e->trace)
-		put(&o, ",\"alert\":%s,\"blocked\":%s,\"loop\":%s", e->trace->alert ? "true" : "false",
-		    e->trace->blocked ? "true" : "false", e->trace->loop ? "true" : "false");
-	put(&o, ",\"latencyUs\":%llu,\"path\":[", (unsigned long long)e->latency_us);
-	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++) {
+	put(&o, ",\"type\":\"%s\",\"rcode\":\"%s\"", dns_rrtype_to_text(qtype, type, sizeof(type)),
+	    rcode_name(r->rcode));
+	PUT_LIT(&o, ",\"alert\":");
+	put_raw(&o, r->alert ? "true" : "false", r->alert ? 4 : 5);
+	PUT_LIT(&o, ",\"blocked\":");
+	put_raw(&o, r->blocked ? "true" : "false", r->blocked ? 4 : 5);
+	PUT_LIT(&o, ",\"loop\":");
+	put_raw(&o, r->loop ? "true" : "false", r->loop ? 4 : 5);
+	put(&o, ",\"latencyUs\":%llu,\"path\":[", (unsigned long long)r->latency_us);
+	for (size_t i = 0; i < r->n_steps; i++) {
 		size_t before = o.len;
 		if (i)
-			put(&o, ",");
-		put_step(&o, e->trace, &e->trace->steps[i]);
+			PUT_LIT(&o, ",");
+		put_step(&o, r, &r->steps[i]);
 		if (o.full) {
-			/* keep the line whole: cut the path at the last whole step */
-			o.len = before;
+			o.len = before; /* keep the line whole: cut at the last whole step */
 			o.full = false;
 			put(&o, i ? ",\"…\"" : "\"…\"");
 			break;
 		}
 	}
+	if (r->cut)
+		put(&o, r->n_steps ? ",\"…\"" : "\"…\"");
 	o.full = false;
-	o.cap = SLOT_BYTES;
+	o.cap = cap;
 	put(&o, "]}\n");
-	r->lens[slot] = (uint16_t)o.len;
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return o.len;
 }
