@@ -60,10 +60,11 @@ typedef struct conv {
 	const char *location;
 } conv_t;
 
-/* Set a borrowed value (a new reference is taken); nothing for NULL. */
+/* Set a borrowed value (a new reference is taken); nothing for NULL or
+ * null: a null argument is an unset one in Terraform. */
 static void put(json_t *o, const char *k, const json_t *v)
 {
-	if (v)
+	if (v && !json_is_null(v))
 		json_object_set(o, k, (json_t *)v);
 }
 
@@ -92,6 +93,20 @@ static char *segment(const char *id, const char *seg)
 		       : pr_strdup(id);
 	free(needle);
 	return out;
+}
+
+/* The id of a resource's parent, from its own id (a state's ids carry the
+ * real subscription): the id cut at the last /<marker>/. NULL without one. */
+static char *parent_from_id(const char *id, const char *marker)
+{
+	if (!id)
+		return NULL;
+	char *needle = pr_asprintf("/%s/", marker);
+	const char *at = NULL;
+	for (const char *p = id; (p = strcasestr(p, needle)); p++)
+		at = p;
+	free(needle);
+	return at ? pr_strndup(id, (size_t)(at - id)) : NULL;
 }
 
 static void remember_as(conv_t *c, tf_inst_t *inst, json_t *obj, const char *path,
@@ -419,11 +434,14 @@ static void conv_zone(conv_t *c, tf_inst_t *inst)
 	json_decref(s);
 }
 
-static json_t *zone_of(conv_t *c, tf_inst_t *inst, const char *zone_attr, const char **path)
+static json_t *zone_of(conv_t *c, tf_inst_t *inst, const char *zone_attr, const char *marker,
+		       const char **path)
 {
 	const char *zone = str(inst->values, zone_attr);
 	const char *rg = str(inst->values, "resource_group_name");
-	char *id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/"
+	char *id = parent_from_id(str(inst->values, "id"), marker);
+	if (!id)
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/"
 			       "privateDnsZones/%s",
 			       c->imp->subscription, rg ? rg : MODEL_DEFAULT_RESOURCE_GROUP,
 			       zone ? zone : "");
@@ -442,7 +460,7 @@ static json_t *zone_of(conv_t *c, tf_inst_t *inst, const char *zone_attr, const 
 static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 {
 	const char *zp;
-	json_t *zone = zone_of(c, inst, "zone_name", &zp);
+	json_t *zone = zone_of(c, inst, "zone_name", type, &zp);
 	if (!zone)
 		return;
 	const char *name = str(inst->values, "name");
@@ -492,7 +510,7 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 static void conv_zone_link(conv_t *c, tf_inst_t *inst)
 {
 	const char *zp;
-	json_t *zone = zone_of(c, inst, "private_dns_zone_name", &zp);
+	json_t *zone = zone_of(c, inst, "private_dns_zone_name", "virtualNetworkLinks", &zp);
 	if (!zone)
 		return;
 	const char *name = str(inst->values, "name");
@@ -661,7 +679,8 @@ json_t *tf_convert(tf_import_t *imp)
 	const char *rg = NULL;
 	tf_inst_t **sorted = pr_calloc(imp->n_insts + 1, sizeof(*sorted));
 
-	memcpy(sorted, imp->insts, imp->n_insts * sizeof(*sorted));
+	if (imp->n_insts)
+		memcpy(sorted, imp->insts, imp->n_insts * sizeof(*sorted));
 	qsort(sorted, imp->n_insts, sizeof(*sorted), by_order);
 	for (size_t i = 0; i < imp->n_insts; i++)
 		tf_inst_complete(imp, sorted[i]);
@@ -704,7 +723,9 @@ json_t *tf_convert(tf_import_t *imp)
 			} else if (!strcmp(t, "azurerm_virtual_network")) {
 				conv_vnet(&c, x);
 			} else if (!strcmp(t, "azurerm_subnet")) {
-				char *vid = pr_asprintf(
+				char *vid = parent_from_id(str(x->values, "id"), "subnets");
+				if (!vid)
+					vid = pr_asprintf(
 					"/subscriptions/%s/resourceGroups/%s/providers/"
 					"Microsoft.Network/virtualNetworks/%s",
 					imp->subscription,

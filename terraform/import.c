@@ -207,6 +207,8 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 	}
 	if (S_ISDIR(st.st_mode)) {
 		imp.dir = pr_strdup(opts->path);
+		for (size_t n = strlen(imp.dir); n > 1 && imp.dir[n - 1] == '/'; n--)
+			imp.dir[n - 1] = '\0';
 		tf_load_hcl(&imp);
 	} else {
 		char *copy = pr_strdup(opts->path);

@@ -72,25 +72,50 @@ static const char *index_part(const tf_inst_t *inst)
 	return len && inst->address[len - 1] == ']' && b ? b : "";
 }
 
-/* A plan's reference "azurerm_subnet.in.id" (module-relative) → the id of
- * the instance it names. */
-static const char *follow(tf_import_t *imp, tf_inst_t *from, const json_t *refs)
+/* A plan's references ("azurerm_subnet.in.id", "module.net.hub_id"),
+ * relative to the module at prefix whose configuration is cmod → the id of
+ * the instance they name. A module output is followed into the module. */
+static const char *follow(tf_import_t *imp, const char *prefix, const json_t *cmod,
+			  const json_t *refs, const char *index, int depth)
 {
 	size_t i;
 	json_t *r;
+	if (depth > 16)
+		return NULL;
 	json_array_foreach(refs, i, r) {
 		const char *ref = json_string_value(r);
 		if (!ref || !strncmp(ref, "var.", 4) || !strncmp(ref, "local.", 6) ||
 		    !strncmp(ref, "each.", 5) || !strncmp(ref, "count.", 6))
 			continue;
-		char *addr = pr_asprintf("%s%s", from->module, ref);
+		if (!strncmp(ref, "module.", 7)) {
+			const char *name = ref + 7;
+			const char *dot = strchr(name, '.');
+			if (!dot)
+				continue;
+			char *call = pr_strndup(name, (size_t)(dot - name));
+			const json_t *child = json_object_get(
+				json_object_get(json_object_get(cmod, "module_calls"), call),
+				"module");
+			const json_t *out = json_object_get(
+				json_object_get(json_object_get(child, "outputs"), dot + 1),
+				"expression");
+			char *p = pr_asprintf("%smodule.%s.", prefix, call);
+			const char *id = follow(imp, p, child, json_object_get(out, "references"),
+						"", depth + 1);
+			free(p);
+			free(call);
+			if (id)
+				return id;
+			continue;
+		}
+		char *addr = pr_asprintf("%s%s", prefix, ref);
 		size_t len = strlen(addr);
 		if (len > 3 && !strcmp(addr + len - 3, ".id"))
 			addr[len - 3] = '\0';
 		tf_inst_t *t = find_address(imp, addr);
 		if (!t) {
 			/* azurerm_virtual_network.spoke[each.key]: the same key as ours */
-			char *keyed = pr_asprintf("%s%s", addr, index_part(from));
+			char *keyed = pr_asprintf("%s%s", addr, index);
 			t = find_address(imp, keyed);
 			free(keyed);
 		}
@@ -113,7 +138,9 @@ const char *tf_inst_ref(tf_import_t *imp, tf_inst_t *inst, const char *attr)
 		return NULL;
 	/* the configuration holds blocks as lists of objects, like the values */
 	const json_t *e = walk(inst->exprs, attr);
-	return e ? follow(imp, inst, json_object_get(e, "references")) : NULL;
+	return e ? follow(imp, inst->module, inst->config_module, json_object_get(e, "references"),
+			  index_part(inst), 0)
+		 : NULL;
 }
 
 static char *rg_prefix(tf_import_t *imp, tf_inst_t *inst)

@@ -72,6 +72,7 @@ static void walk_module(tf_import_t *imp, const char *path, const char *text, co
 					      path, line_of(text, address));
 		const json_t *cr = config_resource(config_module, type, name);
 		inst->exprs = cr ? json_object_get(cr, "expressions") : NULL;
+		inst->config_module = config_module;
 	}
 	json_array_foreach(json_object_get(mod, "child_modules"), i, r) {
 		const char *address = json_string_value(json_object_get(r, "address"));

@@ -16,6 +16,7 @@ typedef struct tf_inst {
 	char *module;   /* "" or "module.m." */
 	json_t *values; /* attributes, blocks as arrays of objects (owned) */
 	const json_t *exprs; /* show -json plan: the configuration's expressions, or NULL */
+	const json_t *config_module; /* ... and the configuration of its module */
 	char *id;       /* ARM id (owned); NULL until computed */
 	char *file;     /* the .tf file (or the JSON file) */
 	int line;

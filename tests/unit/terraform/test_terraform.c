@@ -1,0 +1,446 @@
+/* Terraform import (design.md §5): expressions, the example estates (each
+ * must plan to nothing against its YAML example), the JSON of `terraform
+ * show -json` (state and plan, child modules), and configurations the model
+ * refuses (F-5, P-1) reported at the .tf file and line of their resource. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+
+#include "model/model.h"
+#include "terraform/terraform.h"
+#include "terraform/terraform_p.h"
+
+#define SRC PRIVRES_SOURCE_DIR
+
+/* ---- expressions, without node ------------------------------------------------ */
+
+static tf_import_t *eval_ctx(void)
+{
+	tf_import_t *imp = calloc(1, sizeof(*imp));
+	imp->diag = pr_diag_new();
+	imp->vars = calloc(2, sizeof(*imp->vars));
+	imp->vars[0].name = pr_strdup("prefix");
+	imp->vars[0].value = json_string("10.10.0.0/16");
+	imp->vars[1].name = pr_strdup("spokes");
+	imp->vars[1].value = json_pack("{s:{s:s}}", "spoke1", "cidr", "10.20.0.0/16");
+	imp->n_vars = 2;
+	return imp;
+}
+
+static void eval_free(tf_import_t *imp)
+{
+	for (size_t i = 0; i < imp->n_vars; i++) {
+		free(imp->vars[i].name);
+		json_decref(imp->vars[i].value);
+	}
+	free(imp->vars);
+	pr_diag_destroy(&imp->diag);
+	free(imp);
+}
+
+/* Evaluate an hcl2json string and compare its JSON text. */
+static void expect(tf_import_t *imp, const tf_scope_t *s, const char *in, const char *want)
+{
+	json_t *v = json_string(in);
+	char *err = NULL;
+	json_t *r = tf_eval(imp, v, s, &err);
+	if (!r)
+		fail_msg("%s: %s", in, err);
+	char *text = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (strcmp(text, want) != 0)
+		fail_msg("%s: got %s, want %s", in, text, want);
+	free(text);
+	json_decref(r);
+	json_decref(v);
+}
+
+static void expect_error(tf_import_t *imp, const char *in, const char *needle)
+{
+	json_t *v = json_string(in);
+	char *err = NULL;
+	json_t *r = tf_eval(imp, v, NULL, &err);
+	assert_null(r);
+	assert_non_null(err);
+	if (!strstr(err, needle))
+		fail_msg("%s: error '%s' does not say '%s'", in, err, needle);
+	free(err);
+	json_decref(v);
+}
+
+static void test_eval_templates_and_references(void **state)
+{
+	tf_import_t *imp = eval_ctx();
+	json_t *key = json_string("spoke1");
+	json_t *val = json_pack("{s:s}", "cidr", "10.20.0.0/16");
+	tf_scope_t each = {.each_key = key, .each_value = val};
+	tf_scope_t count = {.count_index = 2, .has_count = true};
+
+	expect(imp, NULL, "plain", "\"plain\"");
+	expect(imp, NULL, "${var.prefix}", "\"10.10.0.0/16\"");
+	/* a whole interpolation keeps its type; a template is a string */
+	expect(imp, NULL, "${var.spokes}", "{\"spoke1\":{\"cidr\":\"10.20.0.0/16\"}}");
+	expect(imp, &each, "${each.key}-link", "\"spoke1-link\"");
+	expect(imp, &each, "${each.value.cidr}", "\"10.20.0.0/16\"");
+	expect(imp, NULL, "${var.spokes[\"spoke1\"].cidr}", "\"10.20.0.0/16\"");
+	expect(imp, &count, "vm-${count.index + 1}", "\"vm-3\"");
+	expect(imp, NULL, "$${literal}", "\"${literal}\"");
+	expect(imp, NULL, "${true ? \"a\" : \"b\"}", "\"a\"");
+	expect(imp, NULL, "${1 == 2 || !false}", "true");
+	expect(imp, NULL, "${[\"a\", \"b\"][1]}", "\"b\"");
+	expect(imp, NULL, "${{ a = 1, \"b\" = [2] }}", "{\"a\":1,\"b\":[2]}");
+	json_decref(key);
+	json_decref(val);
+	eval_free(imp);
+}
+
+static void test_eval_functions(void **state)
+{
+	tf_import_t *imp = eval_ctx();
+	/* I-2 by hand: the fifth address of the inbound subnet */
+	expect(imp, NULL, "${cidrhost(cidrsubnet(var.prefix, 12, 0), 4)}", "\"10.10.0.4\"");
+	expect(imp, NULL, "${cidrsubnet(var.prefix, 12, 16)}", "\"10.10.1.0/28\"");
+	expect(imp, NULL, "${cidrhost(\"10.10.0.0/28\", -2)}", "\"10.10.0.14\"");
+	expect(imp, NULL, "${toset([\"a\", \"b\", \"a\"])}", "[\"a\",\"b\"]");
+	expect(imp, NULL, "${length(keys(var.spokes))}", "1");
+	expect(imp, NULL, "${lookup({a = 1}, \"b\", null)}", "null");
+	expect(imp, NULL, "${format(\"%s-%d\", \"rule\", 7)}", "\"rule-7\"");
+	expect(imp, NULL, "${join(\",\", concat([\"a\"], [\"b\"]))}", "\"a,b\"");
+	expect(imp, NULL, "${merge({a = 1}, {b = 2})}", "{\"a\":1,\"b\":2}");
+	expect(imp, NULL, "${upper(\"x\")}${lower(\"Y\")}", "\"Xy\"");
+	expect(imp, NULL, "${jsondecode(jsonencode({a = [1]}))}", "{\"a\":[1]}");
+	eval_free(imp);
+}
+
+/* What can't be known here is an error naming it, never an empty value. */
+static void test_eval_unresolvable_is_reported(void **state)
+{
+	tf_import_t *imp = eval_ctx();
+	expect_error(imp, "${data.azurerm_virtual_network.hub.id}", "data source");
+	expect_error(imp, "${filebase64(\"x\")}", "function filebase64() is not known");
+	expect_error(imp, "${[for s in var.spokes : s.cidr]}", "for expressions");
+	expect_error(imp, "${var.missing}", "var.missing is not declared");
+	expect_error(imp, "${local.x}", "local.x is not defined");
+	expect_error(imp, "${each.key}", "each.* outside");
+	expect_error(imp, "${module.net.vnet_id}", "module");
+	expect_error(imp, "${azurerm_subnet.nope.id}", "is not declared");
+	expect_error(imp, "%{ if true }x%{ endif }", "directives");
+	eval_free(imp);
+}
+
+/* ---- imports -------------------------------------------------------------------- */
+
+static char *hcl2json_dir;
+
+static int import(const char *path, const char *side, json_t **out, pr_diag_t *diag)
+{
+	terraform_import_options_t o = {.path = path, .side_file = side,
+					.hcl2json_dir = hcl2json_dir};
+	return terraform_import(&o, out, diag);
+}
+
+static deployment_t *load(const json_t *j, const char *name)
+{
+	model_doc_t *doc = model_doc_from_json(j, name);
+	deployment_t *d = NULL;
+	pr_diag_t *diag = pr_diag_new();
+	int rc = deployment_from_doc(&doc, &d, diag);
+	if (rc != 0) {
+		char *t = pr_diag_format(diag);
+		fail_msg("%s does not validate:\n%s", name, t);
+	}
+	pr_diag_destroy(&diag);
+	return d;
+}
+
+/* The import of path must plan to nothing against the YAML example: the
+ * same resources (by ARM id) with the same properties, nothing ignored. */
+static void expect_same_as_example(const char *path, const char *side, const char *example)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	int rc = import(path, side, &j, diag);
+	if (rc != 0) {
+		char *t = pr_diag_format(diag);
+		fail_msg("import of %s: %s\n%s", path, pr_strerror(rc), t);
+	}
+	deployment_t *imported = load(j, path);
+	deployment_t *yaml = NULL;
+	pr_diag_clear(diag);
+	assert_int_equal(deployment_load_file(example, &yaml, diag), 0);
+	json_t *plan = deployment_plan(yaml, imported);
+	if (json_array_size(plan) != 0) {
+		char *t = json_dumps(plan, JSON_INDENT(1));
+		fail_msg("%s differs from %s:\n%s", path, example, t);
+	}
+	/* and the other way round: nothing of the example is missing */
+	json_t *back = deployment_plan(imported, yaml);
+	assert_int_equal(json_array_size(back), 0);
+	json_decref(back);
+	json_decref(plan);
+	deployment_destroy(&yaml);
+	deployment_destroy(&imported);
+	json_decref(j);
+	pr_diag_destroy(&diag);
+}
+
+static void test_estate_hub_and_spoke(void **state)
+{
+	expect_same_as_example(SRC "/terraform-examples/hub-and-spoke", NULL,
+			       SRC "/examples/hub-and-spoke.yaml");
+}
+
+static void test_estate_hybrid(void **state)
+{
+	expect_same_as_example(SRC "/terraform-examples/hybrid", NULL, SRC "/examples/hybrid.yaml");
+}
+
+static void test_estate_zero_trust(void **state)
+{
+	expect_same_as_example(SRC "/terraform-examples/zero-trust", NULL,
+			       SRC "/examples/zero-trust.yaml");
+}
+
+/* A state (values.root_module) written by hand in the documented format:
+ * ids given, blocks as lists; the same estate as hybrid.yaml. */
+static void test_show_json_state(void **state)
+{
+	expect_same_as_example(SRC "/tests/unit/terraform/fixtures/hybrid-state.json",
+			       SRC "/terraform-examples/hybrid/privres.yaml",
+			       SRC "/examples/hybrid.yaml");
+}
+
+static const json_t *named(const json_t *list, const char *name)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(list, i, x) if (!strcmp(json_string_value(json_object_get(x, "name")),
+						   name)) return x;
+	fail_msg("no %s", name);
+	return NULL;
+}
+
+/* A plan (planned_values): ids are unknown and are followed through the
+ * configuration's references, in a child module too; the inbound endpoint's
+ * dynamic address is the fifth of its subnet (I-2). */
+static void test_show_json_plan_with_module(void **state)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	terraform_import_summary_t sum = {0};
+	terraform_import_options_t o = {.path = SRC "/tests/unit/terraform/fixtures/plan.json"};
+	int rc = terraform_import_with_summary(&o, &j, &sum, diag);
+	if (rc != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *hub = named(json_object_get(j, "virtualNetworks"), "hub");
+	assert_int_equal(json_array_size(json_object_get(hub, "subnets")), 2);
+	const json_t *res = named(json_object_get(j, "dnsResolvers"), "hub-resolver");
+	assert_string_equal(json_string_value(json_object_get(res, "virtualNetwork")), "hub");
+	const json_t *ie = named(json_object_get(res, "inboundEndpoints"), "in");
+	assert_string_equal(json_string_value(json_object_get(ie, "subnet")), "snet-in");
+	const json_t *rs = named(json_object_get(j, "dnsForwardingRulesets"), "rules");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(rs, "dnsResolverOutboundEndpoints"), 0)),
+			    "hub-resolver/out");
+	const json_t *rule = named(json_object_get(rs, "forwardingRules"), "Corp");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(rule, "targetDnsServers"), 0),
+				    "ipAddress")),
+			    "10.100.0.2");
+	const json_t *link = named(json_object_get(rs, "virtualNetworkLinks"), "spoke-link");
+	assert_string_equal(json_string_value(json_object_get(link, "virtualNetwork")), "spoke");
+	/* the NSG of the plan is skipped and counted */
+	assert_int_equal(sum.skipped, 1);
+	assert_non_null(strstr(sum.skipped_types, "azurerm_network_security_group"));
+	terraform_import_summary_clear(&sum);
+	json_decref(j);
+	pr_diag_destroy(&diag);
+}
+
+/* A refusal names the rule id and the .tf file and line of the resource. */
+static void expect_refused(const char *dir, int code, const char *rule, const char *file,
+			   const char *header)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	assert_int_equal(import(dir, NULL, &j, diag), code);
+	assert_null(j);
+	char *tf = pr_asprintf("%s/%s", dir, file);
+	int want_line = 0;
+	FILE *f = fopen(tf, "r");
+	char line[512];
+	for (int n = 1; f && fgets(line, sizeof(line), f); n++)
+		if (!want_line && !strncmp(line, header, strlen(header)))
+			want_line = n;
+	if (f)
+		fclose(f);
+	assert_true(want_line > 0);
+	bool found = false;
+	for (size_t i = 0; i < pr_diag_count(diag); i++) {
+		const pr_diag_entry_t *e = pr_diag_get(diag, i);
+		if (e->rule && !strcmp(e->rule, rule) && e->file && !strcmp(e->file, tf) &&
+		    e->line == want_line)
+			found = true;
+	}
+	if (!found)
+		fail_msg("no %s at %s:%d in:\n%s", rule, tf, want_line, pr_diag_format(diag));
+	free(tf);
+	pr_diag_destroy(&diag);
+}
+
+static void test_bad_f5_rule_to_azure_dns(void **state)
+{
+	expect_refused(SRC "/tests/integration/terraform/bad/f5-azure-dns-target", PR_ECONFIG,
+		       "F-5", "rules.tf",
+		       "resource \"azurerm_private_dns_resolver_forwarding_rule\" \"to_azure\"");
+}
+
+static void test_bad_p1_ruleset_linked_into_own_inbound_vnet(void **state)
+{
+	expect_refused(SRC "/tests/integration/terraform/bad/p1-ruleset-into-own-vnet", PR_ELOOP,
+		       "P-1", "rules.tf",
+		       "resource \"azurerm_private_dns_resolver_virtual_network_link\" \"hub\"");
+}
+
+/* Unresolvable input is reported at its resource's line, not dropped. */
+static void test_unresolvable_reported_with_position(void **state)
+{
+	char dir[] = "/tmp/privres-tf-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *tf = pr_asprintf("%s/main.tf", dir);
+	FILE *f = fopen(tf, "w");
+	assert_non_null(f);
+	fputs("data \"azurerm_virtual_network\" \"hub\" {\n"
+	      "  name = \"hub\"\n"
+	      "  resource_group_name = \"privres\"\n"
+	      "}\n"
+	      "\n"
+	      "resource \"azurerm_private_dns_resolver\" \"r\" {\n"
+	      "  name = \"r\"\n"
+	      "  resource_group_name = \"privres\"\n"
+	      "  location = \"eastus\"\n"
+	      "  virtual_network_id = data.azurerm_virtual_network.hub.id\n"
+	      "}\n"
+	      "\n"
+	      "resource \"azurerm_dns_zone\" \"public\" {\n"
+	      "  name = \"contoso.com\"\n"
+	      "  resource_group_name = \"privres\"\n"
+	      "}\n",
+	      f);
+	fclose(f);
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	assert_int_equal(import(dir, NULL, &j, diag), PR_ECONFIG);
+	bool data = false, type = false;
+	for (size_t i = 0; i < pr_diag_count(diag); i++) {
+		const pr_diag_entry_t *e = pr_diag_get(diag, i);
+		if (e->line == 6 && strstr(e->message, "data source"))
+			data = true;
+		if (e->line == 13 && strstr(e->message, "azurerm_dns_zone is not supported"))
+			type = true;
+	}
+	if (!data || !type)
+		fail_msg("%s", pr_diag_format(diag));
+	unlink(tf);
+	rmdir(dir);
+	free(tf);
+	pr_diag_destroy(&diag);
+}
+
+/* A syntax error is the parser's, with its file and line. */
+static void test_hcl_syntax_error(void **state)
+{
+	char dir[] = "/tmp/privres-tf-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *tf = pr_asprintf("%s/main.tf", dir);
+	FILE *f = fopen(tf, "w");
+	fputs("resource \"azurerm_virtual_network\" \"hub\" {\n  name = \n}\n", f);
+	fclose(f);
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	assert_int_equal(import(dir, NULL, &j, diag), PR_EPARSE);
+	const pr_diag_entry_t *e = pr_diag_get(diag, 0);
+	assert_non_null(e);
+	assert_string_equal(e->file, tf);
+	assert_true(e->line >= 2);
+	unlink(tf);
+	rmdir(dir);
+	free(tf);
+	pr_diag_destroy(&diag);
+}
+
+/* --var and a var file override defaults. */
+static void test_variables_override(void **state)
+{
+	char dir[] = "/tmp/privres-tf-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *tf = pr_asprintf("%s/main.tf", dir);
+	char *vf = pr_asprintf("%s/extra.tfvars", dir);
+	FILE *f = fopen(tf, "w");
+	fputs("variable \"name\" {\n  default = \"hub\"\n}\n"
+	      "variable \"prefix\" {\n  type = string\n}\n"
+	      "variable \"n\" {\n  type = number\n  default = 1\n}\n"
+	      "resource \"azurerm_virtual_network\" \"v\" {\n  count = var.n\n"
+	      "  name = \"${var.name}${count.index}\"\n  location = \"eastus\"\n"
+	      "  resource_group_name = \"privres\"\n  address_space = [var.prefix]\n}\n",
+	      f);
+	fclose(f);
+	f = fopen(vf, "w");
+	fputs("prefix = \"10.1.0.0/16\"\nname = \"fromfile\"\n", f);
+	fclose(f);
+	const char *vars[] = {"name=cli", "n=2"};
+	const char *files[] = {vf};
+	terraform_import_options_t o = {.path = dir, .vars = vars, .n_vars = 2, .var_files = files,
+					.n_var_files = 1, .hcl2json_dir = hcl2json_dir};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (terraform_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_object_get(j, "virtualNetworks");
+	assert_int_equal(json_array_size(v), 2);
+	named(v, "cli0");
+	const json_t *v1 = named(v, "cli1");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(v1, "addressPrefixes"),
+							     0)),
+			    "10.1.0.0/16");
+	json_decref(j);
+	unlink(tf);
+	unlink(vf);
+	rmdir(dir);
+	free(tf);
+	free(vf);
+	pr_diag_destroy(&diag);
+}
+
+int main(void)
+{
+	hcl2json_dir = terraform_hcl2json_default_dir();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eval_templates_and_references),
+		cmocka_unit_test(test_eval_functions),
+		cmocka_unit_test(test_eval_unresolvable_is_reported),
+		cmocka_unit_test(test_show_json_state),
+		cmocka_unit_test(test_show_json_plan_with_module),
+		cmocka_unit_test(test_estate_hub_and_spoke),
+		cmocka_unit_test(test_estate_hybrid),
+		cmocka_unit_test(test_estate_zero_trust),
+		cmocka_unit_test(test_bad_f5_rule_to_azure_dns),
+		cmocka_unit_test(test_bad_p1_ruleset_linked_into_own_inbound_vnet),
+		cmocka_unit_test(test_unresolvable_reported_with_position),
+		cmocka_unit_test(test_hcl_syntax_error),
+		cmocka_unit_test(test_variables_override),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(hcl2json_dir);
+	return rc;
+}
