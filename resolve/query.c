@@ -61,6 +61,11 @@ typedef struct frame {
 struct resolve_worker {
 	resolve_query_t *free_list;
 	size_t n_free;
+	rs_cache_t *cache;              /* this worker's shard */
+	rs_counters_t stats;
+	uint64_t (*now_ms)(void *ctx); /* the cache's clock */
+	void *now_ctx;
+	resolve_inflight_t *inflight;   /* P-3 outside; borrowed, process-wide */
 };
 
 struct resolve_query {
@@ -73,6 +78,10 @@ struct resolve_query {
 	int depth; /* the top frame */
 	uint32_t client; /* IPv4 source, host order; 0 when none */
 	resolve_forward_t fwd;
+	uint64_t fwd_scope;  /* the cache key's scope of the question out */
+	uint64_t inflight_h; /* P-3: the question counted in the in-flight table */
+	bool inflight_held;
+	resolve_inflight_t *inflight; /* the table it is counted in */
 	const uint8_t *answer;
 	size_t answer_len;
 	resolve_trace_t trace;
@@ -109,6 +118,13 @@ static int hop_limit(const resolve_query_t *q)
 {
 	int limit = q->s->d->emulator.hop_limit;
 	return limit > 0 ? limit : MODEL_DEFAULT_HOP_LIMIT;
+}
+
+static resolve_step_t *loop_found(resolve_query_t *q, const frame_t *f)
+{
+	q->trace.loop = true;
+	rs_count(&q->w->stats.loops, 1);
+	return trace(q, RESOLVE_STEP_LOOP, f);
 }
 
 /* Start the frame's answer to its question; -EINVAL when cap holds not even
@@ -257,8 +273,7 @@ static step_t dispatch_in_process(resolve_query_t *q, frame_t *f, const linker_t
 	int hops = f->hops + 1;
 	if (hops > hop_limit(q) || q->depth + 1 >= RESOLVE_MAX_DEPTH) {
 		/* P-3: the query keeps coming back through our own forwarding. */
-		trace(q, RESOLVE_STEP_LOOP, f);
-		q->trace.loop = true;
+		loop_found(q, f);
 		return frame_fail(f, DNS_RCODE_SERVFAIL);
 	}
 	frame_t *c = &q->frames[++q->depth];
@@ -319,6 +334,106 @@ static void build_forward_question(resolve_query_t *q, frame_t *f)
 	q->fwd.len = len;
 }
 
+static void handle_reply(resolve_query_t *q, frame_t *f, const knot_pkt_t *pkt);
+
+/* ---- the cache, at the point where a question would leave privres ------------ */
+
+/* Who forwards (the view or external server, by name: indexes move between
+ * snapshots) to which targets, mapped where, from which outbound endpoint. A
+ * changed rule or addressMap gives another scope, so an old entry is never
+ * found again; a removed rule or a new zone never reaches the lookup. */
+static uint64_t forward_scope(const frame_t *f, const resolve_forward_t *fw)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint8_t kind = (uint8_t)f->kind;
+	h = rs_hash_bytes(h, &kind, sizeof(kind));
+	h = rs_hash_bytes(h, f->who, strlen(f->who) + 1);
+	for (size_t i = 0; i < fw->n_targets; i++) {
+		const resolve_target_t *t = &fw->targets[i];
+		uint32_t v[4] = {t->address, t->port, t->mapped ? t->real_address : 0,
+				 t->mapped ? 0x10000u | t->real_port : 0};
+		h = rs_hash_bytes(h, v, sizeof(v));
+	}
+	h = rs_hash_bytes(h, &fw->source_address, sizeof(fw->source_address));
+	return rs_hash_final(h);
+}
+
+static rs_cache_key_t cache_key(const resolve_query_t *q, const frame_t *f)
+{
+	return (rs_cache_key_t){.scope = q->fwd_scope, .name = f->name, .qtype = f->dq.qtype,
+				.flags = (uint8_t)((f->dq.edns_do ? RS_CACHE_DO : 0) |
+						   (f->dq.cd ? RS_CACHE_CD : 0))};
+}
+
+static uint64_t cache_now(const resolve_query_t *q)
+{
+	return q->w->now_ms(q->w->now_ctx);
+}
+
+/* A cached reply for the question about to leave: handled as the target's
+ * reply would be (Q-5 chase included); *out is the frame's next step. */
+static bool answer_from_cache(resolve_query_t *q, frame_t *f, const model_target_t *t,
+			      step_t *out)
+{
+	q->fwd_scope = forward_scope(f, &q->fwd);
+	uint32_t capacity = q->s->d->emulator.cache_entries;
+	rs_cache_key_t k = cache_key(q, f);
+	size_t len = 0;
+	uint8_t *wire = cache_lookup(q->w->cache, &k, capacity, capacity ? cache_now(q) : 0,
+				     q->arena, &len);
+	if (!wire)
+		return false;
+	knot_pkt_t *pkt = knot_pkt_new(wire, (uint16_t)len, &q->mm);
+	if (!pkt || knot_pkt_parse(pkt, KNOT_PF_NOCANON) != KNOT_EOK)
+		return false; /* it parsed when stored; ask the target then */
+	resolve_step_t *st = trace(q, RESOLVE_STEP_CACHE, f);
+	st->address = t->address;
+	st->port = t->port;
+	st->rcode = knot_pkt_ext_rcode(pkt);
+	handle_reply(q, f, pkt);
+	*out = f->state == FRAME_DONE ? STEP_DONE : STEP_CHASE;
+	return true;
+}
+
+/* A target's reply (the arena's copy) kept for the next question. */
+static void cache_reply(resolve_query_t *q, const frame_t *f, const uint8_t *wire, size_t len)
+{
+	uint32_t capacity = q->s->d->emulator.cache_entries;
+	rs_cache_key_t k = cache_key(q, f);
+	cache_insert(q->w->cache, &k, capacity, capacity ? cache_now(q) : 0, wire, len);
+}
+
+/* ---- P-3 through outside servers ------------------------------------------------ */
+
+/* hopLimit copies of this question already out there: it is coming back to us
+ * through an outside server. Otherwise count this one until its reply. */
+static bool outside_loop(resolve_query_t *q, frame_t *f, const model_target_t *t)
+{
+	resolve_inflight_t *tab = q->w->inflight;
+	if (!tab)
+		return false;
+	uint64_t h = inflight_hash(f->name, f->dq.qtype);
+	if (inflight_count(tab, h) >= (uint32_t)hop_limit(q)) {
+		resolve_step_t *st = loop_found(q, f);
+		st->address = t->address;
+		st->port = t->port;
+		return true;
+	}
+	inflight_enter(tab, h);
+	q->inflight = tab;
+	q->inflight_h = h;
+	q->inflight_held = true;
+	return false;
+}
+
+static void inflight_release(resolve_query_t *q)
+{
+	if (!q->inflight_held)
+		return;
+	inflight_leave(q->inflight, q->inflight_h);
+	q->inflight_held = false;
+}
+
 /*
  * Send the name to a list of targets: the first usable one decides (our own
  * endpoint or external server: in-process; an outside one: forwarded with the
@@ -348,6 +463,11 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 		fw->source_address = d->emulator.listen == MODEL_LISTEN_VIRTUAL ? source_address : 0;
 		fw->deadline_ms = d->emulator.query_deadline_ms;
 		fw->try_timeout_ms = d->emulator.forward_timeout_ms;
+		step_t cached;
+		if (answer_from_cache(q, f, &targets[i], &cached))
+			return cached;
+		if (outside_loop(q, f, &targets[i]))
+			return frame_fail(f, DNS_RCODE_SERVFAIL);
 		build_forward_question(q, f);
 		resolve_step_t *st = trace(q, RESOLVE_STEP_FORWARD, f);
 		st->address = targets[i].address;
@@ -596,10 +716,16 @@ done:
 	f->aa = knot_wire_get_aa(pkt->wire);
 	f->rcode = knot_pkt_ext_rcode(pkt);
 	frame_finish(f);
+	/* Q-7: still truncated after the forwarder's TCP retry (or without one):
+	 * a UDP client must know to ask over TCP. */
+	if (knot_wire_get_tc(pkt->wire) && !f->tcp && f->len >= KNOT_WIRE_HEADER_SIZE)
+		knot_wire_set_tc(f->buf);
 }
 
-/* A reply (borrowed; NULL: no target answered) for the frame's question. */
-static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, size_t len)
+/* A reply (borrowed; NULL: no target answered) for the frame's question;
+ * outside: from a target outside privres, which the cache may keep (Q-6). */
+static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, size_t len,
+			  bool outside)
 {
 	if (!reply || len < KNOT_WIRE_HEADER_SIZE || len > DNS_TCP_MESSAGE_MAX) {
 		trace(q, RESOLVE_STEP_NO_REPLY, f);
@@ -614,8 +740,17 @@ static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, 
 		frame_fail(f, DNS_RCODE_SERVFAIL);
 		return;
 	}
+	trace(q, RESOLVE_STEP_REPLY, f)->rcode = knot_pkt_ext_rcode(pkt);
+	if (outside)
+		cache_reply(q, f, copy, len);
+	handle_reply(q, f, pkt);
+}
+
+/* A parsed reply for the frame's question: returned as it is, or its CNAME
+ * chain taken over and chased (Q-5, Q-6). */
+static void handle_reply(resolve_query_t *q, frame_t *f, const knot_pkt_t *pkt)
+{
 	uint16_t rcode = knot_pkt_ext_rcode(pkt);
-	trace(q, RESOLVE_STEP_REPLY, f)->rcode = rcode;
 	uint8_t end[DNS_NAME_MAXLEN];
 	int followed = 0;
 	bool more = reply_needs_chase(pkt, f, end, &followed);
@@ -629,7 +764,7 @@ static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, 
 	}
 	/* The chain so far, then what the target added to it. */
 	if (!f->wrote)
-		f->aa = knot_wire_get_aa(copy);
+		f->aa = knot_wire_get_aa(pkt->wire);
 	const knot_pktsection_t *an = knot_pkt_section(pkt, KNOT_ANSWER);
 	for (uint16_t i = 0; i < an->count; i++)
 		if (dns_answer_add(&f->ans, DNS_SECTION_ANSWER, knot_pkt_rr(an, i), NULL) != 0) {
@@ -678,7 +813,7 @@ static resolve_status_t run(resolve_query_t *q, const resolve_forward_t **fwd)
 		}
 		/* An in-process answer is the reply of the frame below. */
 		q->depth--;
-		deliver_reply(q, &q->frames[q->depth], f->buf, f->len);
+		deliver_reply(q, &q->frames[q->depth], f->buf, f->len, false);
 	}
 }
 
@@ -689,6 +824,7 @@ static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 		q->s = (resolve_snapshot_t *)s;
 		resolve_snapshot_ref(q->s);
 	}
+	inflight_release(q);
 	pr_arena_reset(q->arena);
 	q->depth = 0;
 	q->answer = NULL;
@@ -767,8 +903,7 @@ static resolve_status_t start_frame0(resolve_query_t *q, frame_kind_t kind, int 
 	}
 	trace(q, kind == FRAME_VIEW ? RESOLVE_STEP_VIEW : RESOLVE_STEP_EXTERNAL, f);
 	if (hops > hop_limit(q)) {
-		trace(q, RESOLVE_STEP_LOOP, f);
-		q->trace.loop = true;
+		loop_found(q, f);
 		frame_fail(f, DNS_RCODE_SERVFAIL);
 	}
 	return run(q, fwd);
@@ -822,7 +957,8 @@ resolve_status_t resolve_resume(resolve_worker_t *w, resolve_query_t *q, const u
 				size_t len, const resolve_forward_t **fwd)
 {
 	PR_REQUIRE(w && q && fwd && q->s && q->frames[q->depth].state == FRAME_WAITING);
-	deliver_reply(q, &q->frames[q->depth], reply, len);
+	inflight_release(q); /* P-3: this copy is back */
+	deliver_reply(q, &q->frames[q->depth], reply, len, true);
 	return run(q, fwd);
 }
 
@@ -834,10 +970,49 @@ const uint8_t *resolve_query_answer(const resolve_query_t *q, size_t *len)
 
 /* ---- Workers and query objects ------------------------------------------------------ */
 
+static uint64_t default_clock(void *ctx)
+{
+	(void)ctx;
+	return pr_now_ms();
+}
+
 resolve_worker_t *resolve_worker_new(const model_emulator_t *settings)
 {
-	(void)settings; /* the snapshot's settings apply per query */
-	return pr_calloc(1, sizeof(resolve_worker_t));
+	(void)settings; /* the snapshot's settings apply per query, cacheEntries too */
+	resolve_worker_t *w = pr_calloc(1, sizeof(resolve_worker_t));
+	w->cache = cache_new(&w->stats);
+	w->now_ms = default_clock;
+	return w;
+}
+
+void resolve_worker_set_clock(resolve_worker_t *w, uint64_t (*now_ms)(void *ctx), void *ctx)
+{
+	PR_REQUIRE(w && now_ms);
+	w->now_ms = now_ms;
+	w->now_ctx = ctx;
+}
+
+void resolve_worker_set_inflight(resolve_worker_t *w, resolve_inflight_t *t)
+{
+	PR_REQUIRE(w);
+	w->inflight = t;
+}
+
+void resolve_worker_stats(const resolve_worker_t *w, resolve_worker_stats_t *out)
+{
+	PR_REQUIRE(w && out);
+	/* Any thread: the counters are atomics, read one by one. */
+	rs_counters_t *c = (rs_counters_t *)&w->stats;
+	*out = (resolve_worker_stats_t){
+		.cache_hits = atomic_load_explicit(&c->cache_hits, memory_order_relaxed),
+		.cache_misses = atomic_load_explicit(&c->cache_misses, memory_order_relaxed),
+		.cache_inserts = atomic_load_explicit(&c->cache_inserts, memory_order_relaxed),
+		.cache_evictions = atomic_load_explicit(&c->cache_evictions, memory_order_relaxed),
+		.cache_expired = atomic_load_explicit(&c->cache_expired, memory_order_relaxed),
+		.cache_entries = atomic_load_explicit(&c->cache_entries, memory_order_relaxed),
+		.cache_bytes = atomic_load_explicit(&c->cache_bytes, memory_order_relaxed),
+		.loops = atomic_load_explicit(&c->loops, memory_order_relaxed),
+	};
 }
 
 static void query_destroy(resolve_query_t *q)
@@ -860,6 +1035,7 @@ void resolve_worker_destroy(resolve_worker_t **wp)
 		w->free_list = q->next_free;
 		query_destroy(q);
 	}
+	cache_destroy(&w->cache);
 	free(w);
 }
 
@@ -886,6 +1062,8 @@ void resolve_query_free(resolve_query_t **qp)
 		return;
 	resolve_query_t *q = *qp;
 	*qp = NULL;
+	/* A query given up while it waits (the daemon stopping) is out no more. */
+	inflight_release(q);
 	/* Give the snapshot back now: a swap must not wait for the next query. */
 	resolve_snapshot_unref(&q->s);
 	resolve_worker_t *w = q->w;

@@ -58,6 +58,10 @@
  * client's ID, question and EDNS (Q-6), unless it ends in a CNAME that must
  * be chased (Q-5): then its answer records are kept and the chain continues
  * from Q-1 in the same view, at most RESOLVE_MAX_CNAME links [privres].
+ * AA is the target's too, our own inbound endpoint's included (its private
+ * zone's answer is authoritative, and Q-6 returns a forwarded answer as the
+ * target sent it). A reply still truncated (the forwarder could not retry over
+ * TCP, Q-7) keeps TC for a UDP client, so that it asks again over TCP.
  * Answers from public zones (Q-4) are recursive data: AA off, NXDOMAIN and
  * NODATA with the zone's SOA.
  */
@@ -113,11 +117,94 @@ const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_
 /* ---- Workers and queries ---------------------------------------------------- */
 
 /* Per-worker state: a free list of query objects whose buffers are kept, so a
- * warm worker answers without heap allocation. Owned by one worker thread;
- * free every query of a worker before destroying it. settings may be NULL
- * (each query follows its snapshot's emulator settings). */
+ * warm worker answers without heap allocation, and the worker's cache shard
+ * (Q-6, see below). Owned by one worker thread; free every query of a worker
+ * before destroying it. settings may be NULL (each query follows its
+ * snapshot's emulator settings, cacheEntries included). */
 resolve_worker_t *resolve_worker_new(const model_emulator_t *settings);
 void resolve_worker_destroy(resolve_worker_t **wp);
+
+/*
+ * The answer cache (Q-6, RFC 2308), one shard per worker, no locks.
+ *
+ * What is cached: replies of targets outside privres (rule targets, external
+ * servers' forwarder targets that leave privres, publicDns.upstreams), keyed by
+ * (the view or external server that forwards, the targets and their mapping,
+ * lowercase name, type, class, DO and CD). Answers made in-process (private and
+ * public zones, our own inbound endpoints, external servers answered
+ * in-process) are never cached: they change at once with the deployment.
+ * Positive answers live for the smallest TTL of the answer section (at most
+ * RESOLVE_CACHE_MAX_TTL); NXDOMAIN and NODATA for min(SOA TTL, SOA MINIMUM)
+ * of the authority section (RFC 2308 §5), or RESOLVE_CACHE_NEGATIVE_TTL
+ * without an SOA [privres]. SERVFAIL, REFUSED, other rcodes, truncated
+ * replies and TTL 0 are not cached [privres].
+ * The lookup is made where the pipeline would send the question outside, after
+ * Q-1..Q-4 ran on the query's own snapshot, so a removed rule or a new zone
+ * takes effect at once, and a changed rule (targets, mapping, outbound
+ * endpoint) has another key. A CNAME chased after a reply (Q-5) goes through
+ * the pipeline again and each link has its own entry.
+ * A hit restores the client's ID, question case and EDNS as a forwarded reply
+ * does, its TTLs count down (stored TTL minus the whole seconds elapsed), and
+ * the trace has a RESOLVE_STEP_CACHE step.
+ * Bounds: at most emulator.cacheEntries entries (0 disables and empties the
+ * shard) and RESOLVE_CACHE_BYTES_PER_ENTRY octets per entry on average; the
+ * least recently used entry is evicted first.
+ */
+#define RESOLVE_CACHE_MAX_TTL 86400      /* [privres] one day */
+#define RESOLVE_CACHE_NEGATIVE_TTL 60    /* [privres] a negative answer without an SOA */
+#define RESOLVE_CACHE_BYTES_PER_ENTRY 512 /* budget: entries × this + 64 KiB */
+
+/* Counters of one worker. Written by the worker thread with relaxed atomics;
+ * resolve_worker_stats() may be called from any thread, and the daemon sums
+ * the workers' values. */
+typedef struct resolve_worker_stats {
+	uint64_t cache_hits;
+	uint64_t cache_misses;    /* lookups while the cache is enabled, not answered */
+	uint64_t cache_inserts;
+	uint64_t cache_evictions; /* entries dropped for room (count or bytes) */
+	uint64_t cache_expired;   /* entries dropped when found past their TTL */
+	uint64_t cache_entries;   /* now */
+	uint64_t cache_bytes;     /* now */
+	uint64_t loops;           /* P-3: queries ended by a hop limit, in-process or outside */
+} resolve_worker_stats_t;
+
+void resolve_worker_stats(const resolve_worker_t *w, resolve_worker_stats_t *out);
+
+/* The cache's clock, in milliseconds (default pr_now_ms). For tests that make
+ * time pass; call before the worker's first query. */
+void resolve_worker_set_clock(resolve_worker_t *w, uint64_t (*now_ms)(void *ctx), void *ctx);
+
+/*
+ * Questions in flight outside privres, process-wide (P-3 through outside
+ * servers). A hop count cannot travel with a question that leaves on a real
+ * socket, so the daemon keeps one table for the whole process: every question
+ * sent to an outside target counts in it (lowercase name, type) until its reply
+ * comes back or the query is freed. When the pipeline is about to send a
+ * question outside and hopLimit copies of it are already out there, the
+ * question is coming back to us through an outside server (an on-premises
+ * server forwarding to one of our inbound endpoints): SERVFAIL at once and a
+ * RESOLVE_STEP_LOOP step, instead of spinning until the deadlines.
+ * [privres] The table counts copies, it cannot see causes: hopLimit copies of
+ * one question sent out at once by independent clients look like a loop for
+ * as long as they are all out (one round trip; after the first reply the cache
+ * answers the others).
+ * The table is lock-free (atomics) and shared by every worker; it must outlive
+ * them.
+ *
+ * What the daemon calls: resolve_inflight_new() once at start;
+ * resolve_worker_set_inflight(rw, table) on each worker after
+ * resolve_worker_new(); resolve_inflight_destroy() after every worker is
+ * destroyed. A worker without a table does no outside loop check.
+ */
+typedef struct resolve_inflight resolve_inflight_t;
+
+resolve_inflight_t *resolve_inflight_new(void);
+void resolve_inflight_destroy(resolve_inflight_t **tp);
+/* t is borrowed and must outlive the worker; NULL turns the check off. */
+void resolve_worker_set_inflight(resolve_worker_t *w, resolve_inflight_t *t);
+/* How many copies of (name, type) are out now (an upper bound: two counters
+ * hashed differently, the smaller wins). name: wire, any case. */
+uint32_t resolve_inflight_count(const resolve_inflight_t *t, const uint8_t *name, uint16_t qtype);
 
 /* What the listener saw. */
 typedef struct resolve_input {
@@ -198,9 +285,10 @@ typedef enum resolve_step_kind {
 	RESOLVE_STEP_REFUSED,     /* Q-4 (nothing answers the name) or an external server's REFUSED */
 	RESOLVE_STEP_CNAME,       /* a CNAME followed (.cname: index into cnames) */
 	RESOLVE_STEP_CNAME_LIMIT, /* more than RESOLVE_MAX_CNAME links: SERVFAIL */
-	RESOLVE_STEP_LOOP,        /* P-3: the hop limit was passed: SERVFAIL */
+	RESOLVE_STEP_LOOP,        /* P-3: the hop limit was passed (in-process, outside): SERVFAIL */
 	RESOLVE_STEP_REPLY,       /* a forwarded reply arrived (.rcode) */
 	RESOLVE_STEP_NO_REPLY,    /* no target answered in time: SERVFAIL (F-10) */
+	RESOLVE_STEP_CACHE,       /* a cached reply answered (.address, .port, .rcode) */
 } resolve_step_kind_t;
 
 /* One step of a query's way; pointers are borrowed from the snapshot. */

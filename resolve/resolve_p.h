@@ -51,3 +51,43 @@ int snapshot_listener_index(const resolve_snapshot_t *s, const char *name);
 resolve_status_t resolve_start_in_view(resolve_worker_t *w, const resolve_snapshot_t *s, int vnet,
 				       const uint8_t *packet, size_t len, resolve_query_t *q,
 				       const resolve_forward_t **fwd);
+
+/* ---- Counters, cache and in-flight table (cache.c, inflight.c) -------------------- */
+
+/* A worker's counters: written by its thread only, read by any (rs_count). */
+typedef struct rs_counters {
+	_Atomic uint64_t cache_hits, cache_misses, cache_inserts, cache_evictions, cache_expired;
+	_Atomic uint64_t cache_entries, cache_bytes, loops;
+} rs_counters_t;
+
+void rs_count(_Atomic uint64_t *c, int64_t delta);
+uint64_t rs_hash_bytes(uint64_t h, const void *p, size_t n);
+uint64_t rs_hash_final(uint64_t h);
+
+#define RS_CACHE_DO 1u
+#define RS_CACHE_CD 2u
+
+/* What a cached reply answers. name is lowercase wire (borrowed). */
+typedef struct rs_cache_key {
+	uint64_t scope; /* who forwards to which targets (query.c) */
+	const uint8_t *name;
+	uint16_t qtype;
+	uint8_t flags; /* RS_CACHE_DO | RS_CACHE_CD */
+} rs_cache_key_t;
+
+typedef struct rs_cache rs_cache_t;
+
+rs_cache_t *cache_new(rs_counters_t *stats);
+void cache_destroy(rs_cache_t **cp);
+/* A hit: the reply copied into arena with its TTLs counted down and ID 0,
+ * *len set; NULL on a miss. capacity 0: disabled (and emptied). */
+uint8_t *cache_lookup(rs_cache_t *c, const rs_cache_key_t *k, uint32_t capacity, uint64_t now_ms,
+		      pr_arena_t *arena, size_t *len);
+/* Keep a target's reply (copied) when Q-6/RFC 2308 say it may be kept. */
+void cache_insert(rs_cache_t *c, const rs_cache_key_t *k, uint32_t capacity, uint64_t now_ms,
+		  const uint8_t *reply, size_t len);
+
+uint64_t inflight_hash(const uint8_t *name_lower, uint16_t qtype);
+uint32_t inflight_count(const resolve_inflight_t *t, uint64_t h);
+void inflight_enter(resolve_inflight_t *t, uint64_t h);
+void inflight_leave(resolve_inflight_t *t, uint64_t h);
