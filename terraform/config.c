@@ -12,8 +12,8 @@
 #include "terraform/terraform_p.h"
 
 /* Meta-arguments: not attributes of the resource. */
-static const char *const meta_args[] = {"count",     "for_each",    "depends_on", "lifecycle",
-					"provider",  "provisioner", "connection", NULL};
+static const char *const meta_args[] = {"count",    "for_each",	   "depends_on", "lifecycle",
+					"provider", "provisioner", "connection", NULL};
 
 static bool is_meta(const char *k)
 {
@@ -170,7 +170,8 @@ static void expand(tf_import_t *imp, tf_block_t *b)
 			const char *k;
 			json_t *v;
 			size_t idx = 0;
-			json_object_foreach(coll, k, v) {
+			json_object_foreach(coll, k, v)
+			{
 				json_t *key = json_string(k);
 				tf_scope_t s = {.each_key = key, .each_value = v};
 				char *a = keyed_address(b, k);
@@ -182,7 +183,8 @@ static void expand(tf_import_t *imp, tf_block_t *b)
 		} else if (json_is_array(coll)) {
 			size_t i;
 			json_t *v;
-			json_array_foreach(coll, i, v) {
+			json_array_foreach(coll, i, v)
+			{
 				if (!json_is_string(v)) {
 					tf_report(imp, b->file, b->line, address, PR_ECONFIG,
 						  "%s: for_each over a set needs strings", address);
@@ -249,7 +251,8 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 	const char *k, *t, *n;
 	json_t *v, *names, *list;
 
-	json_object_foreach(json_object_get(doc, "variable"), n, list) {
+	json_object_foreach(json_object_get(doc, "variable"), n, list)
+	{
 		if (find_named(imp->vars, imp->n_vars, n)) {
 			tf_report(imp, file, tf_find_line(file, "variable", n, NULL), NULL,
 				  PR_ECONFIG, "variable \"%s\" is declared twice", n);
@@ -274,9 +277,11 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 		}
 	}
 	size_t i;
-	json_array_foreach(json_object_get(doc, "locals"), i, v) {
+	json_array_foreach(json_object_get(doc, "locals"), i, v)
+	{
 		json_t *x;
-		json_object_foreach(v, k, x) {
+		json_object_foreach(v, k, x)
+		{
 			pr_grow(&imp->locals, &imp->cap_locals, imp->n_locals + 1,
 				sizeof(*imp->locals));
 			tf_named_t *l = &imp->locals[imp->n_locals++];
@@ -287,8 +292,10 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 			l->line = tf_find_line(file, "locals", "", NULL);
 		}
 	}
-	json_object_foreach(json_object_get(doc, "resource"), t, names) {
-		json_object_foreach(names, n, list) {
+	json_object_foreach(json_object_get(doc, "resource"), t, names)
+	{
+		json_object_foreach(names, n, list)
+		{
 			pr_grow(&imp->blocks, &imp->cap_blocks, imp->n_blocks + 1,
 				sizeof(*imp->blocks));
 			tf_block_t *b = &imp->blocks[imp->n_blocks++];
@@ -302,17 +309,19 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 			b->order = *order * 1000000 + (size_t)b->line;
 		}
 	}
-	json_object_foreach(json_object_get(doc, "data"), t, names) {
-		json_object_foreach(names, n, list) {
+	json_object_foreach(json_object_get(doc, "data"), t, names)
+	{
+		json_object_foreach(names, n, list)
+		{
 			char *key = pr_asprintf("%s.%s", t, n);
-			char *where =
-				pr_asprintf("%s:%d", file, tf_find_line(file, "data", t, n));
+			char *where = pr_asprintf("%s:%d", file, tf_find_line(file, "data", t, n));
 			json_object_set_new(imp->data_blocks, key, json_string(where));
 			free(key);
 			free(where);
 		}
 	}
-	json_object_foreach(json_object_get(doc, "module"), n, list) {
+	json_object_foreach(json_object_get(doc, "module"), n, list)
+	{
 		tf_report(imp, file, tf_find_line(file, "module", n, NULL), n, PR_ECONFIG,
 			  "module \"%s\": modules are not expanded in HCL input; import the JSON "
 			  "of `terraform show -json` instead",
@@ -325,7 +334,8 @@ static void apply_var_file(tf_import_t *imp, const char *file, const json_t *doc
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)doc, k, v) {
+	json_object_foreach((json_t *)doc, k, v)
+	{
 		tf_named_t *var = find_named(imp->vars, imp->n_vars, k);
 		if (!var)
 			continue; /* Terraform only warns about values of undeclared variables */
@@ -431,9 +441,10 @@ int tf_load_hcl(tf_import_t *imp)
 		tf_block_t *b = &imp->blocks[i];
 		int cls = tf_type_class(b->type);
 		if (cls < 0)
-			tf_report(imp, b->file, b->line, b->type, PR_ECONFIG,
-				  "resource \"%s\" \"%s\": type %s is not supported by the importer",
-				  b->type, b->name, b->type);
+			tf_report(
+				imp, b->file, b->line, b->type, PR_ECONFIG,
+				"resource \"%s\" \"%s\": type %s is not supported by the importer",
+				b->type, b->name, b->type);
 		else if (cls > 0 && b->state == 0)
 			expand(imp, b);
 	}

@@ -54,8 +54,8 @@ int tf_type_class(const char *type)
 
 typedef struct conv {
 	tf_import_t *imp;
-	json_t *by_id;     /* lowercase ARM id → model object */
-	json_t *path_of;   /* lowercase ARM id → model path */
+	json_t *by_id;	 /* lowercase ARM id → model object */
+	json_t *path_of; /* lowercase ARM id → model path */
 	json_t *vnets, *zones, *resolvers, *rulesets, *lists, *policies;
 	const char *location;
 } conv_t;
@@ -109,8 +109,7 @@ static char *parent_from_id(const char *id, const char *marker)
 	return at ? pr_strndup(id, (size_t)(at - id)) : NULL;
 }
 
-static void remember_as(conv_t *c, tf_inst_t *inst, json_t *obj, const char *path,
-			const char *id)
+static void remember_as(conv_t *c, tf_inst_t *inst, json_t *obj, const char *path, const char *id)
 {
 	tf_import_t *imp = c->imp;
 	if (id) {
@@ -241,10 +240,10 @@ static void conv_subnet(conv_t *c, json_t *vnet, const char *vnet_path, tf_inst_
 	} else if (json_object_get(v, "address_prefix")) {
 		put(s, "addressPrefix", json_object_get(v, "address_prefix"));
 	}
-	const json_t *sd = json_array_get(
-		json_object_get(json_array_get(json_object_get(v, "delegation"), 0),
-				"service_delegation"),
-		0);
+	const json_t *sd =
+		json_array_get(json_object_get(json_array_get(json_object_get(v, "delegation"), 0),
+					       "service_delegation"),
+			       0);
 	if (str(sd, "name"))
 		json_object_set_new(s, "delegation", json_string(str(sd, "name")));
 	json_array_append_new(list_of(vnet, "subnets"), s);
@@ -264,7 +263,8 @@ static void conv_vnet(conv_t *c, tf_inst_t *inst)
 	size_t i;
 	json_t *s;
 	char *p = child_path(NULL, "virtualNetworks", str(obj, "name"));
-	json_array_foreach(json_object_get(inst->values, "subnet"), i, s) {
+	json_array_foreach(json_object_get(inst->values, "subnet"), i, s)
+	{
 		/* inline subnet blocks: the subnet's id is the VNet's + /subnets/x */
 		char *id = pr_asprintf("%s/subnets/%s", inst->id ? inst->id : "",
 				       str(s, "name") ?: "");
@@ -309,10 +309,11 @@ static void conv_inbound(conv_t *c, tf_inst_t *inst)
 		json_t *list = json_array();
 		size_t i;
 		json_t *cfg;
-		json_array_foreach(cfgs, i, cfg) {
+		json_array_foreach(cfgs, i, cfg)
+		{
 			char *attr = pr_asprintf("ip_configurations.%zu.subnet_id", i);
-			json_array_append_new(list, json_pack("{s:o}", "subnet",
-							      subnet_ref(c, inst, attr, res)));
+			json_array_append_new(
+				list, json_pack("{s:o}", "subnet", subnet_ref(c, inst, attr, res)));
 			free(attr);
 		}
 		json_object_set_new(obj, "ipConfigurations", list);
@@ -325,8 +326,7 @@ static void conv_inbound(conv_t *c, tf_inst_t *inst)
 	json_object_set_new(obj, "privateIpAllocationMethod",
 			    json_string(method ? method : "Dynamic"));
 	if (method && !strcmp(method, "Static") && json_object_get(cfg, "private_ip_address"))
-		put(obj, "privateIpAddress",
-				json_object_get(cfg, "private_ip_address"));
+		put(obj, "privateIpAddress", json_object_get(cfg, "private_ip_address"));
 }
 
 static void conv_outbound(conv_t *c, tf_inst_t *inst)
@@ -344,14 +344,16 @@ static void conv_ruleset(conv_t *c, tf_inst_t *inst)
 	json_t *obj = top(c, inst, c->rulesets, "dnsForwardingRulesets");
 	set_location(c, obj, inst->values);
 	json_t *oes = json_array();
-	const json_t *ids = json_object_get(inst->values, "private_dns_resolver_outbound_endpoint_ids");
+	const json_t *ids =
+		json_object_get(inst->values, "private_dns_resolver_outbound_endpoint_ids");
 	size_t n = json_is_array(ids) ? json_array_size(ids) : 0;
 	if (!ids && inst->exprs) /* a plan: the ids are unknown; one reference each */
 		n = 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *id = json_string_value(json_array_get(ids, i));
 		if (!id)
-			id = tf_inst_ref(c->imp, inst, "private_dns_resolver_outbound_endpoint_ids");
+			id = tf_inst_ref(c->imp, inst,
+					 "private_dns_resolver_outbound_endpoint_ids");
 		if (!id) {
 			tf_report(c->imp, inst->file, inst->line, inst->address, PR_ENOTFOUND,
 				  "%s: outbound endpoint %zu is unknown", inst->address, i);
@@ -376,7 +378,8 @@ static void conv_rule(conv_t *c, tf_inst_t *inst)
 	json_t *targets = json_array();
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(inst->values, "target_dns_servers"), i, t) {
+	json_array_foreach(json_object_get(inst->values, "target_dns_servers"), i, t)
+	{
 		json_t *o = json_object();
 		put(o, "ipAddress", json_object_get(t, "ip_address"));
 		const json_t *port = json_object_get(t, "port");
@@ -417,8 +420,10 @@ static void conv_zone(conv_t *c, tf_inst_t *inst)
 	static const struct {
 		const char *arg, *prop;
 		json_int_t dflt;
-	} fields[] = {{"expire_time", "expireTime", 2419200}, {"minimum_ttl", "minimumTtl", 10},
-		      {"refresh_time", "refreshTime", 3600},  {"retry_time", "retryTime", 300},
+	} fields[] = {{"expire_time", "expireTime", 2419200},
+		      {"minimum_ttl", "minimumTtl", 10},
+		      {"refresh_time", "refreshTime", 3600},
+		      {"retry_time", "retryTime", 300},
 		      {"ttl", "ttl", 3600}};
 	json_t *s = json_object();
 	const char *email = str(soa, "email");
@@ -442,9 +447,9 @@ static json_t *zone_of(conv_t *c, tf_inst_t *inst, const char *zone_attr, const 
 	char *id = parent_from_id(str(inst->values, "id"), marker);
 	if (!id)
 		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/"
-			       "privateDnsZones/%s",
-			       c->imp->subscription, rg ? rg : MODEL_DEFAULT_RESOURCE_GROUP,
-			       zone ? zone : "");
+				 "privateDnsZones/%s",
+				 c->imp->subscription, rg ? rg : MODEL_DEFAULT_RESOURCE_GROUP,
+				 zone ? zone : "");
 	char *l = lower(id);
 	json_t *z = json_object_get(c->by_id, l);
 	*path = str(c->path_of, l);
@@ -479,7 +484,8 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 	} else if (json_is_string(rec)) {
 		json_array_append(records, (json_t *)rec); /* CNAME */
 	} else {
-		json_array_foreach(rec, i, r) {
+		json_array_foreach(rec, i, r)
+		{
 			char *text = NULL;
 			if (!strcmp(type, "MX"))
 				text = pr_asprintf("%lld %s",
@@ -489,7 +495,8 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 			else if (!strcmp(type, "SRV"))
 				text = pr_asprintf(
 					"%lld %lld %lld %s",
-					(long long)json_integer_value(json_object_get(r, "priority")),
+					(long long)json_integer_value(
+						json_object_get(r, "priority")),
 					(long long)json_integer_value(json_object_get(r, "weight")),
 					(long long)json_integer_value(json_object_get(r, "port")),
 					str(r, "target") ?: "");
@@ -600,7 +607,8 @@ static void conv_azapi(conv_t *c, tf_inst_t *inst)
 		json_t *lists = json_array();
 		size_t i;
 		json_t *l;
-		json_array_foreach(json_object_get(props, "dnsResolverDomainLists"), i, l) {
+		json_array_foreach(json_object_get(props, "dnsResolverDomainLists"), i, l)
+		{
 			char *n = segment(str(l, "id") ?: "", "dnsResolverDomainLists");
 			json_array_append_new(lists, json_string(n));
 			free(n);
@@ -608,7 +616,7 @@ static void conv_azapi(conv_t *c, tf_inst_t *inst)
 		json_object_set_new(obj, "dnsResolverDomainLists", lists);
 		if (json_object_get(props, "dnsSecurityRuleState"))
 			put(obj, "dnsSecurityRuleState",
-					json_object_get(props, "dnsSecurityRuleState"));
+			    json_object_get(props, "dnsSecurityRuleState"));
 	} else if (!strcasecmp(t, "Microsoft.Network/dnsResolverPolicies/virtualNetworkLinks")) {
 		props = azapi_props(c->imp, inst, &owned);
 		obj = child(c, inst, "parent_id", "policy", "virtualNetworkLinks");
@@ -658,7 +666,8 @@ static void prune(json_t *v)
 		const char *k;
 		json_t *x;
 		void *tmp;
-		json_object_foreach_safe(v, tmp, k, x) {
+		json_object_foreach_safe(v, tmp, k, x)
+		{
 			prune(x);
 			if (json_is_array(x) && !json_array_size(x) &&
 			    (!strcmp(k, "subnets") || !strcmp(k, "recordSets") ||
@@ -672,9 +681,15 @@ static void prune(json_t *v)
 
 json_t *tf_convert(tf_import_t *imp)
 {
-	conv_t c = {.imp = imp, .by_id = json_object(), .path_of = json_object(),
-		    .vnets = json_array(), .zones = json_array(), .resolvers = json_array(),
-		    .rulesets = json_array(), .lists = json_array(), .policies = json_array()};
+	conv_t c = {.imp = imp,
+		    .by_id = json_object(),
+		    .path_of = json_object(),
+		    .vnets = json_array(),
+		    .zones = json_array(),
+		    .resolvers = json_array(),
+		    .rulesets = json_array(),
+		    .lists = json_array(),
+		    .policies = json_array()};
 	json_t *out = json_object();
 	const char *rg = NULL;
 	tf_inst_t **sorted = pr_calloc(imp->n_insts + 1, sizeof(*sorted));
@@ -726,12 +741,12 @@ json_t *tf_convert(tf_import_t *imp)
 				char *vid = parent_from_id(str(x->values, "id"), "subnets");
 				if (!vid)
 					vid = pr_asprintf(
-					"/subscriptions/%s/resourceGroups/%s/providers/"
-					"Microsoft.Network/virtualNetworks/%s",
-					imp->subscription,
-					str(x->values, "resource_group_name")
-						?: MODEL_DEFAULT_RESOURCE_GROUP,
-					str(x->values, "virtual_network_name") ?: "");
+						"/subscriptions/%s/resourceGroups/%s/providers/"
+						"Microsoft.Network/virtualNetworks/%s",
+						imp->subscription,
+						str(x->values, "resource_group_name")
+							?: MODEL_DEFAULT_RESOURCE_GROUP,
+						str(x->values, "virtual_network_name") ?: "");
 				char *l = lower(vid);
 				json_t *vnet = json_object_get(c.by_id, l);
 				if (vnet)
@@ -766,7 +781,8 @@ json_t *tf_convert(tf_import_t *imp)
 				conv_zone_link(&c, x);
 			} else if (!strcmp(t, "azapi_resource")) {
 				conv_azapi(&c, x);
-			} else if (!strncmp(t, "azurerm_private_dns_", 20) && strstr(t, "_record")) {
+			} else if (!strncmp(t, "azurerm_private_dns_", 20) &&
+				   strstr(t, "_record")) {
 				char type[16] = "";
 				const char *b = t + 20;
 				size_t n = strcspn(b, "_");
@@ -776,9 +792,9 @@ json_t *tf_convert(tf_import_t *imp)
 			}
 		}
 	}
-	static const char *const order[] = {"virtualNetworks", "privateDnsZones", "dnsResolvers",
-					     "dnsForwardingRulesets", "dnsResolverDomainLists",
-					     "dnsResolverPolicies"};
+	static const char *const order[] = {"virtualNetworks",	      "privateDnsZones",
+					    "dnsResolvers",	      "dnsForwardingRulesets",
+					    "dnsResolverDomainLists", "dnsResolverPolicies"};
 	json_t *lists[] = {c.vnets, c.zones, c.resolvers, c.rulesets, c.lists, c.policies};
 	for (size_t i = 0; i < 6; i++) {
 		if (json_array_size(lists[i]))

@@ -89,22 +89,17 @@ static char *ident(parser_t *p)
 static char *to_text(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return pr_strdup(json_string_value(v));
-	case JSON_INTEGER:
-		return pr_asprintf("%lld", (long long)json_integer_value(v));
+	case JSON_STRING: return pr_strdup(json_string_value(v));
+	case JSON_INTEGER: return pr_asprintf("%lld", (long long)json_integer_value(v));
 	case JSON_REAL: {
 		double d = json_real_value(v);
 		if (d == floor(d) && fabs(d) < 1e15)
 			return pr_asprintf("%lld", (long long)d);
 		return pr_asprintf("%.17g", d);
 	}
-	case JSON_TRUE:
-		return pr_strdup("true");
-	case JSON_FALSE:
-		return pr_strdup("false");
-	default:
-		return NULL;
+	case JSON_TRUE: return pr_strdup("true");
+	case JSON_FALSE: return pr_strdup("false");
+	default: return NULL;
 	}
 }
 
@@ -139,8 +134,8 @@ static bool truthy(parser_t *p, const json_t *v, bool *out)
 		*out = json_is_true(v);
 		return true;
 	}
-	if (json_is_string(v) && (!strcmp(json_string_value(v), "true") ||
-				  !strcmp(json_string_value(v), "false"))) {
+	if (json_is_string(v) &&
+	    (!strcmp(json_string_value(v), "true") || !strcmp(json_string_value(v), "false"))) {
 		*out = !strcmp(json_string_value(v), "true");
 		return true;
 	}
@@ -182,11 +177,11 @@ static bool parse_prefix(parser_t *p, const json_t *v, pr_prefix_t *out)
 
 static json_t *call(parser_t *p, const char *fn, json_t **a, size_t n)
 {
-#define ARGS(k)                                                                       \
-	do {                                                                          \
-		if (n != (k))                                                         \
-			return fail(p, "%s() takes %d argument%s, not %zu", fn, (k),  \
-				    (k) == 1 ? "" : "s", n);                          \
+#define ARGS(k)                                                                                    \
+	do {                                                                                       \
+		if (n != (k))                                                                      \
+			return fail(p, "%s() takes %d argument%s, not %zu", fn, (k),               \
+				    (k) == 1 ? "" : "s", n);                                       \
 	} while (0)
 	char buf[16];
 	if (!strcmp(fn, "tostring")) {
@@ -217,7 +212,8 @@ static json_t *call(parser_t *p, const char *fn, json_t **a, size_t n)
 		json_t *out = json_array();
 		size_t i;
 		json_t *x;
-		json_array_foreach(a[0], i, x) {
+		json_array_foreach(a[0], i, x)
+		{
 			bool seen = false;
 			if (strcmp(fn, "tolist") != 0) /* sets and distinct drop duplicates */
 				for (size_t j = 0; j < json_array_size(out) && !seen; j++)
@@ -329,7 +325,8 @@ static json_t *call(parser_t *p, const char *fn, json_t **a, size_t n)
 		pr_buf_append(&b, "", 0);
 		size_t i;
 		json_t *x;
-		json_array_foreach(a[1], i, x) {
+		json_array_foreach(a[1], i, x)
+		{
 			char *t = to_text(x);
 			if (!t) {
 				pr_buf_free(&b);
@@ -362,7 +359,8 @@ static json_t *call(parser_t *p, const char *fn, json_t **a, size_t n)
 			}
 			if ((*f != 's' && *f != 'd' && *f != 'v') || next >= n) {
 				pr_buf_free(&b);
-				return fail(p, "format(): only %%s, %%d and %%v with enough arguments");
+				return fail(
+					p, "format(): only %%s, %%d and %%v with enough arguments");
 			}
 			char *t = to_text(a[next++]);
 			if (!t) {
@@ -423,9 +421,9 @@ static json_t *call(parser_t *p, const char *fn, json_t **a, size_t n)
 	if (!strcmp(fn, "jsondecode")) {
 		ARGS(1);
 		json_error_t e;
-		json_t *r = json_is_string(a[0]) ? json_loads(json_string_value(a[0]),
-							       JSON_DECODE_ANY, &e)
-						  : NULL;
+		json_t *r = json_is_string(a[0])
+				    ? json_loads(json_string_value(a[0]), JSON_DECODE_ANY, &e)
+				    : NULL;
 		return r ? r : fail(p, "jsondecode(): not JSON text");
 	}
 	return fail(p, "function %s() is not known to the importer", fn);
@@ -465,7 +463,8 @@ static json_t *postfix(parser_t *p, json_t *v)
 		if (p->s[p->pos] == '.' && p->s[p->pos + 1] != '.') {
 			p->pos++;
 			if (p->s[p->pos] == '*')
-				return json_decref(v), fail(p, "splat expressions are not supported");
+				return json_decref(v),
+				       fail(p, "splat expressions are not supported");
 			skip_ws(p);
 			if (isdigit((unsigned char)p->s[p->pos])) {
 				/* legacy index: list.0 */
@@ -487,7 +486,8 @@ static json_t *postfix(parser_t *p, json_t *v)
 		} else if (p->s[p->pos] == '[') {
 			p->pos++;
 			if (eat(p, "*"))
-				return json_decref(v), fail(p, "splat expressions are not supported");
+				return json_decref(v),
+				       fail(p, "splat expressions are not supported");
 			json_t *k = parse_expr(p);
 			if (!k || !eat(p, "]")) {
 				json_decref(k);
@@ -566,7 +566,8 @@ static json_t *reference(parser_t *p, char *root)
 		else if (!strcmp(attr, "value"))
 			b = it->iter_value;
 		else
-			err = pr_asprintf("%s.%s: only %s.key and %s.value", root, attr, root, root);
+			err = pr_asprintf("%s.%s: only %s.key and %s.value", root, attr, root,
+					  root);
 	} else if (!strcmp(root, "var")) {
 		b = tf_var_value(p->imp, attr, &err);
 	} else if (!strcmp(root, "local")) {
@@ -593,12 +594,13 @@ static json_t *reference(parser_t *p, char *root)
 		else
 			err = pr_asprintf("terraform.%s is not known", attr);
 	} else if (!strcmp(root, "data")) {
-		char *name = ident(p);
-		err = pr_asprintf("data source data.%s%s%s is read from the cloud and can't be "
+		char *name = eat(p, ".") ? ident(p) : NULL;
+		char *key = pr_asprintf("%s.%s", attr, name ? name : "");
+		const char *where = json_string_value(json_object_get(p->imp->data_blocks, key));
+		err = pr_asprintf("data source data.%s (%s%s) is read from the cloud and can't be "
 				  "resolved here; write its value in a variable",
-				  attr, name ? "." : "", name ? name : "");
-		eat(p, ".");
-		free(ident(p));
+				  key, where ? "declared at " : "not declared", where ? where : "");
+		free(key);
 		free(name);
 	} else if (!strcmp(root, "module")) {
 		err = pr_asprintf("module.%s: outputs of modules are not resolved in HCL input; "
@@ -901,13 +903,15 @@ static json_t *parse_template(parser_t *p, char term, bool escapes)
 			if (!v || !eat(p, "}")) {
 				json_decref(v);
 				pr_buf_free(&b);
-				return p->err ? NULL : fail(p, "expected '}' after an interpolation");
+				return p->err ? NULL
+					      : fail(p, "expected '}' after an interpolation");
 			}
 			char *t = to_text(v);
 			json_decref(v);
 			if (!t) {
 				pr_buf_free(&b);
-				return fail(p, "only strings, numbers and bools can be interpolated");
+				return fail(p,
+					    "only strings, numbers and bools can be interpolated");
 			}
 			pr_buf_printf(&b, "%s", t);
 			free(t);
@@ -971,18 +975,21 @@ static bool expand_dynamic(tf_import_t *imp, const json_t *dyn, const tf_scope_t
 {
 	const char *name;
 	json_t *specs;
-	json_object_foreach((json_t *)dyn, name, specs) {
+	json_object_foreach((json_t *)dyn, name, specs)
+	{
 		size_t i;
 		json_t *spec;
-		json_array_foreach(specs, i, spec) {
+		json_array_foreach(specs, i, spec)
+		{
 			json_t *coll = tf_eval(imp, json_object_get(spec, "for_each"), scope, err);
 			if (!coll)
 				return false;
 			const char *iter = json_string_value(json_object_get(spec, "iterator"));
-			char *iname = iter ? pr_strndup(iter + (strncmp(iter, "${", 2) ? 0 : 2),
-						       strcspn(iter + (strncmp(iter, "${", 2) ? 0 : 2),
-							       "}"))
-					   : pr_strdup(name);
+			char *iname =
+				iter ? pr_strndup(iter + (strncmp(iter, "${", 2) ? 0 : 2),
+						  strcspn(iter + (strncmp(iter, "${", 2) ? 0 : 2),
+							  "}"))
+				     : pr_strdup(name);
 			const json_t *content = json_array_get(json_object_get(spec, "content"), 0);
 			json_t *list = json_object_get(out, name);
 			if (!list) {
@@ -991,7 +998,8 @@ static bool expand_dynamic(tf_import_t *imp, const json_t *dyn, const tf_scope_t
 			}
 			bool ok = json_is_object(coll) || json_is_array(coll);
 			if (!ok)
-				*err = pr_asprintf("dynamic \"%s\": for_each needs a collection", name);
+				*err = pr_asprintf("dynamic \"%s\": for_each needs a collection",
+						   name);
 			const char *k;
 			json_t *x;
 			size_t j;
@@ -999,7 +1007,8 @@ static bool expand_dynamic(tf_import_t *imp, const json_t *dyn, const tf_scope_t
 			s.iter_name = iname;
 			s.outer = scope;
 			if (json_is_object(coll)) {
-				json_object_foreach(coll, k, x) {
+				json_object_foreach(coll, k, x)
+				{
 					json_t *key = json_string(k);
 					s.iter_key = key;
 					s.iter_value = x;
@@ -1012,7 +1021,8 @@ static bool expand_dynamic(tf_import_t *imp, const json_t *dyn, const tf_scope_t
 					json_array_append_new(list, e);
 				}
 			} else if (json_is_array(coll)) {
-				json_array_foreach(coll, j, x) {
+				json_array_foreach(coll, j, x)
+				{
 					json_t *key = json_integer((json_int_t)j);
 					s.iter_key = key;
 					s.iter_value = x;
@@ -1042,7 +1052,8 @@ json_t *tf_eval(tf_import_t *imp, const json_t *v, const tf_scope_t *scope, char
 		json_t *out = json_array();
 		size_t i;
 		json_t *x;
-		json_array_foreach(v, i, x) {
+		json_array_foreach(v, i, x)
+		{
 			json_t *e = tf_eval(imp, x, scope, err);
 			if (!e)
 				return json_decref(out), NULL;
@@ -1054,7 +1065,8 @@ json_t *tf_eval(tf_import_t *imp, const json_t *v, const tf_scope_t *scope, char
 		json_t *out = json_object();
 		const char *k;
 		json_t *x;
-		json_object_foreach((json_t *)v, k, x) {
+		json_object_foreach((json_t *)v, k, x)
+		{
 			if (!strcmp(k, "dynamic") && json_is_object(x)) {
 				if (!expand_dynamic(imp, x, scope, out, err))
 					return json_decref(out), NULL;

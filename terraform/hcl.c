@@ -164,7 +164,9 @@ json_t *tf_hcl_parse_files(tf_import_t *imp, const char *const *files, size_t n)
 	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
 		pr_diag_add(imp->diag, imp->opts->path, 0, 0, NULL, NULL, PR_ENOTFOUND,
 			    "cannot run node (%s) for the HCL parser: %s", argv[0],
-			    rc ? pr_strerror(rc) : err.data ? err.data : "killed");
+			    rc	       ? pr_strerror(rc)
+			    : err.data ? err.data
+				       : "killed");
 		imp->err = imp->err ? imp->err : PR_ENOTFOUND;
 		goto cleanup;
 	}

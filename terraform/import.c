@@ -14,8 +14,9 @@
 #include "terraform/terraform_p.h"
 
 /* What privres.yaml may hold: only what Terraform has no resource for. */
-static const char *const side_keys[] = {"externalDnsServers", "publicDns", "emulator",
-					"virtualMachines",    "topology",  "limits", NULL};
+static const char *const side_keys[] = {
+	"externalDnsServers", "publicDns", "emulator", "virtualMachines",
+	"topology",	      "limits",	   NULL};
 
 static bool is_side_key(const char *k)
 {
@@ -70,15 +71,17 @@ static void merge_side_file(tf_import_t *imp, json_t *out, const char *side)
 	if (!json_is_object(j) && !json_is_null(j)) {
 		tf_report(imp, side, 1, NULL, PR_ECONFIG, "privres.yaml must be a mapping");
 	} else {
-		json_object_foreach((json_t *)j, k, v) {
+		json_object_foreach((json_t *)j, k, v)
+		{
 			if (is_side_key(k))
 				json_object_set(out, k, v);
 			else
-				tf_report(imp, side, side_line(side, k), k, PR_ECONFIG,
-					  "'%s' comes from the Terraform configuration; privres.yaml "
-					  "holds only externalDnsServers, publicDns, emulator, "
-					  "virtualMachines, topology and limits",
-					  k);
+				tf_report(
+					imp, side, side_line(side, k), k, PR_ECONFIG,
+					"'%s' comes from the Terraform configuration; privres.yaml "
+					"holds only externalDnsServers, publicDns, emulator, "
+					"virtualMachines, topology and limits",
+					k);
 		}
 	}
 	model_doc_destroy(&doc);
@@ -143,9 +146,8 @@ static char *skipped_text(const json_t *skipped)
 	pr_buf_t b = {0};
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)skipped, k, v)
-		pr_buf_printf(&b, "%s%s: %lld", b.len ? ", " : "", k,
-			      (long long)json_integer_value(v));
+	json_object_foreach((json_t *)skipped, k, v) pr_buf_printf(
+		&b, "%s%s: %lld", b.len ? ", " : "", k, (long long)json_integer_value(v));
 	return pr_buf_take(&b);
 }
 
@@ -194,8 +196,11 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 				  terraform_import_summary_t *summary, pr_diag_t *diag)
 {
 	PR_REQUIRE(opts && opts->path && deployment && diag);
-	tf_import_t imp = {.opts = opts, .diag = diag, .subscription = MODEL_DEFAULT_SUBSCRIPTION,
-			   .data_blocks = json_object(), .skipped = json_object()};
+	tf_import_t imp = {.opts = opts,
+			   .diag = diag,
+			   .subscription = MODEL_DEFAULT_SUBSCRIPTION,
+			   .data_blocks = json_object(),
+			   .skipped = json_object()};
 	json_t *out = NULL;
 	char *side = NULL;
 	struct stat st;

@@ -18,7 +18,12 @@ void tf_report(tf_import_t *imp, const char *file, int line, const char *path, i
 	va_start(ap, fmt);
 	pr_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	pr_diag_add(imp->diag, file, line, 0, path, NULL, code, "%s", b.data ? b.data : "");
+	const char *msg = b.data ? b.data : "";
+	/* the path is printed before the message: don't say it twice */
+	size_t n = path ? strlen(path) : 0;
+	if (n && !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+		msg += n + 2;
+	pr_diag_add(imp->diag, file, line, 0, path, NULL, code, "%s", msg);
 	pr_buf_free(&b);
 	if (!imp->err)
 		imp->err = code;
@@ -82,7 +87,8 @@ static const char *follow(tf_import_t *imp, const char *prefix, const json_t *cm
 	json_t *r;
 	if (depth > 16)
 		return NULL;
-	json_array_foreach(refs, i, r) {
+	json_array_foreach(refs, i, r)
+	{
 		const char *ref = json_string_value(r);
 		if (!ref || !strncmp(ref, "var.", 4) || !strncmp(ref, "local.", 6) ||
 		    !strncmp(ref, "each.", 5) || !strncmp(ref, "count.", 6))
@@ -153,9 +159,12 @@ static char *rg_prefix(tf_import_t *imp, tf_inst_t *inst)
 static const char *record_type(const char *type)
 {
 	static const char *const map[][2] = {
-		{"azurerm_private_dns_a_record", "A"},     {"azurerm_private_dns_aaaa_record", "AAAA"},
-		{"azurerm_private_dns_cname_record", "CNAME"}, {"azurerm_private_dns_mx_record", "MX"},
-		{"azurerm_private_dns_ptr_record", "PTR"}, {"azurerm_private_dns_srv_record", "SRV"},
+		{"azurerm_private_dns_a_record", "A"},
+		{"azurerm_private_dns_aaaa_record", "AAAA"},
+		{"azurerm_private_dns_cname_record", "CNAME"},
+		{"azurerm_private_dns_mx_record", "MX"},
+		{"azurerm_private_dns_ptr_record", "PTR"},
+		{"azurerm_private_dns_srv_record", "SRV"},
 		{"azurerm_private_dns_txt_record", "TXT"},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
@@ -202,8 +211,9 @@ static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
 		parent = tf_inst_ref(imp, inst, "dns_forwarding_ruleset_id");
 		if (parent)
 			id = pr_asprintf("%s/%s/%s", parent,
-					 strstr(t, "rule") && !strstr(t, "link") ? "forwardingRules"
-										 : "virtualNetworkLinks",
+					 strstr(t, "rule") && !strstr(t, "link")
+						 ? "forwardingRules"
+						 : "virtualNetworkLinks",
 					 name);
 	} else if (!strcmp(t, "azurerm_private_dns_zone")) {
 		id = pr_asprintf("%s" NET "privateDnsZones/%s", prefix, name);

@@ -47,7 +47,10 @@ int main(int argc, char **argv)
 		case 'n': opts.no_validate = true; break;
 		case 'o': format = optarg; break;
 		case 'h': usage(stdout); goto cleanup;
-		default: usage(stderr); status = 2; goto cleanup;
+		default:
+			usage(stderr);
+			status = 2;
+			goto cleanup;
 		}
 	}
 	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
@@ -65,7 +68,8 @@ int main(int argc, char **argv)
 		status = 1;
 		goto cleanup;
 	}
-	char *text = !strcmp(format, "json") ? json_dumps(dep, JSON_INDENT(2)) : model_json_to_yaml(dep);
+	char *text =
+		!strcmp(format, "json") ? json_dumps(dep, JSON_INDENT(2)) : model_json_to_yaml(dep);
 	size_t len = strlen(text);
 	printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
 	free(text);

@@ -39,10 +39,12 @@ static const json_t *config_resource(const json_t *config_module, const char *ty
 {
 	size_t i;
 	json_t *r;
-	json_array_foreach(json_object_get(config_module, "resources"), i, r) {
+	json_array_foreach(json_object_get(config_module, "resources"), i, r)
+	{
 		if (!strcmp(json_string_value(json_object_get(r, "type")) ?: "", type) &&
 		    !strcmp(json_string_value(json_object_get(r, "name")) ?: "", name) &&
-		    strcmp(json_string_value(json_object_get(r, "mode")) ?: "managed", "managed") == 0)
+		    strcmp(json_string_value(json_object_get(r, "mode")) ?: "managed", "managed") ==
+			    0)
 			return r;
 	}
 	return NULL;
@@ -53,7 +55,8 @@ static void walk_module(tf_import_t *imp, const char *path, const char *text, co
 {
 	size_t i;
 	json_t *r;
-	json_array_foreach(json_object_get(mod, "resources"), i, r) {
+	json_array_foreach(json_object_get(mod, "resources"), i, r)
+	{
 		const char *mode = json_string_value(json_object_get(r, "mode"));
 		const char *type = json_string_value(json_object_get(r, "type"));
 		const char *name = json_string_value(json_object_get(r, "name"));
@@ -64,17 +67,19 @@ static void walk_module(tf_import_t *imp, const char *path, const char *text, co
 			continue;
 		}
 		if (mode && strcmp(mode, "managed") != 0)
-			continue; /* data sources: their values are already in what refers to them */
+			continue; /* data sources: their values are already in what refers to them
+				   */
 		const json_t *values = json_object_get(r, "values");
-		tf_inst_t *inst = tf_inst_add(imp, type, name, address, prefix,
-					      json_is_object(values) ? json_deep_copy(values)
-								     : json_object(),
-					      path, line_of(text, address));
+		tf_inst_t *inst =
+			tf_inst_add(imp, type, name, address, prefix,
+				    json_is_object(values) ? json_deep_copy(values) : json_object(),
+				    path, line_of(text, address));
 		const json_t *cr = config_resource(config_module, type, name);
 		inst->exprs = cr ? json_object_get(cr, "expressions") : NULL;
 		inst->config_module = config_module;
 	}
-	json_array_foreach(json_object_get(mod, "child_modules"), i, r) {
+	json_array_foreach(json_object_get(mod, "child_modules"), i, r)
+	{
 		const char *address = json_string_value(json_object_get(r, "address"));
 		if (!address)
 			continue;
@@ -114,9 +119,8 @@ int tf_load_show(tf_import_t *imp, const char *path)
 		tf_report(imp, path, e.line, NULL, PR_EPARSE, "not JSON: %s", e.text);
 	} else {
 		const json_t *pv = json_object_get(imp->show_doc, "planned_values");
-		const json_t *root = json_object_get(pv ? pv : json_object_get(imp->show_doc,
-									  "values"),
-						     "root_module");
+		const json_t *root = json_object_get(
+			pv ? pv : json_object_get(imp->show_doc, "values"), "root_module");
 		imp->configuration = json_object_get(imp->show_doc, "configuration");
 		if (!json_is_object(root))
 			tf_report(imp, path, 1, NULL, PR_EPARSE,

@@ -36,24 +36,24 @@
 #include "base/base.h"
 
 typedef struct terraform_import_options {
-	const char *path;             /* a folder of .tf files or a `terraform show -json` file */
-	const char *const *vars;      /* "name=value", later ones win (borrowed) */
+	const char *path;	 /* a folder of .tf files or a `terraform show -json` file */
+	const char *const *vars; /* "name=value", later ones win (borrowed) */
 	size_t n_vars;
 	const char *const *var_files; /* .tfvars or .tfvars.json, in order (borrowed) */
 	size_t n_var_files;
-	const char *hcl2json_dir;     /* where setup.sh installed the parser; NULL: the
-				       * environment's PRIVRES_HCL2JSON_DIR, else
-				       * ~/.cache/privres/hcl2json */
-	const char *node;             /* node executable; NULL: "node" from PATH */
-	const char *side_file;        /* privres.yaml to merge; NULL: <folder>/privres.yaml
-				       * when it exists */
-	bool no_validate;             /* return the JSON without model validation */
+	const char *hcl2json_dir; /* where setup.sh installed the parser; NULL: the
+				   * environment's PRIVRES_HCL2JSON_DIR, else
+				   * ~/.cache/privres/hcl2json */
+	const char *node;	  /* node executable; NULL: "node" from PATH */
+	const char *side_file;	  /* privres.yaml to merge; NULL: <folder>/privres.yaml
+				   * when it exists */
+	bool no_validate;	  /* return the JSON without model validation */
 } terraform_import_options_t;
 
 /* What an import did, for people. */
 typedef struct terraform_import_summary {
-	size_t imported; /* resource instances turned into deployment resources */
-	size_t skipped;  /* instances unrelated to DNS */
+	size_t imported;     /* resource instances turned into deployment resources */
+	size_t skipped;	     /* instances unrelated to DNS */
 	char *skipped_types; /* "azurerm_network_security_group×2, ..." (owned) or NULL */
 } terraform_import_summary_t;
 

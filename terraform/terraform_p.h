@@ -10,17 +10,17 @@
 
 /* One resource instance, from either input. */
 typedef struct tf_inst {
-	char *type;     /* azurerm_subnet */
-	char *name;     /* the resource's Terraform name */
-	char *address;  /* module.m.azurerm_subnet.x["k"] */
-	char *module;   /* "" or "module.m." */
-	json_t *values; /* attributes, blocks as arrays of objects (owned) */
-	const json_t *exprs; /* show -json plan: the configuration's expressions, or NULL */
+	char *type;		     /* azurerm_subnet */
+	char *name;		     /* the resource's Terraform name */
+	char *address;		     /* module.m.azurerm_subnet.x["k"] */
+	char *module;		     /* "" or "module.m." */
+	json_t *values;		     /* attributes, blocks as arrays of objects (owned) */
+	const json_t *exprs;	     /* show -json plan: the configuration's expressions, or NULL */
 	const json_t *config_module; /* ... and the configuration of its module */
-	char *id;       /* ARM id (owned); NULL until computed */
-	char *file;     /* the .tf file (or the JSON file) */
+	char *id;		     /* ARM id (owned); NULL until computed */
+	char *file;		     /* the .tf file (or the JSON file) */
 	int line;
-	size_t order;   /* source order */
+	size_t order; /* source order */
 	bool computing;
 } tf_inst_t;
 
@@ -32,7 +32,7 @@ typedef struct tf_block {
 	char *file;
 	int line;
 	size_t order;
-	int state; /* 0 not expanded, 1 expanding (a reference cycle if met again), 2 done */
+	int state;     /* 0 not expanded, 1 expanding (a reference cycle if met again), 2 done */
 	json_t *value; /* what a reference to type.name gives: instance, list or map (owned) */
 } tf_block_t;
 
@@ -53,8 +53,8 @@ typedef struct tf_origin {
 typedef struct tf_import {
 	const terraform_import_options_t *opts;
 	pr_diag_t *diag;
-	int err; /* first error code met */
-	char *dir;      /* the configuration's folder */
+	int err;   /* first error code met */
+	char *dir; /* the configuration's folder */
 	const char *subscription;
 
 	tf_inst_t **insts;

@@ -144,8 +144,8 @@ static char *hcl2json_dir;
 
 static int import(const char *path, const char *side, json_t **out, pr_diag_t *diag)
 {
-	terraform_import_options_t o = {.path = path, .side_file = side,
-					.hcl2json_dir = hcl2json_dir};
+	terraform_import_options_t o = {
+		.path = path, .side_file = side, .hcl2json_dir = hcl2json_dir};
 	return terraform_import(&o, out, diag);
 }
 
@@ -253,10 +253,10 @@ static void test_show_json_plan_with_module(void **state)
 				    json_object_get(rs, "dnsResolverOutboundEndpoints"), 0)),
 			    "hub-resolver/out");
 	const json_t *rule = named(json_object_get(rs, "forwardingRules"), "Corp");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(rule, "targetDnsServers"), 0),
-				    "ipAddress")),
-			    "10.100.0.2");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(rule, "targetDnsServers"), 0), "ipAddress")),
+		"10.100.0.2");
 	const json_t *link = named(json_object_get(rs, "virtualNetworkLinks"), "spoke-link");
 	assert_string_equal(json_string_value(json_object_get(link, "virtualNetwork")), "spoke");
 	/* the NSG of the plan is skipped and counted */
@@ -400,8 +400,12 @@ static void test_variables_override(void **state)
 	fclose(f);
 	const char *vars[] = {"name=cli", "n=2"};
 	const char *files[] = {vf};
-	terraform_import_options_t o = {.path = dir, .vars = vars, .n_vars = 2, .var_files = files,
-					.n_var_files = 1, .hcl2json_dir = hcl2json_dir};
+	terraform_import_options_t o = {.path = dir,
+					.vars = vars,
+					.n_vars = 2,
+					.var_files = files,
+					.n_var_files = 1,
+					.hcl2json_dir = hcl2json_dir};
 	pr_diag_t *diag = pr_diag_new();
 	json_t *j = NULL;
 	if (terraform_import(&o, &j, diag) != 0)
@@ -410,9 +414,9 @@ static void test_variables_override(void **state)
 	assert_int_equal(json_array_size(v), 2);
 	named(v, "cli0");
 	const json_t *v1 = named(v, "cli1");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(v1, "addressPrefixes"),
-							     0)),
-			    "10.1.0.0/16");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v1, "addressPrefixes"), 0)),
+		"10.1.0.0/16");
 	json_decref(j);
 	unlink(tf);
 	unlink(vf);
