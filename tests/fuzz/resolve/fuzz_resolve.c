@@ -10,6 +10,10 @@
  * (low 4 bits: listener, high bits: reply kind), then the query.
  * Checks: every answer parses back with libknot, fits the ceiling, has the
  * client's ID and the question as asked (W-5); TC answers hold no records.
+ * Each input runs twice on a fresh worker with the process's in-flight table
+ * (P-3), so the second run meets what the first left in the cache (Q-6: every
+ * reply, the fuzz input among them, goes through the cache's wire walk) and
+ * runs are reproducible one by one.
  */
 #include <libknot/libknot.h>
 #include <stdlib.h>
@@ -42,7 +46,7 @@ static const char *FORWARDING_YAML =
 	"  addressMap: {\"10.100.0.2:53\": \"127.0.0.1:5353\", \"10.200.0.1:53\": \"127.0.0.1:5354\"}\n";
 
 static resolve_snapshot_t *snaps[2];
-static resolve_worker_t *worker;
+static resolve_inflight_t *inflight;
 
 static resolve_snapshot_t *build(const char *text)
 {
@@ -60,7 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	snaps[0] = build(model_default_deployment_text());
 	snaps[1] = build(FORWARDING_YAML);
-	worker = resolve_worker_new(NULL);
+	inflight = resolve_inflight_new();
 	return 0;
 }
 
@@ -113,11 +117,9 @@ static size_t fake_reply(const resolve_forward_t *fwd, int kind, uint8_t *buf, s
 	return qend + 12 + sizeof(target);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run_once(resolve_worker_t *worker, const uint8_t *data, size_t size)
 {
 	static uint8_t reply[4096];
-	if (size < 3)
-		return 0;
 	size_t cap = ((size_t)data[0] << 8 | data[1]) & ~(size_t)1;
 	bool tcp = data[1] & 1;
 	int sel = data[2];
@@ -156,5 +158,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_answer(a, alen, cap, packet, len);
 	}
 	resolve_query_free(&q);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 3)
+		return 0;
+	resolve_worker_t *worker = resolve_worker_new(NULL);
+	resolve_worker_set_inflight(worker, inflight);
+	run_once(worker, data, size);
+	run_once(worker, data, size);
+	/* P-3: every copy sent out was counted back in, whatever the reply. */
+	const uint8_t *packet = data + 3, *end = data + size;
+	if (size >= 3 + KNOT_WIRE_HEADER_SIZE) {
+		const uint8_t *name = packet + KNOT_WIRE_HEADER_SIZE;
+		int n = knot_dname_wire_check(name, end, NULL);
+		if (n > 0 && name + n + 2 <= end &&
+		    resolve_inflight_count(inflight, name, knot_wire_read_u16(name + n)) != 0)
+			abort();
+	}
+	resolve_worker_destroy(&worker);
 	return 0;
 }
