@@ -8,6 +8,8 @@
  * thread); every server function must be called on that thread, and handlers
  * run there. The client is blocking and used by one thread at a time.
  * Ownership: as written on each function.
+ * Signals: the server writes with write(2); the process must ignore SIGPIPE
+ * (privresd does), or a peer that closes early kills it.
  * Input: everything a peer sends is untrusted: bounded (maximum message size,
  * streams per connection), validated and answered with a gRPC status, never
  * asserted.

@@ -47,6 +47,7 @@ struct daemon {
 	resolve_snapshot_t *snap; /* current, control thread's reference */
 	ep_server_t *server;
 	ep_health_t *health; /* outlives snapshots (design.md §3) */
+	resolve_inflight_t *inflight; /* questions out to outside targets, every worker (P-3) */
 	worker_t *workers;
 	unsigned n_workers;
 	bool serving;
@@ -140,10 +141,24 @@ static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 	resolve_query_free(&rq);
 }
 
+static void take_pending(worker_t *w)
+{
+	resolve_snapshot_t *next = atomic_exchange(&w->pending, NULL);
+	if (!next)
+		return;
+	resolve_snapshot_unref(&w->snap);
+	w->snap = next;
+}
+
 static void on_query(void *ctx, ep_query_t *eq)
 {
 	(void)ctx;
 	worker_t *w = ep_query_worker_state(eq);
+	/* A change is acknowledged after it is published: a query that arrives
+	 * after the acknowledgement must see it, even before the worker's loop
+	 * has run the wake-up (one load per query). */
+	if (atomic_load_explicit(&w->pending, memory_order_acquire))
+		take_pending(w);
 	uint64_t t0 = w->dm->qlog ? pr_now_ns() : 0;
 	resolve_query_t *rq = resolve_query_new(w->rw);
 	resolve_input_t in = {
@@ -161,12 +176,7 @@ static void on_query(void *ctx, ep_query_t *eq)
 
 static void on_swap(uv_async_t *h)
 {
-	worker_t *w = h->data;
-	resolve_snapshot_t *next = atomic_exchange(&w->pending, NULL);
-	if (!next)
-		return;
-	resolve_snapshot_unref(&w->snap);
-	w->snap = next;
+	take_pending(h->data);
 }
 
 static int worker_init(void *ctx, unsigned index, uv_loop_t *loop, void **state)
@@ -177,6 +187,7 @@ static int worker_init(void *ctx, unsigned index, uv_loop_t *loop, void **state)
 	w->index = index;
 	const model_emulator_t *em = &resolve_snapshot_deployment(dm->snap)->emulator;
 	w->rw = resolve_worker_new(em);
+	resolve_worker_set_inflight(w->rw, dm->inflight);
 	resolve_snapshot_ref(dm->snap);
 	w->snap = dm->snap;
 	atomic_init(&w->pending, NULL);
@@ -599,6 +610,25 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("forwardDroppedWrongSource", f.dropped_wrong_source);
 	COUNTER("forwardDroppedBadId", f.dropped_bad_id);
 	COUNTER("forwardDroppedBadQuestion", f.dropped_bad_question);
+	resolve_worker_stats_t rs = {0};
+	for (unsigned i = 0; i < dm->n_workers; i++) {
+		resolve_worker_stats_t w;
+		if (!dm->workers[i].rw)
+			continue;
+		resolve_worker_stats(dm->workers[i].rw, &w);
+		rs.cache_hits += w.cache_hits;
+		rs.cache_misses += w.cache_misses;
+		rs.cache_inserts += w.cache_inserts;
+		rs.cache_evictions += w.cache_evictions;
+		rs.cache_entries += w.cache_entries;
+		rs.loops += w.loops;
+	}
+	COUNTER("cacheHits", rs.cache_hits);
+	COUNTER("cacheMisses", rs.cache_misses);
+	COUNTER("cacheInserts", rs.cache_inserts);
+	COUNTER("cacheEvictions", rs.cache_evictions);
+	COUNTER("cacheEntries", rs.cache_entries);
+	COUNTER("loopsEnded", rs.loops);
 	COUNTER("apiCalls", dm->api ? api_server_calls(dm->api) : 0);
 	if (dm->qlog) {
 		uint64_t written, dropped;
@@ -731,6 +761,7 @@ static int start_workers(daemon_t *dm)
 	dm->n_workers = n;
 	dm->workers = pr_calloc(n, sizeof(*dm->workers));
 	dm->health = ep_health_new(em->unresponsive_seconds * 1000u);
+	dm->inflight = resolve_inflight_new();
 	int rc = ep_server_new(&cfg, &dm->server);
 	if (rc != 0)
 		return rc;
@@ -833,6 +864,7 @@ cleanup:
 	uv_loop_close(&dm.loop);
 	querylog_close(&dm.qlog);
 	ep_health_destroy(&dm.health);
+	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
 	free(dm.workers);
 	resolve_snapshot_unref(&dm.snap);
 	model_doc_destroy(&doc);

@@ -69,22 +69,21 @@ static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
 	const char *key;
 	json_t *value;
 	json_object_foreach((json_t *)obj, key, value) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = !strcmp(*a, key);
+		if (ok)
+			continue;
+		/* Unknown: only now look for the closest valid key. */
 		const char *best = NULL;
 		size_t best_d = 99;
-		bool ok = false;
 		for (const char *const *a = allowed; *a; a++) {
-			if (!strcmp(*a, key)) {
-				ok = true;
-				break;
-			}
 			size_t dist = edit_distance(key, *a);
 			if (dist < best_d) {
 				best_d = dist;
 				best = *a;
 			}
 		}
-		if (ok)
-			continue;
 		pr_buf_t valid = {0};
 		for (const char *const *a = allowed; *a; a++)
 			pr_buf_printf(&valid, "%s%s", a == allowed ? "" : ", ", *a);

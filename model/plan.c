@@ -82,6 +82,7 @@ typedef struct entry {
 typedef struct side {
 	entry_t *e;
 	size_t n, cap;
+	pr_map_t *by_id; /* lowercase id → index, built once collected */
 } side_t;
 
 static entry_t *add_entry(side_t *s)
@@ -256,14 +257,28 @@ static void side_free(side_t *s)
 		json_decref(s->e[i].props);
 	}
 	free(s->e);
+	pr_map_destroy(&s->by_id);
+}
+
+/* Ids match case-insensitively, as the cloud's resource names do. */
+static void index_side(side_t *s)
+{
+	s->by_id = pr_map_new();
+	for (size_t i = 0; i < s->n; i++)
+		pr_map_put_ci(s->by_id, s->e[i].id, (int)i, NULL);
 }
 
 static const entry_t *find(const side_t *s, const char *id)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcasecmp(s->e[i].id, id) == 0)
-			return &s->e[i];
-	return NULL;
+	size_t len = strlen(id);
+	char small[512];
+	char *low = len < sizeof(small) ? small : pr_malloc(len + 1);
+	for (size_t i = 0; i <= len; i++)
+		low[i] = (char)(id[i] >= 'A' && id[i] <= 'Z' ? id[i] + 32 : id[i]);
+	int i = pr_map_get(s->by_id, low, len);
+	if (low != small)
+		free(low);
+	return i < 0 ? NULL : &s->e[i];
 }
 
 /* Property changes of a into b, dotted through nested objects. */
@@ -324,6 +339,8 @@ json_t *deployment_plan(const deployment_t *from, const deployment_t *to)
 	PR_REQUIRE(to);
 	collect(from, &a);
 	collect(to, &b);
+	index_side(&a);
+	index_side(&b);
 	json_t *plan = json_array();
 	ordered_t *dels = pr_calloc(a.n + 1, sizeof(*dels));
 	ordered_t *ups = pr_calloc(b.n + 1, sizeof(*ups));

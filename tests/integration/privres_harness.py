@@ -21,10 +21,15 @@ class Privresd:
         self.config = None
         cmd = [PRIVRESD, "--workers", str(workers), "--ready-file", self.ready,
                "--api-socket", os.path.join(self.dir, "api.sock")]
-        if yaml_text is not None:
-            self.config = os.path.join(self.dir, "deployment.yaml")
-            self.write_config(yaml_text)
-            cmd += ["--config", self.config]
+        if yaml_text is None:
+            # the embedded default, on free ports so tests can run side by side
+            text = subprocess.run([PRIVRESD, "--print-default"], capture_output=True,
+                                  text=True, check=True).stdout
+            yaml_text = text.replace("emulator:\n", "emulator:\n  basePort: 0\n", 1)
+            assert "basePort: 0" in yaml_text
+        self.config = os.path.join(self.dir, "deployment.yaml")
+        self.write_config(yaml_text)
+        cmd += ["--config", self.config]
         if state_dir:
             cmd += ["--state-dir", state_dir]
         cmd += list(args)

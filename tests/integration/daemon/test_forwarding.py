@@ -20,6 +20,7 @@ HOST = "127.0.0.1"
 DEPLOYMENT = """
 emulator:
   basePort: 0
+  cacheEntries: 0   # these tests watch target choice (F-10), not the cache
   unresponsiveSeconds: 2
   forwardTimeoutMs: 300
   queryDeadlineMs: 1500
