@@ -161,5 +161,70 @@ class Unmapped(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
 
 
+LOOP = """
+emulator:
+  listeners: {"r/in": "127.0.0.1:%(ie)d"}
+  basePort: 0
+  hopLimit: 4
+  forwardTimeoutMs: 1500
+  queryDeadlineMs: 3000
+  queryLog: %(log)s
+  addressMap: {"10.100.0.9:53": "127.0.0.1:%(onprem)d"}
+virtualNetworks:
+  - name: hub
+    addressPrefixes: [10.10.0.0/16]
+    subnets:
+      - {name: snet-in, addressPrefix: 10.10.0.0/28, delegation: Microsoft.Network/dnsResolvers}
+      - {name: snet-out, addressPrefix: 10.10.1.0/28, delegation: Microsoft.Network/dnsResolvers}
+  - name: spoke
+    addressPrefixes: [10.20.0.0/16]
+dnsResolvers:
+  - name: r
+    virtualNetwork: hub
+    inboundEndpoints: [{name: in, subnet: snet-in}]
+    outboundEndpoints: [{name: out, subnet: snet-out}]
+dnsForwardingRulesets:
+  - name: rules
+    dnsResolverOutboundEndpoints: [r/out]
+    forwardingRules:
+      - {name: Loop, domainName: loop.example., targetDnsServers: [{ipAddress: 10.100.0.9}]}
+    virtualNetworkLinks:
+      - {name: hub, virtualNetwork: hub}
+      - {name: spoke, virtualNetwork: spoke}
+"""
+
+
+class OutsideLoop(unittest.TestCase):
+    """P-3 through an outside server: the ruleset sends loop.example to an
+    on-premises unbound that forwards it back to our inbound endpoint, whose
+    VNet uses the same ruleset. Invisible to P-1/P-2 (the server is outside
+    the model); ended at the hop limit instead of spinning until timeouts."""
+
+    def test_P3_loop_through_outside_forwarder(self):
+        ie, onprem = free_port(), free_port()
+        import tempfile
+        log = os.path.join(tempfile.mkdtemp(prefix="privres-loop-"), "query.log")
+        d = Privresd(LOOP % {"ie": ie, "onprem": onprem, "log": log}, args=["--quiet"])
+        u = Unbound(onprem, [], forward_zones=[("loop.example.", "127.0.0.1@%d" % ie)])
+        try:
+            t0 = time.time()
+            r = ask(d.port("azure-dns/spoke"), "x.loop.example", timeout=10)
+            self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
+            self.assertLess(time.time() - t0, 4.0)
+            deadline = time.time() + 5
+            loops = []
+            while time.time() < deadline and not loops:
+                with open(log) as f:
+                    loops = [l for l in f if '"loop":true' in l]
+                time.sleep(0.05)
+            self.assertTrue(loops, "no loop in the query log")
+            # privresd is still well
+            r = ask(d.port("azure-dns/spoke"), "nothing.example")
+            self.assertEqual(r.rcode(), dns.rcode.REFUSED)
+        finally:
+            u.stop()
+            self.assertEqual(d.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
