@@ -449,7 +449,9 @@ static int persist(daemon_t *dm, const deployment_t *d, char **why)
 	return rc;
 }
 
-/* A change accepted by the API: on disk first, then live (design.md §7). */
+/* A change accepted by the API (design.md §7): its listeners bound, then on
+ * disk, then live. A change that can't be served is refused before it is
+ * saved; one that can't be saved gets the old listeners back. */
 static int on_commit(void *ctx, const deployment_t *next, char **why)
 {
 	daemon_t *dm = ctx;
@@ -458,18 +460,30 @@ static int on_commit(void *ctx, const deployment_t *next, char **why)
 	model_doc_t *doc = model_doc_from_json(j, "api");
 	json_decref(j);
 	resolve_snapshot_t *snap = NULL;
+	bound_t nb = {0}, ob = {0};
 	int rc = snapshot_from_doc(&doc, &snap, diag);
-	if (rc == 0)
-		rc = persist(dm, next, why);
-	else
-		*why = pr_diag_format(diag);
-	if (rc == 0 && switch_to(dm, snap, diag) != 0) {
-		/* On disk but not live would lose nothing, but say so. */
-		*why = pr_diag_format(diag);
-		rc = PR_EIO;
-	}
 	if (rc != 0)
-		resolve_snapshot_unref(&snap);
+		goto cleanup;
+	assign_listeners(snap, &nb);
+	rc = ep_server_set_listeners(dm->server, nb.specs, nb.n, diag);
+	if (rc != 0)
+		goto cleanup;
+	rc = persist(dm, next, why);
+	if (rc != 0) {
+		assign_listeners(dm->snap, &ob);
+		ep_server_set_listeners(dm->server, ob.specs, ob.n, diag);
+		goto cleanup;
+	}
+	publish(dm, snap);
+	snap = NULL;
+	if (dm->opts.ready_file)
+		write_ready_file(dm, &nb);
+cleanup:
+	if (rc != 0 && !*why)
+		*why = pr_diag_format(diag);
+	resolve_snapshot_unref(&snap);
+	bound_free(&nb);
+	bound_free(&ob);
 	pr_diag_destroy(&diag);
 	return rc;
 }

@@ -16,6 +16,8 @@
 #include "api/api.h"
 #include "api/cli/commands.h"
 #include "base/base.h"
+#include "model/model.h"
+#include "terraform/terraform.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -53,6 +55,9 @@ static void usage(FILE *f)
 	      "                                           or JSON): create, update and delete\n"
 	      "  plan -f FILE [--no-prune]                what apply would change\n"
 	      "  export [-o yaml|json]                    the current deployment\n"
+	      "  import terraform PATH [--apply]          a Terraform configuration (or the\n"
+	      "                                           JSON of `terraform show -json`) as a\n"
+	      "                                           deployment, printed or applied\n"
 	      "\n"
 	      "Diagnostics:\n"
 	      "  explain --vnet VNET NAME [TYPE]          how a query in VNET is answered\n"
@@ -754,6 +759,128 @@ static int cmd_deploy(cli_t *cli, bool apply, args_t *a)
 	return rc;
 }
 
+/* --var and --var-file may repeat: every occurrence's values, in order. */
+static size_t take_all(args_t *a, const char *name, const char **out, size_t cap)
+{
+	size_t n = 0;
+	for (int i = 0; i < a->n_opt; i++) {
+		if (strcmp(a->opt[i].name, name))
+			continue;
+		a->opt[i].used = true;
+		for (int j = 0; j < a->opt[i].n && n < cap; j++)
+			out[n++] = a->opt[i].values[j];
+	}
+	return n;
+}
+
+static int import_arity(const void *ctx, const char *name)
+{
+	(void)ctx;
+	return !strcmp(name, "--apply") || !strcmp(name, "--no-validate") ||
+			       !strcmp(name, "--no-prune") || !strcmp(name, "--dry-run")
+		       ? 0
+		       : 1;
+}
+
+/*
+ * import terraform PATH: a Terraform configuration folder (HCL, read with
+ * HashiCorp's parser as packaged for npm) or the JSON of `terraform show
+ * -json` → the deployment YAML on stdout, or, with --apply, applied to the
+ * running privresd like `apply -f` (terraform/terraform.h does the work).
+ */
+static int cmd_import(cli_t *cli, int argc, char **argv)
+{
+	static const char *const outs[] = {"yaml", "json", NULL};
+	if (argc < 1 || strcmp(argv[0], "terraform") != 0) {
+		fprintf(stderr, "privresctl import: only \"terraform\" is known (privresctl import "
+				"terraform --help)\n");
+		return EXIT_USAGE;
+	}
+	args_t a;
+	int rc = parse_args(argc - 1, argv + 1, &a, import_arity, NULL);
+	if (rc != 0)
+		return rc;
+	if (a.help) {
+		printf("usage: privresctl import terraform PATH [--var NAME=VALUE]... [--var-file F]...\n"
+		       "         [--side-file privres.yaml] [--hcl2json-dir DIR] [--no-validate]\n"
+		       "         [-o yaml|json] [--apply [--no-prune] [--dry-run]]\n\n"
+		       "  PATH              a folder of .tf files, or the JSON of `terraform show -json`\n"
+		       "  --var, --var-file as terraform's; later ones win\n"
+		       "  --side-file F     what Terraform has no resource for (external servers,\n"
+		       "                    publicDns, emulator); default: PATH/privres.yaml\n"
+		       "  --apply           apply the result to the running privresd (as apply -f)\n"
+		       "Without --apply the deployment is printed (YAML by default). What cannot be\n"
+		       "resolved is listed with file:line; resources unrelated to DNS are counted.\n");
+		free(a.pos);
+		return 0;
+	}
+	const char *vars[64], *files[64];
+	terraform_import_options_t opts = {0};
+	opts.vars = vars;
+	opts.var_files = files;
+	opts.n_vars = take_all(&a, "--var", vars, 64);
+	opts.n_var_files = take_all(&a, "--var-file", files, 64);
+	bool bad = false;
+	opts.side_file = take_one(&a, "--side-file", NULL, &bad);
+	opts.hcl2json_dir = take_one(&a, "--hcl2json-dir", NULL, &bad);
+	opts.no_validate = take_flag(&a, "--no-validate", &bad);
+	bool apply = take_flag(&a, "--apply", &bad);
+	bool no_prune = take_flag(&a, "--no-prune", &bad);
+	bool dry = take_flag(&a, "--dry-run", &bad);
+	cli->output = "yaml";
+	if (bad || a.n_pos != 1 || (rc = finish_args(&a, cli, outs)) != 0) {
+		if (!bad && a.n_pos != 1)
+			fprintf(stderr, "privresctl import terraform: one PATH is needed\n");
+		free(a.pos);
+		return EXIT_USAGE;
+	}
+	opts.path = a.pos[0];
+	free(a.pos);
+	pr_diag_t *diag = pr_diag_new();
+	terraform_import_summary_t summary = {0};
+	json_t *dep = NULL;
+	rc = terraform_import_with_summary(&opts, &dep, &summary, diag);
+	if (rc != 0) {
+		char *text = pr_diag_format(diag);
+		fprintf(stderr, "%sprivresctl import terraform: %s refused: %s\n", text, opts.path,
+			pr_strerror(rc));
+		free(text);
+		rc = EXIT_REJECTED;
+		goto cleanup;
+	}
+	fprintf(stderr, "privresctl import terraform: %zu resources imported", summary.imported);
+	if (summary.skipped)
+		fprintf(stderr, ", %zu skipped as unrelated to DNS (%s)", summary.skipped,
+			summary.skipped_types);
+	fprintf(stderr, "\n");
+	char *text = !strcmp(cli->output, "json") ? json_dumps(dep, JSON_INDENT(2))
+						 : model_json_to_yaml(dep);
+	if (!apply) {
+		size_t len = strlen(text);
+		printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
+		free(text);
+		goto cleanup;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:b, s:b}", "document", text, "fileName", opts.path,
+				"prune", !no_prune, "dryRun", dry);
+	free(text);
+	json_t *resp = NULL;
+	cli->output = "table";
+	if ((rc = call(cli, "DeploymentService/Apply", req, &resp)) == 0) {
+		print_changes(resp);
+		if (json_array_size(json_object_get(resp, "errors")) > 0) {
+			print_errors(resp);
+			rc = EXIT_REJECTED;
+		}
+		json_decref(resp);
+	}
+cleanup:
+	terraform_import_summary_clear(&summary);
+	json_decref(dep);
+	pr_diag_destroy(&diag);
+	return rc;
+}
+
 static int cmd_export(cli_t *cli, args_t *a)
 {
 	static const char *const outs[] = {"yaml", "json", NULL};
@@ -901,6 +1028,8 @@ static int dispatch(cli_t *cli, int argc, char **argv)
 		}
 		return cmd_call(cli, argc - 1, argv + 1);
 	}
+	if (!strcmp(cmd, "import"))
+		return cmd_import(cli, argc - 1, argv + 1);
 	bool deploy = !strcmp(cmd, "apply") || !strcmp(cmd, "plan");
 	bool diag = !strcmp(cmd, "explain") || !strcmp(cmd, "health") || !strcmp(cmd, "stats");
 	if (deploy || diag || !strcmp(cmd, "export")) {
