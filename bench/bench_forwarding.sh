@@ -68,6 +68,7 @@ dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" >/dev/null 2>&1 & 
 # privresd: a spoke linked to a ruleset forwarding corp.example to the upstream.
 cat >"$work/privres.yaml" <<YAML
 emulator:
+  basePort: 0
   listeners: {azure-dns/spoke: "127.0.0.1:$pr"}
   addressMap: {"10.100.0.2:53": "127.0.0.1:$up"}
 virtualNetworks:

@@ -195,6 +195,41 @@ class LiveChanges(unittest.TestCase):
 
 
 class Durability(unittest.TestCase):
+    def one_run(self, d, target, run, rng, acknowledged, in_flight):
+        port = d.port("azure-dns/hub")
+        # everything acknowledged before is there, from the first query on
+        for name, address in acknowledged.items():
+            got = ask(port, name + ".azure.contoso.com")
+            allowed = [[address]] + ([[in_flight[name]]] if name in in_flight else [])
+            self.assertIn(got, allowed, "run %d lost %s" % (run, name))
+            acknowledged[name] = got[0]  # what the state holds now
+        in_flight.clear()
+        api = Api(target, TOKEN)
+        stop = threading.Event()
+
+        def changes():
+            while not stop.is_set():
+                name = "k%d" % rng.randrange(20)
+                address = "10.10.4.%d" % rng.randrange(1, 250)
+                in_flight.clear()
+                in_flight[name] = address
+                try:
+                    api.call("RecordSetService", "CreateOrUpdate",
+                             record_set_request(name, address), pb.RecordSet, timeout=5)
+                except grpc.RpcError:
+                    return  # killed mid-call: not acknowledged
+                acknowledged[name] = address
+                in_flight.clear()
+
+        t = threading.Thread(target=changes)
+        t.start()
+        time.sleep(rng.uniform(0.05, 0.4))
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        stop.set()
+        t.join(timeout=10)
+        api.close()
+
     def test_kill_9_during_acknowledged_changes(self):
         state = tempfile.mkdtemp(prefix="privres-durable-")
         acknowledged = {}
@@ -202,42 +237,10 @@ class Durability(unittest.TestCase):
         rng = random.Random(7)
         for run in range(50):
             d, target = start(state)
-            port = d.port("azure-dns/hub")
-            # everything acknowledged before is there, from the first query on
-            for name, address in acknowledged.items():
-                got = ask(port, name + ".azure.contoso.com")
-                allowed = [[address]] + ([[in_flight[name]]] if name in in_flight else [])
-                self.assertIn(got, allowed, "run %d lost %s" % (run, name))
-                acknowledged[name] = got[0]  # what the state holds now
-            in_flight.clear()
-            api = Api(target, TOKEN)
-            stop = threading.Event()
-
-            def changes():
-                n = 0
-                while not stop.is_set():
-                    name = "k%d" % rng.randrange(20)
-                    address = "10.10.4.%d" % rng.randrange(1, 250)
-                    in_flight.clear()
-                    in_flight[name] = address
-                    try:
-                        api.call("RecordSetService", "CreateOrUpdate",
-                                 record_set_request(name, address), pb.RecordSet, timeout=5)
-                    except grpc.RpcError:
-                        return  # killed mid-call: not acknowledged
-                    acknowledged[name] = address
-                    in_flight.clear()
-                    n += 1
-
-            t = threading.Thread(target=changes)
-            t.start()
-            time.sleep(rng.uniform(0.05, 0.4))
-            d.proc.send_signal(signal.SIGKILL)
-            d.proc.wait()
-            stop.set()
-            t.join(timeout=10)
-            api.close()
-            d.stop()
+            try:
+                self.one_run(d, target, run, rng, acknowledged, in_flight)
+            finally:
+                d.stop()
         self.assertGreater(len(acknowledged), 5)
         d, target = start(state)
         try:
