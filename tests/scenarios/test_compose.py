@@ -5,8 +5,9 @@ network with its prefixes, privresd on every network with the inbound endpoint
 address (I-2) and the outbound endpoint's O-1 address and 168.63.129.16 added,
 unbound per placed server (T-4) with its zones and forwarders (T-5), one
 container per host at its model address; the embedded deployment passes
-privresd --check; an invalid topology is refused with file:line (T-5). Needs no
-privileges."""
+privresd --check; an invalid topology is refused with file:line (T-5);
+--unbound-conf appends an operator's lines to a placed server's unbound.conf.
+Needs no privileges."""
 import json
 import ipaddress
 import os
@@ -111,6 +112,26 @@ def main():
     check(r.returncode == 1, "invalid topology refused", r.returncode)
     check("T-5" in r.stderr and "T-6" in r.stderr and ".yaml:" in r.stderr,
           "refusal names T-5/T-6 with file:line", r.stderr)
+    # --unbound-conf: the operator's lines end the server's unbound.conf (the
+    # run-time-only loop of the P-3 scenario), and only a placed server takes them
+    loop = os.path.join(SRC, "tests", "scenarios", "loop-onprem.yaml")
+    extra = os.path.join(SRC, "tests", "scenarios", "loop-onprem-unbound.conf")
+    r = compose("--json", "--unbound-conf", "onprem-dns=" + extra, loop)
+    check(r.returncode == 0, "compose with --unbound-conf", r.stderr)
+    if r.returncode == 0:
+        conf = json.loads(r.stdout)["configs"]["unbound-onprem-dns"]["content"]
+        with open(extra) as f:
+            check(conf.endswith(f.read()), "unbound.conf ends with the operator's lines", conf)
+        check(conf.index('local-data: "fileserver.corp.contoso.com.') < conf.index(
+            'name: "loop.contoso.com."'), "generated part first", conf)
+    r = compose("--unbound-conf", "app1=" + extra, loop)
+    check(r.returncode == 1 and "no external DNS server" in r.stderr,
+          "--unbound-conf for a VM is refused", r.stderr)
+    r = compose("--unbound-conf", "onprem-dns=/nonexistent/x.conf", loop)
+    check(r.returncode == 1 and "/nonexistent/x.conf" in r.stderr,
+          "--unbound-conf with a missing file is refused", r.stderr)
+    r = compose("--unbound-conf", "onprem-dns", loop)
+    check(r.returncode == 1 and "SERVER=CONF" in r.stderr, "--unbound-conf without =", r.stderr)
     print("%d failed" % len(failures))
     return 1 if failures else 0
 

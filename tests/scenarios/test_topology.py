@@ -10,7 +10,16 @@ servers, and dig runs inside the hosts' namespaces.
       → ruleset → outbound endpoint → unbound, which logs the query arriving from
       the outbound endpoint's address (O-1, T-6);
   (c) failover: with the first on-premises server stopped, the second target
-      answers (F-10).
+      answers (F-10);
+  (d) autoregistration: VMs of a VNet with a registration link are resolvable
+      as <vm>.<zone> at their allocated addresses from another VNet that links
+      the zone for resolution only, whose own VMs are not registered; a manual
+      record overrides an automatic one until it is removed; a deleted VM's
+      record goes (Z-3);
+  (e) a loop made on purpose through an on-premises unbound (the forwarder
+      back to the inbound endpoint is in its configuration only, so the
+      deployment passes --check): the host gets SERVFAIL within seconds,
+      the query log shows "loop":true, and privresd goes on answering (P-3).
 
 Run as root; without permission to create namespaces it prints "skipped" and
 exits 0. Each scenario uses its own prefix and state directory and tears its
@@ -18,6 +27,7 @@ topology down, whatever happens.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -70,6 +80,36 @@ def answers(out):
             if len(parts) >= 5 and parts[3] == "A":
                 got.append(parts[4])
     return got
+
+
+def status(out):
+    """dig's rcode, or None when no answer came."""
+    m = re.search(r"status: ([A-Z]+)", out)
+    return m.group(1) if m else None
+
+
+def query_log(pred, timeout=2.0, since=0):
+    """Entries of privresd's query log (from the since-th on) that satisfy
+    pred, waiting for the writer thread (the log is written after the answer
+    is sent); and all entries."""
+    end = time.time() + timeout
+    while True:
+        qlog = read(os.path.join(STATE, "privresd-queries.log"))
+        entries = [json.loads(l) for l in qlog.splitlines() if l.strip()]
+        hit = [e for e in entries[since:] if pred(e)]
+        if hit or time.time() > end:
+            return hit, entries
+        time.sleep(0.05)
+
+
+def privresctl(*args):
+    r = subprocess.run([os.path.join(BUILD, "api", "privresctl"), "-s",
+                        os.path.join(STATE, "privres.sock")] + list(args),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("privresctl %s: exit %d\n%s%s" % (
+            " ".join(args), r.returncode, r.stdout, r.stderr))
+    return r.stdout
 
 
 def expect(cond, what, detail=""):
@@ -194,6 +234,116 @@ def scenario_failover():
     expect(time.time() - start < 2.5, "no long wait for the failed target", out)
 
 
+def scenario_autoregistration():
+    """(d) Z-3 across VNets: registration link in "apps", resolution-only link
+    in "clients", no link in "isolated"."""
+    path = os.path.join(SRC, "tests", "scenarios", "autoregistration.yaml")
+    exp = subprocess.run([os.path.join(BUILD, "daemon", "privresd"), "--export", path],
+                         capture_output=True, text=True)
+    expect(exp.returncode == 0, "privresd --export", exp.stderr)
+    allocated = {vm["name"]: vm["privateIpAddress"]
+                 for vm in json.loads(exp.stdout)["virtualMachines"]}
+    topo("up", path)
+    zone = "internal.contoso.com"
+    for vm in ("web1", "web2", "db1"):
+        # the host really sits at the allocated address (I-2 style allocation, N-2)
+        eth = subprocess.run(["ip", "-n", "%sh-%s" % (PREFIX, vm), "-4", "-br", "addr", "show",
+                              "eth0"], capture_output=True, text=True).stdout
+        expect(allocated[vm] + "/" in eth, "%s's namespace has %s" % (vm, allocated[vm]), eth)
+        out = dig("client1", "%s.%s" % (vm, zone))
+        expect(answers(out) == [allocated[vm]],
+               "%s.%s resolves from the resolution-only VNet to %s (Z-3)"
+               % (vm, zone, allocated[vm]), out)
+        expect("SERVER: 168.63.129.16#53" in out, "answered by Azure DNS", out)
+    expect(allocated["db1"] == "10.30.2.17" and allocated["web1"] != allocated["web2"],
+           "static address kept, dynamic ones distinct", allocated)
+    hit, entries = query_log(lambda e: e["name"] == "db1.%s." % zone and
+                             e["client"].startswith(allocated["client1"] + ":"))
+    # one socket on 168.63.129.16 serves every VNet: the view is the client's (design.md §4)
+    expect(hit and hit[0]["view"] == "clients" and
+           hit[0]["path"] == ["view clients", "Q-2 zone %s." % zone],
+           "answered from the zone in the clients VNet's view (Q-2)", hit or entries[-3:])
+    # the registration VNet sees its own VMs too
+    out = dig("web1", "db1.%s" % zone)
+    expect(answers(out) == [allocated["db1"]], "db1 from the registration VNet", out)
+    # a resolution-only link registers nothing: client1 has no record (NXDOMAIN
+    # with the zone's SOA, Q-2)
+    out = dig("client1", "client1.%s" % zone)
+    expect(status(out) == "NXDOMAIN" and not answers(out) and "SOA" in out,
+           "no automatic record through a resolution-only link (Z-3)", out)
+    # a VNet without a link does not see the zone (no public zones: REFUSED, Q-4)
+    out = dig("outsider", "db1.%s" % zone)
+    expect(status(out) == "REFUSED" and not answers(out), "unlinked VNet sees nothing", out)
+    # the manual record set answers as well
+    out = dig("client1", "api.%s" % zone)
+    expect(answers(out) == ["10.30.1.100"], "manual record set", out)
+    # Z-3: a manual record of the same name overrides the automatic one, and its
+    # removal brings the automatic one back
+    privresctl("private-dns", "record-set", "a", "add-record", "--zone-name", zone,
+               "-n", "web2", "-a", "10.30.1.200", "--ttl", "60")
+    out = dig("client1", "web2.%s" % zone)
+    expect(answers(out) == ["10.30.1.200"], "manual record overrides the automatic one", out)
+    privresctl("private-dns", "record-set", "a", "delete", "--zone-name", zone, "-n", "web2")
+    out = dig("client1", "web2.%s" % zone)
+    expect(answers(out) == [allocated["web2"]], "automatic record back after removal", out)
+    # the record exists while the VM does
+    privresctl("vm", "delete", "-n", "web1")
+    out = dig("client1", "web1.%s" % zone)
+    expect(status(out) == "NXDOMAIN", "deleted VM's record is gone (Z-3)", out)
+    out = dig("client1", "db1.%s" % zone)
+    expect(answers(out) == [allocated["db1"]], "other VMs keep theirs", out)
+
+
+def scenario_loop_through_onprem():
+    """(e) P-3: hub rule Loop → OE → on-premises unbound → forward-zone back to
+    the IE 10.10.0.4 → hub rule Loop → … ended at the hop limit."""
+    path = os.path.join(SRC, "tests", "scenarios", "loop-onprem.yaml")
+    extra = os.path.join(SRC, "tests", "scenarios", "loop-onprem-unbound.conf")
+    # the static checks (P-1/P-2) see no cycle: it exists only in unbound's config
+    chk = subprocess.run([os.path.join(BUILD, "daemon", "privresd"), "--check", path],
+                         capture_output=True, text=True)
+    expect(chk.returncode == 0, "the deployment is accepted (P-1/P-2 see no cycle)",
+           chk.stdout + chk.stderr)
+    topo("up", "--unbound-conf", "onprem-dns=" + extra, path)
+    conf = read(os.path.join(STATE, "unbound-onprem-dns.conf"))
+    expect("forward-addr: 10.10.0.4@53" in conf, "unbound forwards back to the IE", conf)
+    start = time.time()
+    out = topo("exec", "app1", "--", "dig", "+time=15", "+tries=1", "loop.contoso.com",
+               check=False).stdout
+    took = time.time() - start
+    expect(status(out) == "SERVFAIL", "the loop ends in SERVFAIL (P-3)", out)
+    # unbound merges the copies that come back into the question it is already
+    # forwarding and retries it on its own timeouts (~0.4 s, growing); each
+    # retry is one more copy out, and the one beyond hopLimit (4) ends the round
+    # at about 1.5 s. Without P-3 (hopLimit 32) the round ends only on
+    # timeouts, after about 4 s, and nothing in the log says "loop".
+    expect(took < 3.0, "within seconds, not a hang (%.1fs)" % took, out)
+    loops, entries = query_log(lambda e: e["name"] == "loop.contoso.com." and e["loop"])
+    expect(loops, 'the query log shows "loop":true', "\n".join(map(json.dumps, entries)))
+    expect(all(e["rcode"] == "SERVFAIL" and "P-3 loop" in e["path"] and
+               e["listener"] == "hub-resolver/in" for e in loops),
+           "loops are found where the question comes back in at the IE", loops)
+    # it did go round: unbound received it from the outbound endpoint (O-1) and
+    # sent it back to the inbound endpoint, more than once
+    sent = queries_from(read(os.path.join(STATE, "unbound-onprem-dns.log")), "loop.contoso.com.")
+    expect(len(sent) >= 2 and set(sent) == {"10.10.1.4"}, "the question went round", sent)
+    # privresd still answers: its own zone, and forwarding through the same server
+    out = dig("app1", "web.azure.contoso.com")
+    expect(answers(out) == ["10.10.2.5"], "private zone answered after the loop", out)
+    out = dig("app1", "fileserver.corp.contoso.com")
+    expect(answers(out) == ["192.168.10.30"], "forwarding answered after the loop", out)
+    # every copy counted out was counted back: once the round is over, a new
+    # client query for the name is forwarded again, not taken for a loop at once
+    n = len(query_log(lambda e: True)[1])
+    out = dig("app1", "loop.contoso.com")
+    expect(status(out) == "SERVFAIL", "the name still fails", out)
+    again, entries = query_log(lambda e: e["name"] == "loop.contoso.com." and
+                               e["client"].startswith("10.10.2.4:"), since=n)
+    expect(again and not again[0]["loop"] and "forward 192.168.10.4:53" in again[0]["path"],
+           "the in-flight table drained (P-3 counts copies back)",
+           "\n".join(map(json.dumps, entries[n:])))
+
+
 def main():
     if os.geteuid() != 0 or not can_make_namespaces():
         print("skipped: creating network namespaces is not permitted (run as root)")
@@ -203,7 +353,11 @@ def main():
         return 1
     failed = 0
     t0 = time.time()
-    for fn in (scenario_hub_and_spoke, scenario_hybrid, scenario_failover):
+    only = sys.argv[1:]
+    for fn in (scenario_hub_and_spoke, scenario_hybrid, scenario_failover,
+               scenario_autoregistration, scenario_loop_through_onprem):
+        if only and fn.__name__.replace("scenario_", "") not in only:
+            continue
         t = time.time()
         try:
             fn()
