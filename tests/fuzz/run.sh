@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build the libFuzzer targets with clang and give each a bounded run over a
-# copy of its seed corpus (the seeds stay as committed).
+# copy of its seed corpus (the seeds stay as committed). A folder's file `dict`
+# (libFuzzer dictionary syntax), when there is one, is passed as -dict=.
 #   tests/fuzz/run.sh [seconds per target, default 30] [target name filter]
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,9 +22,11 @@ for dir in "$src"/tests/fuzz/*/; do
 		bin=$(find "$build/tests/fuzz" -type f -name "$name" -perm -u+x | head -n 1)
 		work=$(mktemp -d)
 		[ -d "$dir/corpus" ] && cp -r "$dir/corpus/." "$work/"
+		set --
+		[ -f "$dir/dict" ] && set -- -dict="$dir/dict"
 		echo "== $name: ${seconds}s"
 		if ! "$bin" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-			-artifact_prefix="$build/$name-" "$work"; then
+			-artifact_prefix="$build/$name-" "$@" "$work"; then
 			echo "== $name FAILED: crash input in $build/$name-*"
 			status=1
 		fi
