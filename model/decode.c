@@ -147,6 +147,21 @@ static const char *get_str(model_ctx_t *c, const json_t *obj, const char *key, c
 	return dup(c, json_string_value(v));
 }
 
+/* An IPv4 address property: true and *out when present and valid; a bad one
+ * is reported under rule. */
+static bool get_ipv4(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+		     bool required, const char *rule, uint32_t *out)
+{
+	const char *ip = get_str(c, obj, key, path, required);
+	if (!ip)
+		return false;
+	if (pr_ipv4_parse(ip, out) == 0)
+		return true;
+	model_report(c, obj, key, path, rule, PR_ECONFIG,
+		     "'%s' is not an IPv4 address (IPv4 only: the service has no IPv6)", ip);
+	return false;
+}
+
 /* A reference: a name, an ARM id, or {id: …} as the cloud writes it. */
 static const char *get_ref(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
 			   bool required)
@@ -323,14 +338,8 @@ static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, c
 			continue;
 		}
 		check_keys(c, e, p, KEYS("ipAddress", "port"));
-		const char *ip = get_str(c, e, "ipAddress", p, true);
-		if (!ip)
+		if (!get_ipv4(c, e, "ipAddress", p, true, "F-4", &t->address))
 			continue;
-		if (pr_ipv4_parse(ip, &t->address) != 0) {
-			model_report(c, e, "ipAddress", p, "F-4", PR_ECONFIG,
-				     "'%s' is not an IPv4 address (targets are IPv4 only)", ip);
-			continue;
-		}
 		long long port;
 		if (json_object_get(e, "port")) {
 			if (!get_int(c, e, "port", p, 1, 65535, &port))
@@ -498,14 +507,7 @@ static void decode_inbound(model_ctx_t *c, const json_t *e, const char *p,
 		model_report(c, cfg, "privateIpAllocationMethod", cp, "I-1", PR_ECONFIG,
 			     "'%s' is not an allocation method; valid: Dynamic, Static", method);
 	}
-	const char *ip = get_str(c, cfg, "privateIpAddress", cp, false);
-	if (ip) {
-		if (pr_ipv4_parse(ip, &ie->address) != 0)
-			model_report(c, cfg, "privateIpAddress", cp, "I-3", PR_ECONFIG,
-				     "'%s' is not an IPv4 address", ip);
-		else
-			ie->has_address = true;
-	}
+	ie->has_address = get_ipv4(c, cfg, "privateIpAddress", cp, false, "I-3", &ie->address);
 }
 
 static void decode_resolvers(model_ctx_t *c, const json_t *root)
@@ -760,14 +762,8 @@ static void decode_vms(model_ctx_t *c, const json_t *root)
 		vm->name = get_str(c, e, "name", p, true);
 		vm->vnet_ref = get_ref(c, e, "virtualNetwork", p, true);
 		vm->subnet_ref = get_ref(c, e, "subnet", p, true);
-		const char *ip = get_str(c, e, "privateIpAddress", p, false);
-		if (ip) {
-			if (pr_ipv4_parse(ip, &vm->address) != 0)
-				model_report(c, e, "privateIpAddress", p, "N-2", PR_ECONFIG,
-					     "'%s' is not an IPv4 address", ip);
-			else
-				vm->static_address = true;
-		}
+		vm->static_address =
+			get_ipv4(c, e, "privateIpAddress", p, false, "N-2", &vm->address);
 	}
 }
 
@@ -935,10 +931,7 @@ static void decode_externals(model_ctx_t *c, const json_t *root)
 		x->origin = (model_origin_t){e, p};
 		x->name = get_str(c, e, "name", p, true);
 		x->port = 53;
-		const char *ip = get_str(c, e, "ipAddress", p, true);
-		if (ip && pr_ipv4_parse(ip, &x->address) != 0)
-			model_report(c, e, "ipAddress", p, NULL, PR_ECONFIG,
-				     "'%s' is not an IPv4 address", ip);
+		get_ipv4(c, e, "ipAddress", p, true, NULL, &x->address);
 		long long port;
 		if (get_int(c, e, "port", p, 1, 65535, &port))
 			x->port = (uint16_t)port;
