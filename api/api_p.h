@@ -27,7 +27,8 @@
  * in lowerCamelCase, enums as their names, 64-bit integers as strings, bytes as
  * base64, repeated fields as arrays, maps as objects, nested messages as
  * objects; fields at their default (proto3) or absent are omitted.
- * Returns 0 or -ENOMEM; *out written only on success.
+ * Returns 0, or PR_EPARSE for text that is not UTF-8 (protobuf-c does not check
+ * it; JSON needs it); *out written only on success.
  */
 int pbjson_from_message(const ProtobufCMessage *msg, json_t **out);
 

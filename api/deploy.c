@@ -192,7 +192,9 @@ static int deploy(api_control_t *c, const ProtobufCMessage *req, bool apply,
 	int code = API_STATUS_OK, ret;
 
 	if (pbjson_from_message(req, &rq) != 0) {
-		code = api_status_set(st, API_STATUS_INTERNAL, "request is not JSON-able");
+		/* protobuf-c does not check UTF-8; JSON needs it */
+		code = api_status_set(st, API_STATUS_INVALID_ARGUMENT,
+				      "the request holds a string that is not UTF-8");
 		goto cleanup;
 	}
 	const char *text = str_of(rq, "document"), *format = str_of(rq, "format");
@@ -290,7 +292,8 @@ static int diagnose(api_control_t *c, diag_op_t op, const ProtobufCMessage *req,
 	switch (op) {
 	case DIAG_EXPLAIN: {
 		if (pbjson_from_message(req, &rq) != 0) {
-			code = api_status_set(st, API_STATUS_INTERNAL, "request is not JSON-able");
+			code = api_status_set(st, API_STATUS_INVALID_ARGUMENT,
+					      "the request holds a string that is not UTF-8");
 			goto cleanup;
 		}
 		const char *vnet = str_of(rq, "virtualNetwork"), *name = str_of(rq, "name");

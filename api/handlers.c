@@ -400,10 +400,11 @@ static int handle(void *ctx, const ProtobufCMessage *req, ProtobufCMessage **res
 		if (k->parent_out) {
 			const char *p2 = str_of(res, k->parent_out);
 			if (*p2 && strcasecmp(p2, parent) != 0) {
-				json_decref(res);
+				/* p2 lives in res: the message first, then res goes */
 				code = api_status_set(st, API_STATUS_INVALID_ARGUMENT,
 						      "%s.%s is %s but the request names %s",
 						      k->resource_req, k->parent_out, p2, parent);
+				json_decref(res);
 				goto cleanup;
 			}
 			json_object_del(res, k->parent_out);
@@ -505,9 +506,11 @@ static int bind_one(api_control_t *c, api_registry_t *reg, size_t *n, const reso
 	binding_t *b = &c->bindings[(*n)++];
 	*b = (binding_t){.control = c, .kind = k, .op = op, .resource = out};
 	if (k && op != OP_PUT && op != OP_GET) {
-		/* List and Delete answer other messages; the resource type is Get's */
+		/* List and Delete answer other messages; the resource type is Get's
+		 * (its input type is not theirs: keep `in`) */
+		const ProtobufCMessageDescriptor *get_in;
 		char *get = pr_asprintf("%s/Get", service);
-		api_schema_method(get, &in, &b->resource);
+		api_schema_method(get, &get_in, &b->resource);
 		free(get);
 	}
 	ret = api_registry_add(reg, path, in, out, handle, b);

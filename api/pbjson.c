@@ -367,7 +367,11 @@ static int field_to_json(const ProtobufCMessage *msg, const ProtobufCFieldDescri
 					    (const char *)entry + ed->fields[1].offset, &v);
 			if (ret < 0)
 				goto cleanup;
-			json_object_set_new(result, key, v);
+			/* a key that is not UTF-8 can't be a JSON key: refuse, don't drop */
+			if (json_object_set_new(result, key, v) != 0) {
+				ret = PR_EPARSE;
+				goto cleanup;
+			}
 			free(key);
 			key = NULL;
 		}
