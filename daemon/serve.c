@@ -793,12 +793,22 @@ static int start_workers(daemon_t *dm)
 			print_examples(dm, &b);
 			fflush(stdout);
 		}
-		if (dm->opts.ready_file && write_ready_file(dm, &b) != 0)
-			fprintf(stderr, "privresd: cannot write %s\n", dm->opts.ready_file);
 	}
 	pr_diag_destroy(&diag);
 	bound_free(&b);
 	return rc;
+}
+
+/* Ready means every socket bound and the API answering: scripts wait for it. */
+static void announce_ready(daemon_t *dm)
+{
+	if (!dm->opts.ready_file)
+		return;
+	bound_t b;
+	assign_listeners(dm->snap, &b);
+	if (write_ready_file(dm, &b) != 0)
+		fprintf(stderr, "privresd: cannot write %s\n", dm->opts.ready_file);
+	bound_free(&b);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -856,6 +866,7 @@ int daemon_run(const daemon_options_t *opts)
 		goto cleanup;
 	if (start_api(&dm) != 0)
 		goto cleanup;
+	announce_ready(&dm);
 	uv_signal_init(&dm.loop, &dm.sig_term);
 	uv_signal_init(&dm.loop, &dm.sig_int);
 	uv_signal_init(&dm.loop, &dm.sig_hup);
