@@ -81,6 +81,7 @@ struct resolve_query {
 	uint64_t fwd_scope;  /* the cache key's scope of the question out */
 	uint64_t inflight_h; /* P-3: the question counted in the in-flight table */
 	bool inflight_held;
+	bool may_reenter; /* P-3: arrived where an outside server can send it back */
 	resolve_inflight_t *inflight; /* the table it is counted in */
 	const uint8_t *answer;
 	size_t answer_len;
@@ -413,7 +414,11 @@ static bool outside_loop(resolve_query_t *q, frame_t *f, const model_target_t *t
 	if (!tab)
 		return false;
 	uint64_t h = inflight_hash(f->name, f->dq.qtype);
-	if (inflight_count(tab, h) >= (uint32_t)hop_limit(q)) {
+	/* Outside servers reach privres only at inbound endpoints (168.63.129.16
+	 * is not reachable from outside a VNet): only a question that came in
+	 * there can be one of ours coming back. Clients of a VNet's Azure DNS
+	 * asking the same new name at once are never taken for a loop. */
+	if (q->may_reenter && inflight_count(tab, h) >= (uint32_t)hop_limit(q)) {
 		resolve_step_t *st = loop_found(q, f);
 		st->address = t->address;
 		st->port = t->port;
@@ -830,6 +835,7 @@ static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 	q->answer = NULL;
 	q->answer_len = 0;
 	q->client = 0;
+	q->may_reenter = false;
 	memset(&q->fwd, 0, sizeof(q->fwd));
 	q->trace.n_steps = 0;
 	q->trace.dropped_steps = 0;
@@ -927,6 +933,7 @@ resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
 		return RESOLVE_DONE;
 	}
 	const rs_listener_target_t *lt = &s->listener_targets[li];
+	q->may_reenter = s->listeners[li].kind == RESOLVE_LISTENER_INBOUND;
 	switch (s->listeners[li].kind) {
 	case RESOLVE_LISTENER_EXTERNAL:
 		return start_frame0(q, FRAME_EXTERNAL, lt->external, in->hops, fwd);
