@@ -146,21 +146,16 @@ int api_client_call_json(const api_client_target_t *target, const char *path, co
 /* ---- control: RPCs as changes of the deployment (design.md §6, §7) -------- */
 
 typedef struct deployment deployment_t;
-
-/*
- * Called with a validated new deployment (borrowed) before a change is
- * acknowledged: the daemon persists it (design.md §7) and publishes its
- * snapshot. Returns 0 to accept; an error refuses the change (*why owned).
- */
-typedef int (*api_commit_fn)(void *ctx, const deployment_t *next, char **why);
+typedef struct control control_t;
 
 typedef struct api_control api_control_t;
 
 /*
- * The API's view of the deployment: initial is transferred on success; commit
- * (may be NULL) and ctx are borrowed. Returns 0 and *out (owned).
+ * The API over control (borrowed; must outlive the API control): every change
+ * a call makes goes through control_apply(), the one path of design.md §3.
+ * Returns 0 and *out (owned).
  */
-int api_control_new(deployment_t *initial, api_commit_fn commit, void *ctx, api_control_t **out);
+int api_control_new(control_t *control, api_control_t **out);
 
 /* The current deployment (borrowed; valid until the next accepted change). */
 const deployment_t *api_control_deployment(const api_control_t *c);

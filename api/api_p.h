@@ -129,22 +129,13 @@ void pbjson_filter(const ProtobufCMessageDescriptor *desc, json_t *obj);
 
 /* ---- control internals: shared by handlers.c and deploy.c ------------------ */
 
-typedef struct model_doc model_doc_t;
+/* The control object behind the API (borrowed). */
+control_t *api_control_owner(const api_control_t *c);
 
-/*
- * Turn a document into the next deployment: decode and validate it whole,
- * check loops (P-1, P-2) and plan it against the current deployment, refusing
- * immutable changes (I-1, F-7, N-4, as PR_EIMMUTABLE findings naming the
- * resource id). *docp is consumed. Returns 0 with *next (owned) and *plan
- * (owned; may be NULL when not wanted), or the code of the first finding with
- * every finding in diag.
- */
-int api_control_prepare(api_control_t *c, model_doc_t **docp, deployment_t **next,
-			json_t **plan, pr_diag_t *diag);
-
-/* Commit *nextp through the commit hook and make it current (transferred on
- * success, *nextp cleared). Returns API_STATUS_OK or the status set in st. */
-int api_control_accept(api_control_t *c, deployment_t **nextp, api_status_t *st);
+/* The status of a change that control_apply() refused with ret and the
+ * findings in diag: a finding's status and cloud code with every line, or
+ * UNAVAILABLE "change not saved" when it could not be served or saved. */
+int api_status_of_change(int ret, const pr_diag_t *diag, api_status_t *st);
 
 /* The diagnostics provider, or NULL (and *ctx untouched). */
 const api_diagnostics_t *api_control_diagnostics(const api_control_t *c, void **ctx);

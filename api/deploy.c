@@ -14,6 +14,7 @@
 #include "api/api_p.h"
 #include "api/privres.pb-c.h"
 #include "base/base.h"
+#include "control/control.h"
 #include "model/model.h"
 
 const char *api_cloud_code(int err)
@@ -182,14 +183,41 @@ static int respond(const ProtobufCMessageDescriptor *desc, json_t *j, ProtobufCM
 /* Apply (apply true) or Plan of a document: see the file's comment. Plan and a
  * dry run answer OK with the findings in errors; Apply answers a finding with
  * its status. */
+/* The document an Apply or Plan request asks for: the request's document
+ * alone (prune), or merged over the current one. NULL with diag filled when it
+ * can't be read. */
+static model_doc_t *requested_doc(api_control_t *c, const char *text, const char *file,
+				  bool prune, pr_diag_t *diag)
+{
+	model_doc_t *md = NULL;
+	/* YAML reads JSON too: one reader for both, with line and column */
+	if (model_doc_load_text(text, strlen(text), file, &md, diag) != 0)
+		return NULL;
+	if (!json_is_object(model_doc_json(md))) {
+		pr_diag_add(diag, file, 1, 1, NULL, NULL, PR_EPARSE,
+			    "a deployment is a mapping (location, virtualNetworks, ...)");
+		model_doc_destroy(&md);
+		return NULL;
+	}
+	if (prune)
+		return md;
+	json_t *merged = json_deep_copy(deployment_source_json(api_control_deployment(c)));
+	merge(merged, model_doc_json(md));
+	model_doc_destroy(&md);
+	md = model_doc_from_json(merged, file);
+	json_decref(merged);
+	return md;
+}
+
+/* Apply (apply true) or Plan of a document: see the file's comment. Plan and a
+ * dry run answer OK with the findings in errors; Apply answers a finding with
+ * its status. */
 static int deploy(api_control_t *c, const ProtobufCMessage *req, bool apply,
 		  ProtobufCMessage **resp, api_status_t *st)
 {
-	json_t *rq = NULL, *plan = NULL, *merged = NULL;
+	json_t *rq = NULL, *plan = NULL;
 	pr_diag_t *diag = pr_diag_new();
-	model_doc_t *md = NULL;
-	deployment_t *next = NULL;
-	int code = API_STATUS_OK, ret;
+	int code = API_STATUS_OK, ret = PR_EPARSE;
 
 	if (pbjson_from_message(req, &rq) != 0) {
 		/* protobuf-c does not check UTF-8; JSON needs it */
@@ -200,7 +228,6 @@ static int deploy(api_control_t *c, const ProtobufCMessage *req, bool apply,
 	const char *text = str_of(rq, "document"), *format = str_of(rq, "format");
 	const char *file = *str_of(rq, "fileName") ? str_of(rq, "fileName") : "api";
 	bool dry = !apply || json_is_true(json_object_get(rq, "dryRun"));
-	bool prune = json_is_true(json_object_get(rq, "prune"));
 	if (*format && strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0) {
 		code = api_status_set(st, API_STATUS_INVALID_ARGUMENT,
 				      "format: \"%s\" is not \"yaml\", \"json\" or empty", format);
@@ -210,50 +237,21 @@ static int deploy(api_control_t *c, const ProtobufCMessage *req, bool apply,
 		code = api_status_set(st, API_STATUS_INVALID_ARGUMENT, "document is empty");
 		goto cleanup;
 	}
-	/* YAML reads JSON too: one reader for both, with line and column */
-	ret = model_doc_load_text(text, strlen(text), file, &md, diag);
-	if (ret == 0 && !json_is_object(model_doc_json(md))) {
-		pr_diag_add(diag, file, 1, 1, NULL, NULL, PR_EPARSE,
-			    "a deployment is a mapping (location, virtualNetworks, ...)");
-		ret = PR_EPARSE;
-	}
-	if (ret == 0 && !prune) {
-		merged = json_deep_copy(deployment_source_json(api_control_deployment(c)));
-		merge(merged, model_doc_json(md));
-		model_doc_destroy(&md);
-		md = model_doc_from_json(merged, file);
-	}
-	if (ret == 0)
-		ret = api_control_prepare(c, &md, &next, &plan, diag);
+	control_change_t ch = {.op = CONTROL_REPLACE, .dry_run = dry};
+	ch.doc = requested_doc(c, text, file, json_is_true(json_object_get(rq, "prune")), diag);
+	if (ch.doc)
+		ret = control_apply(api_control_owner(c), &ch, &plan, diag);
 	if (ret != 0 && !dry) {
-		char *t = pr_diag_format(diag);
-		code = api_status_set(st, api_status_from_error(ret), "%s: %s", api_cloud_code(ret),
-				      t ? t : pr_strerror(ret));
-		free(t);
+		code = api_status_of_change(ret, diag, st);
 		goto cleanup;
 	}
-	bool applied = false;
-	if (ret == 0 && !dry) {
-		/* no change is no commit: nothing to persist or publish */
-		if (json_array_size(plan) > 0 &&
-		    (code = api_control_accept(c, &next, st)) != API_STATUS_OK)
-			goto cleanup;
-		applied = true;
-	}
-	if (ret != 0 && !plan) {
-		/* an invalid document: the plan of what can't be computed is the
-		 * findings; the immutable ones still show their change */
-		plan = json_array();
-	}
+	/* an invalid document: the plan of what can't be computed is the findings */
 	json_t *result = json_pack("{s:o, s:o, s:b}", "changes", changes_json(plan), "errors",
-				   errors_json(diag), "applied", applied);
+				   errors_json(diag), "applied", ret == 0 && !dry);
 	code = respond(&privres__v1__deployment_result__descriptor, result, resp, st);
 cleanup:
 	json_decref(rq);
 	json_decref(plan);
-	json_decref(merged);
-	model_doc_destroy(&md);
-	deployment_destroy(&next);
 	pr_diag_destroy(&diag);
 	return code;
 }

@@ -1,10 +1,21 @@
-/* Private to daemon/: the query log (emulator.queryLog). */
+/* Private to daemon/: the runtime's parts, one file each — the query path
+ * (workers.c), listeners and the ready file (listeners.c), console output
+ * (console.c), what only the data plane can tell the API (diagnostics.c), the
+ * query log (querylog.c) — and serve.c, which runs them around the control
+ * object (control/). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <uv.h>
+
+#include "api/api.h"
+#include "base/base.h"
+#include "control/control.h"
+#include "daemon/daemon.h"
+#include "endpoints/endpoints.h"
 #include "resolve/resolve.h"
 
 /*
@@ -39,3 +50,66 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e);
 
 /* Entries written and dropped so far (any thread). */
 void querylog_counts(const querylog_t *q, uint64_t *written, uint64_t *dropped);
+
+/* ---- the runtime ----------------------------------------------------------- */
+
+typedef struct daemon daemon_t;
+
+/* One per worker thread; everything but `pending` is the worker's alone. */
+typedef struct worker {
+	daemon_t *dm;
+	unsigned index;
+	resolve_worker_t *rw;
+	resolve_snapshot_t *snap;              /* the worker's reference */
+	_Atomic(resolve_snapshot_t *) pending; /* published, with a reference */
+	uv_async_t swap;
+	ep_forwarder_t *forwarder;
+} worker_t;
+
+struct daemon {
+	daemon_options_t opts;
+	uv_loop_t loop; /* control loop */
+	uv_signal_t sig_term, sig_int, sig_hup;
+	control_t *control;            /* the one owner of the deployment */
+	ep_server_t *server;
+	ep_health_t *health;           /* outlives snapshots (design.md §3) */
+	resolve_inflight_t *inflight;  /* questions out to outside targets, every worker (P-3) */
+	worker_t *workers;
+	unsigned n_workers;
+	bool serving;
+	api_registry_t *registry;
+	api_control_t *api_control;
+	api_server_t *api;
+	querylog_t *qlog; /* emulator.queryLog, or NULL */
+	int exit_code;
+};
+
+/* The current snapshot (borrowed from the control object). */
+resolve_snapshot_t *daemon_snapshot(const daemon_t *dm);
+
+/* workers.c: the endpoints' configuration of the query path, and the hand-over
+ * of a published snapshot to every worker (one reference transferred). */
+void workers_config(daemon_t *dm, ep_config_t *cfg);
+void workers_publish(daemon_t *dm, resolve_snapshot_t *next);
+
+/* listeners.c: where each listener of a snapshot listens (design.md §4). */
+typedef struct bound {
+	ep_listener_spec_t *specs;
+	const resolve_listener_t **of; /* the resolve listener of each spec */
+	size_t n;
+} bound_t;
+void listeners_assign(const resolve_snapshot_t *s, bound_t *out);
+void listeners_free(bound_t *b);
+/* The listeners as the ready file holds them (owned). */
+json_t *listeners_json(const daemon_t *dm, const bound_t *b);
+/* Write --ready-file atomically; 0 or PR_EIO. */
+int listeners_write_ready_file(const daemon_t *dm, const bound_t *b);
+const char *listeners_kind_name(resolve_listener_kind_t k);
+
+/* console.c: what privresd prints for people. */
+void console_print_diag(const pr_diag_t *diag);
+void console_print_listeners(const daemon_t *dm, const bound_t *b);
+void console_print_examples(const daemon_t *dm, const bound_t *b);
+
+/* diagnostics.c: explain, target health and counters for the API. */
+extern const api_diagnostics_t daemon_diagnostics;

@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 #include "daemon/daemon.h"
+#include "control/control.h"
 #include "linker/linker.h"
 #include "model/model.h"
 
@@ -57,23 +58,15 @@ static void print_limit_overrides(const deployment_t *d)
 			       model_limit_rule((model_limit_id_t)i), d->limits.value[i]);
 }
 
-/* Load, validate and link; on failure print every finding. */
-static int load(const char *path, deployment_t **dp, linker_t **lp)
+/* The one check of control/ (validate, link, compile); on failure print
+ * every finding. */
+static int load(const char *path, resolve_snapshot_t **out)
 {
 	pr_diag_t *diag = pr_diag_new();
-	int rc;
-	if (path) {
-		rc = deployment_load_file(path, dp, diag);
-	} else {
-		const char *text = model_default_deployment_text();
-		rc = deployment_load_text(text, strlen(text), model_default_deployment_name(), dp,
-					  diag);
-	}
-	if (rc == 0) {
-		rc = linker_build(*dp, lp, diag);
-		if (rc != 0)
-			deployment_destroy(dp);
-	}
+	model_doc_t *doc = NULL;
+	int rc = control_load_source(path, &doc, diag);
+	if (rc == 0)
+		rc = control_check(&doc, out, diag);
 	if (rc != 0) {
 		print_diag(diag);
 		fprintf(stderr, "%zu error%s; the deployment was refused, nothing changed\n",
@@ -85,33 +78,29 @@ static int load(const char *path, deployment_t **dp, linker_t **lp)
 
 static int check(const char *path)
 {
-	deployment_t *d = NULL;
-	linker_t *l = NULL;
-	if (load(path, &d, &l) != 0)
+	resolve_snapshot_t *s = NULL;
+	if (load(path, &s) != 0)
 		return 1;
 	printf("%s: valid\n", path ? path : model_default_deployment_name());
-	print_limit_overrides(d);
-	char *summary = linker_summary(l);
+	print_limit_overrides(resolve_snapshot_deployment(s));
+	char *summary = linker_summary(resolve_snapshot_linker(s));
 	fputs(summary, stdout);
 	free(summary);
-	linker_destroy(&l);
-	deployment_destroy(&d);
+	resolve_snapshot_unref(&s);
 	return 0;
 }
 
 static int export_json(const char *path)
 {
-	deployment_t *d = NULL;
-	linker_t *l = NULL;
-	if (load(path, &d, &l) != 0)
+	resolve_snapshot_t *s = NULL;
+	if (load(path, &s) != 0)
 		return 1;
-	json_t *j = deployment_to_json(d);
+	json_t *j = deployment_to_json(resolve_snapshot_deployment(s));
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	puts(text);
 	free(text);
 	json_decref(j);
-	linker_destroy(&l);
-	deployment_destroy(&d);
+	resolve_snapshot_unref(&s);
 	return 0;
 }
 

@@ -480,6 +480,81 @@ void deployment_locate(const deployment_t *d, const json_t *node, const char *ke
  * forwardingRules/OnPrem") → "/subscriptions/…/providers/Microsoft.Network/…" (owned). */
 char *model_arm_id(const deployment_t *d, const char *type_path);
 
+/* ---- The resource schema (design.md §6a) ---------------------------------- */
+
+/* Every kind of resource privres models, declared once. Plan/diff, the
+ * document edits of the API and the journal, the gRPC handlers and privresctl
+ * read this table; a surface that needs a switch over kinds has missed it. */
+typedef enum model_kind_id {
+	MODEL_KIND_VNET,
+	MODEL_KIND_SUBNET,
+	MODEL_KIND_RESOLVER,
+	MODEL_KIND_INBOUND,
+	MODEL_KIND_OUTBOUND,
+	MODEL_KIND_RULESET,
+	MODEL_KIND_RULE,
+	MODEL_KIND_RULESET_LINK,
+	MODEL_KIND_ZONE,
+	MODEL_KIND_RECORD_SET,
+	MODEL_KIND_ZONE_LINK,
+	MODEL_KIND_DOMAIN_LIST,
+	MODEL_KIND_POLICY,
+	MODEL_KIND_SECURITY_RULE,
+	MODEL_KIND_POLICY_LINK,
+	MODEL_KIND_VM,
+	MODEL_KIND_EXTERNAL,
+	MODEL_KIND_COUNT
+} model_kind_id_t;
+
+typedef struct model_kind {
+	model_kind_id_t id;
+	const char *name;      /* singular: the resource field of API requests ("forwardingRule") */
+	const char *key;       /* its collection: in the parent, or at the top of a deployment */
+	const char *alias;     /* another name of a top-level collection, or NULL */
+	const char *arm_type;  /* "Microsoft.Network/dnsForwardingRulesets/forwardingRules"; a
+				* record set's type ends in its record type */
+	const char *segment;   /* id segment under the parent; NULL at the top */
+	int parent;            /* kind id of the parent, or -1 */
+	int rank;              /* creation order: parents and referenced resources first */
+	bool keyed_by_type;    /* record sets: (name, type) name one resource */
+	bool tracked;          /* an ARM tracked resource: location and tags */
+	bool has_metadata;     /* metadata: forwarding rules and ruleset links */
+	const char *immutable; /* the property that can't change after creation, or NULL */
+	const char *immutable_rule;
+	const char *service;      /* gRPC service of privres.proto, or NULL */
+	const char *parent_field; /* the request field naming the parent (child kinds) */
+	const char *terraform;    /* the azurerm resource, or NULL */
+} model_kind_t;
+
+/* The kind of an id (PR_REQUIRE: id < MODEL_KIND_COUNT). */
+const model_kind_t *model_kind(model_kind_id_t id);
+/* A kind by its singular name ("forwardingRule"), or NULL. */
+const model_kind_t *model_kind_by_name(const char *name);
+/* Is key a collection of child resources of kind k ("forwardingRules" of a ruleset)? */
+bool model_kind_is_child_key(const model_kind_t *k, const char *key);
+
+/* Edits of a deployment document (design.md §5 shape) by kind, shared by every
+ * surface that changes one resource and by the journal's replay (design.md §7).
+ * Names compare case-insensitively, as the cloud's resource names do. */
+
+/* The collection of kind k in doc (borrowed), under the parent named parent
+ * for child kinds. With create, missing collections are added. NULL when the
+ * collection does not exist; *err (may be NULL) says PR_ENOTFOUND when it is
+ * the parent that does not exist. */
+json_t *model_doc_collection(json_t *doc, const model_kind_t *k, const char *parent, bool create,
+			     int *err);
+/* The element of arr named name (and of record type type when not NULL), its
+ * index in *at (may be NULL); NULL when none. */
+json_t *model_doc_find(const json_t *arr, const char *name, const char *type, size_t *at);
+/* Put resource res (copied) into doc: a new one is appended, an existing one
+ * (same name, same type for record sets) is replaced, keeping its child
+ * collections when res does not give them. Returns 0 or PR_ENOTFOUND (no
+ * parent), PR_ECONFIG (res has no name). */
+int model_doc_put(json_t *doc, const model_kind_t *k, const char *parent, const json_t *res);
+/* Remove a resource from doc. Returns 0 or PR_ENOTFOUND. */
+int model_doc_remove(json_t *doc, const model_kind_t *k, const char *parent, const char *name,
+		     const char *type);
+
 /* ---- Plan and durable state ---- */
 
 /*
@@ -527,6 +602,12 @@ int model_state_save(const char *dir, const json_t *deployment_json, pr_diag_t *
  * temp files of an interrupted save are ignored.
  */
 int model_state_load(const char *dir, json_t **out, pr_diag_t *diag);
+
+/* The same with the journal's sequence number (design.md §7): the snapshot
+ * holds every change up to and including it (0: none counted). */
+int model_state_save_at(const char *dir, const json_t *deployment_json, uint64_t sequence,
+			pr_diag_t *diag);
+int model_state_load_at(const char *dir, json_t **out, uint64_t *sequence, pr_diag_t *diag);
 
 /* The checksum of a deployment JSON as stored in the envelope: FNV-1a 64 of
  * its canonical text (compact, sorted keys), 16 hex digits (owned). */

@@ -12,57 +12,6 @@
 
 #include "model/model_p.h"
 
-/* Where a kind of resource lives in the document. */
-typedef struct plan_kind {
-	const char *key;     /* collection key in the parent (or at the top) */
-	const char *type;    /* ARM resource type */
-	const char *segment; /* id segment under the parent; NULL: type-derived (top level) */
-	int rank;            /* creation order: parents and referenced resources first */
-	int parent;          /* index of the parent kind, or -1 */
-} plan_kind_t;
-
-enum {
-	K_VNET, K_SUBNET, K_RESOLVER, K_INBOUND, K_OUTBOUND, K_RULESET, K_RULE, K_RULESET_LINK,
-	K_ZONE, K_RECORD_SET, K_ZONE_LINK, K_DOMAIN_LIST, K_POLICY, K_POLICY_ALT, K_SEC_RULE,
-	K_POLICY_LINK, K_POLICY_ALT_RULE, K_POLICY_ALT_LINK, K_VM, K_EXTERNAL, K_COUNT
-};
-
-#define NET "Microsoft.Network/"
-static const plan_kind_t kinds[K_COUNT] = {
-	[K_VNET] = {"virtualNetworks", NET "virtualNetworks", NULL, 0, -1},
-	[K_SUBNET] = {"subnets", NET "virtualNetworks/subnets", "subnets", 1, K_VNET},
-	[K_RESOLVER] = {"dnsResolvers", NET "dnsResolvers", NULL, 2, -1},
-	[K_INBOUND] = {"inboundEndpoints", NET "dnsResolvers/inboundEndpoints",
-		       "inboundEndpoints", 3, K_RESOLVER},
-	[K_OUTBOUND] = {"outboundEndpoints", NET "dnsResolvers/outboundEndpoints",
-			"outboundEndpoints", 3, K_RESOLVER},
-	[K_RULESET] = {"dnsForwardingRulesets", NET "dnsForwardingRulesets", NULL, 4, -1},
-	[K_RULE] = {"forwardingRules", NET "dnsForwardingRulesets/forwardingRules",
-		    "forwardingRules", 5, K_RULESET},
-	[K_RULESET_LINK] = {"virtualNetworkLinks", NET "dnsForwardingRulesets/virtualNetworkLinks",
-			    "virtualNetworkLinks", 5, K_RULESET},
-	[K_ZONE] = {"privateDnsZones", NET "privateDnsZones", NULL, 0, -1},
-	/* type and segment of a record set are its record type (privateDnsZones/A) */
-	[K_RECORD_SET] = {"recordSets", NET "privateDnsZones", NULL, 1, K_ZONE},
-	[K_ZONE_LINK] = {"virtualNetworkLinks", NET "privateDnsZones/virtualNetworkLinks",
-			 "virtualNetworkLinks", 2, K_ZONE},
-	[K_DOMAIN_LIST] = {"dnsResolverDomainLists", NET "dnsResolverDomainLists", NULL, 0, -1},
-	[K_POLICY] = {"dnsResolverPolicies", NET "dnsResolverPolicies", NULL, 1, -1},
-	/* the portal's name for the same collection (model/decode.c) */
-	[K_POLICY_ALT] = {"dnsSecurityPolicies", NET "dnsResolverPolicies", NULL, 1, -1},
-	[K_SEC_RULE] = {"dnsSecurityRules", NET "dnsResolverPolicies/dnsSecurityRules",
-			"dnsSecurityRules", 2, K_POLICY},
-	[K_POLICY_LINK] = {"virtualNetworkLinks", NET "dnsResolverPolicies/virtualNetworkLinks",
-			   "virtualNetworkLinks", 2, K_POLICY},
-	[K_POLICY_ALT_RULE] = {"dnsSecurityRules", NET "dnsResolverPolicies/dnsSecurityRules",
-			       "dnsSecurityRules", 2, K_POLICY_ALT},
-	[K_POLICY_ALT_LINK] = {"virtualNetworkLinks",
-			       NET "dnsResolverPolicies/virtualNetworkLinks",
-			       "virtualNetworkLinks", 2, K_POLICY_ALT},
-	[K_VM] = {"virtualMachines", "Microsoft.Compute/virtualMachines", NULL, 2, -1},
-	[K_EXTERNAL] = {"externalDnsServers", "privres/externalDnsServers", NULL, 0, -1},
-};
-
 #define SETTINGS_TYPE "privres/settings"
 #define SETTINGS_RANK 0
 
@@ -94,27 +43,19 @@ static entry_t *add_entry(side_t *s)
 	return e;
 }
 
-static bool is_child_key(int kind, const char *key)
-{
-	for (int k = 0; k < K_COUNT; k++)
-		if (kinds[k].parent == kind && strcmp(kinds[k].key, key) == 0)
-			return true;
-	return false;
-}
-
 /* The comparable properties: no id (derived from the name), no child
  * collections (resources of their own); an inbound endpoint's single IP
  * configuration (I-1) is flattened, as the API writes it flat. */
-static json_t *props_of(int kind, const json_t *obj)
+static json_t *props_of(const model_kind_t *kind, const json_t *obj)
 {
 	json_t *p = json_object();
 	const char *key;
 	json_t *v;
 
 	json_object_foreach((json_t *)obj, key, v) {
-		if (strcmp(key, "id") == 0 || is_child_key(kind, key))
+		if (strcmp(key, "id") == 0 || model_kind_is_child_key(kind, key))
 			continue;
-		if (kind == K_INBOUND && strcmp(key, "ipConfigurations") == 0 &&
+		if (kind->id == MODEL_KIND_INBOUND && strcmp(key, "ipConfigurations") == 0 &&
 		    json_is_object(json_array_get(v, 0))) {
 			const char *k2;
 			json_t *v2;
@@ -142,60 +83,80 @@ static char *upper(const char *s)
 }
 
 /* The model's immutable properties of resource i (and child j) of kind k. */
-static void immutable_of(const deployment_t *d, int k, size_t i, size_t j, entry_t *e)
+/* The model's value of kind k's immutable property for resource i (child j):
+ * references resolved, so that "hub" and hub's ARM id are one VNet. */
+static char *immutable_value(const deployment_t *d, model_kind_id_t k, size_t i, size_t j)
 {
-	if (k == K_RESOLVER && i < d->n_resolvers) {
+	if (k == MODEL_KIND_RESOLVER && i < d->n_resolvers) {
 		const model_resolver_t *r = &d->resolvers[i];
-		e->imm_rule = "N-4";
-		e->imm_prop = "virtualNetwork";
-		e->imm_value = pr_strdup(r->vnet >= 0 && (size_t)r->vnet < d->n_vnets
-						 ? d->vnets[r->vnet].id
-						 : r->vnet_ref ? r->vnet_ref : "");
-	} else if (k == K_INBOUND && i < d->n_resolvers && j < d->resolvers[i].n_inbound) {
-		e->imm_rule = "I-1";
-		e->imm_prop = "privateIpAllocationMethod";
-		e->imm_value = pr_strdup(d->resolvers[i].inbound[j].allocation == MODEL_ALLOC_STATIC
-						 ? "Static"
-						 : "Dynamic");
-	} else if (k == K_RULE && i < d->n_rulesets && j < d->rulesets[i].n_rules) {
-		e->imm_rule = "F-7";
-		e->imm_prop = "domainName";
-		e->imm_value = pr_strdup(d->rulesets[i].rules[j].domain_name
-						 ? d->rulesets[i].rules[j].domain_name
-						 : "");
+		return pr_strdup(r->vnet >= 0 && (size_t)r->vnet < d->n_vnets ? d->vnets[r->vnet].id
+			       : r->vnet_ref				 ? r->vnet_ref
+										 : "");
 	}
+	if (k == MODEL_KIND_INBOUND && i < d->n_resolvers && j < d->resolvers[i].n_inbound)
+		return pr_strdup(d->resolvers[i].inbound[j].allocation == MODEL_ALLOC_STATIC
+					 ? "Static"
+					 : "Dynamic");
+	if (k == MODEL_KIND_RULE && i < d->n_rulesets && j < d->rulesets[i].n_rules)
+		return pr_strdup(d->rulesets[i].rules[j].domain_name
+					 ? d->rulesets[i].rules[j].domain_name
+					 : "");
+	return NULL;
 }
 
-static void collect_children(const deployment_t *d, side_t *s, int parent_kind, size_t pi,
+static entry_t *add_resource(const deployment_t *d, side_t *s, const model_kind_t *k,
+			     const json_t *r, size_t i, size_t j, const char *parent_id,
+			     const char *prefix)
+{
+	entry_t *e = add_entry(s);
+	e->name = str_of(r, "name");
+	e->rank = k->rank;
+	e->props = props_of(k, r);
+	if (k->keyed_by_type) {
+		char *t = upper(str_of(r, "type"));
+		e->type = pr_asprintf("%s/%s", k->arm_type, t);
+		e->id = pr_asprintf("%s/%s/%s", parent_id, t, e->name);
+		free(t);
+	} else {
+		e->type = pr_strdup(k->arm_type);
+		e->id = json_is_string(json_object_get(r, "id"))
+				? pr_strdup(str_of(r, "id"))
+			: parent_id ? pr_asprintf("%s/%s/%s", parent_id, k->segment, e->name)
+				    : pr_asprintf("%s%s/%s", prefix, k->arm_type, e->name);
+	}
+	if (k->immutable) {
+		e->imm_rule = k->immutable_rule;
+		e->imm_prop = k->immutable;
+		e->imm_value = immutable_value(d, k->id, parent_id ? j : i, parent_id ? i : 0);
+	}
+	return e;
+}
+
+static void collect_children(const deployment_t *d, side_t *s, const model_kind_t *pk, size_t pi,
 			     const json_t *parent, const char *parent_id)
 {
-	for (int k = 0; k < K_COUNT; k++) {
-		if (kinds[k].parent != parent_kind)
+	for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+		const model_kind_t *kind = model_kind((model_kind_id_t)k);
+		if (kind->parent != (int)pk->id)
 			continue;
 		size_t j;
 		json_t *c;
-		json_array_foreach(json_object_get(parent, kinds[k].key), j, c) {
-			if (!json_is_object(c))
-				continue;
-			entry_t *e = add_entry(s);
-			e->name = str_of(c, "name");
-			e->rank = kinds[k].rank;
-			e->props = props_of(k, c);
-			if (k == K_RECORD_SET) {
-				char *t = upper(str_of(c, "type"));
-				e->type = pr_asprintf("%s/%s", kinds[k].type, t);
-				e->id = pr_asprintf("%s/%s/%s", parent_id, t, e->name);
-				free(t);
-			} else {
-				e->type = pr_strdup(kinds[k].type);
-				e->id = json_is_string(json_object_get(c, "id"))
-						? pr_strdup(str_of(c, "id"))
-						: pr_asprintf("%s/%s/%s", parent_id,
-							      kinds[k].segment, e->name);
-			}
-			immutable_of(d, k, pi, j, e);
-		}
+		json_array_foreach(json_object_get(parent, kind->key), j, c)
+			if (json_is_object(c))
+				add_resource(d, s, kind, c, j, pi, parent_id, NULL);
 	}
+}
+
+/* The top-level kind whose collection (or alias) is key, or NULL. */
+static const model_kind_t *top_kind(const char *key)
+{
+	for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+		const model_kind_t *kind = model_kind((model_kind_id_t)k);
+		if (kind->parent < 0 && (strcmp(kind->key, key) == 0 ||
+					 (kind->alias && strcmp(kind->alias, key) == 0)))
+			return kind;
+	}
+	return NULL;
 }
 
 static void collect(const deployment_t *d, side_t *s)
@@ -210,11 +171,8 @@ static void collect(const deployment_t *d, side_t *s)
 	json_t *v;
 
 	json_object_foreach(root, key, v) {
-		int k;
-		for (k = 0; k < K_COUNT; k++)
-			if (kinds[k].parent < 0 && strcmp(kinds[k].key, key) == 0)
-				break;
-		if (k == K_COUNT) {
+		const model_kind_t *kind = top_kind(key);
+		if (!kind) {
 			/* emulator, publicDns, limits, location ...: no ARM resource */
 			json_object_set(settings, key, v);
 			continue;
@@ -224,17 +182,9 @@ static void collect(const deployment_t *d, side_t *s)
 		json_array_foreach(v, i, r) {
 			if (!json_is_object(r))
 				continue;
-			entry_t *e = add_entry(s);
-			e->name = str_of(r, "name");
-			e->rank = kinds[k].rank;
-			e->type = pr_strdup(kinds[k].type);
-			e->props = props_of(k, r);
-			e->id = json_is_string(json_object_get(r, "id"))
-					? pr_strdup(str_of(r, "id"))
-					: pr_asprintf("%s%s/%s", prefix, kinds[k].type, e->name);
-			immutable_of(d, k, i, 0, e);
+			entry_t *e = add_resource(d, s, kind, r, i, 0, NULL, prefix);
 			char *pid = pr_strdup(e->id); /* s->e may move as children are added */
-			collect_children(d, s, k, i, r, pid);
+			collect_children(d, s, kind, i, r, pid);
 			free(pid);
 		}
 	}

@@ -72,7 +72,33 @@ static int make_dirs(const char *dir)
 	return ret;
 }
 
+/* What the checksum covers: the deployment alone (sequence 0, as every state
+ * written before the journal), else the deployment and its sequence number, so
+ * that neither can change unnoticed. */
+static char *envelope_checksum(const json_t *deployment_json, uint64_t sequence)
+{
+	if (sequence == 0)
+		return model_state_checksum(deployment_json);
+	json_t *both = json_pack("{s:O, s:I}", "deployment", deployment_json, "sequence",
+				 (json_int_t)sequence);
+	char *sum = model_state_checksum(both);
+	json_decref(both);
+	return sum;
+}
+
 int model_state_save(const char *dir, const json_t *deployment_json, pr_diag_t *diag)
+{
+	return model_state_save_at(dir, deployment_json, 0, diag);
+}
+
+int model_state_load(const char *dir, json_t **out, pr_diag_t *diag)
+{
+	uint64_t sequence;
+	return model_state_load_at(dir, out, &sequence, diag);
+}
+
+int model_state_save_at(const char *dir, const json_t *deployment_json, uint64_t sequence,
+			pr_diag_t *diag)
 {
 	char *path = NULL, *tmp = NULL, *text = NULL, *sum = NULL;
 	json_t *env = NULL;
@@ -85,9 +111,11 @@ int model_state_save(const char *dir, const json_t *deployment_json, pr_diag_t *
 		step = "cannot create the state directory";
 		goto cleanup;
 	}
-	sum = model_state_checksum(deployment_json);
+	sum = envelope_checksum(deployment_json, sequence);
 	env = json_pack("{s:s, s:i, s:s, s:O}", "format", MODEL_STATE_FORMAT, "version",
 			MODEL_STATE_VERSION, "checksum", sum, "deployment", deployment_json);
+	if (sequence > 0)
+		json_object_set_new(env, "sequence", json_integer((json_int_t)sequence));
 	text = json_dumps(env, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!text) {
 		ret = PR_EIO;
@@ -163,7 +191,7 @@ static int corrupt(pr_diag_t *diag, const char *path, int line, int column, cons
 	return PR_ECORRUPT;
 }
 
-int model_state_load(const char *dir, json_t **out, pr_diag_t *diag)
+int model_state_load_at(const char *dir, json_t **out, uint64_t *sequence, pr_diag_t *diag)
 {
 	char *path = NULL, *sum = NULL, *what = NULL;
 	json_t *env = NULL;
@@ -220,7 +248,13 @@ int model_state_load(const char *dir, json_t **out, pr_diag_t *diag)
 			      !stored ? "checksum is missing" : "deployment is missing");
 		goto cleanup;
 	}
-	sum = model_state_checksum(dep);
+	json_t *seq = json_object_get(env, "sequence");
+	if (seq && (!json_is_integer(seq) || json_integer_value(seq) < 1)) {
+		ret = corrupt(diag, path, 0, 0, "sequence is not a positive integer");
+		goto cleanup;
+	}
+	uint64_t at = seq ? (uint64_t)json_integer_value(seq) : 0;
+	sum = envelope_checksum(dep, at);
 	if (strcmp(sum, stored) != 0) {
 		what = pr_asprintf("checksum mismatch (stored %s, computed %s): the file was "
 				   "changed or partly written",
@@ -229,6 +263,7 @@ int model_state_load(const char *dir, json_t **out, pr_diag_t *diag)
 		goto cleanup;
 	}
 	*out = json_incref(dep);
+	*sequence = at;
 cleanup:
 	free(what);
 	free(sum);

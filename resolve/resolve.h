@@ -108,6 +108,9 @@ void resolve_snapshot_ref(resolve_snapshot_t *s);
 /* Drop a reference; the last one frees the snapshot. Accepts NULL. */
 void resolve_snapshot_unref(resolve_snapshot_t **sp);
 const deployment_t *resolve_snapshot_deployment(const resolve_snapshot_t *s);
+/* The linker's per-VNet views the snapshot was compiled from (borrowed). */
+typedef struct linker linker_t;
+const linker_t *resolve_snapshot_linker(const resolve_snapshot_t *s);
 size_t resolve_snapshot_listener_count(const resolve_snapshot_t *s);
 const resolve_listener_t *resolve_snapshot_listener(const resolve_snapshot_t *s, size_t i);
 /* The listener named name (borrowed), or NULL. Constant time (a hash). */

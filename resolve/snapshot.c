@@ -275,6 +275,11 @@ void resolve_snapshot_unref(resolve_snapshot_t **sp)
 		snapshot_free(s, s->d, true);
 }
 
+const linker_t *resolve_snapshot_linker(const resolve_snapshot_t *s)
+{
+	return s->linker;
+}
+
 const deployment_t *resolve_snapshot_deployment(const resolve_snapshot_t *s)
 {
 	return s->d;

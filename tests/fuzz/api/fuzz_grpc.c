@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "api/api_p.h"
+#include "control/control.h"
 #include "base/base.h"
 #include "model/model.h"
 
@@ -45,6 +46,7 @@ typedef struct method {
 
 static method_t *methods;
 static size_t n_methods, methods_cap;
+static control_t *owner;
 static api_control_t *control;
 static api_registry_t *registry;
 static int commits;
@@ -55,14 +57,14 @@ static void fail(const char *what, const char *detail)
 	abort();
 }
 
-static int commit(void *ctx, const deployment_t *next, char **why)
+static void publish(void *ctx, resolve_snapshot_t *next)
 {
 	(void)ctx;
-	(void)next;
-	(void)why;
 	commits++;
-	return 0;
+	resolve_snapshot_unref(&next);
 }
+
+static const control_hooks_t hooks = {.publish = publish};
 
 /* A data plane's diagnostics, as the daemon attaches them (design.md §6): the
  * answers are data of the request, so the handler's checks and conversions
@@ -101,17 +103,17 @@ static const api_diagnostics_t diagnostics = {diag_explain, diag_health, diag_st
 /* The control over the embedded default deployment, and its registry. */
 static void control_make(void)
 {
-	deployment_t *d = NULL;
+	model_doc_t *doc = NULL;
 	pr_diag_t *diag = pr_diag_new();
-	const char *text = model_default_deployment_text();
 
 	api_control_destroy(&control);
+	control_destroy(&owner);
 	api_registry_destroy(&registry);
-	if (deployment_load_text(text, strlen(text), model_default_deployment_name(), &d, diag) !=
-	    0)
+	if (control_load_source(NULL, &doc, diag) != 0 || control_new(&doc, NULL, &owner, diag) != 0)
 		fail("the default deployment does not load", pr_diag_format(diag));
 	pr_diag_destroy(&diag);
-	if (api_control_new(d, commit, NULL, &control) != 0)
+	control_set_hooks(owner, &hooks, NULL);
+	if (api_control_new(owner, &control) != 0)
 		fail("api_control_new", NULL);
 	api_control_set_diagnostics(control, &diagnostics, NULL);
 	registry = api_registry_new();
@@ -123,6 +125,7 @@ static void control_make(void)
 static void release(void)
 {
 	api_control_destroy(&control);
+	control_destroy(&owner);
 	api_registry_destroy(&registry);
 	for (size_t i = 0; i < n_methods; i++)
 		free(methods[i].path);

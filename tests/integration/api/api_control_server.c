@@ -2,9 +2,9 @@
  * api_control_server: the API server with the real control over a deployment,
  * for test_privresctl.py — the daemon's API without its data plane.
  * usage: api_control_server SOCKET DEPLOYMENT STATE_DIR
- * Starts from STATE_DIR when it holds a state, else from DEPLOYMENT; every
- * accepted change is saved to STATE_DIR before it is acknowledged (design.md
- * §7). Prints "ready" once listening; exits 0 on SIGTERM with a closed loop.
+ * The daemon's control object: starts from STATE_DIR when it holds a state,
+ * else from DEPLOYMENT; every accepted change is saved to STATE_DIR before it
+ * is acknowledged (design.md §7). Prints "ready" once listening; exits 0 on SIGTERM with a closed loop.
  *
  * Diagnostics come from a small provider over the control plane only:
  * Explain tells the view's private zone (Q-2) or forwarding rule (Q-3), from
@@ -18,6 +18,7 @@
 
 #include "api/api_p.h"
 #include "base/base.h"
+#include "control/control.h"
 #include "linker/linker.h"
 #include "model/model.h"
 
@@ -26,19 +27,13 @@ static api_server_t *server;
 static const char *state_dir;
 static unsigned commits;
 
-static int commit(void *ctx, const deployment_t *next, char **why)
+static control_t *owner;
+
+static void publish(void *ctx, resolve_snapshot_t *next)
 {
-	pr_diag_t *diag = pr_diag_new();
-	json_t *j = deployment_to_json(next);
-	int ret = model_state_save(state_dir, j, diag);
-	if (ret != 0)
-		*why = pr_diag_format(diag);
-	else
-		commits++;
-	json_decref(j);
-	pr_diag_destroy(&diag);
 	(void)ctx;
-	return ret;
+	commits++;
+	resolve_snapshot_unref(&next);
 }
 
 static int explain(void *ctx, const deployment_t *d, const char *vnet, const char *name,
@@ -108,36 +103,28 @@ int main(int argc, char **argv)
 {
 	uv_loop_t loop;
 	char *why = NULL;
-	deployment_t *d = NULL;
-	json_t *saved = NULL;
 	pr_diag_t *diag = pr_diag_new();
 	api_control_t *control = NULL;
 	static const api_diagnostics_t ops = {.explain = explain, .stats = stats};
+	static const control_hooks_t hooks = {.publish = publish};
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: api_control_server SOCKET DEPLOYMENT STATE_DIR\n");
 		return 2;
 	}
 	state_dir = argv[3];
-	/* §7: a state directory wins over the file */
-	int ret = model_state_load(state_dir, &saved, diag);
-	if (ret == 0) {
-		model_doc_t *doc = model_doc_from_json(saved, "state");
-		ret = deployment_from_doc(&doc, &d, diag);
-		json_decref(saved);
-	} else if (ret == PR_ENOTFOUND) {
-		ret = deployment_load_file(argv[2], &d, diag);
-	}
-	if (ret != 0) {
+	control_options_t co = {.config = argv[2], .state_dir = state_dir};
+	if (control_open(&co, &owner, diag) != 0) {
 		char *t = pr_diag_format(diag);
 		fprintf(stderr, "api_control_server: %s\n", t);
 		free(t);
 		return 1;
 	}
 	pr_diag_destroy(&diag);
+	control_set_hooks(owner, &hooks, NULL);
 	uv_loop_init(&loop);
 	api_registry_t *reg = api_registry_new();
-	api_control_new(d, commit, NULL, &control);
+	api_control_new(owner, &control);
 	api_control_set_diagnostics(control, &ops, NULL);
 	api_control_register(control, reg);
 	api_server_options_t opts = {.unix_path = argv[1]};
@@ -154,5 +141,6 @@ int main(int argc, char **argv)
 	int rc = uv_loop_close(&loop) == 0 ? 0 : 1;
 	api_registry_destroy(&reg);
 	api_control_destroy(&control);
+	control_destroy(&owner);
 	return rc;
 }

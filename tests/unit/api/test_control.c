@@ -20,41 +20,54 @@
 
 #include "api/api_p.h"
 #include "base/base.h"
+#include "control/control.h"
 #include "model/model.h"
 
 typedef struct fixture {
+	control_t *owner;
 	api_control_t *control;
 	api_registry_t *reg;
 	int commits;
 	bool refuse;
 } fixture_t;
 
-static int commit(void *ctx, const deployment_t *next, char **why)
+/* The data plane's side of a change: binding can fail (a full disk is the
+ * same answer to the client: the change is not saved); publishing counts. */
+static int bind_hook(void *ctx, const resolve_snapshot_t *next, pr_diag_t *diag)
 {
 	fixture_t *f = ctx;
-	if (f->refuse) {
-		*why = pr_strdup("disk full");
+	if (f->refuse && diag) {
+		pr_diag_add(diag, NULL, 0, 0, NULL, NULL, PR_EIO, "disk full");
 		return PR_EIO;
 	}
-	f->commits++;
 	return 0;
 }
+
+static void publish(void *ctx, resolve_snapshot_t *next)
+{
+	fixture_t *f = ctx;
+	f->commits++;
+	resolve_snapshot_unref(&next);
+}
+
+static const control_hooks_t hooks = {bind_hook, publish};
 
 static int setup(void **state)
 {
 	fixture_t *f = calloc(1, sizeof(*f));
-	deployment_t *d = NULL;
 	pr_diag_t *diag = pr_diag_new();
-	const char *text = model_default_deployment_text();
+	model_doc_t *doc = NULL;
 
-	int ret = deployment_load_text(text, strlen(text), model_default_deployment_name(), &d,
-				       diag);
+	int ret = control_load_source(NULL, &doc, diag);
+	if (ret == 0)
+		ret = control_new(&doc, NULL, &f->owner, diag);
 	if (ret != 0) {
 		char *t = pr_diag_format(diag);
 		fail_msg("default deployment: %s", t);
 	}
 	pr_diag_destroy(&diag);
-	assert_int_equal(api_control_new(d, commit, f, &f->control), 0);
+	control_set_hooks(f->owner, &hooks, f);
+	assert_int_equal(api_control_new(f->owner, &f->control), 0);
 	f->reg = api_registry_new();
 	assert_int_equal(api_control_register(f->control, f->reg), 0);
 	*state = f;
@@ -65,6 +78,7 @@ static int teardown(void **state)
 {
 	fixture_t *f = *state;
 	api_control_destroy(&f->control);
+	control_destroy(&f->owner);
 	api_registry_destroy(&f->reg);
 	free(f);
 	return 0;

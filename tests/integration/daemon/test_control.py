@@ -1,0 +1,170 @@
+"""One owner of the running deployment (control/): a SIGHUP reload and an API
+change land in the same deployment, both are exported, both survive a
+restart from the state directory; a reload with errors changes nothing; the
+journal survives kill -9 at any point (design.md §3, §7)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from privres_harness import BUILD, PRIVRESD, Privresd  # noqa: E402
+
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+PRIVRESCTL = os.path.join(BUILD, "api", "privresctl")
+HOST = "127.0.0.1"
+FILE_RECORD = """      - {name: fromfile, type: A, ttl: 300, records: [10.10.2.61]}
+"""
+
+
+def ask(port, name):
+    return dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=3)
+
+
+def addresses(port, name):
+    resp = ask(port, name)
+    return sorted(r.address for rr in resp.answer for r in rr if rr.rdtype == dns.rdatatype.A)
+
+
+def default_yaml():
+    text = subprocess.run([PRIVRESD, "--print-default"], capture_output=True, text=True,
+                          check=True).stdout
+    return text.replace("emulator:\n", "emulator:\n  basePort: 0\n", 1)
+
+
+def with_file_record(text):
+    """The default deployment with one more record set in azure.contoso.com."""
+    anchor = "      - {name: web"
+    at = text.index(anchor)
+    return text[:at] + FILE_RECORD + text[at:]
+
+
+def wait_for(fn, expected, seconds=3.0):
+    end = time.time() + seconds
+    while time.time() < end and fn() != expected:
+        time.sleep(0.05)
+    return fn()
+
+
+class Control(unittest.TestCase):
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="privres-state-")
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            self.d.stop()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def start(self, text):
+        self.d = Privresd(text, args=["--quiet"], state_dir=self.state)
+        return self.d.port("azure-dns/spoke1")
+
+    def ctl(self, *args):
+        p = subprocess.run([PRIVRESCTL, "--socket", os.path.join(self.d.dir, "api.sock")] +
+                           list(args), capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def add_api_record(self):
+        rc, out, err = self.ctl("call", "/privres.v1.RecordSetService/CreateOrUpdate", json.dumps({
+            "zoneName": "azure.contoso.com",
+            "recordSet": {"name": "fromapi", "type": "A", "ttl": 60,
+                          "records": ["10.10.2.62"]}}))
+        self.assertEqual(rc, 0, err)
+
+    def reload(self, text):
+        self.d.write_config(text)
+        before = self.d.log()
+        self.d.signal(signal.SIGHUP)
+        end = time.time() + 5
+        while time.time() < end and self.d.log() == before:
+            time.sleep(0.05)
+        return self.d.log()[len(before):]
+
+    def kill9_and_restart(self):
+        self.d.proc.send_signal(signal.SIGKILL)
+        self.d.proc.wait()
+        self.d.out.close()
+        text = open(self.d.config).read()
+        self.d = None
+        return self.start(text)
+
+    def test_reload_then_api_change_both_answer_export_and_survive(self):
+        port = self.start(default_yaml())
+        # the file's record, by SIGHUP
+        said = self.reload(with_file_record(default_yaml()))
+        self.assertIn("reloaded", said)
+        self.assertEqual(addresses(port, "fromfile.azure.contoso.com"), ["10.10.2.61"])
+        # then the API's record: the reloaded one stays
+        self.add_api_record()
+        self.assertEqual(wait_for(lambda: addresses(port, "fromapi.azure.contoso.com"),
+                                  ["10.10.2.62"]), ["10.10.2.62"])
+        self.assertEqual(addresses(port, "fromfile.azure.contoso.com"), ["10.10.2.61"])
+        rc, out, err = self.ctl("export")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("fromfile", out)
+        self.assertIn("fromapi", out)
+        # both survive a restart from the state directory (which wins over --config)
+        self.d.stop()
+        self.d = None
+        port = self.start(default_yaml())
+        self.assertEqual(addresses(port, "fromfile.azure.contoso.com"), ["10.10.2.61"])
+        self.assertEqual(addresses(port, "fromapi.azure.contoso.com"), ["10.10.2.62"])
+
+    def test_reload_with_errors_changes_nothing(self):
+        port = self.start(default_yaml())
+        self.add_api_record()
+        bad = with_file_record(default_yaml()).replace("10.10.2.61", "10.10.2.999")
+        said = self.reload(bad)
+        self.assertIn("refused", said)
+        self.assertEqual(ask(port, "fromfile.azure.contoso.com").rcode(), dns.rcode.NXDOMAIN)
+        self.assertEqual(addresses(port, "fromapi.azure.contoso.com"), ["10.10.2.62"])
+        port = self.kill9_and_restart()
+        self.assertEqual(addresses(port, "fromapi.azure.contoso.com"), ["10.10.2.62"])
+        self.assertEqual(ask(port, "fromfile.azure.contoso.com").rcode(), dns.rcode.NXDOMAIN)
+
+    def test_journal_holds_one_line_per_change_and_survives_kill9(self):
+        port = self.start(default_yaml())
+        for i in range(1, 21):
+            rc, out, err = self.ctl("call", "/privres.v1.RecordSetService/CreateOrUpdate",
+                                    json.dumps({"zoneName": "azure.contoso.com",
+                                                "recordSet": {"name": "n%d" % i, "type": "A",
+                                                              "records": ["10.10.2.%d" % i]}}))
+            self.assertEqual(rc, 0, err)
+        # the first change wrote the snapshot, the others one journal line each
+        with open(os.path.join(self.state, "journal")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 19)
+        self.assertEqual([json.loads(l)["sequence"] for l in lines], list(range(2, 21)))
+        # a torn last line (the process died while writing it) is cut, not refused
+        with open(os.path.join(self.state, "journal"), "a") as f:
+            f.write('{"sequence": 21, "change": {"op": "put"')
+        port = self.kill9_and_restart()
+        for i in (1, 10, 20):
+            self.assertEqual(addresses(port, "n%d.azure.contoso.com" % i), ["10.10.2.%d" % i])
+        # a damaged record is refused whole, with the file named
+        self.d.stop()
+        self.d = None
+        path = os.path.join(self.state, "journal")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        lines[3] = lines[3].replace("10.10.2.5", "10.10.2.55")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with self.assertRaises(RuntimeError) as ctx:
+            self.start(default_yaml())
+        self.assertIn("damaged journal", str(ctx.exception))
+        self.assertIn("journal:4", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
