@@ -115,14 +115,15 @@ static entry_t *add_resource(const deployment_t *d, side_t *s, const model_kind_
 	if (k->keyed_by_type) {
 		char *t = upper(str_of(r, "type"));
 		e->type = pr_asprintf("%s/%s", k->arm_type, t);
-		e->id = pr_asprintf("%s/%s/%s", parent_id, t, e->name);
+		e->id = pr_asprintf("%s/%s/%s", parent_id ? parent_id : "", t, e->name);
 		free(t);
 	} else {
 		e->type = pr_strdup(k->arm_type);
 		e->id = json_is_string(json_object_get(r, "id"))
 				? pr_strdup(str_of(r, "id"))
-			: parent_id ? pr_asprintf("%s/%s/%s", parent_id, k->segment, e->name)
-				    : pr_asprintf("%s%s/%s", prefix, k->arm_type, e->name);
+			: parent_id ? pr_asprintf("%s/%s/%s", parent_id, k->segment ? k->segment : "",
+						  e->name)
+				    : pr_asprintf("%s%s/%s", prefix ? prefix : "", k->arm_type, e->name);
 	}
 	if (k->immutable) {
 		e->imm_rule = k->immutable_rule;
