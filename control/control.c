@@ -15,7 +15,7 @@ struct control {
 	journal_t *journal;     /* open once a snapshot of the state exists */
 	uint64_t sequence;      /* of the last change persisted */
 	uint64_t changes;       /* accepted since start */
-	size_t compact_bytes;   /* journal size that calls for a snapshot */
+	size_t compact_bytes;   /* journal size that calls for a snapshot; 0: default */
 	size_t snapshot_bytes;  /* size of the last snapshot written or read */
 	control_hooks_t hooks;
 	void *hooks_ctx;
@@ -200,7 +200,10 @@ static void compact_if_due(control_t *c)
 {
 	if (!c->journal)
 		return;
-	size_t limit = c->compact_bytes > c->snapshot_bytes ? c->compact_bytes : c->snapshot_bytes;
+	size_t limit = c->compact_bytes;
+	if (!limit) /* by default at least the snapshot's size: O(1) per byte changed */
+		limit = c->snapshot_bytes > CONTROL_DEFAULT_COMPACT_BYTES ? c->snapshot_bytes
+									  : CONTROL_DEFAULT_COMPACT_BYTES;
 	if (journal_bytes(c->journal) <= limit)
 		return;
 	pr_diag_t *diag = pr_diag_new();
@@ -283,7 +286,7 @@ static control_t *control_alloc(const char *state_dir, size_t compact_bytes)
 {
 	control_t *c = pr_calloc(1, sizeof(*c));
 	c->state_dir = state_dir ? pr_strdup(state_dir) : NULL;
-	c->compact_bytes = compact_bytes ? compact_bytes : CONTROL_DEFAULT_COMPACT_BYTES;
+	c->compact_bytes = compact_bytes;
 	return c;
 }
 

@@ -50,8 +50,9 @@ typedef struct control_hooks {
 typedef struct control_options {
 	const char *config;    /* deployment file; NULL: the embedded default */
 	const char *state_dir; /* overrides emulator.stateDir; NULL: the file's, or none */
-	/* Compact the journal into a snapshot when it grows past this many bytes
-	 * (and past the snapshot's own size); 0: the default. */
+	/* Compact the journal into a snapshot when it grows past this many bytes;
+	 * 0: CONTROL_DEFAULT_COMPACT_BYTES or the snapshot's own size, whichever
+	 * is larger (so that compaction costs O(1) per byte changed). */
 	size_t compact_bytes;
 } control_options_t;
 

@@ -22,6 +22,7 @@ typedef struct daemon_options {
 	const char *api_listen;  /* loopback TCP address of the API, or NULL */
 	const char *api_token_file;
 	int workers;             /* 0: emulator.workers, else the number of cores */
+	size_t compact_bytes;    /* journal size that calls for a snapshot; 0: control's default */
 	bool quiet;              /* no listener table and examples on stdout */
 } daemon_options_t;
 

@@ -25,6 +25,8 @@ static void usage(FILE *out)
 		"      --ready-file F    write the listeners as JSON to F once every socket is bound\n"
 		"      --state-dir DIR   keep the deployment durably in DIR (wins over --config when\n"
 		"                        it holds a saved state; default: emulator.stateDir)\n"
+		"      --compact-bytes N compact the state's journal into a snapshot once it holds\n"
+		"                        N bytes (default: 1 MiB or the snapshot's size)\n"
 		"      --api-socket P    the management API's Unix socket\n"
 		"                        (default: <state dir or ./privres-state>/privres.sock)\n"
 		"      --api-listen A    also serve the API on loopback TCP A (127.0.0.1:PORT)\n"
@@ -114,7 +116,8 @@ int main(int argc, char **argv)
 		OPT_STATE,
 		OPT_API_SOCKET,
 		OPT_API_LISTEN,
-		OPT_API_TOKEN
+		OPT_API_TOKEN,
+		OPT_COMPACT
 	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
 		{"ready-file", required_argument, NULL, OPT_READY},
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"api-socket", required_argument, NULL, OPT_API_SOCKET},
+		{"compact-bytes", required_argument, NULL, OPT_COMPACT},
 		{"api-listen", required_argument, NULL, OPT_API_LISTEN},
 		{"api-token-file", required_argument, NULL, OPT_API_TOKEN},
 		{"workers", required_argument, NULL, 'w'},
@@ -149,6 +153,15 @@ int main(int argc, char **argv)
 		case OPT_API_SOCKET:
 			o.api_socket = optarg;
 			break;
+		case OPT_COMPACT: {
+			long long n = strtoll(optarg, &end, 10);
+			if (*end || n < 1) {
+				fprintf(stderr, "privresd: --compact-bytes takes a positive number\n");
+				return 2;
+			}
+			o.compact_bytes = (size_t)n;
+			break;
+		}
 		case OPT_API_LISTEN:
 			o.api_listen = optarg;
 			break;

@@ -184,7 +184,9 @@ static void announce_ready(daemon_t *dm)
 
 static int open_control(daemon_t *dm)
 {
-	control_options_t o = {.config = dm->opts.config, .state_dir = dm->opts.state_dir};
+	control_options_t o = {.config = dm->opts.config,
+			       .state_dir = dm->opts.state_dir,
+			       .compact_bytes = dm->opts.compact_bytes};
 	pr_diag_t *diag = pr_diag_new();
 	int rc = control_open(&o, &dm->control, diag);
 	if (rc != 0) {
