@@ -183,11 +183,20 @@ static const ProtobufCMessageDescriptor *output_of(const model_kind_t *k, const 
 	return out;
 }
 
+/* The current deployment as the API shows it: given, computed and the
+ * resource manager's outputs (owned). */
+static json_t *exported(const binding_t *b)
+{
+	json_t *all = deployment_to_json(api_control_deployment(b->control));
+	model_annotate_outputs(all);
+	return all;
+}
+
 static int do_export(const binding_t *b, const json_t *rq, ProtobufCMessage **resp,
 		     api_status_t *st)
 {
 	bool as_json = strcmp(str_of(rq, "format"), "json") == 0;
-	json_t *all = deployment_to_json(api_control_deployment(b->control));
+	json_t *all = exported(b);
 	char *text = as_json ? json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 			     : model_json_to_yaml(all);
 	json_t *out = json_pack("{s:s, s:s}", "document", text ? text : "", "format",
@@ -206,7 +215,7 @@ static json_t *read_back(const binding_t *b, const char *parent, const char *nam
 			 const char *type, json_t **out, api_status_t *st)
 {
 	const model_kind_t *k = b->kind;
-	*out = deployment_to_json(api_control_deployment(b->control));
+	*out = exported(b);
 	json_t *arr = collection(*out, k, parent, st);
 	json_t *e = arr ? model_doc_find(arr, name, k->keyed_by_type ? type : NULL, NULL) : NULL;
 	if (!e && st->code == API_STATUS_OK)
@@ -236,7 +245,7 @@ static int do_list(const binding_t *b, const char *parent, ProtobufCMessage **re
 		   api_status_t *st)
 {
 	const model_kind_t *k = b->kind;
-	json_t *all = deployment_to_json(api_control_deployment(b->control));
+	json_t *all = exported(b);
 	json_t *arr = collection(all, k, parent, st);
 	json_t *list = json_array();
 	size_t i;

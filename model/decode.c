@@ -97,6 +97,65 @@ static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
 	}
 }
 
+/* ARM tags and metadata: string to string. Tags: at most 50, names of at most
+ * 512 characters, values of at most 256 (the resource manager's limits). */
+static void check_string_map(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
+			     bool tags)
+{
+	const json_t *m = json_object_get(obj, key);
+	if (!m)
+		return;
+	if (!json_is_object(m)) {
+		model_report(c, obj, key, path, NULL, PR_ECONFIG, "%s is a mapping of strings", key);
+		return;
+	}
+	if (tags && json_object_size(m) > MODEL_MAX_TAGS)
+		model_report(c, obj, key, path, NULL, PR_ELIMIT, "%zu tags, limit %d",
+			     json_object_size(m), MODEL_MAX_TAGS);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)m, k, v) {
+		if (!json_is_string(v))
+			model_report(c, m, k, path, NULL, PR_ECONFIG, "%s.%s: values are strings", key,
+				     k);
+		else if (tags && (strlen(k) > MODEL_MAX_TAG_NAME ||
+				  json_string_length(v) > MODEL_MAX_TAG_VALUE))
+			model_report(c, m, k, path, NULL, PR_ELIMIT,
+				     "tag names have at most %d characters, values %d",
+				     MODEL_MAX_TAG_NAME, MODEL_MAX_TAG_VALUE);
+	}
+}
+
+/* Unknown keys of a resource of kind k: own lists what only k has; what every
+ * resource of its kind has comes from the schema (design.md §6a): name and id,
+ * location and tags of tracked resources, metadata, and the read-only etag and
+ * provisioningState (ignored on input, as the resource manager does). */
+static void check_resource_keys(model_ctx_t *c, const json_t *obj, const char *path,
+				model_kind_id_t kind, const char *const *own)
+{
+	const model_kind_t *k = model_kind(kind);
+	const char *allowed[32];
+	size_t n = 0;
+	for (const char *const *a = own; *a && n < 24; a++)
+		allowed[n++] = *a;
+	allowed[n++] = "name";
+	allowed[n++] = "id";
+	allowed[n++] = "etag";
+	allowed[n++] = "provisioningState";
+	if (k->tracked) {
+		allowed[n++] = "location";
+		allowed[n++] = "tags";
+	}
+	if (k->has_metadata)
+		allowed[n++] = "metadata";
+	allowed[n] = NULL;
+	check_keys(c, obj, path, allowed);
+	if (k->tracked)
+		check_string_map(c, obj, "tags", path, true);
+	if (k->has_metadata)
+		check_string_map(c, obj, "metadata", path, false);
+}
+
 static const char *type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -350,8 +409,8 @@ static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, c
 	}
 }
 
-static void decode_links(model_ctx_t *c, const json_t *obj, const char *path, bool zone_link,
-			 model_vnet_link_t **out, size_t *n)
+static void decode_links(model_ctx_t *c, const json_t *obj, const char *path,
+			 model_kind_id_t kind, model_vnet_link_t **out, size_t *n)
 {
 	const json_t *l = get_list(c, obj, "virtualNetworkLinks", path);
 	*n = 0;
@@ -364,18 +423,18 @@ static void decode_links(model_ctx_t *c, const json_t *obj, const char *path, bo
 		const char *p;
 		if (!item(c, l, i, path, "virtualNetworkLinks", &e, &p))
 			continue;
-		if (zone_link)
-			check_keys(c, e, p,
-				   KEYS("name", "id", "virtualNetwork", "registrationEnabled",
-					"resolutionPolicy", "tags"));
+		if (kind == MODEL_KIND_ZONE_LINK)
+			check_resource_keys(c, e, p, kind,
+					    KEYS("virtualNetwork", "registrationEnabled",
+						 "resolutionPolicy", "virtualNetworkLinkState"));
 		else
-			check_keys(c, e, p, KEYS("name", "id", "virtualNetwork", "metadata"));
+			check_resource_keys(c, e, p, kind, KEYS("virtualNetwork"));
 		model_vnet_link_t *k = &(*out)[(*n)++];
 		k->origin = (model_origin_t){e, p};
 		k->vnet = -1;
 		k->name = get_str(c, e, "name", p, true);
 		k->vnet_ref = get_ref(c, e, "virtualNetwork", p, true);
-		if (!zone_link)
+		if (kind != MODEL_KIND_ZONE_LINK)
 			continue;
 		k->registration = get_bool(c, e, "registrationEnabled", p, false);
 		const char *rp = get_str(c, e, "resolutionPolicy", p, false);
@@ -404,9 +463,8 @@ static void decode_vnets(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "virtualNetworks", &e, &p))
 			continue;
-		check_keys(c, e, p,
-			   KEYS("name", "id", "location", "addressPrefixes", "subnets", "dnsServers",
-				"tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_VNET,
+				    KEYS("addressPrefixes", "subnets", "dnsServers"));
 		model_vnet_t *v = &d->vnets[d->n_vnets++];
 		v->origin = (model_origin_t){e, p};
 		v->name = get_str(c, e, "name", p, true);
@@ -443,7 +501,8 @@ static void decode_vnets(model_ctx_t *c, const json_t *root)
 			const char *sp;
 			if (!item(c, sl, j, p, "subnets", &se, &sp))
 				continue;
-			check_keys(c, se, sp, KEYS("name", "id", "addressPrefix", "delegation"));
+			check_resource_keys(c, se, sp, MODEL_KIND_SUBNET,
+					    KEYS("addressPrefix", "delegation"));
 			model_subnet_t *s = &v->subnets[v->n_subnets];
 			s->origin = (model_origin_t){se, sp};
 			s->name = get_str(c, se, "name", sp, true);
@@ -465,9 +524,9 @@ static void decode_vnets(model_ctx_t *c, const json_t *root)
 static void decode_inbound(model_ctx_t *c, const json_t *e, const char *p,
 			   model_inbound_endpoint_t *ie)
 {
-	check_keys(c, e, p,
-		   KEYS("name", "id", "subnet", "privateIpAllocationMethod", "privateIpAddress",
-			"ipConfigurations", "location", "tags"));
+	check_resource_keys(c, e, p, MODEL_KIND_INBOUND,
+			    KEYS("subnet", "privateIpAllocationMethod", "privateIpAddress",
+				 "ipConfigurations"));
 	ie->origin = (model_origin_t){e, p};
 	ie->subnet = -1;
 	ie->name = get_str(c, e, "name", p, true);
@@ -522,9 +581,8 @@ static void decode_resolvers(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "dnsResolvers", &e, &p))
 			continue;
-		check_keys(c, e, p,
-			   KEYS("name", "id", "location", "virtualNetwork", "inboundEndpoints",
-				"outboundEndpoints", "tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_RESOLVER,
+				    KEYS("virtualNetwork", "inboundEndpoints", "outboundEndpoints"));
 		model_resolver_t *r = &d->resolvers[d->n_resolvers++];
 		r->origin = (model_origin_t){e, p};
 		r->vnet = -1;
@@ -546,7 +604,7 @@ static void decode_resolvers(model_ctx_t *c, const json_t *root)
 			const char *op;
 			if (!item(c, ol, j, p, "outboundEndpoints", &oe, &op))
 				continue;
-			check_keys(c, oe, op, KEYS("name", "id", "subnet", "location", "tags"));
+			check_resource_keys(c, oe, op, MODEL_KIND_OUTBOUND, KEYS("subnet"));
 			model_outbound_endpoint_t *o = &r->outbound[r->n_outbound++];
 			o->origin = (model_origin_t){oe, op};
 			o->subnet = -1;
@@ -576,9 +634,9 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "dnsForwardingRulesets", &e, &p))
 			continue;
-		check_keys(c, e, p,
-			   KEYS("name", "id", "location", "dnsResolverOutboundEndpoints",
-				"forwardingRules", "virtualNetworkLinks", "tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_RULESET,
+				    KEYS("dnsResolverOutboundEndpoints", "forwardingRules",
+					 "virtualNetworkLinks"));
 		model_ruleset_t *rs = &d->rulesets[d->n_rulesets++];
 		rs->origin = (model_origin_t){e, p};
 		rs->name = get_str(c, e, "name", p, true);
@@ -600,9 +658,9 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 			const char *rp;
 			if (!item(c, rl, j, p, "forwardingRules", &re, &rp))
 				continue;
-			check_keys(c, re, rp,
-				   KEYS("name", "id", "domainName", "targetDnsServers",
-					"forwardingRuleState", "metadata"));
+			check_resource_keys(c, re, rp, MODEL_KIND_RULE,
+					    KEYS("domainName", "targetDnsServers",
+						 "forwardingRuleState"));
 			model_rule_t *r = &rs->rules[rs->n_rules++];
 			r->origin = (model_origin_t){re, rp};
 			r->name = get_str(c, re, "name", rp, true);
@@ -619,10 +677,10 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 				model_report(c, re, "forwardingRuleState", rp, "F-6", PR_ECONFIG,
 					     "'%s' is not a rule state; valid: Enabled, Disabled",
 					     state);
-			const json_t *md = get_map(c, re, "metadata", rp);
-			r->metadata = (json_t *)md;
+			const json_t *md = json_object_get(re, "metadata"); /* checked with the keys */
+			r->metadata = json_is_object(md) ? (json_t *)md : NULL;
 		}
-		decode_links(c, e, p, false, &rs->links, &rs->n_links);
+		decode_links(c, e, p, MODEL_KIND_RULESET_LINK, &rs->links, &rs->n_links);
 	}
 }
 
@@ -676,7 +734,8 @@ static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, m
 		const char *rp;
 		if (!item(c, l, i, p, "recordSets", &re, &rp))
 			continue;
-		check_keys(c, re, rp, KEYS("name", "id", "type", "ttl", "records", "metadata"));
+		check_resource_keys(c, re, rp, MODEL_KIND_RECORD_SET,
+				    KEYS("type", "ttl", "records", "isAutoRegistered"));
 		model_record_set_t *rs = &z->record_sets[z->n_record_sets++];
 		rs->origin = (model_origin_t){re, rp};
 		rs->name = get_str(c, re, "name", rp, true);
@@ -726,9 +785,8 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 		if (!item(c, l, i, path, key, &e, &p))
 			continue;
 		if (private_zone)
-			check_keys(c, e, p,
-				   KEYS("name", "id", "soa", "recordSets", "virtualNetworkLinks",
-					"tags", "location"));
+			check_resource_keys(c, e, p, MODEL_KIND_ZONE,
+					    KEYS("soa", "recordSets", "virtualNetworkLinks"));
 		else
 			check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
 		model_zone_t *z = &(*out)[(*n)++];
@@ -737,7 +795,7 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 		decode_soa(c, e, p, &z->soa);
 		decode_record_sets(c, e, p, z);
 		if (private_zone)
-			decode_links(c, e, p, true, &z->links, &z->n_links);
+			decode_links(c, e, p, MODEL_KIND_ZONE_LINK, &z->links, &z->n_links);
 	}
 }
 
@@ -753,9 +811,8 @@ static void decode_vms(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "virtualMachines", &e, &p))
 			continue;
-		check_keys(c, e, p,
-			   KEYS("name", "id", "virtualNetwork", "subnet", "privateIpAddress",
-				"location", "tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_VM,
+				    KEYS("virtualNetwork", "subnet", "privateIpAddress"));
 		model_vm_t *vm = &d->vms[d->n_vms++];
 		vm->origin = (model_origin_t){e, p};
 		vm->vnet = vm->subnet = -1;
@@ -779,7 +836,7 @@ static void decode_domain_lists(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "dnsResolverDomainLists", &e, &p))
 			continue;
-		check_keys(c, e, p, KEYS("name", "id", "location", "domains", "tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_DOMAIN_LIST, KEYS("domains"));
 		model_domain_list_t *dl = &d->domain_lists[d->n_domain_lists++];
 		dl->origin = (model_origin_t){e, p};
 		dl->name = get_str(c, e, "name", p, true);
@@ -808,9 +865,8 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", key, &e, &p))
 			continue;
-		check_keys(c, e, p,
-			   KEYS("name", "id", "location", "dnsSecurityRules", "virtualNetworkLinks",
-				"tags"));
+		check_resource_keys(c, e, p, MODEL_KIND_POLICY,
+				    KEYS("dnsSecurityRules", "virtualNetworkLinks"));
 		model_policy_t *pol = &d->policies[d->n_policies++];
 		pol->origin = (model_origin_t){e, p};
 		pol->name = get_str(c, e, "name", p, true);
@@ -822,9 +878,9 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 			const char *rp;
 			if (!item(c, rl, j, p, "dnsSecurityRules", &re, &rp))
 				continue;
-			check_keys(c, re, rp,
-				   KEYS("name", "id", "priority", "action", "dnsResolverDomainLists",
-					"dnsSecurityRuleState"));
+			check_resource_keys(c, re, rp, MODEL_KIND_SECURITY_RULE,
+					    KEYS("priority", "action", "dnsResolverDomainLists",
+						 "dnsSecurityRuleState"));
 			model_security_rule_t *r = &pol->rules[pol->n_rules++];
 			r->origin = (model_origin_t){re, rp};
 			r->name = get_str(c, re, "name", rp, true);
@@ -887,7 +943,7 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 					     "'%s' is not a rule state; valid: Enabled, Disabled",
 					     st);
 		}
-		decode_links(c, e, p, false, &pol->links, &pol->n_links);
+		decode_links(c, e, p, MODEL_KIND_POLICY_LINK, &pol->links, &pol->n_links);
 	}
 }
 

@@ -82,6 +82,9 @@ typedef enum model_limit_id {
 #define MODEL_POLICY_PRIORITY_MIN 100   /* S-1 */
 #define MODEL_POLICY_PRIORITY_MAX 65000 /* S-1 */
 #define MODEL_DEFAULT_TTL 3600          /* design.md §5 */
+#define MODEL_MAX_TAGS 50               /* ARM: tags of one resource */
+#define MODEL_MAX_TAG_NAME 512
+#define MODEL_MAX_TAG_VALUE 256
 #define MODEL_AZURE_DNS_ADDR 0xa83f8110u /* 168.63.129.16 */
 #define MODEL_DEFAULT_HOP_LIMIT 4       /* P-3 */
 #define MODEL_DEFAULT_UNRESPONSIVE_SECONDS 1800 /* F-10 */
@@ -518,7 +521,7 @@ typedef struct model_kind {
 	int rank;              /* creation order: parents and referenced resources first */
 	bool keyed_by_type;    /* record sets: (name, type) name one resource */
 	bool tracked;          /* an ARM tracked resource: location and tags */
-	bool has_metadata;     /* metadata: forwarding rules and ruleset links */
+	bool has_metadata;     /* metadata: forwarding rules, ruleset links, record sets */
 	const char *immutable; /* the property that can't change after creation, or NULL */
 	const char *immutable_rule;
 	const char *service;      /* gRPC service of privres.proto, or NULL */
@@ -532,6 +535,16 @@ const model_kind_t *model_kind(model_kind_id_t id);
 const model_kind_t *model_kind_by_name(const char *name);
 /* Is key a collection of child resources of kind k ("forwardingRules" of a ruleset)? */
 bool model_kind_is_child_key(const model_kind_t *k, const char *key);
+
+/* Is key an output of the resource manager (etag, provisioningState, ...),
+ * ignored on input and in plans? */
+bool model_key_is_read_only(const char *key);
+
+/* Add the outputs every resource has in the cloud's shape to an exported
+ * deployment (deployment_to_json): etag (changes whenever the resource's own
+ * properties do) and provisioningState ("Succeeded": a change is applied whole
+ * or not at all). For the API's answers and exports. */
+void model_annotate_outputs(json_t *doc);
 
 /* Edits of a deployment document (design.md §5 shape) by kind, shared by every
  * surface that changes one resource and by the journal's replay (design.md §7).

@@ -53,7 +53,8 @@ static json_t *props_of(const model_kind_t *kind, const json_t *obj)
 	json_t *v;
 
 	json_object_foreach((json_t *)obj, key, v) {
-		if (strcmp(key, "id") == 0 || model_kind_is_child_key(kind, key))
+		if (strcmp(key, "id") == 0 || model_kind_is_child_key(kind, key) ||
+		    model_key_is_read_only(key))
 			continue;
 		if (kind->id == MODEL_KIND_INBOUND && strcmp(key, "ipConfigurations") == 0 &&
 		    json_is_object(json_array_get(v, 0))) {

@@ -1,6 +1,9 @@
 /* The resource schema (design.md §6a): every kind of resource, once, and the
  * edits of a deployment document that every surface changing one resource
  * shares (the API's CreateOrUpdate and Delete, the journal's replay). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,7 +53,7 @@ static const model_kind_t kinds[MODEL_KIND_COUNT] = {
 	 * (privateDnsZones/A); azurerm has one resource per record type */
 	[MODEL_KIND_RECORD_SET] = {MODEL_KIND_RECORD_SET, "recordSet", "recordSets", NULL,
 				   NET "privateDnsZones", NULL, MODEL_KIND_ZONE, 1, true, false,
-				   false, NULL, NULL, "RecordSetService", "zoneName", NULL},
+				   true, NULL, NULL, "RecordSetService", "zoneName", NULL},
 	[MODEL_KIND_ZONE_LINK] = {MODEL_KIND_ZONE_LINK, "privateZoneVirtualNetworkLink",
 				  "virtualNetworkLinks", NULL,
 				  NET "privateDnsZones/virtualNetworkLinks", "virtualNetworkLinks",
@@ -199,4 +202,69 @@ int model_doc_remove(json_t *doc, const model_kind_t *k, const char *parent, con
 		return PR_ENOTFOUND;
 	json_array_remove(arr, at);
 	return 0;
+}
+
+bool model_key_is_read_only(const char *key)
+{
+	static const char *const outputs[] = {"etag", "provisioningState", "isAutoRegistered",
+					      "virtualNetworkLinkState", NULL};
+	for (const char *const *o = outputs; *o; o++)
+		if (strcmp(*o, key) == 0)
+			return true;
+	return false;
+}
+
+/* What a resource's etag covers: its own given properties, not its children's
+ * (resources of their own) nor the outputs. */
+static json_t *etag_basis(const model_kind_t *k, const json_t *r)
+{
+	json_t *b = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)r, key, v)
+		if (!model_kind_is_child_key(k, key) && !model_key_is_read_only(key))
+			json_object_set(b, key, v);
+	return b;
+}
+
+/* An etag in the resource manager's shape ("0000efd6-0000-0800-0000-60401c7c0000"):
+ * the same content gives the same etag, any change another. */
+static char *etag_of(const model_kind_t *k, const json_t *r)
+{
+	json_t *b = etag_basis(k, r);
+	char *sum = model_state_checksum(b);
+	json_object_set_new(b, "~kind", json_string(k->arm_type));
+	char *sum2 = model_state_checksum(b);
+	json_decref(b);
+	char *e = pr_asprintf("\"%.8s-%.4s-%.4s-%.4s-%.12s\"", sum, sum + 8, sum + 12, sum2,
+			      sum2 + 4);
+	free(sum);
+	free(sum2);
+	return e;
+}
+
+static void annotate(const model_kind_t *k, json_t *arr)
+{
+	size_t i;
+	json_t *r;
+	if (strncmp(k->arm_type, "Microsoft.", 10) != 0)
+		return; /* an emulator resource (external servers): no resource manager */
+	json_array_foreach(arr, i, r) {
+		if (!json_is_object(r))
+			continue;
+		char *etag = etag_of(k, r);
+		json_object_set_new(r, "etag", json_string(etag));
+		free(etag);
+		json_object_set_new(r, "provisioningState", json_string("Succeeded"));
+		for (size_t c = 0; c < MODEL_KIND_COUNT; c++)
+			if (kinds[c].parent == (int)k->id)
+				annotate(&kinds[c], json_object_get(r, kinds[c].key));
+	}
+}
+
+void model_annotate_outputs(json_t *doc)
+{
+	for (size_t i = 0; i < MODEL_KIND_COUNT; i++)
+		if (kinds[i].parent < 0)
+			annotate(&kinds[i], top_collection(doc, &kinds[i], false));
 }

@@ -5,6 +5,7 @@
 
 #include "api/cli/commands.h"
 #include "base/base.h"
+#include "model/model.h"
 
 #define END {NULL, NULL, NULL, CLI_STR, NULL}
 #define NAME {"--name", "-n", "name", CLI_STR, "the resource's name"}
@@ -54,7 +55,6 @@ static const cli_opt_t rule_props[] = {
 	 "ip-address=10.0.0.1 port=53 [ip-address=... port=...] (F-4, F-5)"},
 	{"--forwarding-rule-state", "--state", "forwardingRuleState", CLI_STR,
 	 "Enabled (default) or Disabled (F-6)"},
-	{"--metadata", NULL, "metadata", CLI_MAP, "key=value ..."},
 	END,
 };
 
@@ -62,7 +62,6 @@ static const cli_opt_t link_props[] = {
 	NAME,
 	{"--id", "--virtual-network", "virtualNetwork", CLI_STR,
 	 "the VNet: a name or an ARM id (P-1, L-9)"},
-	{"--metadata", NULL, "metadata", CLI_MAP, "key=value ..."},
 	END,
 };
 
@@ -194,6 +193,27 @@ static const cli_resource_t resources[] = {
 const cli_resource_t *cli_resources(void)
 {
 	return resources;
+}
+
+/* What every resource of a kind has, from the resource schema (design.md §6a). */
+static const cli_opt_t tags_opt = {"--tags", NULL, "tags", CLI_MAP,
+				   "ARM tags: key=value ..."};
+static const cli_opt_t metadata_opt = {"--metadata", NULL, "metadata", CLI_MAP,
+				       "key=value ..."};
+
+const cli_opt_t *cli_resource_opt(const cli_resource_t *r, size_t i)
+{
+	size_t n = 0;
+	while (r->props[n].name)
+		n++;
+	if (i < n)
+		return &r->props[i];
+	const model_kind_t *k = model_kind_by_name(r->field);
+	if (k && k->tracked && i == n++)
+		return &tags_opt;
+	if (k && k->has_metadata && i == n)
+		return &metadata_opt;
+	return NULL;
 }
 
 /* The object that holds the last part of a dotted field, created as needed. */

@@ -51,6 +51,10 @@ typedef struct cli_resource {
 /* Every resource group, NULL-group-terminated (owned by the table, static). */
 const cli_resource_t *cli_resources(void);
 
+/* The i-th option of r's resource: its own, then what the schema gives every
+ * resource of its kind (--tags, --metadata); NULL past the last. */
+const cli_opt_t *cli_resource_opt(const cli_resource_t *r, size_t i);
+
 /* The verbs of a resource group; add-record/remove-record only for record sets. */
 #define CLI_VERBS "create, update, show, list, delete"
 #define CLI_RECORD_VERBS "add-record, remove-record, create, show, list, delete"

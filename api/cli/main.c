@@ -273,7 +273,8 @@ static int resource_arity(const void *ctx, const char *name)
 	const cli_resource_t *r = ctx;
 	if (!strcmp(name, "--keep-empty-record-set"))
 		return 0;
-	for (const cli_opt_t *o = r->props; o->name; o++)
+	const cli_opt_t *o;
+	for (size_t i = 0; (o = cli_resource_opt(r, i)); i++)
 		if (!strcmp(name, o->name) || (o->alias && !strcmp(name, o->alias)))
 			return o->kind == CLI_LIST || o->kind == CLI_TARGETS || o->kind == CLI_MAP
 				       ? ARITY_MANY
@@ -420,15 +421,16 @@ static void resource_help(const cli_resource_t *r, const char *verb)
 	bool record = !strcmp(verb, "add-record") || !strcmp(verb, "remove-record");
 	if (strcmp(verb, "list") != 0)
 		printf("  %-32s the resource's name (required)\n", "--name, -n");
-	for (const cli_opt_t *o = r->props; props && o->name; o++) {
+	const cli_opt_t *o;
+	for (size_t i = 0; props && (o = cli_resource_opt(r, i)); i++) {
 		if (!strcmp(o->field, "name"))
 			continue;
 		char *n = o->alias ? pr_asprintf("%s, %s", o->name, o->alias) : pr_strdup(o->name);
 		printf("  %-32s %s\n", n, o->help);
 		free(n);
 	}
-	for (const cli_opt_t *o = r->record ? r->record->opts : NULL; record && o && o->name; o++)
-		printf("  %-8s %-23s %s\n", o->alias, o->name, o->help);
+	for (const cli_opt_t *v = r->record ? r->record->opts : NULL; record && v && v->name; v++)
+		printf("  %-8s %-23s %s\n", v->alias, v->name, v->help);
 	if (record)
 		printf("  %-32s %s\n", "--ttl", "seconds, for a new record set (default 3600)");
 	if (!strcmp(verb, "remove-record"))
@@ -506,7 +508,8 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 	}
 	if (is_put) {
 		res = json_object();
-		for (const cli_opt_t *o = r->props; o->name; o++) {
+		const cli_opt_t *o;
+		for (size_t i = 0; (o = cli_resource_opt(r, i)); i++) {
 			arg_t *v = strcmp(o->field, "name") ? take(a, o->name, o->alias) : NULL;
 			char *why = NULL;
 			if (v && cli_set_property(res, o, v->values, v->n, &why) != 0) {

@@ -166,6 +166,80 @@ class Control(unittest.TestCase):
         self.assertIn("journal:4", str(ctx.exception))
 
 
+class TagsAndOutputs(unittest.TestCase):
+    """tags on tracked resources, metadata on rules, links and record sets, and
+    the read-only etag and provisioningState (reference/azure.md §4.2), all
+    from the resource schema: through YAML, the API, privresctl and export."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="privres-state-")
+        text = default_yaml().replace("  - name: hub-resolver\n",
+                                      "  - name: hub-resolver\n    tags: {env: test, owner: dns}\n", 1)
+        text = text.replace("{name: Contoso, domainName: contoso.com.,",
+                            "{name: Contoso, metadata: {ticket: '42'}, domainName: contoso.com.,", 1)
+        self.d = Privresd(text, args=["--quiet"], state_dir=self.state)
+
+    def tearDown(self):
+        self.d.stop()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def ctl(self, *args):
+        p = subprocess.run([PRIVRESCTL, "--socket", os.path.join(self.d.dir, "api.sock")] +
+                           list(args), capture_output=True, text=True, timeout=30)
+        return p.returncode, json.loads(p.stdout) if p.returncode == 0 and p.stdout.startswith("{") else p.stdout, p.stderr
+
+    def test_tags_metadata_etag_round_trip(self):
+        rc, r, err = self.ctl("dns-resolver", "show", "-n", "hub-resolver")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(r["tags"], {"env": "test", "owner": "dns"})
+        self.assertEqual(r["provisioningState"], "Succeeded")
+        self.assertRegex(r["etag"], r'^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"$')
+        rc, rule, err = self.ctl("dns-resolver", "forwarding-rule", "show", "--ruleset-name",
+                                 "hub-rules", "-n", "Contoso")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(rule["metadata"], {"ticket": "42"})
+        self.assertNotIn("tags", rule)  # a proxy resource: no tags
+        # privresctl sets tags (tracked) and metadata (record sets) from the schema
+        rc, rs, err = self.ctl("dns-resolver", "forwarding-ruleset", "update", "-n", "hub-rules",
+                               "--outbound-endpoints", "hub-resolver/out", "--tags", "team=net")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(rs["tags"], {"team": "net"})
+        rc, rs2, err = self.ctl("dns-resolver", "forwarding-ruleset", "update", "-n", "hub-rules",
+                                "--outbound-endpoints", "hub-resolver/out", "--tags", "team=dns")
+        self.assertEqual(rc, 0, err)
+        self.assertNotEqual(rs["etag"], rs2["etag"])  # a change changes the etag
+        rc, same, err = self.ctl("dns-resolver", "forwarding-ruleset", "show", "-n", "hub-rules")
+        self.assertEqual(same["etag"], rs2["etag"])
+        rc, rec, err = self.ctl("private-dns", "record-set", "a", "create", "-z",
+                                "azure.contoso.com", "-n", "tagged", "--records", "10.10.2.9",
+                                "--metadata", "app=web")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(rec["metadata"], {"app": "web"})
+        rc, out, err = self.ctl("export")
+        self.assertEqual(rc, 0, err)
+        for text in ("owner: dns", "ticket:", "team: dns", "app: web", "provisioningState"):
+            self.assertIn(text, out)
+        # survives a restart from the state (journal replay)
+        self.d.stop()
+        self.d = Privresd(None, args=["--quiet"], state_dir=self.state)
+        rc, rs3, err = self.ctl("dns-resolver", "forwarding-ruleset", "show", "-n", "hub-rules")
+        self.assertEqual(rs3["tags"], {"team": "dns"})
+        self.assertEqual(rs3["etag"], rs2["etag"])
+
+    def test_bad_tags_refused_with_the_path(self):
+        rc, out, err = self.ctl("call", "/privres.v1.DnsResolverService/CreateOrUpdate", json.dumps({
+            "dnsResolver": {"name": "hub-resolver", "virtualNetwork": "hub",
+                            "tags": {"t%d" % i: "v" for i in range(51)}}}))
+        self.assertEqual(rc, 1)
+        self.assertIn("51 tags, limit 50", err)
+        rc, out, err = self.ctl("call", "/privres.v1.ForwardingRuleService/CreateOrUpdate", json.dumps({
+            "rulesetName": "hub-rules",
+            "forwardingRule": {"name": "Contoso", "domainName": "contoso.com.",
+                               "targetDnsServers": [{"ipAddress": "10.100.0.2"}],
+                               "tags": {"a": "b"}}}))
+        self.assertEqual(rc, 1)  # forwarding rules have no tags (a proxy resource)
+
+
 class KillDuringReloadAndCompaction(unittest.TestCase):
     """kill -9 at random points while SIGHUP reloads and API changes run and the
     journal is compacted after nearly every change (--compact-bytes): the
