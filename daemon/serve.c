@@ -48,6 +48,7 @@ struct daemon {
 	ep_server_t *server;
 	ep_health_t *health; /* outlives snapshots (design.md §3) */
 	resolve_inflight_t *inflight; /* questions out to outside targets, every worker (P-3) */
+	resolve_cache_t *cache;       /* one answer cache for every worker */
 	worker_t *workers;
 	unsigned n_workers;
 	bool serving;
@@ -88,6 +89,7 @@ static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq
 		.source_address = fwd->source_address,
 		.deadline_ms = fwd->deadline_ms,
 		.try_timeout_ms = fwd->try_timeout_ms,
+		.join = fwd->join, /* wait for the same question in flight */
 	};
 	for (size_t i = 0; i < fwd->n_targets && i < EP_FORWARD_MAX_TARGETS; i++)
 		req.targets[i] = (ep_forward_target_t){fwd->targets[i].address, fwd->targets[i].port,
@@ -188,6 +190,7 @@ static int worker_init(void *ctx, unsigned index, uv_loop_t *loop, void **state)
 	const model_emulator_t *em = &resolve_snapshot_deployment(dm->snap)->emulator;
 	w->rw = resolve_worker_new(em);
 	resolve_worker_set_inflight(w->rw, dm->inflight);
+	resolve_worker_set_cache(w->rw, dm->cache);
 	resolve_snapshot_ref(dm->snap);
 	w->snap = dm->snap;
 	atomic_init(&w->pending, NULL);
@@ -776,6 +779,7 @@ static int start_workers(daemon_t *dm)
 	dm->workers = pr_calloc(n, sizeof(*dm->workers));
 	dm->health = ep_health_new(em->unresponsive_seconds * 1000u);
 	dm->inflight = resolve_inflight_new();
+	dm->cache = resolve_cache_new();
 	int rc = ep_server_new(&cfg, &dm->server);
 	if (rc != 0)
 		return rc;
@@ -890,6 +894,7 @@ cleanup:
 	querylog_close(&dm.qlog);
 	ep_health_destroy(&dm.health);
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
+	resolve_cache_destroy(&dm.cache);
 	free(dm.workers);
 	resolve_snapshot_unref(&dm.snap);
 	model_doc_destroy(&doc);
