@@ -838,7 +838,9 @@ static void on_ready(uv_async_t *h)
 	while (list != NULL) {
 		ep_forward_t *fw = list;
 		list = fw->rnext;
-		joined_deliver(fw);
+		/* A callback before it may have closed the forwarder, ending it. */
+		if (!fw->done)
+			joined_deliver(fw);
 	}
 }
 
