@@ -56,8 +56,6 @@ enum fcounter {
 	F_COUNT
 };
 
-/* Largest UDP reply we read: any datagram a target can send over IPv4. */
-#define RBUF_SIZE 65536
 #define POOL_BUCKETS 64
 
 typedef struct try try_t;
@@ -77,9 +75,10 @@ struct ep_forwarder {
 	uv_async_t wake;
 	pthread_mutex_t ready_lock;
 	ep_forward_t *ready;
-	/* Shared by every UDP socket of the loop: a datagram is matched and
-	 * consumed inside its receive callback, before the next read. */
-	uint8_t rbuf[RBUF_SIZE];
+	/* Shared by every UDP socket of the loop, EP_MMSG_BATCH slots of any
+	 * datagram a target can send: replies are read in batches (recvmmsg),
+	 * each matched and consumed inside its receive callback. */
+	uint8_t *rbuf;
 };
 
 /* A connected UDP socket of the pool. */
@@ -155,6 +154,7 @@ static void forwarder_maybe_free(ep_forwarder_t *f)
 {
 	if (f->closing && f->live == 0 && f->sockets == 0 && f->wake_closed) {
 		pthread_mutex_destroy(&f->ready_lock);
+		free(f->rbuf);
 		free(f);
 	}
 }
@@ -212,7 +212,7 @@ static bool sock_worn(const usock_t *s, uint64_t now)
 static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	usock_t *s = h->data;
-	*buf = uv_buf_init((char *)s->f->rbuf, RBUF_SIZE);
+	*buf = uv_buf_init((char *)s->f->rbuf, EP_MMSG_BATCH * EP_UDP_SLOT);
 }
 
 static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -239,9 +239,14 @@ static void target_sockaddr(const ep_forward_target_t *tg, struct sockaddr_in *s
 static int sock_open(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t source,
 		     usock_t **out, bool *bind_err)
 {
+	*bind_err = false;
 	usock_t *s = pr_calloc(1, sizeof(*s));
-	int err = uv_udp_init(f->loop, &s->udp);
-	PR_REQUIRE(err == 0); /* a plain handle init does not fail */
+	/* Under load many replies wait on one socket: one recvmmsg reads them. */
+	int err = uv_udp_init_ex(f->loop, &s->udp, AF_INET | UV_UDP_RECVMMSG);
+	if (err != 0) {
+		free(s);
+		return err; /* no socket (fds exhausted) */
+	}
 	s->udp.data = s;
 	s->f = f;
 	s->addr = tg->real_address;
@@ -252,7 +257,6 @@ static int sock_open(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t 
 	/* The pool's sockets never keep the loop alive: requests' timers do. */
 	uv_unref((uv_handle_t *)&s->udp);
 	struct sockaddr_in sin;
-	*bind_err = false;
 	if (source != 0) {
 		source_sockaddr(source, &sin);
 		err = uv_udp_bind(&s->udp, (struct sockaddr *)&sin, 0);
@@ -564,8 +568,8 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		sock_failed(s);
 		return;
 	}
-	if (nread == 0 && addr == NULL)
-		return; /* nothing more to read this time */
+	if (addr == NULL)
+		return; /* nothing more to read now, or the end of a batch (MMSG_FREE) */
 	ep_forwarder_t *f = s->f;
 	if (flags & UV_UDP_PARTIAL) {
 		count(f, F_MALFORMED);
@@ -894,6 +898,7 @@ int ep_forwarder_new(uv_loop_t *loop, ep_health_t *health, ep_forwarder_t **out)
 	}
 	f->loop = loop;
 	f->health = health;
+	f->rbuf = pr_malloc(EP_MMSG_BATCH * EP_UDP_SLOT);
 	PR_REQUIRE(pthread_mutex_init(&f->ready_lock, NULL) == 0);
 	PR_REQUIRE(uv_async_init(loop, &f->wake, on_ready) == 0);
 	f->wake.data = f;
