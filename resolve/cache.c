@@ -4,20 +4,25 @@
  * number of workers and its TTLs count down the same on every answer.
  *
  * Sharded as Unbound's slabhash is: the key's hash picks one of CACHE_SHARDS
- * shards, each with its own lock, hash table and LRU list, so two workers
- * meet on a lock only when they touch the same shard at the same instant.
- * Critical sections are short (Unbound's lruhash again): a lookup finds the
- * entry, moves it to the front of its LRU list and takes a reference; the
- * copy of the reply is made after the lock is released. An insert checks and
- * copies the reply before it takes the lock, and only links the entry in.
- * Entries are immutable once linked and freed by their last reference, so a
- * reader copying an entry never waits on a writer replacing it.
+ * shards, each with its own read-write lock, hash table and LRU list.
+ * Lookups share the lock: they find the entry, stamp its use and take a
+ * reference, and the copy of the reply is made after the lock is released, so
+ * readers never wait on each other (a worker descheduled in a lookup stalls
+ * nobody). Writers (insert, expiry, eviction) hold it briefly, and the lock
+ * prefers them so a steady stream of hits cannot starve an insert: an insert
+ * checks and copies the reply before it takes the lock and only links the
+ * entry in. Entries are immutable once linked and freed by their last
+ * reference, so a reader copying an entry never waits on a writer replacing it.
  *
  * The bound (emulator.cacheEntries and its byte budget) is the whole cache's:
  * the count and bytes are atomics, and room is made by evicting the least
- * recently used entry of the process — each shard publishes the use ticket of
- * its LRU tail, and the evictor takes the oldest of those (exact LRU for one
- * thread; under concurrent use, the order of tickets taken at the same moment).
+ * recently used entry of the process. A use is a ticket of a process-wide
+ * counter, written to the entry (only when another entry was used since, so a
+ * hot entry costs no write); the LRU list is ordered by when entries were put
+ * at its head, and an evictor gives an entry used since then a second chance
+ * at the head (CLOCK). Each shard publishes its tail's ticket and the evictor
+ * takes the oldest across shards: exact LRU for one thread, the order of
+ * tickets for many.
  *
  * An entry is one allocation: the key's name, the offsets of every TTL in the
  * reply, and the reply as the target sent it. A hit copies the reply into the
@@ -54,7 +59,8 @@ typedef struct centry {
 	uint64_t scope;
 	uint64_t stored_ms;
 	uint64_t expires_ms;
-	uint64_t used; /* LRU ticket of the last use */
+	uint64_t placed;        /* ticket when put at the LRU head (write lock) */
+	_Atomic uint64_t used;  /* ticket of the last use (read lock suffices) */
 	size_t bytes;  /* what the entry counts against the budget */
 	uint16_t qtype;
 	uint8_t flags;
@@ -75,7 +81,7 @@ struct walk {
 typedef struct walk walk_t;
 
 typedef struct shard {
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock;
 	centry_t **buckets;
 	size_t mask;
 	size_t count;
@@ -155,10 +161,16 @@ static shard_t *shard_of(rs_cache_t *c, uint64_t h)
 rs_cache_t *cache_new(void)
 {
 	rs_cache_t *c = pr_calloc(1, sizeof(*c));
+	pthread_rwlockattr_t attr;
+	PR_REQUIRE(pthread_rwlockattr_init(&attr) == 0);
+	/* Writers first: hits never starve an insert or an eviction. */
+	PR_REQUIRE(pthread_rwlockattr_setkind_np(
+			   &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) == 0);
 	for (size_t i = 0; i < CACHE_SHARDS; i++) {
-		PR_REQUIRE(pthread_mutex_init(&c->shards[i].lock, NULL) == 0);
+		PR_REQUIRE(pthread_rwlock_init(&c->shards[i].lock, &attr) == 0);
 		atomic_init(&c->shards[i].tail_used, NO_TAIL);
 	}
+	pthread_rwlockattr_destroy(&attr);
 	return c;
 }
 
@@ -174,9 +186,14 @@ static void entry_put(centry_t *e)
 }
 
 /* Under the shard's lock: the LRU tail's ticket for evictors in other threads. */
+static uint64_t used_of(centry_t *e)
+{
+	return atomic_load_explicit(&e->used, memory_order_relaxed);
+}
+
 static void publish_tail(shard_t *s)
 {
-	atomic_store_explicit(&s->tail_used, s->tail ? s->tail->used : NO_TAIL,
+	atomic_store_explicit(&s->tail_used, s->tail ? used_of(s->tail) : NO_TAIL,
 			      memory_order_relaxed);
 }
 
@@ -222,14 +239,14 @@ static void entry_remove(rs_cache_t *c, shard_t *s, centry_t *e, rs_counters_t *
 
 static void shard_clear(rs_cache_t *c, shard_t *s, rs_counters_t *st)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	while (s->tail)
 		entry_remove(c, s, s->tail, st);
 	free(s->buckets);
 	s->buckets = NULL;
 	s->mask = 0;
 	publish_tail(s);
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 }
 
 void cache_destroy(rs_cache_t **cp)
@@ -241,7 +258,7 @@ void cache_destroy(rs_cache_t **cp)
 	rs_counters_t none = {0}; /* nobody reads counters of a cache going away */
 	for (size_t i = 0; i < CACHE_SHARDS; i++) {
 		shard_clear(c, &c->shards[i], &none);
-		pthread_mutex_destroy(&c->shards[i].lock);
+		pthread_rwlock_destroy(&c->shards[i].lock);
 	}
 	free(c);
 }
@@ -300,15 +317,38 @@ static bool cache_enabled(rs_cache_t *c, uint32_t capacity, rs_counters_t *st)
 	return true;
 }
 
-/* Under the shard's lock: e is the most recently used entry of the process. */
-static void touch(rs_cache_t *c, shard_t *s, centry_t *e)
+/* Under the shard's read lock: e is the most recently used entry of the
+ * process — unless it is already, then nothing is written. */
+static void touch(rs_cache_t *c, centry_t *e)
 {
-	e->used = atomic_fetch_add_explicit(&c->ticket, 1, memory_order_relaxed);
-	if (s->head != e) {
-		lru_unlink(s, e);
-		lru_push_front(s, e);
-	}
+	uint64_t last = atomic_load_explicit(&c->ticket, memory_order_relaxed);
+	if (used_of(e) + 1 < last)
+		atomic_store_explicit(&e->used,
+				      atomic_fetch_add_explicit(&c->ticket, 1, memory_order_relaxed),
+				      memory_order_relaxed);
+}
+
+/* Under the shard's write lock: e goes to the head, newest. */
+static void place(rs_cache_t *c, shard_t *s, centry_t *e)
+{
+	e->placed = atomic_fetch_add_explicit(&c->ticket, 1, memory_order_relaxed);
+	atomic_store_explicit(&e->used, e->placed, memory_order_relaxed);
+	lru_push_front(s, e);
 	publish_tail(s);
+}
+
+/* An entry found past its TTL leaves, under the write lock (a rare path). */
+static void expire(rs_cache_t *c, shard_t *s, const rs_cache_key_t *k, uint64_t h,
+		   uint64_t now_ms, rs_counters_t *st)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	centry_t *e = find(s, k, h);
+	if (e && now_ms >= e->expires_ms) {
+		entry_remove(c, s, e, st);
+		publish_tail(s);
+		bump(&st->cache_expired, 1);
+	}
+	pthread_rwlock_unlock(&s->lock);
 }
 
 /* The entry's reply into the arena, TTLs counted down and ID 0. */
@@ -333,20 +373,17 @@ uint8_t *cache_lookup(rs_cache_t *c, rs_counters_t *st, const rs_cache_key_t *k,
 		return NULL;
 	uint64_t h = rs_cache_key_hash(k);
 	shard_t *s = shard_of(c, h);
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_rdlock(&s->lock);
 	centry_t *e = find(s, k, h);
-	if (e && now_ms >= e->expires_ms) {
-		entry_remove(c, s, e, st);
-		publish_tail(s);
-		bump(&st->cache_expired, 1);
-		e = NULL;
-	}
-	if (e) {
-		touch(c, s, e);
+	bool expired = e && now_ms >= e->expires_ms;
+	if (e && !expired) {
+		touch(c, e);
 		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 	}
-	pthread_mutex_unlock(&s->lock);
-	if (!e) {
+	pthread_rwlock_unlock(&s->lock);
+	if (expired)
+		expire(c, s, k, h, now_ms, st);
+	if (!e || expired) {
 		bump(&st->cache_misses, 1);
 		return NULL;
 	}
@@ -469,33 +506,63 @@ static size_t budget(uint32_t capacity)
 	return (size_t)capacity * RESOLVE_CACHE_BYTES_PER_ENTRY + BUDGET_SLACK;
 }
 
+/* The shard whose published tail is oldest; its ticket in *oldest and
+ * the next oldest of the others in *second. NULL when every shard is empty. */
+static shard_t *oldest_tail(rs_cache_t *c, uint64_t *oldest, uint64_t *second)
+{
+	shard_t *victim = NULL;
+	*oldest = *second = NO_TAIL;
+	for (size_t i = 0; i < CACHE_SHARDS; i++) {
+		uint64_t t = atomic_load_explicit(&c->shards[i].tail_used, memory_order_relaxed);
+		if (t < *oldest) {
+			*second = *oldest;
+			*oldest = t;
+			victim = &c->shards[i];
+		} else if (t < *second) {
+			*second = t;
+		}
+	}
+	return victim;
+}
+
+/* Under the write lock: entries used since they were placed get a second
+ * chance at the head (CLOCK); the tail is then the shard's least recent. */
+static centry_t *second_chance(shard_t *s)
+{
+	for (size_t n = s->count; s->tail && n > 0; n--) {
+		centry_t *e = s->tail;
+		if (used_of(e) == e->placed)
+			return e;
+		lru_unlink(s, e);
+		lru_push_front(s, e);
+		e->placed = used_of(e);
+	}
+	return s->tail;
+}
+
 /* Evict the least recently used entry of the process: the oldest of the
- * shards' LRU tails. False when every shard is empty. */
+ * shards' tails once second chances are given. False when every shard is
+ * empty. */
 static bool evict_one(rs_cache_t *c, rs_counters_t *st)
 {
-	for (int attempt = 0; attempt < CACHE_SHARDS; attempt++) {
-		shard_t *victim = NULL;
-		uint64_t oldest = NO_TAIL;
-		for (size_t i = 0; i < CACHE_SHARDS; i++) {
-			uint64_t t = atomic_load_explicit(&c->shards[i].tail_used,
-							  memory_order_relaxed);
-			if (t < oldest) {
-				oldest = t;
-				victim = &c->shards[i];
-			}
-		}
+	for (int attempt = 0; attempt < 2 * CACHE_SHARDS; attempt++) {
+		uint64_t oldest, second;
+		shard_t *victim = oldest_tail(c, &oldest, &second);
 		if (!victim)
 			return false;
-		pthread_mutex_lock(&victim->lock);
-		bool found = victim->tail != NULL;
-		if (found) {
-			entry_remove(c, victim, victim->tail, st);
-			publish_tail(victim);
+		pthread_rwlock_wrlock(&victim->lock);
+		centry_t *e = second_chance(victim);
+		/* Still older than every other shard's tail (or we looked long
+		 * enough): it goes. Otherwise its shard's news is out; look again. */
+		bool go = e && (used_of(e) <= second || attempt >= CACHE_SHARDS);
+		if (go) {
+			entry_remove(c, victim, e, st);
 			bump(&st->cache_evictions, 1);
 		}
-		pthread_mutex_unlock(&victim->lock);
-		if (found)
-			return true; /* another thread emptied it meanwhile: look again */
+		publish_tail(victim);
+		pthread_rwlock_unlock(&victim->lock);
+		if (go)
+			return true;
 	}
 	return false;
 }
@@ -545,22 +612,21 @@ void cache_insert(rs_cache_t *c, rs_counters_t *st, const rs_cache_key_t *k, uin
 		return;
 	e->hash = rs_cache_key_hash(k);
 	shard_t *s = shard_of(c, e->hash);
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	centry_t *old = find(s, k, e->hash);
 	if (old)
 		entry_remove(c, s, old, st); /* a fresher answer replaces it */
 	ensure_buckets(s, s->count + 1 < capacity ? s->count + 1 : capacity);
 	e->hnext = s->buckets[e->hash & s->mask];
 	s->buckets[e->hash & s->mask] = e;
-	lru_push_front(s, e);
 	s->count++;
-	touch(c, s, e);
+	place(c, s, e);
 	atomic_fetch_add_explicit(&c->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->bytes, e->bytes, memory_order_relaxed);
 	bump(&st->cache_entries, 1);
 	bump(&st->cache_bytes, (int64_t)e->bytes);
 	bump(&st->cache_inserts, 1);
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	/* Room is made after linking: every inserter evicts until the bound holds,
 	 * so concurrent inserts never leave the cache above it. The new entry is
 	 * the most recent: it goes last. */
