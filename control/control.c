@@ -124,8 +124,8 @@ static int refuse_immutable(const json_t *plan, pr_diag_t *diag)
 }
 
 /* parse → validate → plan → compile. *docp is consumed. */
-static int prepare(const deployment_t *current, model_doc_t **docp, resolve_snapshot_t **out,
-		   json_t **plan_out, pr_diag_t *diag)
+static int prepare(const deployment_t *current, model_doc_t **docp, bool recreate,
+		   resolve_snapshot_t **out, json_t **plan_out, pr_diag_t *diag)
 {
 	deployment_t *d = NULL;
 	json_t *plan = NULL;
@@ -135,7 +135,7 @@ static int prepare(const deployment_t *current, model_doc_t **docp, resolve_snap
 		return ret;
 	if (current || plan_out) {
 		plan = deployment_plan(current, d);
-		if ((ret = refuse_immutable(plan, diag)) != 0)
+		if (!recreate && (ret = refuse_immutable(plan, diag)) != 0)
 			goto cleanup;
 	}
 	/* the linker refuses loops (P-1, P-2) with its findings */
@@ -151,7 +151,7 @@ cleanup:
 
 int control_check(model_doc_t **docp, resolve_snapshot_t **out, pr_diag_t *diag)
 {
-	return prepare(NULL, docp, out, NULL, diag);
+	return prepare(NULL, docp, false, out, NULL, diag);
 }
 
 /* ---- durable state ------------------------------------------------------------ */
@@ -254,7 +254,7 @@ int control_apply(control_t *c, control_change_t *ch, json_t **plan, pr_diag_t *
 		ret = edited_doc(c, record, &doc, diag);
 	}
 	if (ret == 0)
-		ret = prepare(control_deployment(c), &doc, &next, &p, diag);
+		ret = prepare(control_deployment(c), &doc, ch->recreate, &next, &p, diag);
 	if (ret != 0 || ch->dry_run || json_array_size(p) == 0)
 		goto cleanup; /* no change is no commit: nothing to persist or publish */
 	if (c->hooks.bind && (ret = c->hooks.bind(c->hooks_ctx, next, diag)) != 0)

@@ -107,6 +107,10 @@ typedef struct control_change {
 	const json_t *resource;   /* PUT: as the document holds it (borrowed) */
 	model_doc_t *doc;         /* REPLACE: transferred (cleared) whatever the outcome */
 	bool dry_run;             /* validate, plan and compile; change nothing */
+	/* REPLACE: a resource whose create-only property changed (I-1, F-7, N-4)
+	 * is recreated, as Terraform replaces it, instead of refused as the
+	 * resource manager refuses an update (SIGHUP: the file is the truth). */
+	bool recreate;
 } control_change_t;
 
 /*

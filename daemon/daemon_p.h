@@ -74,6 +74,7 @@ struct daemon {
 	ep_server_t *server;
 	ep_health_t *health;           /* outlives snapshots (design.md §3) */
 	resolve_inflight_t *inflight;  /* questions out to outside targets, every worker (P-3) */
+	resolve_cache_t *cache;        /* one answer cache for every worker */
 	worker_t *workers;
 	unsigned n_workers;
 	bool serving;

@@ -130,6 +130,8 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 		f.dropped_wrong_source += w.dropped_wrong_source;
 		f.dropped_bad_id += w.dropped_bad_id;
 		f.dropped_bad_question += w.dropped_bad_question;
+		f.joined += w.joined;
+		f.udp_sockets += w.udp_sockets;
 	}
 	json_t *c = json_object();
 #define COUNTER(name, v) json_object_set_new(c, name, json_integer((json_int_t)(v)))
@@ -150,6 +152,8 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("forwardDroppedWrongSource", f.dropped_wrong_source);
 	COUNTER("forwardDroppedBadId", f.dropped_bad_id);
 	COUNTER("forwardDroppedBadQuestion", f.dropped_bad_question);
+	COUNTER("forwardJoined", f.joined);
+	COUNTER("forwardUdpSockets", f.udp_sockets);
 	resolve_worker_stats_t rs = {0};
 	for (unsigned i = 0; i < dm->n_workers; i++) {
 		resolve_worker_stats_t w;

@@ -99,14 +99,13 @@ static void on_reload(uv_signal_t *h, int signum)
 	const char *name = dm->opts.config ? dm->opts.config : model_default_deployment_name();
 	querylog_reopen(dm->qlog); /* log rotation */
 	pr_diag_t *diag = pr_diag_new();
-	control_change_t ch = {.op = CONTROL_REPLACE};
+	control_change_t ch = {.op = CONTROL_REPLACE, .recreate = true};
 	int rc = control_load_source(dm->opts.config, &ch.doc, diag);
 	if (rc == 0)
 		rc = control_apply(dm->control, &ch, NULL, diag);
 	if (rc != 0) {
 		console_print_diag(diag);
-		fprintf(stderr, "privresd: reload of %s refused; the deployment keeps serving\n",
-			name);
+		fprintf(stderr, "privresd: reload refused (%s); the deployment keeps serving\n", name);
 	} else {
 		fprintf(stderr, "privresd: reloaded %s\n", name);
 	}
@@ -147,6 +146,7 @@ static int start_workers(daemon_t *dm)
 	dm->workers = pr_calloc(n, sizeof(*dm->workers));
 	dm->health = ep_health_new(em->unresponsive_seconds * 1000u);
 	dm->inflight = resolve_inflight_new();
+	dm->cache = resolve_cache_new();
 	int rc = ep_server_new(&cfg, &dm->server);
 	if (rc != 0)
 		return rc;
@@ -246,6 +246,7 @@ cleanup:
 	querylog_close(&dm.qlog);
 	ep_health_destroy(&dm.health);
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
+	resolve_cache_destroy(&dm.cache);
 	free(dm.workers);
 	control_destroy(&dm.control);
 	return dm.exit_code;

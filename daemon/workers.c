@@ -51,6 +51,7 @@ static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq
 		.source_address = fwd->source_address,
 		.deadline_ms = fwd->deadline_ms,
 		.try_timeout_ms = fwd->try_timeout_ms,
+		.join = fwd->join, /* wait for the same question in flight */
 	};
 	for (size_t i = 0; i < fwd->n_targets && i < EP_FORWARD_MAX_TARGETS; i++)
 		req.targets[i] = (ep_forward_target_t){fwd->targets[i].address, fwd->targets[i].port,
@@ -151,6 +152,7 @@ static int worker_init(void *ctx, unsigned index, uv_loop_t *loop, void **state)
 	w->index = index;
 	w->rw = resolve_worker_new(&resolve_snapshot_deployment(snap)->emulator);
 	resolve_worker_set_inflight(w->rw, dm->inflight);
+	resolve_worker_set_cache(w->rw, dm->cache);
 	resolve_snapshot_ref(snap);
 	w->snap = snap;
 	atomic_init(&w->pending, NULL);

@@ -198,11 +198,16 @@ void ep_query_drop(ep_query_t *q);
  *
  * A forwarder belongs to one worker loop (design.md §3: each worker has its
  * own upstream sockets): it sends a question to the targets of a rule, one
- * try at a time, each try from a fresh UDP socket (a fresh random source
- * port chosen by the kernel) with a fresh random ID (W-4), and accepts a
- * reply only from the target's address and port with that ID and the same
- * question. A reply with TC set is asked again over TCP to the same target
- * before it is returned (Q-7). Targets are chosen through the health table
+ * try at a time, each with a fresh random ID (W-4) from a connected UDP socket
+ * on a random port chosen by the kernel, and accepts a reply only from the
+ * target's address and port with that ID and the same question. Sockets are
+ * pooled per target (and source address), not opened per try: a try takes one
+ * of up to EP_FORWARD_POOL_SOCKETS sockets at random, and a socket takes no
+ * new try once it served EP_FORWARD_SOCKET_USES tries, is
+ * EP_FORWARD_SOCKET_MS old, or saw a try time out or fail (then a new port is
+ * drawn: RFC 5452's unpredictable port, rotated). IDs are unique among the
+ * tries waiting on one socket. A reply with TC set is asked again over TCP to
+ * the same target before it is returned (Q-7). Targets are chosen through the health table
  * (F-10), which is process-wide: one ep_health_t, owned by the daemon,
  * shared by every forwarder, outliving every snapshot (design.md §3).
  *
@@ -223,9 +228,13 @@ void ep_query_drop(ep_query_t *q);
 #define EP_HEALTH_BACKOFF_BASE_MS 500         /* backoff after the first failure */
 #define EP_HEALTH_BACKOFF_MAX_MS 60000        /* backoff ceiling */
 #define EP_HEALTH_CAPACITY 16384              /* distinct targets tracked */
+#define EP_FORWARD_POOL_SOCKETS 4             /* UDP sockets taking tries per target at once */
+#define EP_FORWARD_SOCKET_USES 64             /* tries per UDP socket before it is rotated */
+#define EP_FORWARD_SOCKET_MS 1000             /* age at which a UDP socket is rotated */
 
 typedef struct ep_health ep_health_t;
 typedef struct ep_forwarder ep_forwarder_t;
+typedef struct resolve_exchange resolve_exchange_t; /* resolve/resolve.h */
 typedef struct ep_forward ep_forward_t;
 
 /* --- Target health (F-10) --- */
@@ -307,6 +316,11 @@ typedef struct ep_forward_request {
 	uint32_t source_address; /* O-1: bind to it when non-zero (virtual mode); 0: any */
 	uint32_t deadline_ms;    /* the whole request; 0: EP_FORWARD_DEADLINE_MS */
 	uint32_t try_timeout_ms; /* one try at one target; 0: EP_FORWARD_TRY_TIMEOUT_MS */
+	/* Q-6: the same question is in flight already (resolve_forward_t.join):
+	 * send nothing, wait for that exchange's reply (borrowed; it outlives the
+	 * request). Its reply, or PR_ETIMEOUT when it got none or the deadline
+	 * passed first, is this request's result (target -1, no tries). */
+	resolve_exchange_t *join;
 } ep_forward_request_t;
 
 /* The outcome of a request, lent to the callback. */
@@ -344,6 +358,8 @@ typedef struct ep_forward_stats {
 	uint64_t dropped_bad_question; /* replies for another question (W-4) */
 	uint64_t dropped_malformed;    /* replies too short, not responses, unreadable */
 	uint64_t cancelled;            /* requests cancelled or cut by close */
+	uint64_t joined;               /* requests that waited for the same question in flight */
+	uint64_t udp_sockets;          /* UDP sockets opened (pooled, W-4) */
 } ep_forward_stats_t;
 
 /* A forwarder on loop, choosing targets through health (borrowed; must

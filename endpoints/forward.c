@@ -1,7 +1,7 @@
 /*
  * The outbound forwarder: one per worker loop. A request is a sequence of
  * tries, one at a time, each at the target ep_health_choose() picks (F-10),
- * each from a fresh connected UDP socket with a fresh random ID (W-4); a
+ * each with a fresh random ID (W-4) from a pooled, connected UDP socket; a
  * reply with TC set is asked again over TCP (Q-7). One timer per request
  * bounds the current try and the whole request.
  *
@@ -9,19 +9,32 @@
  * udp-connect option: the kernel then drops datagrams from any other address
  * or port and reports ICMP errors (a closed port fails the try at once
  * instead of after its timeout). The matcher checks the source again anyway.
+ * A socket per try cost a socket(2), connect(2), an epoll change and a close
+ * on every forwarded question; a pool per target keeps RFC 5452's defence —
+ * the kernel's random port, rotated after a few dozen tries or a second, or at
+ * once when a try on it times out or fails — and a reply is matched to its try
+ * by ID (unique per socket) and then checked whole (W-4).
+ *
+ * A request that joins the same question in flight (Q-6, req->join) sends
+ * nothing: resolve/ wakes it from the thread that got the reply, through the
+ * forwarder's async handle, and its result is that reply.
  *
  * Lifetimes (style.md §10): a request owns its timer and its current try; a
- * try owns one socket handle and is freed in its close callback; a request
- * is freed once it is done and its handles are closed; the forwarder is freed
- * once it is closing and its last request is freed.
+ * UDP try belongs to its request and waits on a socket of the pool; a TCP try
+ * owns its handle and is freed in its close callback; a socket is closed once
+ * it has left the pool and no try waits on it; a request is freed once it is
+ * done and its handles are closed; the forwarder is freed once it is closing
+ * and its last request, socket and async handle are gone.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "endpoints/endpoints_p.h"
 #include "endpoints/forward_p.h"
+#include "resolve/resolve.h"
 
 enum fcounter {
 	F_REQUESTS,
@@ -38,13 +51,15 @@ enum fcounter {
 	F_BAD_QUESTION,
 	F_MALFORMED,
 	F_CANCELLED,
+	F_JOINED,
+	F_UDP_SOCKETS,
 	F_COUNT
 };
 
-/* Largest UDP reply we read: any datagram a target can send over IPv4. */
-#define RBUF_SIZE 65536
+#define POOL_BUCKETS 64
 
 typedef struct try try_t;
+typedef struct usock usock_t;
 
 struct ep_forwarder {
 	uv_loop_t *loop;
@@ -52,11 +67,31 @@ struct ep_forwarder {
 	ep_rng_t rng;
 	ep_forward_t *head; /* requests in flight */
 	unsigned live;      /* requests not yet freed */
-	bool closing;
+	unsigned sockets;   /* UDP sockets not yet closed */
+	bool closing, wake_closed;
 	_Atomic uint64_t counters[F_COUNT];
-	/* Shared by every UDP socket of the loop: a datagram is matched and
-	 * consumed inside its receive callback, before the next read. */
-	uint8_t rbuf[RBUF_SIZE];
+	usock_t *pool[POOL_BUCKETS]; /* sockets taking new tries, by target */
+	/* Joined requests woken by other threads. */
+	uv_async_t wake;
+	pthread_mutex_t ready_lock;
+	ep_forward_t *ready;
+	/* Shared by every UDP socket of the loop, EP_MMSG_BATCH slots of any
+	 * datagram a target can send: replies are read in batches (recvmmsg),
+	 * each matched and consumed inside its receive callback. */
+	uint8_t *rbuf;
+};
+
+/* A connected UDP socket of the pool. */
+struct usock {
+	uv_udp_t udp;
+	ep_forwarder_t *f;
+	usock_t *next; /* pool bucket chain while pooled */
+	uint32_t addr, source;
+	uint16_t port;
+	bool pooled, closing;
+	uint64_t born; /* uv_now() */
+	unsigned uses;
+	try_t *tries; /* waiting for a reply on this socket */
 };
 
 struct try {
@@ -66,12 +101,9 @@ struct try {
 	bool closing;
 	uint16_t id;
 	uint64_t started; /* uv_now() */
-	union {
-		uv_handle_t handle;
-		uv_udp_t udp;
-		uv_tcp_t tcp;
-	} h;
-	uv_udp_send_t send;
+	usock_t *sock;     /* UDP */
+	try_t *sock_next;  /* UDP: the socket's list */
+	uv_tcp_t tcp_handle;
 	uv_connect_t connect;
 	uv_write_t write;
 	uint8_t *out; /* the question with this try's ID (and the TCP prefix) */
@@ -79,7 +111,7 @@ struct try {
 	ep_frame_t frame; /* TCP reply reassembly */
 };
 
-typedef enum fstate { FW_TRYING, FW_WAITING, FW_DEFERRED } fstate_t;
+typedef enum fstate { FW_TRYING, FW_WAITING, FW_DEFERRED, FW_JOINED } fstate_t;
 
 struct ep_forward {
 	ep_forwarder_t *f;
@@ -101,8 +133,13 @@ struct ep_forward {
 	int deferred_status; /* FW_DEFERRED: the failure to report */
 	try_t *cur;
 	unsigned tries;
-	int handles; /* timer + tries whose close callback is still to come */
+	int handles; /* timer + TCP tries whose close callback is still to come */
 	bool done, in_start, timer_closing;
+	/* FW_JOINED */
+	resolve_exchange_t *join;
+	void *token;         /* the registration, until woken or withdrawn */
+	ep_forward_t *rnext; /* the forwarder's ready list */
+	bool queued;         /* on the ready list (under ready_lock) */
 };
 
 static void count(ep_forwarder_t *f, enum fcounter c)
@@ -115,8 +152,11 @@ static void count(ep_forwarder_t *f, enum fcounter c)
 
 static void forwarder_maybe_free(ep_forwarder_t *f)
 {
-	if (f->closing && f->live == 0)
+	if (f->closing && f->live == 0 && f->sockets == 0 && f->wake_closed) {
+		pthread_mutex_destroy(&f->ready_lock);
+		free(f->rbuf);
 		free(f);
+	}
 }
 
 static void forward_maybe_free(ep_forward_t *fw)
@@ -129,6 +169,186 @@ static void forward_maybe_free(ep_forward_t *fw)
 	f->live--;
 	forwarder_maybe_free(f);
 }
+
+/* --- The UDP socket pool (W-4) --- */
+
+static size_t pool_bucket(uint32_t addr, uint16_t port, uint32_t source)
+{
+	uint64_t h = ((uint64_t)addr << 16 | port) * 0x9e3779b97f4a7c15ull ^ source;
+	return (size_t)(h >> 58) % POOL_BUCKETS;
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+	usock_t *s = h->data;
+	ep_forwarder_t *f = s->f;
+	free(s);
+	f->sockets--;
+	forwarder_maybe_free(f);
+}
+
+/* The socket takes no new try; it closes once no try waits on it. */
+static void sock_retire(usock_t *s)
+{
+	if (s->pooled) {
+		usock_t **pp = &s->f->pool[pool_bucket(s->addr, s->port, s->source)];
+		while (*pp != s)
+			pp = &(*pp)->next;
+		*pp = s->next;
+		s->next = NULL;
+		s->pooled = false;
+	}
+	if (s->tries == NULL && !s->closing) {
+		s->closing = true;
+		uv_close((uv_handle_t *)&s->udp, on_sock_closed);
+	}
+}
+
+static bool sock_worn(const usock_t *s, uint64_t now)
+{
+	return s->uses >= EP_FORWARD_SOCKET_USES || now - s->born >= EP_FORWARD_SOCKET_MS;
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	usock_t *s = h->data;
+	*buf = uv_buf_init((char *)s->f->rbuf, EP_MMSG_BATCH * EP_UDP_SLOT);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags);
+
+static void source_sockaddr(uint32_t source, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(source);
+	sin->sin_port = 0; /* W-4: the kernel's random ephemeral port */
+}
+
+static void target_sockaddr(const ep_forward_target_t *tg, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(tg->real_address);
+	sin->sin_port = htons(tg->real_port);
+}
+
+/* A new connected socket to tg. *bind_err: the source address could not be
+ * bound (O-1); other errors mean the socket itself failed. */
+static int sock_open(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t source,
+		     usock_t **out, bool *bind_err)
+{
+	*bind_err = false;
+	usock_t *s = pr_calloc(1, sizeof(*s));
+	/* Under load many replies wait on one socket: one recvmmsg reads them. */
+	int err = uv_udp_init_ex(f->loop, &s->udp, AF_INET | UV_UDP_RECVMMSG);
+	if (err != 0) {
+		free(s);
+		return err; /* no socket (fds exhausted) */
+	}
+	s->udp.data = s;
+	s->f = f;
+	s->addr = tg->real_address;
+	s->port = tg->real_port;
+	s->source = source;
+	s->born = uv_now(f->loop);
+	f->sockets++;
+	/* The pool's sockets never keep the loop alive: requests' timers do. */
+	uv_unref((uv_handle_t *)&s->udp);
+	struct sockaddr_in sin;
+	if (source != 0) {
+		source_sockaddr(source, &sin);
+		err = uv_udp_bind(&s->udp, (struct sockaddr *)&sin, 0);
+		*bind_err = err != 0;
+	}
+	if (err == 0) {
+		/* W-4: without a source address, connect(2) binds the new
+		 * socket to a random ephemeral port; with one, bind above
+		 * asked for port 0. */
+		target_sockaddr(tg, &sin);
+		err = uv_udp_connect(&s->udp, (struct sockaddr *)&sin);
+	}
+	if (err == 0)
+		err = uv_udp_recv_start(&s->udp, udp_alloc, udp_recv);
+	if (err != 0) {
+		sock_retire(s);
+		return err;
+	}
+	atomic_store_explicit(&f->counters[F_UDP_SOCKETS],
+			      atomic_load_explicit(&f->counters[F_UDP_SOCKETS],
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	s->pooled = true;
+	size_t b = pool_bucket(s->addr, s->port, s->source);
+	s->next = f->pool[b];
+	f->pool[b] = s;
+	*out = s;
+	return 0;
+}
+
+/* A socket for a try at tg: one of the pool's at random, or a new one while
+ * the pool holds fewer than EP_FORWARD_POOL_SOCKETS; worn ones retire. */
+static int sock_take(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t source,
+		     usock_t **out, bool *bind_err)
+{
+	usock_t *ready[EP_FORWARD_POOL_SOCKETS];
+	size_t n = 0;
+	uint64_t now = uv_now(f->loop);
+	usock_t *s = f->pool[pool_bucket(tg->real_address, tg->real_port, source)];
+	while (s != NULL) {
+		usock_t *next = s->next;
+		if (s->addr == tg->real_address && s->port == tg->real_port &&
+		    s->source == source) {
+			if (sock_worn(s, now))
+				sock_retire(s);
+			else if (n < EP_FORWARD_POOL_SOCKETS)
+				ready[n++] = s;
+		}
+		s = next;
+	}
+	if (n < EP_FORWARD_POOL_SOCKETS)
+		return sock_open(f, tg, source, out, bind_err);
+	*bind_err = false;
+	*out = ready[ep_rng_u16(&f->rng) % n];
+	return 0;
+}
+
+static try_t *sock_find(const usock_t *s, uint16_t id)
+{
+	for (try_t *t = s->tries; t != NULL; t = t->sock_next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+static void sock_add(usock_t *s, try_t *t)
+{
+	/* W-4: a fresh random ID, unique among the tries waiting here, so a
+	 * reply names exactly one of them. */
+	while (sock_find(s, t->id) != NULL)
+		t->id = ep_rng_u16(&s->f->rng);
+	t->out[0] = (uint8_t)(t->id >> 8);
+	t->out[1] = (uint8_t)t->id;
+	t->sock = s;
+	t->sock_next = s->tries;
+	s->tries = t;
+	s->uses++;
+}
+
+static void sock_remove(try_t *t)
+{
+	usock_t *s = t->sock;
+	try_t **pp = &s->tries;
+	while (*pp != t)
+		pp = &(*pp)->sock_next;
+	*pp = t->sock_next;
+	t->sock = NULL;
+	if (!s->pooled)
+		sock_retire(s); /* closes it when t was the last */
+}
+
+/* --- Tries --- */
 
 static void on_try_closed(uv_handle_t *h)
 {
@@ -148,7 +368,15 @@ static void try_close(try_t *t)
 	t->closing = true;
 	if (t->fw->cur == t)
 		t->fw->cur = NULL;
-	uv_close(&t->h.handle, on_try_closed);
+	if (t->tcp) {
+		uv_close((uv_handle_t *)&t->tcp_handle, on_try_closed);
+		return;
+	}
+	/* A UDP try holds no handle: off its socket, and gone. */
+	if (t->sock != NULL)
+		sock_remove(t);
+	free(t->out);
+	free(t);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -170,6 +398,28 @@ static void forward_unlink(ep_forward_t *fw)
 	fw->prev = fw->next = NULL;
 }
 
+/* A joined request stops waiting: its registration withdrawn, or, when the
+ * wake-up came already, taken off the ready list. */
+static void joined_detach(ep_forward_t *fw)
+{
+	if (fw->join == NULL)
+		return;
+	if (fw->token == NULL || !resolve_exchange_leave(fw->join, fw->token)) {
+		ep_forwarder_t *f = fw->f;
+		pthread_mutex_lock(&f->ready_lock);
+		if (fw->queued) {
+			ep_forward_t **pp = &f->ready;
+			while (*pp != fw)
+				pp = &(*pp)->rnext;
+			*pp = fw->rnext;
+			fw->queued = false;
+		}
+		pthread_mutex_unlock(&f->ready_lock);
+	}
+	fw->token = NULL;
+	fw->join = NULL;
+}
+
 static void forward_release(ep_forward_t *fw)
 {
 	try_close(fw->cur);
@@ -182,7 +432,8 @@ static void forward_release(ep_forward_t *fw)
 static void on_deferred(uv_timer_t *timer);
 
 /* End the request: the callback, once, then its handles close. reply is
- * borrowed for the callback (the receive buffer or the try's frame). */
+ * borrowed for the callback (the receive buffer, the try's frame, or a
+ * joined exchange's reply). */
 static void forward_finish(ep_forward_t *fw, int status, const uint8_t *reply, size_t len,
 			   const try_t *t)
 {
@@ -223,8 +474,6 @@ static void on_deferred(uv_timer_t *timer)
 	forward_finish(fw, fw->deferred_status, NULL, 0, NULL);
 }
 
-/* --- Tries --- */
-
 static void next_try(ep_forward_t *fw);
 static void arm_timer(ep_forward_t *fw, uint64_t at);
 
@@ -234,13 +483,16 @@ static const ep_forward_target_t *try_target(const try_t *t)
 }
 
 /* F-10: the try failed (timeout or socket error): the target's health takes
- * the failure, and the request moves on. */
+ * the failure, and the request moves on. A UDP socket that lost a try takes
+ * no other (a fresh port for the next, W-4). */
 static void try_failed(try_t *t, enum fcounter why)
 {
 	ep_forward_t *fw = t->fw;
 	const ep_forward_target_t *tg = try_target(t);
 	count(fw->f, why);
 	ep_health_record_failure(fw->f->health, tg->real_address, tg->real_port, pr_now_ms());
+	if (t->sock != NULL)
+		sock_retire(t->sock);
 	try_close(t);
 	next_try(fw);
 }
@@ -252,21 +504,22 @@ static void try_answered(try_t *t, const uint8_t *reply, size_t len)
 	forward_finish(t->fw, 0, reply, len, t);
 }
 
+static const enum fcounter verdict_counter[] = {
+	[EP_REPLY_WRONG_SOURCE] = F_WRONG_SOURCE,
+	[EP_REPLY_MALFORMED] = F_MALFORMED,
+	[EP_REPLY_BAD_ID] = F_BAD_ID,
+	[EP_REPLY_BAD_QUESTION] = F_BAD_QUESTION,
+};
+
 /* Count a dropped reply; true when it matched. */
 static bool reply_accept(try_t *t, const uint8_t *buf, size_t len, const struct sockaddr *from)
 {
 	const ep_forward_target_t *tg = try_target(t);
 	ep_reply_verdict_t v = ep_reply_match(buf, len, from, tg->real_address, tg->real_port,
 					      t->id, &t->fw->question);
-	static const enum fcounter why[] = {
-		[EP_REPLY_WRONG_SOURCE] = F_WRONG_SOURCE,
-		[EP_REPLY_MALFORMED] = F_MALFORMED,
-		[EP_REPLY_BAD_ID] = F_BAD_ID,
-		[EP_REPLY_BAD_QUESTION] = F_BAD_QUESTION,
-	};
 	if (v == EP_REPLY_OK)
 		return true;
-	count(t->fw->f, why[v]);
+	count(t->fw->f, verdict_counter[v]);
 	return false;
 }
 
@@ -294,50 +547,47 @@ static try_t *try_new(ep_forward_t *fw, int target, bool tcp)
 	return t;
 }
 
-static void target_sockaddr(const ep_forward_target_t *tg, struct sockaddr_in *sin)
-{
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(tg->real_address);
-	sin->sin_port = htons(tg->real_port);
-}
-
-static void source_sockaddr(uint32_t source, struct sockaddr_in *sin)
-{
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(source);
-	sin->sin_port = 0; /* W-4: the kernel's random ephemeral port */
-}
-
-static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	try_t *t = h->data;
-	*buf = uv_buf_init((char *)t->fw->f->rbuf, RBUF_SIZE);
-}
-
 static void tcp_start(ep_forward_t *fw, int target);
+
+/* Every try waiting on s fails: an ICMP error on a connected socket is its
+ * target's (W-4 sockets see only their target's errors). */
+static void sock_failed(usock_t *s)
+{
+	sock_retire(s);
+	while (s->tries != NULL && !s->closing)
+		try_failed(s->tries, F_TRY_ERRORS);
+}
 
 static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
 		     unsigned flags)
 {
-	try_t *t = h->data;
-	if (t->closing || t->fw->done)
+	usock_t *s = h->data;
+	if (s->closing)
 		return;
 	if (nread < 0) {
-		/* Connected socket: ICMP port or host unreachable (W-4
-		 * sockets see only their target's errors). */
-		try_failed(t, F_TRY_ERRORS);
+		sock_failed(s);
 		return;
 	}
-	if (nread == 0 && addr == NULL)
-		return; /* nothing more to read this time */
-	const uint8_t *msg = (const uint8_t *)buf->base;
-	if ((flags & UV_UDP_PARTIAL) || !reply_accept(t, msg, (size_t)nread, addr)) {
-		if (flags & UV_UDP_PARTIAL)
-			count(t->fw->f, F_MALFORMED);
-		return; /* W-4: dropped; keep waiting for the real answer */
+	if (addr == NULL)
+		return; /* nothing more to read now, or the end of a batch (MMSG_FREE) */
+	ep_forwarder_t *f = s->f;
+	if (flags & UV_UDP_PARTIAL) {
+		count(f, F_MALFORMED);
+		return;
 	}
+	const uint8_t *msg = (const uint8_t *)buf->base;
+	size_t len = (size_t)nread;
+	try_t *t = len >= 2 ? sock_find(s, (uint16_t)(msg[0] << 8 | msg[1])) : NULL;
+	if (t == NULL) {
+		/* No try has this ID: the matcher says why it is dropped. */
+		static const ep_question_t none;
+		uint16_t other = len >= 2 ? (uint16_t)~(msg[0] << 8 | msg[1]) : 0;
+		count(f, verdict_counter[ep_reply_match(msg, len, addr, s->addr, s->port, other,
+							&none)]);
+		return;
+	}
+	if (!reply_accept(t, msg, len, addr))
+		return; /* W-4: dropped; keep waiting for the real answer */
 	if (msg[2] & 0x02) {
 		/* Q-7: a truncated answer is asked again over TCP, same
 		 * target, before anything is returned. */
@@ -347,14 +597,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		tcp_start(fw, target);
 		return;
 	}
-	try_answered(t, msg, (size_t)nread);
-}
-
-static void udp_sent(uv_udp_send_t *req, int status)
-{
-	try_t *t = req->handle->data;
-	if (status < 0 && status != UV_ECANCELED && !t->closing && !t->fw->done)
-		try_failed(t, F_TRY_ERRORS);
+	try_answered(t, msg, len);
 }
 
 /* Bind to the outbound endpoint's address (O-1). Returns 0, or the bind
@@ -373,30 +616,26 @@ static void udp_start(ep_forward_t *fw, int target)
 {
 	ep_forwarder_t *f = fw->f;
 	try_t *t = try_new(fw, target, false);
-	int err = uv_udp_init(f->loop, &t->h.udp);
-	PR_REQUIRE(err == 0); /* a plain handle init does not fail */
-	t->h.udp.data = t;
-	fw->handles++;
-	struct sockaddr_in sin;
-	if (fw->source != 0) {
-		source_sockaddr(fw->source, &sin);
-		if (bind_source(t, uv_udp_bind(&t->h.udp, (struct sockaddr *)&sin, 0)) != 0)
-			return;
-	}
-	count(f, F_UDP_TRIES);
-	target_sockaddr(&fw->targets[target], &sin);
-	/* W-4: without a source address, connect(2) binds the new socket to
-	 * a random ephemeral port; with one, bind above asked for port 0. */
-	err = uv_udp_connect(&t->h.udp, (struct sockaddr *)&sin);
-	if (err == 0)
-		err = uv_udp_recv_start(&t->h.udp, udp_alloc, udp_recv);
-	if (err == 0) {
-		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)t->out_len);
-		err = uv_udp_send(&t->send, &t->h.udp, &b, 1, NULL, udp_sent);
+	usock_t *s = NULL;
+	bool bind_err = false;
+	int err = sock_take(f, &fw->targets[target], fw->source, &s, &bind_err);
+	if (bind_err) {
+		bind_source(t, err);
+		return;
 	}
 	if (err != 0) {
 		/* The socket itself failed (fds exhausted, no route): the
 		 * target was not reached; count it and move on. */
+		try_failed(t, F_TRY_ERRORS);
+		return;
+	}
+	sock_add(s, t);
+	count(f, F_UDP_TRIES);
+	/* Sent at once: a connected socket's send buffer has room for a
+	 * question, and nothing waits on a send request. */
+	uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)t->out_len);
+	int sent = uv_udp_try_send(&s->udp, &b, 1, NULL);
+	if (sent < 0) {
 		try_failed(t, F_TRY_ERRORS);
 		return;
 	}
@@ -455,10 +694,10 @@ static void tcp_connected(uv_connect_t *req, int status)
 		return;
 	int err = status;
 	if (err == 0)
-		err = uv_read_start((uv_stream_t *)&t->h.tcp, tcp_alloc, tcp_read);
+		err = uv_read_start((uv_stream_t *)&t->tcp_handle, tcp_alloc, tcp_read);
 	if (err == 0) {
 		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)t->out_len);
-		err = uv_write(&t->write, (uv_stream_t *)&t->h.tcp, &b, 1, tcp_written);
+		err = uv_write(&t->write, (uv_stream_t *)&t->tcp_handle, &b, 1, tcp_written);
 	}
 	if (err != 0)
 		try_failed(t, F_TRY_ERRORS);
@@ -468,21 +707,21 @@ static void tcp_start(ep_forward_t *fw, int target)
 {
 	ep_forwarder_t *f = fw->f;
 	try_t *t = try_new(fw, target, true);
-	int err = uv_tcp_init(f->loop, &t->h.tcp);
+	int err = uv_tcp_init(f->loop, &t->tcp_handle);
 	PR_REQUIRE(err == 0);
-	t->h.tcp.data = t;
+	t->tcp_handle.data = t;
 	fw->handles++;
 	struct sockaddr_in sin;
 	if (fw->source != 0) {
 		source_sockaddr(fw->source, &sin);
 		/* libuv may defer a bind error to connect (it does for
 		 * EADDRINUSE); both paths end the request as a bind error. */
-		if (bind_source(t, uv_tcp_bind(&t->h.tcp, (struct sockaddr *)&sin, 0)) != 0)
+		if (bind_source(t, uv_tcp_bind(&t->tcp_handle, (struct sockaddr *)&sin, 0)) != 0)
 			return;
 	}
 	count(f, F_TCP_TRIES);
 	target_sockaddr(&fw->targets[target], &sin);
-	err = uv_tcp_connect(&t->connect, &t->h.tcp, (struct sockaddr *)&sin, tcp_connected);
+	err = uv_tcp_connect(&t->connect, &t->tcp_handle, (struct sockaddr *)&sin, tcp_connected);
 	if (err == UV_EADDRNOTAVAIL && fw->source != 0) {
 		bind_source(t, err);
 		return;
@@ -566,6 +805,88 @@ static void next_try(ep_forward_t *fw)
 
 /* --- Public API --- */
 
+/* --- Joined requests (Q-6) --- */
+
+/* Any thread, under the exchange's lock: hand the news to the loop. */
+static void on_exchange_wake(void *arg)
+{
+	ep_forward_t *fw = arg;
+	ep_forwarder_t *f = fw->f;
+	pthread_mutex_lock(&f->ready_lock);
+	fw->queued = true;
+	fw->rnext = f->ready;
+	f->ready = fw;
+	pthread_mutex_unlock(&f->ready_lock);
+	uv_async_send(&f->wake);
+}
+
+/* The exchange's reply (or none) is this request's. */
+static void joined_deliver(ep_forward_t *fw)
+{
+	size_t len = 0;
+	const uint8_t *reply = resolve_exchange_reply(fw->join, &len);
+	fw->join = NULL;
+	fw->token = NULL;
+	forward_finish(fw, reply != NULL ? 0 : PR_ETIMEOUT, reply, len, NULL);
+}
+
+static void on_ready(uv_async_t *h)
+{
+	ep_forwarder_t *f = h->data;
+	pthread_mutex_lock(&f->ready_lock);
+	ep_forward_t *list = f->ready;
+	f->ready = NULL;
+	for (ep_forward_t *fw = list; fw != NULL; fw = fw->rnext)
+		fw->queued = false;
+	pthread_mutex_unlock(&f->ready_lock);
+	while (list != NULL) {
+		ep_forward_t *fw = list;
+		list = fw->rnext;
+		/* A callback before it may have closed the forwarder, ending it. */
+		if (!fw->done)
+			joined_deliver(fw);
+	}
+}
+
+/* The deadline passed before the reply came, or the reply was in already
+ * when the request started. */
+static void on_joined_timer(uv_timer_t *timer)
+{
+	ep_forward_t *fw = timer->data;
+	if (fw->token == NULL) {
+		joined_deliver(fw);
+		return;
+	}
+	if (resolve_exchange_leave(fw->join, fw->token)) {
+		fw->token = NULL;
+		fw->join = NULL;
+		forward_finish(fw, PR_ETIMEOUT, NULL, 0, NULL);
+	}
+	/* else: woken meanwhile; on_ready delivers it. */
+}
+
+static void joined_start(ep_forward_t *fw, resolve_exchange_t *x)
+{
+	ep_forwarder_t *f = fw->f;
+	count(f, F_JOINED);
+	fw->state = FW_JOINED;
+	fw->join = x;
+	/* The token stays set once woken: withdrawing it then finds nothing
+	 * (a closed exchange has no registration left), which says "woken". */
+	void *token = NULL;
+	int in = resolve_exchange_wait(x, on_exchange_wake, fw, &token);
+	if (in != 0) {
+		/* Never call back inside ep_forward_start(): on the next turn. */
+		uv_timer_start(&fw->timer, on_joined_timer, 0, 0);
+		return;
+	}
+	fw->token = token;
+	uint64_t now = uv_now(f->loop);
+	uv_timer_start(&fw->timer, on_joined_timer, fw->deadline > now ? fw->deadline - now : 0, 0);
+}
+
+/* --- Public API --- */
+
 int ep_forwarder_new(uv_loop_t *loop, ep_health_t *health, ep_forwarder_t **out)
 {
 	PR_REQUIRE(loop != NULL && health != NULL && out != NULL);
@@ -577,8 +898,20 @@ int ep_forwarder_new(uv_loop_t *loop, ep_health_t *health, ep_forwarder_t **out)
 	}
 	f->loop = loop;
 	f->health = health;
+	f->rbuf = pr_malloc(EP_MMSG_BATCH * EP_UDP_SLOT);
+	PR_REQUIRE(pthread_mutex_init(&f->ready_lock, NULL) == 0);
+	PR_REQUIRE(uv_async_init(loop, &f->wake, on_ready) == 0);
+	f->wake.data = f;
+	uv_unref((uv_handle_t *)&f->wake); /* joined requests' timers keep the loop */
 	*out = f;
 	return 0;
+}
+
+static void on_wake_closed(uv_handle_t *h)
+{
+	ep_forwarder_t *f = h->data;
+	f->wake_closed = true;
+	forwarder_maybe_free(f);
 }
 
 void ep_forwarder_close(ep_forwarder_t **fp)
@@ -592,9 +925,14 @@ void ep_forwarder_close(ep_forwarder_t **fp)
 	while (f->head != NULL) {
 		ep_forward_t *fw = f->head;
 		fw->in_start = false;
+		joined_detach(fw);
 		forward_finish(fw, -ECANCELED, NULL, 0, NULL);
 	}
-	forwarder_maybe_free(f);
+	for (size_t i = 0; i < POOL_BUCKETS; i++)
+		while (f->pool[i] != NULL)
+			sock_retire(f->pool[i]);
+	/* No request waits on an exchange now: nothing wakes this handle. */
+	uv_close((uv_handle_t *)&f->wake, on_wake_closed);
 }
 
 void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out)
@@ -617,6 +955,8 @@ void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out)
 		.dropped_bad_question = c[F_BAD_QUESTION],
 		.dropped_malformed = c[F_MALFORMED],
 		.cancelled = c[F_CANCELLED],
+		.joined = c[F_JOINED],
+		.udp_sockets = c[F_UDP_SOCKETS],
 	};
 }
 
@@ -659,6 +999,12 @@ int ep_forward_start(ep_forwarder_t *f, const ep_forward_request_t *req, ep_forw
 	f->head = fw;
 	f->live++;
 	count(f, F_REQUESTS);
+	if (req->join != NULL) {
+		joined_start(fw, req->join);
+		if (out != NULL)
+			*out = fw;
+		return 0;
+	}
 
 	bool any_mapped = false;
 	for (size_t i = 0; i < fw->n_targets; i++) {
@@ -682,6 +1028,7 @@ void ep_forward_cancel(ep_forward_t *fw)
 {
 	if (fw == NULL || fw->done)
 		return;
+	joined_detach(fw);
 	fw->done = true;
 	forward_unlink(fw);
 	count(fw->f, F_CANCELLED);

@@ -25,7 +25,8 @@ const char *resolve_step_rule_id(resolve_step_kind_t kind)
 	case RESOLVE_STEP_LOOP: return "P-3";
 	case RESOLVE_STEP_NO_REPLY: return "F-10";
 	case RESOLVE_STEP_REPLY:
-	case RESOLVE_STEP_CACHE: return "Q-6";
+	case RESOLVE_STEP_CACHE:
+	case RESOLVE_STEP_JOINED: return "Q-6";
 	default: return resolve_step_name(kind);
 	}
 }
@@ -43,7 +44,7 @@ const char *resolve_step_name(resolve_step_kind_t kind)
 		[RESOLVE_STEP_REFUSED] = "refused",       [RESOLVE_STEP_CNAME] = "cname",
 		[RESOLVE_STEP_CNAME_LIMIT] = "cname limit", [RESOLVE_STEP_LOOP] = "loop",
 		[RESOLVE_STEP_REPLY] = "reply",           [RESOLVE_STEP_NO_REPLY] = "no reply",
-		[RESOLVE_STEP_CACHE] = "cache hit",
+		[RESOLVE_STEP_CACHE] = "cache hit",       [RESOLVE_STEP_JOINED] = "joined in flight",
 	};
 	if ((size_t)kind < sizeof(names) / sizeof(names[0]) && names[kind])
 		return names[kind];
@@ -188,6 +189,13 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
 		char *tt = target_text(st->address, st->port);
 		pr_buf_printf(text, " → %s (cache hit)", tt);
+		free(tt);
+		break;
+	}
+	case RESOLVE_STEP_JOINED: {
+		json_object_set_new(j, "target", target_json(st->address, st->port));
+		char *tt = target_text(st->address, st->port);
+		pr_buf_printf(text, " → %s (joined the same question in flight)", tt);
 		free(tt);
 		break;
 	}

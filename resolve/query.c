@@ -61,7 +61,8 @@ typedef struct frame {
 struct resolve_worker {
 	resolve_query_t *free_list;
 	size_t n_free;
-	rs_cache_t *cache;              /* this worker's shard */
+	rs_cache_t *cache;              /* the process's (borrowed) or own_cache */
+	rs_cache_t *own_cache;          /* when no cache is shared with it */
 	rs_counters_t stats;
 	uint64_t (*now_ms)(void *ctx); /* the cache's clock */
 	void *now_ctx;
@@ -83,6 +84,8 @@ struct resolve_query {
 	bool inflight_held;
 	bool may_reenter; /* P-3: arrived where an outside server can send it back */
 	resolve_inflight_t *inflight; /* the table it is counted in */
+	resolve_exchange_t *lead;     /* the exchange its question opened */
+	resolve_exchange_t *join;     /* the exchange it waits on instead */
 	const uint8_t *answer;
 	size_t answer_len;
 	resolve_trace_t trace;
@@ -380,8 +383,8 @@ static bool answer_from_cache(resolve_query_t *q, frame_t *f, const model_target
 	uint32_t capacity = q->s->d->emulator.cache_entries;
 	rs_cache_key_t k = cache_key(q, f);
 	size_t len = 0;
-	uint8_t *wire = cache_lookup(q->w->cache, &k, capacity, capacity ? cache_now(q) : 0,
-				     q->arena, &len);
+	uint8_t *wire = cache_lookup(q->w->cache, &q->w->stats, &k, capacity,
+				     capacity ? cache_now(q) : 0, q->arena, &len);
 	if (!wire)
 		return false;
 	knot_pkt_t *pkt = knot_pkt_new(wire, (uint16_t)len, &q->mm);
@@ -401,34 +404,75 @@ static void cache_reply(resolve_query_t *q, const frame_t *f, const uint8_t *wir
 {
 	uint32_t capacity = q->s->d->emulator.cache_entries;
 	rs_cache_key_t k = cache_key(q, f);
-	cache_insert(q->w->cache, &k, capacity, capacity ? cache_now(q) : 0, wire, len);
+	cache_insert(q->w->cache, &q->w->stats, &k, capacity, capacity ? cache_now(q) : 0, wire,
+		     len);
 }
 
 /* ---- P-3 through outside servers ------------------------------------------------ */
 
 /* hopLimit copies of this question already out there: it is coming back to us
- * through an outside server. Otherwise count this one until its reply. */
+ * through an outside server. */
 static bool outside_loop(resolve_query_t *q, frame_t *f, const model_target_t *t)
 {
 	resolve_inflight_t *tab = q->w->inflight;
-	if (!tab)
-		return false;
-	uint64_t h = inflight_hash(f->name, f->dq.qtype);
 	/* Outside servers reach privres only at inbound endpoints (168.63.129.16
 	 * is not reachable from outside a VNet): only a question that came in
 	 * there can be one of ours coming back. Clients of a VNet's Azure DNS
 	 * asking the same new name at once are never taken for a loop. */
-	if (q->may_reenter && inflight_count(tab, h) >= (uint32_t)hop_limit(q)) {
-		resolve_step_t *st = loop_found(q, f);
-		st->address = t->address;
-		st->port = t->port;
-		return true;
-	}
+	if (!tab || !q->may_reenter ||
+	    inflight_count(tab, inflight_hash(f->name, f->dq.qtype)) < (uint32_t)hop_limit(q))
+		return false;
+	resolve_step_t *st = loop_found(q, f);
+	st->address = t->address;
+	st->port = t->port;
+	return true;
+}
+
+/* A copy of this question goes out: counted until its reply (P-3). */
+static void inflight_hold(resolve_query_t *q, frame_t *f)
+{
+	resolve_inflight_t *tab = q->w->inflight;
+	if (!tab)
+		return;
+	uint64_t h = inflight_hash(f->name, f->dq.qtype);
 	inflight_enter(tab, h);
 	q->inflight = tab;
 	q->inflight_h = h;
 	q->inflight_held = true;
-	return false;
+}
+
+/* Q-6: the same question already out joins it (a question from an inbound
+ * endpoint never does: P-3 must see it go out); otherwise this one opens the
+ * exchange others may join. True when the query joined. */
+static bool join_or_lead(resolve_query_t *q, frame_t *f)
+{
+	resolve_inflight_t *tab = q->w->inflight;
+	q->fwd.join = NULL;
+	if (!tab)
+		return false;
+	rs_cache_key_t k = cache_key(q, f);
+	bool leader = false;
+	resolve_exchange_t *x =
+		exchange_open_or_join(tab, &k, rs_cache_key_hash(&k), !q->may_reenter, &leader);
+	if (!x)
+		return false;
+	if (leader) {
+		q->lead = x;
+		return false;
+	}
+	q->join = x;
+	q->fwd.join = x;
+	return true;
+}
+
+/* The exchange this query leads is over: its reply (or none) goes to every
+ * query that joined it. */
+static void lead_release(resolve_query_t *q, const uint8_t *reply, size_t len)
+{
+	if (!q->lead)
+		return;
+	exchange_close(q->lead, reply, len);
+	exchange_unref(&q->lead);
 }
 
 static void inflight_release(resolve_query_t *q)
@@ -473,8 +517,12 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 			return cached;
 		if (outside_loop(q, f, &targets[i]))
 			return frame_fail(f, DNS_RCODE_SERVFAIL);
+		bool joined = join_or_lead(q, f);
+		if (!joined)
+			inflight_hold(q, f);
 		build_forward_question(q, f);
-		resolve_step_t *st = trace(q, RESOLVE_STEP_FORWARD, f);
+		resolve_step_t *st =
+			trace(q, joined ? RESOLVE_STEP_JOINED : RESOLVE_STEP_FORWARD, f);
 		st->address = targets[i].address;
 		st->port = targets[i].port;
 		f->state = FRAME_WAITING;
@@ -732,22 +780,29 @@ done:
 static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, size_t len,
 			  bool outside)
 {
-	if (!reply || len < KNOT_WIRE_HEADER_SIZE || len > DNS_TCP_MESSAGE_MAX) {
-		trace(q, RESOLVE_STEP_NO_REPLY, f);
-		frame_fail(f, DNS_RCODE_SERVFAIL);
-		return;
+	knot_pkt_t *pkt = NULL;
+	uint8_t *copy = NULL;
+	if (reply && len >= KNOT_WIRE_HEADER_SIZE && len <= DNS_TCP_MESSAGE_MAX) {
+		copy = pr_arena_alloc(q->arena, len);
+		memcpy(copy, reply, len);
+		pkt = knot_pkt_new(copy, (uint16_t)len, &q->mm);
+		if (pkt && knot_pkt_parse(pkt, KNOT_PF_NOCANON) != KNOT_EOK)
+			pkt = NULL;
 	}
-	uint8_t *copy = pr_arena_alloc(q->arena, len);
-	memcpy(copy, reply, len);
-	knot_pkt_t *pkt = knot_pkt_new(copy, (uint16_t)len, &q->mm);
-	if (!pkt || knot_pkt_parse(pkt, KNOT_PF_NOCANON) != KNOT_EOK) {
+	/* Q-6: kept by the query that asked (one that joined got the same reply),
+	 * before the exchange closes: a question arriving in between finds it. */
+	if (pkt && outside && !q->join)
+		cache_reply(q, f, copy, len);
+	if (outside) {
+		lead_release(q, reply, len);
+		exchange_unref(&q->join); /* the reply is the arena's copy now */
+	}
+	if (!pkt) {
 		trace(q, RESOLVE_STEP_NO_REPLY, f);
 		frame_fail(f, DNS_RCODE_SERVFAIL);
 		return;
 	}
 	trace(q, RESOLVE_STEP_REPLY, f)->rcode = knot_pkt_ext_rcode(pkt);
-	if (outside)
-		cache_reply(q, f, copy, len);
 	handle_reply(q, f, pkt);
 }
 
@@ -830,6 +885,8 @@ static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 		resolve_snapshot_ref(q->s);
 	}
 	inflight_release(q);
+	lead_release(q, NULL, 0);
+	exchange_unref(&q->join);
 	pr_arena_reset(q->arena);
 	q->depth = 0;
 	q->answer = NULL;
@@ -987,7 +1044,8 @@ resolve_worker_t *resolve_worker_new(const model_emulator_t *settings)
 {
 	(void)settings; /* the snapshot's settings apply per query, cacheEntries too */
 	resolve_worker_t *w = pr_calloc(1, sizeof(resolve_worker_t));
-	w->cache = cache_new(&w->stats);
+	w->own_cache = cache_new();
+	w->cache = w->own_cache;
 	w->now_ms = default_clock;
 	return w;
 }
@@ -997,6 +1055,12 @@ void resolve_worker_set_clock(resolve_worker_t *w, uint64_t (*now_ms)(void *ctx)
 	PR_REQUIRE(w && now_ms);
 	w->now_ms = now_ms;
 	w->now_ctx = ctx;
+}
+
+void resolve_worker_set_cache(resolve_worker_t *w, resolve_cache_t *c)
+{
+	PR_REQUIRE(w);
+	w->cache = c ? c : w->own_cache;
 }
 
 void resolve_worker_set_inflight(resolve_worker_t *w, resolve_inflight_t *t)
@@ -1042,7 +1106,7 @@ void resolve_worker_destroy(resolve_worker_t **wp)
 		w->free_list = q->next_free;
 		query_destroy(q);
 	}
-	cache_destroy(&w->cache);
+	cache_destroy(&w->own_cache);
 	free(w);
 }
 
@@ -1069,8 +1133,11 @@ void resolve_query_free(resolve_query_t **qp)
 		return;
 	resolve_query_t *q = *qp;
 	*qp = NULL;
-	/* A query given up while it waits (the daemon stopping) is out no more. */
+	/* A query given up while it waits (the daemon stopping) is out no more;
+	 * the queries that joined its question get no reply (SERVFAIL). */
 	inflight_release(q);
+	lead_release(q, NULL, 0);
+	exchange_unref(&q->join);
 	/* Give the snapshot back now: a swap must not wait for the next query. */
 	resolve_snapshot_unref(&q->s);
 	resolve_worker_t *w = q->w;

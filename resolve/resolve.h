@@ -120,15 +120,19 @@ const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_
 /* ---- Workers and queries ---------------------------------------------------- */
 
 /* Per-worker state: a free list of query objects whose buffers are kept, so a
- * warm worker answers without heap allocation, and the worker's cache shard
- * (Q-6, see below). Owned by one worker thread; free every query of a worker
+ * warm worker answers without heap allocation, and the answer cache it uses
+ * (Q-6, see below: its own until resolve_worker_set_cache() gives it the
+ * process's). Owned by one worker thread; free every query of a worker
  * before destroying it. settings may be NULL (each query follows its
  * snapshot's emulator settings, cacheEntries included). */
 resolve_worker_t *resolve_worker_new(const model_emulator_t *settings);
 void resolve_worker_destroy(resolve_worker_t **wp);
 
 /*
- * The answer cache (Q-6, RFC 2308), one shard per worker, no locks.
+ * The answer cache (Q-6, RFC 2308): one for the whole process, shared by every
+ * worker (sharded by hash, a short lock per shard; readers copy outside it),
+ * so a name reaches its target once per TTL whatever the number of workers
+ * and its TTLs count down the same on every answer.
  *
  * What is cached: replies of targets outside privres (rule targets, external
  * servers' forwarder targets that leave privres, publicDns.upstreams), keyed by
@@ -149,17 +153,33 @@ void resolve_worker_destroy(resolve_worker_t **wp);
  * A hit restores the client's ID, question case and EDNS as a forwarded reply
  * does, its TTLs count down (stored TTL minus the whole seconds elapsed), and
  * the trace has a RESOLVE_STEP_CACHE step.
- * Bounds: at most emulator.cacheEntries entries (0 disables and empties the
- * shard) and RESOLVE_CACHE_BYTES_PER_ENTRY octets per entry on average; the
- * least recently used entry is evicted first.
+ * Bounds: at most emulator.cacheEntries entries in the process (0 disables
+ * and empties the cache) and RESOLVE_CACHE_BYTES_PER_ENTRY octets per entry on
+ * average; the least recently used entry is evicted first.
+ *
+ * What the daemon calls: resolve_cache_new() once at start;
+ * resolve_worker_set_cache(rw, cache) on each worker after
+ * resolve_worker_new(); resolve_cache_destroy() after every worker is
+ * destroyed. A worker left alone keeps a cache of its own (tests, explain).
  */
 #define RESOLVE_CACHE_MAX_TTL 86400      /* [privres] one day */
 #define RESOLVE_CACHE_NEGATIVE_TTL 60    /* [privres] a negative answer without an SOA */
 #define RESOLVE_CACHE_BYTES_PER_ENTRY 512 /* budget: entries × this + 64 KiB */
 
+typedef struct resolve_cache resolve_cache_t;
+
+resolve_cache_t *resolve_cache_new(void);
+/* Accepts NULL; clears *cp. No worker may still use it. */
+void resolve_cache_destroy(resolve_cache_t **cp);
+/* c is borrowed and must outlive the worker; NULL: back to its own cache. */
+void resolve_worker_set_cache(resolve_worker_t *w, resolve_cache_t *c);
+
 /* Counters of one worker. Written by the worker thread with relaxed atomics;
  * resolve_worker_stats() may be called from any thread, and the daemon sums
- * the workers' values. */
+ * the workers' values. cache_entries and cache_bytes count what this worker's
+ * inserts and removals changed in a shared cache (one worker may evict what
+ * another inserted, so one worker's value may wrap below zero): their sum
+ * over the workers is the cache's. */
 typedef struct resolve_worker_stats {
 	uint64_t cache_hits;
 	uint64_t cache_misses;    /* lookups while the cache is enabled, not answered */
@@ -188,11 +208,24 @@ void resolve_worker_set_clock(resolve_worker_t *w, uint64_t (*now_ms)(void *ctx)
  * server forwarding to one of our inbound endpoints): SERVFAIL at once and a
  * RESOLVE_STEP_LOOP step, instead of spinning until the deadlines.
  * [privres] The table counts copies, it cannot see causes: hopLimit copies of
- * one question sent out at once by independent clients look like a loop for
- * as long as they are all out (one round trip; after the first reply the cache
- * answers the others).
- * The table is lock-free (atomics) and shared by every worker; it must outlive
- * them.
+ * one question sent out at once by independent clients of inbound endpoints
+ * look like a loop for as long as they are all out (one round trip; after the
+ * first reply the cache answers the others). Clients of a VNet's Azure DNS
+ * join the question already out (below) and send no copy.
+ * The counters are lock-free (atomics) and shared by every worker; the table
+ * must outlive them.
+ *
+ * The same table merges identical questions in flight (Q-6): a question about
+ * to leave privres with the cache key of one already out (same forwarding
+ * view or server, targets and mapping, outbound endpoint, name, type, DO and
+ * CD) joins that exchange instead of being sent again: resolve_start() or
+ * resolve_resume() returns RESOLVE_FORWARD with fwd->join set, and the driver
+ * waits for the exchange (resolve_exchange_wait()) instead of sending, then
+ * hands its reply to resolve_resume() as any reply; each client is answered
+ * with its own ID, case and EDNS. [privres] A question that arrived at an
+ * inbound endpoint never joins: it may be our own question coming back through
+ * an outside server, which must go out again to be counted (P-3) rather than
+ * wait for itself.
  *
  * What the daemon calls: resolve_inflight_new() once at start;
  * resolve_worker_set_inflight(rw, table) on each worker after
@@ -208,6 +241,26 @@ void resolve_worker_set_inflight(resolve_worker_t *w, resolve_inflight_t *t);
 /* How many copies of (name, type) are out now (an upper bound: two counters
  * hashed differently, the smaller wins). name: wire, any case. */
 uint32_t resolve_inflight_count(const resolve_inflight_t *t, const uint8_t *name, uint16_t qtype);
+
+/* An exchange with an outside target that identical questions joined. */
+typedef struct resolve_exchange resolve_exchange_t;
+
+/*
+ * Wait for the reply of exchange x (a fwd->join; borrowed, valid while its
+ * query waits). Returns 1 when the reply is in already (nothing registered),
+ * or 0: wake(arg) will be called exactly once, from any thread, under the
+ * exchange's lock (it must only hand the news to the waiter's own thread),
+ * unless resolve_exchange_leave() removes the registration first. *token
+ * names the registration for resolve_exchange_leave().
+ */
+int resolve_exchange_wait(resolve_exchange_t *x, void (*wake)(void *arg), void *arg,
+			  void **token);
+/* Withdraw a registration. true: removed, wake will never be called; false:
+ * wake has been called already (it returned before this call did). */
+bool resolve_exchange_leave(resolve_exchange_t *x, void *token);
+/* Once the reply is in: the leader's reply (borrowed, valid while the
+ * waiting query lives), or NULL when none came (the query gets SERVFAIL). */
+const uint8_t *resolve_exchange_reply(const resolve_exchange_t *x, size_t *len);
 
 /* What the listener saw. */
 typedef struct resolve_input {
@@ -241,6 +294,7 @@ typedef struct resolve_forward {
 	uint32_t source_address; /* virtual mode: the outbound endpoint's address (O-1); 0: any */
 	uint32_t deadline_ms;    /* the whole query */
 	uint32_t try_timeout_ms; /* one try at one target */
+	resolve_exchange_t *join; /* send nothing; wait for this exchange's reply */
 } resolve_forward_t;
 
 typedef enum resolve_status {
@@ -292,6 +346,7 @@ typedef enum resolve_step_kind {
 	RESOLVE_STEP_REPLY,       /* a forwarded reply arrived (.rcode) */
 	RESOLVE_STEP_NO_REPLY,    /* no target answered in time: SERVFAIL (F-10) */
 	RESOLVE_STEP_CACHE,       /* a cached reply answered (.address, .port, .rcode) */
+	RESOLVE_STEP_JOINED,      /* joined the same question in flight (.address, .port) */
 } resolve_step_kind_t;
 
 /* One step of a query's way; pointers are borrowed from the snapshot. */

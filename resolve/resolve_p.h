@@ -75,19 +75,34 @@ typedef struct rs_cache_key {
 	uint8_t flags; /* RS_CACHE_DO | RS_CACHE_CD */
 } rs_cache_key_t;
 
-typedef struct rs_cache rs_cache_t;
+typedef struct resolve_cache rs_cache_t;
 
-rs_cache_t *cache_new(rs_counters_t *stats);
+rs_cache_t *cache_new(void);
 void cache_destroy(rs_cache_t **cp);
+uint64_t rs_cache_key_hash(const rs_cache_key_t *k);
 /* A hit: the reply copied into arena with its TTLs counted down and ID 0,
- * *len set; NULL on a miss. capacity 0: disabled (and emptied). */
-uint8_t *cache_lookup(rs_cache_t *c, const rs_cache_key_t *k, uint32_t capacity, uint64_t now_ms,
-		      pr_arena_t *arena, size_t *len);
+ * *len set; NULL on a miss. capacity 0: disabled (and emptied). Any thread;
+ * st: the calling worker's counters. */
+uint8_t *cache_lookup(rs_cache_t *c, rs_counters_t *st, const rs_cache_key_t *k,
+		      uint32_t capacity, uint64_t now_ms, pr_arena_t *arena, size_t *len);
 /* Keep a target's reply (copied) when Q-6/RFC 2308 say it may be kept. */
-void cache_insert(rs_cache_t *c, const rs_cache_key_t *k, uint32_t capacity, uint64_t now_ms,
-		  const uint8_t *reply, size_t len);
+void cache_insert(rs_cache_t *c, rs_counters_t *st, const rs_cache_key_t *k, uint32_t capacity,
+		  uint64_t now_ms, const uint8_t *reply, size_t len);
 
 uint64_t inflight_hash(const uint8_t *name_lower, uint16_t qtype);
 uint32_t inflight_count(const resolve_inflight_t *t, uint64_t h);
 void inflight_enter(resolve_inflight_t *t, uint64_t h);
 void inflight_leave(resolve_inflight_t *t, uint64_t h);
+
+/* Q-6: the exchange of a question out to an outside target, that identical
+ * questions join (inflight.c). The leader opens it, its reply closes it. */
+/* The open exchange for k (h: rs_cache_key_hash) with a reference for the
+ * caller: *leader false when one was open already (may_join: the caller takes
+ * part in it), true when this call opened it. NULL when one is open and
+ * may_join is false: the caller asks on its own, outside the table. */
+resolve_exchange_t *exchange_open_or_join(resolve_inflight_t *t, const rs_cache_key_t *k,
+					  uint64_t h, bool may_join, bool *leader);
+/* The leader's reply (borrowed, copied; NULL: none): the exchange leaves the
+ * table and every waiter is woken. */
+void exchange_close(resolve_exchange_t *x, const uint8_t *reply, size_t len);
+void exchange_unref(resolve_exchange_t **xp);

@@ -10,10 +10,14 @@
  * (low 4 bits: listener, high bits: reply kind), then the query.
  * Checks: every answer parses back with libknot, fits the ceiling, has the
  * client's ID and the question as asked (W-5); TC answers hold no records.
- * Each input runs twice on a fresh worker with the process's in-flight table
- * (P-3), so the second run meets what the first left in the cache (Q-6: every
- * reply, the fuzz input among them, goes through the cache's wire walk) and
- * runs are reproducible one by one.
+ * Each input runs twice on two fresh workers sharing a fresh cache and
+ * in-flight table, as the daemon's workers do (Q-6, P-3): in each run the
+ * second worker asks the same question while the first one's is out, so it
+ * joins that exchange (or, from an inbound endpoint, goes out on its own) and
+ * is answered from the first one's reply; the second run meets what the first
+ * left in the cache (every reply, the fuzz input among them, goes through the
+ * cache's wire walk). Runs are reproducible one by one; afterwards no question
+ * may be left counted out or open (resolve_inflight_destroy checks).
  */
 #include <libknot/libknot.h>
 #include <stdlib.h>
@@ -46,7 +50,6 @@ static const char *FORWARDING_YAML =
 	"  addressMap: {\"10.100.0.2:53\": \"127.0.0.1:5353\", \"10.200.0.1:53\": \"127.0.0.1:5354\"}\n";
 
 static resolve_snapshot_t *snaps[2];
-static resolve_inflight_t *inflight;
 
 static resolve_snapshot_t *build(const char *text)
 {
@@ -64,7 +67,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	snaps[0] = build(model_default_deployment_text());
 	snaps[1] = build(FORWARDING_YAML);
-	inflight = resolve_inflight_new();
 	return 0;
 }
 
@@ -117,12 +119,57 @@ static size_t fake_reply(const resolve_forward_t *fwd, int kind, uint8_t *buf, s
 	return qend + 12 + sizeof(target);
 }
 
-static void run_once(resolve_worker_t *worker, const uint8_t *data, size_t size)
+typedef struct fuzz_query {
+	resolve_worker_t *w;
+	resolve_query_t *q;
+	resolve_status_t st;
+	const resolve_forward_t *fwd;
+	int woken;
+} fuzz_query_t;
+
+static void on_wake(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* One step of a query that asked to forward: a fake reply of the selected
+ * kind, or, when it joined an exchange, that exchange's reply once it is in. */
+static void step(fuzz_query_t *x, int kind, const uint8_t *packet, size_t len)
 {
 	static uint8_t reply[4096];
+	const resolve_forward_t *fwd = x->fwd;
+	if (fwd->n_targets == 0 || fwd->n_targets > RESOLVE_MAX_TARGETS)
+		abort();
+	if (fwd->join) {
+		/* Still out (its leader gave up the chase): give up waiting, as
+		 * the forwarder does at the deadline. */
+		void *token = NULL;
+		int woken = 0;
+		const uint8_t *r = NULL;
+		size_t rlen = 0;
+		if (resolve_exchange_wait(fwd->join, on_wake, &woken, &token) == 0) {
+			if (!resolve_exchange_leave(fwd->join, token))
+				abort();
+		} else {
+			r = resolve_exchange_reply(fwd->join, &rlen);
+		}
+		x->st = resolve_resume(x->w, x->q, r, rlen, &x->fwd);
+	} else if (kind == 0) {
+		x->st = resolve_resume(x->w, x->q, NULL, 0, &x->fwd);
+	} else if (kind == 1) {
+		x->st = resolve_resume(x->w, x->q, packet, len, &x->fwd);
+	} else {
+		x->st = resolve_resume(x->w, x->q, reply, fake_reply(fwd, kind, reply, sizeof(reply)),
+				       &x->fwd);
+	}
+}
+
+static void run_once(resolve_worker_t *workers[2], const uint8_t *data, size_t size)
+{
 	size_t cap = ((size_t)data[0] << 8 | data[1]) & ~(size_t)1;
 	bool tcp = data[1] & 1;
 	int sel = data[2];
+	int kind = (sel >> 4) & 3;
 	const uint8_t *packet = data + 3;
 	size_t len = size - 3;
 
@@ -135,39 +182,54 @@ static void run_once(resolve_worker_t *worker, const uint8_t *data, size_t size)
 	resolve_input_t in = {.listener = l->name, .client = (struct sockaddr *)&sin, .tcp = tcp,
 			      .packet = packet, .len = len, .max_answer = cap, .hops = sel >> 6};
 
-	resolve_query_t *q = resolve_query_new(worker);
-	const resolve_forward_t *fwd = NULL;
-	resolve_status_t st = resolve_start(worker, s, &in, q, &fwd);
-	/* Chases may forward again; each is bounded by Q-5's 16 links. */
-	for (int round = 0; st == RESOLVE_FORWARD && round < 40; round++) {
-		if (fwd->n_targets == 0 || fwd->n_targets > RESOLVE_MAX_TARGETS)
-			abort();
-		int kind = (sel >> 4) & 3;
-		if (kind == 0)
-			st = resolve_resume(worker, q, NULL, 0, &fwd);
-		else if (kind == 1)
-			st = resolve_resume(worker, q, packet, len, &fwd);
+	fuzz_query_t x[2];
+	for (int i = 0; i < 2; i++) {
+		x[i] = (fuzz_query_t){.w = workers[i], .q = resolve_query_new(workers[i])};
+		/* The second asks while the first one's question is out. */
+		if (i == 0 || x[0].st == RESOLVE_FORWARD)
+			x[i].st = resolve_start(x[i].w, s, &in, x[i].q, &x[i].fwd);
 		else
-			st = resolve_resume(worker, q, reply, fake_reply(fwd, kind, reply,
-									 sizeof(reply)),
-					    &fwd);
+			x[i].st = RESOLVE_DONE;
 	}
-	if (st == RESOLVE_DONE) {
-		size_t alen;
-		const uint8_t *a = resolve_query_answer(q, &alen);
-		check_answer(a, alen, cap, packet, len);
+	bool waiting = x[1].st == RESOLVE_FORWARD && x[1].fwd->join;
+	void *token = NULL;
+	if (waiting && resolve_exchange_wait(x[1].fwd->join, on_wake, &x[1].woken, &token) != 0)
+		abort(); /* the leader has not had its reply yet */
+	if (x[0].st == RESOLVE_FORWARD && x[0].fwd->join)
+		abort(); /* nothing was out before the first */
+	/* Chases may forward again; each is bounded by Q-5's 16 links. */
+	for (int i = 0; i < 2; i++) {
+		for (int round = 0; x[i].st == RESOLVE_FORWARD && round < 40; round++) {
+			if (i == 1 && round == 0 && waiting && x[1].woken != 1)
+				abort(); /* the leader's reply wakes every joined query once */
+			step(&x[i], kind, packet, len);
+		}
+		if (x[i].st == RESOLVE_DONE && x[i].q) {
+			size_t alen;
+			const uint8_t *a = resolve_query_answer(x[i].q, &alen);
+			check_answer(a, alen, cap, packet, len);
+		}
+		if (i == 1 && waiting && x[1].woken != 1)
+			abort();
 	}
-	resolve_query_free(&q);
+	for (int i = 0; i < 2; i++)
+		resolve_query_free(&x[i].q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 3)
 		return 0;
-	resolve_worker_t *worker = resolve_worker_new(NULL);
-	resolve_worker_set_inflight(worker, inflight);
-	run_once(worker, data, size);
-	run_once(worker, data, size);
+	resolve_cache_t *cache = resolve_cache_new();
+	resolve_inflight_t *inflight = resolve_inflight_new();
+	resolve_worker_t *workers[2];
+	for (int i = 0; i < 2; i++) {
+		workers[i] = resolve_worker_new(NULL);
+		resolve_worker_set_cache(workers[i], cache);
+		resolve_worker_set_inflight(workers[i], inflight);
+	}
+	run_once(workers, data, size);
+	run_once(workers, data, size);
 	/* P-3: every copy sent out was counted back in, whatever the reply. */
 	const uint8_t *packet = data + 3, *end = data + size;
 	if (size >= 3 + KNOT_WIRE_HEADER_SIZE) {
@@ -177,6 +239,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    resolve_inflight_count(inflight, name, knot_wire_read_u16(name + n)) != 0)
 			abort();
 	}
-	resolve_worker_destroy(&worker);
+	for (int i = 0; i < 2; i++)
+		resolve_worker_destroy(&workers[i]);
+	resolve_inflight_destroy(&inflight); /* no exchange left open */
+	resolve_cache_destroy(&cache);
 	return 0;
 }

@@ -5,9 +5,12 @@
  */
 #include <arpa/inet.h>
 #include <libknot/libknot.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -728,6 +731,378 @@ static void test_p3_loop_through_outside_server(void **state)
 	resolve_snapshot_unref(&s);
 }
 
+
+/* ---- one cache for every worker, questions in flight merged ---------------------- */
+
+/* Two workers with the process's cache: what one fetched, the other answers
+ * from, TTL counted down from when it was stored; counters of entries add up
+ * over the workers. */
+static void test_q6_shared_cache_across_workers(void **state)
+{
+	(void)state;
+	resolve_snapshot_t *s = snapshot_with(RULE_TO_2, 100);
+	resolve_cache_t *c = resolve_cache_new();
+	resolve_worker_t *w1 = worker_of(s), *w2 = worker_of(s);
+	resolve_worker_set_cache(w1, c);
+	resolve_worker_set_cache(w2, c);
+	run_t r;
+	ask(&r, w1, s, "azure-dns/a", "web.corp.test", NULL);
+	answer_with(&r, &A_300);
+	done(&r);
+	fake_now += 7000;
+	ask(&r, w2, s, "azure-dns/a", "Web.corp.test", &(ask_t){.id = 0x1111});
+	assert_int_equal(r.status, RESOLVE_DONE);
+	assert_true(has_step(&r, RESOLVE_STEP_CACHE));
+	assert_int_equal(knot_wire_get_id(r.pkt->wire), 0x1111);
+	assert_int_equal(first_of(&r, KNOT_ANSWER, KNOT_RRTYPE_A)->ttl, 293);
+	done(&r);
+	assert_int_equal(stats_of(w1).cache_inserts, 1);
+	assert_int_equal(stats_of(w2).cache_hits, 1);
+	assert_int_equal(stats_of(w1).cache_entries + stats_of(w2).cache_entries, 1);
+	/* The entry expires for every worker at once; the one that finds it
+	 * expired counts the removal. */
+	fake_now += 293000;
+	ask(&r, w2, s, "azure-dns/a", "web.corp.test", NULL);
+	assert_int_equal(r.status, RESOLVE_FORWARD);
+	done(&r);
+	assert_int_equal(stats_of(w1).cache_entries + stats_of(w2).cache_entries, 0);
+	/* Back to a cache of its own: the shared one is not seen any more. */
+	ask(&r, w1, s, "azure-dns/b", "web.corp.test", NULL);
+	answer_with(&r, &A_300);
+	done(&r);
+	resolve_worker_set_cache(w2, NULL);
+	ask(&r, w2, s, "azure-dns/b", "web.corp.test", NULL);
+	assert_int_equal(r.status, RESOLVE_FORWARD);
+	done(&r);
+	resolve_worker_destroy(&w1);
+	resolve_worker_destroy(&w2);
+	resolve_cache_destroy(&c);
+	assert_null(c);
+	resolve_cache_destroy(NULL);
+	resolve_snapshot_unref(&s);
+}
+
+static void count_wake(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Q-6: while one question is out, the same question from clients of any
+ * worker joins it (a "joined" step, fwd->join set, nothing more counted as
+ * out for P-3); the leader's reply answers each of them with its own ID and
+ * case; the reply is cached once. A question from an inbound endpoint never
+ * joins (P-3). A registration withdrawn is never woken. */
+static void test_q6_identical_questions_in_flight_merged(void **state)
+{
+	(void)state;
+	resolve_snapshot_t *s = snapshot_linked(RULE_TO_2, 100, true);
+	resolve_cache_t *c = resolve_cache_new();
+	resolve_inflight_t *t = resolve_inflight_new();
+	resolve_worker_t *w1 = worker_of(s), *w2 = worker_of(s);
+	resolve_worker_t *ws[] = {w1, w2};
+	for (int i = 0; i < 2; i++) {
+		resolve_worker_set_cache(ws[i], c);
+		resolve_worker_set_inflight(ws[i], t);
+	}
+	uint8_t name[DNS_NAME_MAXLEN];
+	assert_true(dns_name_from_text("m.corp.test.", name, NULL, NULL) == 0);
+	run_t lead, f1, f2, f3, ie;
+	ask(&lead, w1, s, "azure-dns/a", "m.corp.test", &(ask_t){.id = 1});
+	assert_int_equal(lead.status, RESOLVE_FORWARD);
+	assert_null(lead.fwd->join);
+	assert_true(has_step(&lead, RESOLVE_STEP_FORWARD));
+	ask(&f1, w2, s, "azure-dns/a", "M.CORP.test", &(ask_t){.id = 2});
+	assert_int_equal(f1.status, RESOLVE_FORWARD);
+	assert_non_null(f1.fwd->join);
+	assert_true(has_step(&f1, RESOLVE_STEP_JOINED));
+	assert_false(has_step(&f1, RESOLVE_STEP_FORWARD));
+	assert_string_equal(resolve_step_rule_id(RESOLVE_STEP_JOINED), "Q-6");
+	ask(&f2, w1, s, "azure-dns/a", "m.Corp.test", &(ask_t){.id = 3});
+	assert_ptr_equal(f2.fwd->join, f1.fwd->join);
+	/* Another view forwards through another scope: its own exchange. */
+	ask(&f3, w2, s, "azure-dns/b", "m.corp.test", &(ask_t){.id = 4});
+	assert_int_equal(f3.status, RESOLVE_FORWARD);
+	assert_null(f3.fwd->join);
+	assert_int_equal(resolve_inflight_count(t, name, KNOT_RRTYPE_A), 2);
+	done(&f3);
+
+	int woken1 = 0, woken2 = 0, woken3 = 0;
+	void *tok1 = NULL, *tok2 = NULL, *tok3 = NULL;
+	assert_int_equal(resolve_exchange_wait(f1.fwd->join, count_wake, &woken1, &tok1), 0);
+	assert_int_equal(resolve_exchange_wait(f2.fwd->join, count_wake, &woken2, &tok2), 0);
+	assert_int_equal(resolve_exchange_wait(f2.fwd->join, count_wake, &woken3, &tok3), 0);
+	assert_true(resolve_exchange_leave(f2.fwd->join, tok3));
+	answer_with(&lead, &(reply_spec_t){.rcode = KNOT_RCODE_NOERROR, .owner = "m.corp.test.",
+					   .type = KNOT_RRTYPE_A, .value = "192.0.2.9", .ttl = 120});
+	assert_int_equal(woken1 + woken2 + woken3, 2);
+	assert_int_equal(woken3, 0);
+	assert_false(resolve_exchange_leave(f1.fwd->join, tok1)); /* woken already */
+	assert_int_equal(resolve_inflight_count(t, name, KNOT_RRTYPE_A), 0);
+	/* Too late to wait: the reply is in. */
+	void *late = NULL;
+	assert_int_equal(resolve_exchange_wait(f1.fwd->join, count_wake, &woken3, &late), 1);
+	run_t *fs[] = {&f1, &f2};
+	const uint8_t *wire[] = {(const uint8_t *)"\x01M\x04" "CORP\x04test",
+				 (const uint8_t *)"\x01m\x04" "Corp\x04test"};
+	for (int i = 0; i < 2; i++) {
+		size_t len = 0;
+		const uint8_t *reply = resolve_exchange_reply(fs[i]->fwd->join, &len);
+		assert_non_null(reply);
+		resume(fs[i], reply, len);
+		assert_int_equal(fs[i]->status, RESOLVE_DONE);
+		assert_int_equal(knot_wire_get_id(fs[i]->pkt->wire), 2 + i);
+		const knot_rrset_t *a = first_of(fs[i], KNOT_ANSWER, KNOT_RRTYPE_A);
+		assert_int_equal(a->ttl, 120);
+		assert_memory_equal(a->owner, wire[i], 13); /* W-5 */
+		done(fs[i]);
+	}
+	done(&lead);
+	/* One insert for the three: the others had the same reply. */
+	assert_int_equal(stats_of(w1).cache_inserts + stats_of(w2).cache_inserts, 1);
+	ask(&f1, w2, s, "azure-dns/a", "m.corp.test", NULL);
+	assert_int_equal(f1.status, RESOLVE_DONE);
+	assert_true(has_step(&f1, RESOLVE_STEP_CACHE));
+	done(&f1);
+
+	/* P-3: at an inbound endpoint even the question of the same view (hub's
+	 * ruleset, the same targets) goes out instead of joining; a client of
+	 * the hub's Azure DNS joins either. */
+	ask(&lead, w1, s, "azure-dns/hub", "i.corp.test", NULL);
+	assert_int_equal(lead.status, RESOLVE_FORWARD);
+	ask(&ie, w2, s, "r/in", "i.corp.test", NULL);
+	assert_int_equal(ie.status, RESOLVE_FORWARD);
+	assert_null(ie.fwd->join);
+	assert_true(has_step(&ie, RESOLVE_STEP_FORWARD));
+	ask(&f1, w2, s, "azure-dns/hub", "i.corp.test", NULL);
+	assert_non_null(f1.fwd->join);
+	done(&f1);
+	done(&ie);
+	done(&lead);
+
+	/* A leader given up: those that joined get no reply, SERVFAIL. */
+	ask(&lead, w1, s, "azure-dns/a", "gone.corp.test", NULL);
+	ask(&f1, w2, s, "azure-dns/a", "gone.corp.test", NULL);
+	assert_non_null(f1.fwd->join);
+	done(&lead);
+	size_t len = 1;
+	assert_int_equal(resolve_exchange_wait(f1.fwd->join, count_wake, &woken1, &tok1), 1);
+	assert_null(resolve_exchange_reply(f1.fwd->join, &len));
+	assert_int_equal(len, 0);
+	resume(&f1, NULL, 0);
+	assert_int_equal(knot_pkt_ext_rcode(f1.pkt), KNOT_RCODE_SERVFAIL);
+	done(&f1);
+	/* One that joined and is given up leaves the leader alone. */
+	ask(&lead, w1, s, "azure-dns/a", "left.corp.test", NULL);
+	ask(&f1, w2, s, "azure-dns/a", "left.corp.test", NULL);
+	done(&f1);
+	answer_with(&lead, &A_300);
+	done(&lead);
+	resolve_worker_destroy(&w1);
+	resolve_worker_destroy(&w2);
+	resolve_inflight_destroy(&t);
+	resolve_cache_destroy(&c);
+	resolve_snapshot_unref(&s);
+}
+
+/* ---- Q-6 under threads: workers at once on one cache and one in-flight table ------------ */
+
+#define T_THREADS 4
+#define T_NAMES 48
+#define T_ROUNDS 3000
+
+typedef struct tctx {
+	resolve_snapshot_t *s;
+	resolve_worker_t *w;
+	unsigned seed;
+	atomic_int *errors;
+	unsigned answered, joined, cached;
+} tctx_t;
+
+typedef struct twait {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	bool woken;
+} twait_t;
+
+static void thread_wake(void *arg)
+{
+	twait_t *tw = arg;
+	pthread_mutex_lock(&tw->m);
+	tw->woken = true;
+	pthread_cond_signal(&tw->cv);
+	pthread_mutex_unlock(&tw->m);
+}
+
+/* The target's answer for name n: 10.0.0.n, TTL 1 to 5 s (so entries expire
+ * while the others run), or NXDOMAIN for every seventh. No cmocka here: its
+ * asserts jump, which only the main thread may do. */
+static size_t thread_reply(const resolve_forward_t *fwd, uint8_t *buf, size_t cap)
+{
+	if (fwd->len + 16 > cap)
+		return 0;
+	memcpy(buf, fwd->packet, fwd->len);
+	knot_wire_set_qr(buf);
+	knot_wire_set_id(buf, 0x7777);
+	knot_wire_set_arcount(buf, 0);
+	size_t qend = KNOT_WIRE_HEADER_SIZE + knot_dname_size(buf + KNOT_WIRE_HEADER_SIZE) + 4;
+	unsigned n = (unsigned)atoi((const char *)buf + KNOT_WIRE_HEADER_SIZE + 2);
+	if (n % 7 == 0) {
+		knot_wire_set_rcode(buf, KNOT_RCODE_NXDOMAIN);
+		return qend;
+	}
+	uint8_t *p = buf + qend;
+	p[0] = 0xc0;
+	p[1] = KNOT_WIRE_HEADER_SIZE;
+	knot_wire_write_u16(p + 2, KNOT_RRTYPE_A);
+	knot_wire_write_u16(p + 4, KNOT_CLASS_IN);
+	knot_wire_write_u32(p + 6, 1 + n % 5);
+	knot_wire_write_u16(p + 10, 4);
+	p[12] = 10, p[13] = 0, p[14] = 0, p[15] = (uint8_t)n;
+	knot_wire_set_ancount(buf, 1);
+	return qend + 16;
+}
+
+/* Is the answer right for name n and the client's ID? */
+static bool thread_answer_ok(resolve_query_t *q, unsigned n, uint16_t id)
+{
+	size_t len;
+	const uint8_t *a = resolve_query_answer(q, &len);
+	if (len < KNOT_WIRE_HEADER_SIZE || knot_wire_get_id(a) != id)
+		return false;
+	knot_pkt_t *pkt = knot_pkt_new((void *)a, (uint16_t)len, NULL);
+	bool ok = pkt && knot_pkt_parse(pkt, 0) == KNOT_EOK;
+	if (ok && n % 7 == 0)
+		ok = knot_pkt_ext_rcode(pkt) == KNOT_RCODE_NXDOMAIN;
+	else if (ok) {
+		const knot_pktsection_t *an = knot_pkt_section(pkt, KNOT_ANSWER);
+		ok = knot_pkt_ext_rcode(pkt) == KNOT_RCODE_NOERROR && an->count == 1 &&
+		     knot_pkt_rr(an, 0)->rrs.rdata->data[3] == n &&
+		     knot_pkt_rr(an, 0)->ttl <= 1 + n % 5;
+	}
+	knot_pkt_free(pkt);
+	return ok;
+}
+
+/* One question driven to its answer; a joined one waits for its leader
+ * (who answers at once on its own thread, so nobody waits for long). */
+static void thread_one(tctx_t *x, unsigned n, uint16_t id)
+{
+	uint8_t packet[64], reply[512];
+	char name[32];
+	snprintf(name, sizeof(name), "n%u.corp.test", n);
+	size_t len = make_query(packet, name, KNOT_RRTYPE_A, &(ask_t){.id = id});
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	resolve_input_t in = {.listener = "azure-dns/a", .client = (struct sockaddr *)&sin,
+			      .packet = packet, .len = len, .max_answer = 512};
+	resolve_query_t *q = resolve_query_new(x->w);
+	const resolve_forward_t *fwd = NULL;
+	resolve_status_t st = resolve_start(x->w, x->s, &in, q, &fwd);
+	if (st == RESOLVE_DONE)
+		x->cached++;
+	while (st == RESOLVE_FORWARD) {
+		if (fwd->join) {
+			twait_t tw = {.woken = false};
+			pthread_mutex_init(&tw.m, NULL);
+			pthread_cond_init(&tw.cv, NULL);
+			void *token = NULL;
+			if (resolve_exchange_wait(fwd->join, thread_wake, &tw, &token) == 0) {
+				pthread_mutex_lock(&tw.m);
+				while (!tw.woken)
+					pthread_cond_wait(&tw.cv, &tw.m);
+				pthread_mutex_unlock(&tw.m);
+			}
+			pthread_mutex_destroy(&tw.m);
+			pthread_cond_destroy(&tw.cv);
+			size_t rlen = 0;
+			const uint8_t *r = resolve_exchange_reply(fwd->join, &rlen);
+			x->joined++;
+			st = resolve_resume(x->w, q, r, rlen, &fwd);
+		} else {
+			usleep(200); /* the target's round trip: others may join meanwhile */
+			st = resolve_resume(x->w, q, reply, thread_reply(fwd, reply, sizeof(reply)),
+					    &fwd);
+		}
+	}
+	if (thread_answer_ok(q, n, id))
+		x->answered++;
+	else
+		atomic_fetch_add(x->errors, 1);
+	resolve_query_free(&q);
+}
+
+static void *thread_main(void *arg)
+{
+	tctx_t *x = arg;
+	for (unsigned i = 0; i < T_ROUNDS; i++) {
+		unsigned n = (unsigned)rand_r(&x->seed) % T_NAMES;
+		thread_one(x, n, (uint16_t)(i + 1));
+	}
+	return NULL;
+}
+
+static uint64_t real_clock(void *ctx)
+{
+	(void)ctx;
+	return pr_now_ms();
+}
+
+/* Four workers at once on one cache of 32 entries (evictions from every
+ * shard) and one in-flight table: every answer is the right one for its name
+ * and ID, some are hits and some joined, and afterwards the counters of the
+ * workers add up to the cache's bound, with no question left out (P-3). */
+static void test_q6_shared_cache_threads(void **state)
+{
+	(void)state;
+	resolve_snapshot_t *s = snapshot_with(RULE_TO_2, 32);
+	resolve_cache_t *c = resolve_cache_new();
+	resolve_inflight_t *t = resolve_inflight_new();
+	atomic_int errors = 0;
+	tctx_t x[T_THREADS];
+	pthread_t th[T_THREADS];
+	for (int i = 0; i < T_THREADS; i++) {
+		x[i] = (tctx_t){.s = s, .w = resolve_worker_new(NULL), .seed = 17u * (unsigned)i + 1,
+				.errors = &errors};
+		resolve_worker_set_clock(x[i].w, real_clock, NULL);
+		resolve_worker_set_cache(x[i].w, c);
+		resolve_worker_set_inflight(x[i].w, t);
+	}
+	for (int i = 0; i < T_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_main, &x[i]), 0);
+	unsigned answered = 0, cached = 0, joined = 0;
+	uint64_t entries = 0, bytes = 0, inserts = 0, evictions = 0;
+	for (int i = 0; i < T_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		answered += x[i].answered;
+		cached += x[i].cached;
+		joined += x[i].joined;
+		resolve_worker_stats_t st = stats_of(x[i].w);
+		entries += st.cache_entries;
+		bytes += st.cache_bytes;
+		inserts += st.cache_inserts;
+		evictions += st.cache_evictions;
+	}
+	assert_int_equal(atomic_load(&errors), 0);
+	assert_int_equal(answered, T_THREADS * T_ROUNDS);
+	assert_true(cached > T_ROUNDS); /* most come from the cache */
+	assert_true(joined > 0);        /* and some joined a question out */
+	fprintf(stderr, "# %u answers: %u from the cache, %u joined\n", answered, cached, joined);
+	assert_true(entries > 0 && entries <= 32);
+	assert_true(bytes <= 32 * RESOLVE_CACHE_BYTES_PER_ENTRY + 65536);
+	assert_true(inserts >= entries && evictions > 0);
+	for (unsigned n = 0; n < T_NAMES; n++) {
+		char name[32];
+		uint8_t wire[DNS_NAME_MAXLEN];
+		snprintf(name, sizeof(name), "n%u.corp.test.", n);
+		assert_true(dns_name_from_text(name, wire, NULL, NULL) == 0);
+		assert_int_equal(resolve_inflight_count(t, wire, KNOT_RRTYPE_A), 0);
+	}
+	for (int i = 0; i < T_THREADS; i++)
+		resolve_worker_destroy(&x[i].w);
+	resolve_inflight_destroy(&t);
+	resolve_cache_destroy(&c);
+	resolve_snapshot_unref(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +1116,9 @@ int main(void)
 		cmocka_unit_test(test_q6_in_process_not_cached),
 		cmocka_unit_test(test_p3_inflight_table),
 		cmocka_unit_test(test_p3_loop_through_outside_server),
+		cmocka_unit_test(test_q6_shared_cache_across_workers),
+		cmocka_unit_test(test_q6_identical_questions_in_flight_merged),
+		cmocka_unit_test(test_q6_shared_cache_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
