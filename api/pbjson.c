@@ -790,19 +790,19 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	return NULL;
 }
 
-/* A "did you mean" for an unknown key (style.md §12): the field whose camel
- * name matches ignoring case, if any. */
+/* A "did you mean" for an unknown key (style.md §12): the closest field by
+ * its JSON name (pr_closest), copied into *buf (owned). */
 static const char *near_field(const ProtobufCMessageDescriptor *d, const char *key, char **buf)
 {
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		char *camel = pbjson_camel_name(d->fields[i].name);
-		if (strcasecmp(camel, key) == 0) {
-			*buf = camel;
-			return camel;
-		}
-		free(camel);
-	}
-	return NULL;
+	char **camel = pr_calloc(d->n_fields + 1, sizeof(*camel));
+	for (unsigned i = 0; i < d->n_fields; i++)
+		camel[i] = pbjson_camel_name(d->fields[i].name);
+	const char *best = pr_closest(key, (const char *const *)camel);
+	*buf = best ? pr_strdup(best) : NULL;
+	for (unsigned i = 0; i < d->n_fields; i++)
+		free(camel[i]);
+	free(camel);
+	return *buf;
 }
 
 static int message_from_json(parse_ctx_t *c, const ProtobufCMessageDescriptor *d, const json_t *j,

@@ -540,3 +540,40 @@ bool pr_map_put_ci(pr_map_t *m, const char *key, int value, int *existing)
 		free(low);
 	return ok;
 }
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t sub = prev + ((a[i - 1] | 32) != (b[j - 1] | 32));
+			size_t del = row[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+const char *pr_closest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = 99, len = strlen(word);
+	for (const char *const *a = candidates; *a; a++) {
+		size_t d = edit_distance(word, *a);
+		if (d < best_d) {
+			best_d = d;
+			best = *a;
+		}
+	}
+	size_t limit = len / 3 > 3 ? len / 3 : 3; /* longer words bear more typos */
+	return best && best_d <= limit && best_d * 2 < len + 1 ? best : NULL;
+}

@@ -103,6 +103,12 @@ void pr_buf_append(pr_buf_t *b, const void *data, size_t len);
 char *pr_buf_take(pr_buf_t *b);
 void pr_buf_free(pr_buf_t *b);
 
+/* "Did you mean": the candidate (NULL-terminated list) closest to word by
+ * edit distance, ignoring case, when close enough to be a typo (at most 3
+ * edits or a third of word's length, and fewer than half of it); else NULL. The one
+ * suggestion of every surface (style.md §12). */
+const char *pr_closest(const char *word, const char *const *candidates);
+
 /* Monotonic clock in milliseconds / nanoseconds. */
 uint64_t pr_now_ms(void);
 uint64_t pr_now_ns(void);

@@ -40,30 +40,8 @@ void deployment_locate(const deployment_t *d, const json_t *node, const char *ke
 	marks_get(d->marks, node, line, column);
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return 99;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cur = row[j];
-			size_t sub = prev + ((a[i - 1] | 32) != (b[j - 1] | 32));
-			size_t del = row[j] + 1, ins = row[j - 1] + 1;
-			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
 /* Unknown keys are errors (style.md §12), with the closest valid key. */
-static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
+void model_check_keys(model_ctx_t *c, const json_t *obj, const char *path,
 		       const char *const *allowed)
 {
 	const char *key;
@@ -75,19 +53,11 @@ static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
 		if (ok)
 			continue;
 		/* Unknown: only now look for the closest valid key. */
-		const char *best = NULL;
-		size_t best_d = 99;
-		for (const char *const *a = allowed; *a; a++) {
-			size_t dist = edit_distance(key, *a);
-			if (dist < best_d) {
-				best_d = dist;
-				best = *a;
-			}
-		}
+		const char *best = pr_closest(key, allowed);
 		pr_buf_t valid = {0};
 		for (const char *const *a = allowed; *a; a++)
 			pr_buf_printf(&valid, "%s%s", a == allowed ? "" : ", ", *a);
-		if (best && best_d <= 3)
+		if (best)
 			model_report(c, obj, key, path, NULL, PR_ECONFIG,
 				     "unknown property '%s' (did you mean '%s'?)", key, best);
 		else
@@ -149,7 +119,7 @@ static void check_resource_keys(model_ctx_t *c, const json_t *obj, const char *p
 	if (k->has_metadata)
 		allowed[n++] = "metadata";
 	allowed[n] = NULL;
-	check_keys(c, obj, path, allowed);
+	model_check_keys(c, obj, path, allowed);
 	if (k->tracked)
 		check_string_map(c, obj, "tags", path, true);
 	if (k->has_metadata)
@@ -227,7 +197,7 @@ static const char *get_ref(model_ctx_t *c, const json_t *obj, const char *key, c
 {
 	const json_t *v = json_object_get(obj, key);
 	if (json_is_object(v)) {
-		check_keys(c, v, path, KEYS("id"));
+		model_check_keys(c, v, path, KEYS("id"));
 		const json_t *id = json_object_get(v, "id");
 		if (json_is_string(id))
 			return dup(c, json_string_value(id));
@@ -396,7 +366,7 @@ static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, c
 				     "a target is {ipAddress: …, port: …}");
 			continue;
 		}
-		check_keys(c, e, p, KEYS("ipAddress", "port"));
+		model_check_keys(c, e, p, KEYS("ipAddress", "port"));
 		if (!get_ipv4(c, e, "ipAddress", p, true, "F-4", &t->address))
 			continue;
 		long long port;
@@ -553,7 +523,7 @@ static void decode_inbound(model_ctx_t *c, const json_t *e, const char *p,
 			model_report(c, cfg, NULL, cp, NULL, PR_ECONFIG, "must be a mapping");
 			return;
 		}
-		check_keys(c, cfg, cp,
+		model_check_keys(c, cfg, cp,
 			   KEYS("subnet", "privateIpAllocationMethod", "privateIpAddress"));
 	}
 	ie->subnet_ref = get_ref(c, cfg, "subnet", cp, true);
@@ -699,7 +669,7 @@ static void decode_soa(model_ctx_t *c, const json_t *e, const char *p, model_soa
 	if (!s)
 		return;
 	const char *sp = dup(c, p);
-	check_keys(c, s, sp,
+	model_check_keys(c, s, sp,
 		   KEYS("host", "email", "serialNumber", "refreshTime", "retryTime", "expireTime",
 			"minimumTtl", "ttl"));
 	const char *host = get_str(c, s, "host", sp, false);
@@ -788,7 +758,7 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 			check_resource_keys(c, e, p, MODEL_KIND_ZONE,
 					    KEYS("soa", "recordSets", "virtualNetworkLinks"));
 		else
-			check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
+			model_check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
 		model_zone_t *z = &(*out)[(*n)++];
 		z->origin = (model_origin_t){e, p};
 		z->name = get_str(c, e, "name", p, true);
@@ -907,7 +877,7 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 						     "'action' is required ({actionType: Allow|Alert|"
 						     "Block})");
 			} else {
-				check_keys(c, act, rp, KEYS("actionType", "blockResponseCode"));
+				model_check_keys(c, act, rp, KEYS("actionType", "blockResponseCode"));
 				const char *at = get_str(c, act, "actionType", rp, true);
 				if (at && !strcmp(at, "Allow"))
 					r->action = MODEL_ACTION_ALLOW;
@@ -962,7 +932,7 @@ static void decode_forwarders(model_ctx_t *c, const json_t *e, const char *p,
 				     "a forwarder is {domainName: …, targetDnsServers: [...]}");
 			continue;
 		}
-		check_keys(c, fe, fp, KEYS("domainName", "targetDnsServers"));
+		model_check_keys(c, fe, fp, KEYS("domainName", "targetDnsServers"));
 		model_forwarder_t *f = &x->forwarders[x->n_forwarders++];
 		f->origin = (model_origin_t){fe, fp};
 		f->domain_name = get_domain(c, fe, "domainName", fp);
@@ -982,7 +952,7 @@ static void decode_externals(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "externalDnsServers", &e, &p))
 			continue;
-		check_keys(c, e, p, KEYS("name", "ipAddress", "port", "zones", "forwarders"));
+		model_check_keys(c, e, p, KEYS("name", "ipAddress", "port", "zones", "forwarders"));
 		model_external_server_t *x = &d->external_servers[d->n_external_servers++];
 		x->origin = (model_origin_t){e, p};
 		x->name = get_str(c, e, "name", p, true);
@@ -1001,7 +971,7 @@ static void decode_public_dns(model_ctx_t *c, const json_t *root)
 	const json_t *pd = get_map(c, root, "publicDns", "");
 	if (!pd)
 		return;
-	check_keys(c, pd, "publicDns", KEYS("zones", "upstreams"));
+	model_check_keys(c, pd, "publicDns", KEYS("zones", "upstreams"));
 	decode_zone_list(c, pd, "zones", "publicDns", false, &c->d->public_dns.zones,
 			 &c->d->public_dns.n_zones);
 	decode_targets(c, pd, "upstreams", "publicDns", &c->d->public_dns.upstreams,
@@ -1035,7 +1005,7 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 	if (!e)
 		return;
 	const char *p = "emulator";
-	check_keys(c, e, p,
+	model_check_keys(c, e, p,
 		   KEYS("listen", "listeners", "addressMap", "basePort", "unresponsiveSeconds",
 			"hopLimit", "stateDir", "queryLog", "workers", "forwardTimeoutMs",
 			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries"));
@@ -1119,7 +1089,7 @@ static void decode_limits(model_ctx_t *c, const json_t *root)
 	for (int i = 0; i < MODEL_LIMIT_COUNT; i++)
 		keys[i] = model_limit_key((model_limit_id_t)i);
 	keys[MODEL_LIMIT_COUNT] = NULL;
-	check_keys(c, l, "limits", keys);
+	model_check_keys(c, l, "limits", keys);
 	for (int i = 0; i < MODEL_LIMIT_COUNT; i++) {
 		long long v;
 		if (get_int(c, l, keys[i], "limits", 0, 10000000, &v)) {
@@ -1132,7 +1102,7 @@ static void decode_limits(model_ctx_t *c, const json_t *root)
 void model_decode(model_ctx_t *c)
 {
 	const json_t *root = c->d->doc;
-	check_keys(c, root, "",
+	model_check_keys(c, root, "",
 		   KEYS("location", "subscription", "resourceGroup", "virtualNetworks",
 			"privateDnsZones", "dnsResolvers", "dnsForwardingRulesets",
 			"virtualMachines", "dnsResolverDomainLists", "dnsResolverPolicies",

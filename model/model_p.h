@@ -29,6 +29,11 @@ void model_report(model_ctx_t *c, const json_t *node, const char *key, const cha
 		  const char *rule, int code, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
+/* Unknown keys of obj (not in allowed, NULL-terminated) are findings, each
+ * with the closest valid key (pr_closest) or the list of valid ones. */
+void model_check_keys(model_ctx_t *c, const json_t *obj, const char *path,
+		      const char *const *allowed);
+
 /* Decode the JSON document into d's resource arrays (types, required keys,
  * unknown keys); semantic rules are validate.c's. */
 void model_decode(model_ctx_t *c);

@@ -30,50 +30,6 @@ static const char *path_of(model_ctx_t *c, const char *parent, const char *membe
 	return dup(c, buf);
 }
 
-/* Shared prefix length of two keys, for "did you mean" on the few keys of
- * this section: a typo keeps most of the key's start. */
-static size_t common_start(const char *a, const char *b)
-{
-	size_t n = 0;
-	while (a[n] && b[n] && (a[n] | 32) == (b[n] | 32))
-		n++;
-	return n;
-}
-
-/* Unknown keys are errors (style.md §12), naming the closest valid key. */
-static void check_keys(model_ctx_t *c, const json_t *obj, const char *path,
-		       const char *const *allowed)
-{
-	const char *key;
-	json_t *value;
-	json_object_foreach((json_t *)obj, key, value)
-	{
-		const char *best = NULL;
-		size_t best_n = 0;
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++) {
-			ok = !strcmp(*a, key);
-			size_t n = common_start(key, *a);
-			if (n > best_n) {
-				best_n = n;
-				best = *a;
-			}
-		}
-		if (ok)
-			continue;
-		pr_buf_t valid = {0};
-		for (const char *const *a = allowed; *a; a++)
-			pr_buf_printf(&valid, "%s%s", a == allowed ? "" : ", ", *a);
-		if (best && best_n >= 3)
-			model_report(c, obj, key, path, NULL, PR_ECONFIG,
-				     "unknown property '%s' (did you mean '%s'?)", key, best);
-		else
-			model_report(c, obj, key, path, NULL, PR_ECONFIG,
-				     "unknown property '%s'; valid here: %s", key, valid.data);
-		pr_buf_free(&valid);
-	}
-}
-
 static const char *get_str(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
 			   bool required)
 {
@@ -144,7 +100,7 @@ static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
 				     "a host is {name: …, privateIpAddress: …}");
 			continue;
 		}
-		check_keys(c, he, hp, KEYS("name", "privateIpAddress"));
+		model_check_keys(c, he, hp, KEYS("name", "privateIpAddress"));
 		const char *name = get_str(c, he, "name", hp, true);
 		const char *ip = get_str(c, he, "privateIpAddress", hp, true);
 		uint32_t addr;
@@ -162,7 +118,7 @@ static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
 static void decode_network(model_ctx_t *c, const json_t *e, const char *p,
 			   model_onprem_network_t *net)
 {
-	check_keys(
+	model_check_keys(
 		c, e, p,
 		KEYS("name", "addressPrefixes", "connectedVirtualNetworks", "hosts", "dnsServers"));
 	net->origin = (model_origin_t){e, p};
@@ -203,7 +159,7 @@ void model_decode_topology(model_ctx_t *c, const json_t *root)
 			     "must be a mapping (onPremisesNetworks: …)");
 		return;
 	}
-	check_keys(c, t, "topology", KEYS("onPremisesNetworks"));
+	model_check_keys(c, t, "topology", KEYS("onPremisesNetworks"));
 	model_topology_t *topo = pr_arena_alloc(c->d->arena, sizeof(*topo));
 	topo->origin = (model_origin_t){t, "topology"};
 	c->d->topology = topo;
