@@ -575,5 +575,19 @@ const char *pr_closest(const char *word, const char *const *candidates)
 		}
 	}
 	size_t limit = len / 3 > 3 ? len / 3 : 3; /* longer words bear more typos */
-	return best && best_d <= limit && best_d * 2 < len + 1 ? best : NULL;
+	if (best && best_d <= limit && best_d * 2 < len + 1)
+		return best;
+	/* an abbreviation keeps the start: connectedVnets → connectedVirtualNetworks */
+	size_t best_n = 0;
+	best = NULL;
+	for (const char *const *a = candidates; *a; a++) {
+		size_t n = 0;
+		while (word[n] && (*a)[n] && (word[n] | 32) == ((*a)[n] | 32))
+			n++;
+		if (n > best_n) {
+			best_n = n;
+			best = *a;
+		}
+	}
+	return best_n >= 6 && best_n * 2 >= len ? best : NULL;
 }

@@ -105,7 +105,9 @@ void pr_buf_free(pr_buf_t *b);
 
 /* "Did you mean": the candidate (NULL-terminated list) closest to word by
  * edit distance, ignoring case, when close enough to be a typo (at most 3
- * edits or a third of word's length, and fewer than half of it); else NULL. The one
+ * edits or a third of word's length, and fewer than half of it), else the
+ * one sharing the longest start with word when that is at least 6 characters
+ * and half of word (an abbreviation); else NULL. The one
  * suggestion of every surface (style.md §12). */
 const char *pr_closest(const char *word, const char *const *candidates);
 
