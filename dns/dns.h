@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DNS_PORT 53         /* every DNS server's port: endpoints, targets' default (F-4) */
+#define DNS_HEADER_LEN 12   /* a message's fixed header, RFC 1035 §4.1.1 (W-3) */
 #define DNS_NAME_MAXLEN 255 /* octets on the wire, RFC 1035 */
 #define DNS_LABEL_MAXLEN 63
 #define DNS_NAME_TEXT_MAX 1024 /* enough for any name in presentation form */
@@ -113,7 +115,8 @@ enum {
 
 #define DNS_UDP_PAYLOAD_DEFAULT 512  /* RFC 1035 without EDNS */
 #define DNS_UDP_PAYLOAD_OURS 1232    /* what we advertise (DNS flag day 2020) */
-#define DNS_TCP_MESSAGE_MAX 65535
+#define DNS_TCP_MESSAGE_MAX 65535   /* RFC 1035 §4.2.2: a 16-bit length */
+#define DNS_UDP_MESSAGE_MAX 65507   /* the largest UDP payload over IPv4 (65535 - 20 - 8) */
 
 /* What to do with a received query (W-3). */
 typedef enum dns_verdict {

@@ -11,11 +11,10 @@
 
 #include "endpoints/endpoints.h"
 
-#define EP_NAME_MAX 255 /* octets of a wire name, RFC 1035 §3.1 */
 
 /* The question of a DNS message: its name (wire, as sent), type and class. */
 typedef struct ep_question {
-	uint8_t name[EP_NAME_MAX];
+	uint8_t name[DNS_NAME_MAXLEN];
 	size_t name_len;
 	uint16_t qtype, qclass;
 } ep_question_t;

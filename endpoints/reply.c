@@ -21,7 +21,7 @@ int ep_question_read(const uint8_t *msg, size_t len, ep_question_t *q)
 		 * before it to point at, so a pointer is malformed. */
 		if (l & 0xC0)
 			return PR_EPARSE;
-		if (name_len + 1u + l > EP_NAME_MAX || pos + 1u + l > len)
+		if (name_len + 1u + l > DNS_NAME_MAXLEN || pos + 1u + l > len)
 			return PR_EPARSE;
 		name_len += 1u + l;
 		pos += 1u + l;

@@ -236,6 +236,16 @@ typedef struct model_soa {
 	uint32_t serial, refresh, retry, expire, minimum, ttl;
 } model_soa_t;
 
+/* Z-2: the SOA every private zone starts with, as the cloud's API shows it
+ * (reference/azure.md §2.2). The one home of these values: the model, the
+ * zones, the Terraform import and the API take them from here. */
+#define MODEL_SOA_HOST "azureprivatedns.net."
+#define MODEL_SOA_EMAIL "azureprivatedns-hostmaster.microsoft.com."
+#define MODEL_SOA_DEFAULTS                                                                 \
+	((model_soa_t){.host = MODEL_SOA_HOST, .email = MODEL_SOA_EMAIL, .serial = 1,       \
+		       .refresh = 3600, .retry = 300, .expire = 2419200, .minimum = 300,    \
+		       .ttl = MODEL_DEFAULT_TTL})
+
 /* A zone: private (with links), public (publicDns) or an external server's. */
 typedef struct model_zone {
 	model_origin_t origin;

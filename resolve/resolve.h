@@ -95,7 +95,7 @@ typedef struct resolve_listener {
 	const char *name; /* "hub-resolver/in", "azure-dns/spoke", "external/onprem-dns" */
 	resolve_listener_kind_t kind;
 	uint32_t virtual_address; /* IE address, 168.63.129.16, or the server's address */
-	uint16_t virtual_port;    /* 53, or the external server's port */
+	uint16_t virtual_port;    /* DNS_PORT, or the external server's port */
 } resolve_listener_t;
 
 /*
@@ -227,13 +227,11 @@ typedef struct resolve_target {
 	bool mapped; /* false: an unmapped outside target, never contacted */
 } resolve_target_t;
 
-#define RESOLVE_MAX_TARGETS 6 /* L-5 */
-
 /* A question to send outside privres. */
 typedef struct resolve_forward {
 	const uint8_t *packet; /* the question to send (ID to be replaced by the forwarder) */
 	size_t len;
-	resolve_target_t targets[RESOLVE_MAX_TARGETS]; /* in rule order (F-10) */
+	resolve_target_t targets[MODEL_MAX_TARGETS_PER_RULE]; /* in rule order (F-10, L-5) */
 	size_t n_targets;
 	uint32_t source_address; /* virtual mode: the outbound endpoint's address (O-1); 0: any */
 	uint32_t deadline_ms;    /* the whole query */

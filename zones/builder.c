@@ -9,6 +9,13 @@
 #include "base/base.h"
 #include "zones/zones_p.h"
 
+char *zone_soa_text(const zone_soa_spec_t *s)
+{
+	return pr_asprintf("%s %s %u %u %u %u %u", s->host ? s->host : MODEL_SOA_HOST,
+			   s->email ? s->email : MODEL_SOA_EMAIL, s->serial, s->refresh, s->retry,
+			   s->expire, s->minimum);
+}
+
 bool zone_type_allowed(uint16_t type)
 {
 	switch (type) {
@@ -269,10 +276,7 @@ int zone_builder_add_rrset(zone_builder_t *zb, const char *owner_txt, uint16_t t
 int zone_builder_set_soa(zone_builder_t *zb, const zone_soa_spec_t *spec, char **why)
 {
 	PR_REQUIRE(zb && spec);
-	char *text = pr_asprintf("%s %s %u %u %u %u %u",
-				 spec->mname ? spec->mname : ZONE_SOA_MNAME_DEFAULT,
-				 spec->rname ? spec->rname : ZONE_SOA_RNAME_DEFAULT, spec->serial,
-				 spec->refresh, spec->retry, spec->expire, spec->minimum);
+	char *text = zone_soa_text(spec);
 	const char *records[] = {text};
 	int ret = zone_builder_add_rrset(zb, "@", KNOT_RRTYPE_SOA, spec->ttl, records, 1, why);
 	free(text);
@@ -380,7 +384,7 @@ int zone_builder_load_file(zone_builder_t *zb, const char *path, char **why)
 	bool had_soa = zb->has_soa;
 	zs_scanner_t *s = pr_malloc(sizeof(*s)); /* ~200 KB */
 	int ret = 0;
-	if (zs_init(s, zb->origin_text, KNOT_CLASS_IN, ZONE_TTL_DEFAULT) != 0) {
+	if (zs_init(s, zb->origin_text, KNOT_CLASS_IN, MODEL_DEFAULT_TTL) != 0) {
 		free(s);
 		return fail(why, PR_EPARSE, pr_strdup("cannot start the zone-file scanner"));
 	}

@@ -140,7 +140,7 @@ static void run_once(resolve_worker_t *worker, const uint8_t *data, size_t size)
 	resolve_status_t st = resolve_start(worker, s, &in, q, &fwd);
 	/* Chases may forward again; each is bounded by Q-5's 16 links. */
 	for (int round = 0; st == RESOLVE_FORWARD && round < 40; round++) {
-		if (fwd->n_targets == 0 || fwd->n_targets > RESOLVE_MAX_TARGETS)
+		if (fwd->n_targets == 0 || fwd->n_targets > MODEL_MAX_TARGETS_PER_RULE)
 			abort();
 		int kind = (sel >> 4) & 3;
 		if (kind == 0)
