@@ -33,7 +33,7 @@ typedef struct rec {
 	uint64_t latency_us;
 	struct sockaddr_storage client;
 	uint16_t question_len;
-	int16_t rcode; /* -1: dropped */
+	int16_t rcode; /* extended (BADVERS is 16); -1: dropped */
 	uint8_t tcp, alert, blocked, loop, n_steps, cut;
 	uint16_t text_len;
 	uint16_t listener; /* offset in text */
@@ -255,7 +255,8 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 		memcpy(&r->client, e->client, sizeof(struct sockaddr_in));
 	r->question_len = (uint16_t)(e->query_len < QUESTION_BYTES ? e->query_len : QUESTION_BYTES);
 	memcpy(r->question, e->query, r->question_len);
-	r->rcode = e->answer && e->answer_len >= 12 ? (int16_t)(e->answer[3] & 0x0f) : -1;
+	/* The extended rcode: an EDNS answer keeps its upper bits in the OPT record. */
+	r->rcode = (int16_t)(e->answer ? dns_message_rcode(e->answer, e->answer_len) : -1);
 	r->tcp = e->tcp;
 	r->alert = e->trace && e->trace->alert;
 	r->blocked = e->trace && e->trace->blocked;
@@ -370,15 +371,6 @@ static void put_step(out_t *o, const rec_t *r, const step_rec_t *st)
 	put_str(o, buf);
 }
 
-static const char *rcode_name(int rcode)
-{
-	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					    "NOTIMP",  "REFUSED"};
-	if (rcode < 0)
-		return "dropped";
-	return rcode < 6 ? names[rcode] : "OTHER";
-}
-
 static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 {
 	out_t o = {buf, 0, cap - 8, false}; /* room to close the line */
@@ -416,11 +408,11 @@ static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 			name[0] = '\0';
 		qtype = dq.qtype;
 	}
-	char type[16];
+	char type[16], rc[16];
 	PUT_LIT(&o, ",\"name\":");
 	put_str(&o, name);
 	put(&o, ",\"type\":\"%s\",\"rcode\":\"%s\"", dns_rrtype_to_text(qtype, type, sizeof(type)),
-	    rcode_name(r->rcode));
+	    r->rcode < 0 ? "dropped" : dns_rcode_name(r->rcode, rc, sizeof(rc)));
 	PUT_LIT(&o, ",\"alert\":");
 	put_raw(&o, r->alert ? "true" : "false", r->alert ? 4 : 5);
 	PUT_LIT(&o, ",\"blocked\":");

@@ -50,15 +50,6 @@ const char *resolve_step_name(resolve_step_kind_t kind)
 	return "unknown";
 }
 
-static const char *rcode_name(int rcode, char *buf, size_t len)
-{
-	const knot_lookup_t *l = knot_lookup_by_id(knot_rcode_names, rcode);
-	if (l)
-		return l->name;
-	snprintf(buf, len, "RCODE%d", rcode);
-	return buf;
-}
-
 static char *target_text(uint32_t addr, uint16_t port)
 {
 	char ip[16];
@@ -115,7 +106,7 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 	case RESOLVE_STEP_ZONE:
 	case RESOLVE_STEP_PUBLIC_ZONE:
 		json_object_set_new(j, "zone", json_string(st->zone));
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
+		json_object_set_new(j, "rcode", json_string(dns_rcode_name(st->rcode, rc, sizeof(rc))));
 		if (st->kind == RESOLVE_STEP_PUBLIC_ZONE)
 			json_object_set_new(j, "source", json_string("public zone"));
 		pr_buf_printf(text, " → %s %s", st->kind == RESOLVE_STEP_ZONE ? "zone" : "public zone",
@@ -179,13 +170,13 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 		pr_buf_printf(text, " → %s", resolve_step_name(st->kind));
 		break;
 	case RESOLVE_STEP_REPLY:
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
+		json_object_set_new(j, "rcode", json_string(dns_rcode_name(st->rcode, rc, sizeof(rc))));
 		break;
 	case RESOLVE_STEP_CACHE: {
 		/* Explain runs on a worker of its own, whose cache is empty; a trace of a
 		 * real query can hold a hit all the same. */
 		json_object_set_new(j, "target", target_json(st->address, st->port));
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
+		json_object_set_new(j, "rcode", json_string(dns_rcode_name(st->rcode, rc, sizeof(rc))));
 		char *tt = target_text(st->address, st->port);
 		pr_buf_printf(text, " → %s (cache hit)", tt);
 		free(tt);
@@ -206,7 +197,7 @@ static json_t *answer_json(const uint8_t *wire, size_t len, pr_buf_t *text)
 		return json_null();
 	}
 	char rc[16], owner[DNS_NAME_TEXT_MAX], type[16], rdata[1024];
-	const char *rcode = rcode_name(knot_pkt_ext_rcode(pkt), rc, sizeof(rc));
+	const char *rcode = dns_rcode_name(knot_pkt_ext_rcode(pkt), rc, sizeof(rc));
 	json_t *records = json_array();
 	pr_buf_printf(text, " → %s", rcode);
 	const knot_pktsection_t *an = knot_pkt_section(pkt, KNOT_ANSWER);
