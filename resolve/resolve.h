@@ -326,6 +326,27 @@ const resolve_trace_t *resolve_query_trace(const resolve_query_t *q);
 const char *resolve_step_rule_id(resolve_step_kind_t kind);
 const char *resolve_step_name(resolve_step_kind_t kind);
 
+/* A step as plain values: what the query log keeps of it after the snapshot is
+ * gone, and what resolve_step_words() words. Strings are borrowed. */
+typedef struct resolve_step_facts {
+	resolve_step_kind_t kind;
+	const char *text;  /* the view or server, zone, rule, domain, policy rule, CNAME target */
+	const char *text2; /* RULE: the matched domain */
+	uint32_t address;  /* IN_PROCESS, FORWARD: the target */
+	uint16_t port;
+	int policy_action; /* POLICY: a policy_action_t */
+} resolve_step_facts_t;
+
+/* The facts of step i of t; a CNAME target's text is written into name (at
+ * least DNS_NAME_TEXT_MAX bytes), the other strings borrow from the snapshot. */
+resolve_step_facts_t resolve_step_facts(const resolve_trace_t *t, size_t i, char *name);
+
+/* One step in words, the one wording of a trace that explain's text and the
+ * query log's path share: "view hub", "Q-3 rule OnPrem (corp.contoso.com.)",
+ * "in-process 10.10.0.4:53", "Q-2 zone azure.contoso.com.", "P-3 loop" …
+ * Written into buf (cap bytes, always terminated); returns buf. */
+const char *resolve_step_words(const resolve_step_facts_t *f, char *buf, size_t cap);
+
 /*
  * Explain how a question asked in VNet vnet (its Azure DNS address) is
  * answered, running the same step functions without sending anything:

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from privres_harness import Privresd  # noqa: E402
+from privres_harness import BUILD, Privresd  # noqa: E402
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
@@ -74,14 +74,15 @@ class SoaAndQueryLog(unittest.TestCase):
         q.use_edns(edns)  # the EDNS version; -1: none
         return dns.query.udp(q, HOST, port=self.port, timeout=3)
 
-    def logged(self, name, timeout=5):
-        """The query log's entries for name, waiting for the writer."""
+    def logged(self, name, rdtype=None, timeout=5):
+        """The query log's entries for name (and type), waiting for the writer."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if os.path.exists(self.log):
                 with open(self.log) as f:
                     hits = [json.loads(l) for l in f if l.strip()]
-                hits = [e for e in hits if e["name"] == name]
+                hits = [e for e in hits
+                        if e["name"] == name and rdtype in (None, e["type"])]
                 if hits:
                     return hits
             time.sleep(0.05)
@@ -114,7 +115,7 @@ class SoaAndQueryLog(unittest.TestCase):
     def test_W2_edns_version_1_logged_badvers(self):
         r = self.ask("web.azure.contoso.com", edns=1)
         self.assertEqual(r.rcode(), dns.rcode.BADVERS)
-        entries = self.logged("web.azure.contoso.com.")
+        entries = self.logged("web.azure.contoso.com.", "A")
         self.assertEqual([e["rcode"] for e in entries], ["BADVERS"])
 
     def test_rcodes_logged_by_libknot_name(self):
@@ -123,6 +124,18 @@ class SoaAndQueryLog(unittest.TestCase):
                          ["NXDOMAIN"])
         self.ask("chosen.contoso.com", "SOA", edns=0)
         self.assertEqual([e["rcode"] for e in self.logged("chosen.contoso.com.")], ["NOERROR"])
+
+    def test_explain_and_query_log_word_a_trace_alike(self):
+        self.ask("web.azure.contoso.com", "TXT", edns=0)
+        path = self.logged("web.azure.contoso.com.", "TXT")[0]["path"]
+        self.assertEqual(path, ["view hub", "Q-2 zone azure.contoso.com."])
+        ctl = os.path.join(BUILD, "api", "privresctl")
+        p = subprocess.run([ctl, "--socket", os.path.join(self.d.dir, "api.sock"), "explain",
+                            "--vnet", "hub", "web.azure.contoso.com", "TXT"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = json.loads(p.stdout)["text"]
+        self.assertIn(" → ".join(path), text)
 
 
 if __name__ == "__main__":
