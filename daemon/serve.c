@@ -591,6 +591,10 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 		f.dropped_wrong_source += w.dropped_wrong_source;
 		f.dropped_bad_id += w.dropped_bad_id;
 		f.dropped_bad_question += w.dropped_bad_question;
+		f.try_errors += w.try_errors;
+		f.source_bind_errors += w.source_bind_errors;
+		f.dropped_malformed += w.dropped_malformed;
+		f.cancelled += w.cancelled;
 	}
 	json_t *c = json_object();
 #define COUNTER(name, v) json_object_set_new(c, name, json_integer((json_int_t)(v)))
@@ -601,6 +605,12 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("answersSent", s.answers_sent);
 	COUNTER("droppedShort", s.dropped_short);
 	COUNTER("droppedBusy", s.dropped_busy);
+	COUNTER("tcpClosedIdle", s.tcp_closed_idle);
+	COUNTER("tcpClosedCap", s.tcp_closed_cap);
+	COUNTER("tcpClosedSlow", s.tcp_closed_slow);
+	COUNTER("tcpClosedBadLength", s.tcp_closed_badlen);
+	COUNTER("sendErrors", s.send_errors);
+	COUNTER("recvErrors", s.recv_errors);
 	COUNTER("forwardRequests", f.requests);
 	COUNTER("forwardAnswered", f.answered);
 	COUNTER("forwardFailed", f.failed);
@@ -611,6 +621,10 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("forwardDroppedWrongSource", f.dropped_wrong_source);
 	COUNTER("forwardDroppedBadId", f.dropped_bad_id);
 	COUNTER("forwardDroppedBadQuestion", f.dropped_bad_question);
+	COUNTER("forwardTryErrors", f.try_errors);
+	COUNTER("forwardSourceBindErrors", f.source_bind_errors);
+	COUNTER("forwardDroppedMalformed", f.dropped_malformed);
+	COUNTER("forwardCancelled", f.cancelled);
 	resolve_worker_stats_t rs = {0};
 	for (unsigned i = 0; i < dm->n_workers; i++) {
 		resolve_worker_stats_t w;
@@ -621,6 +635,8 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 		rs.cache_misses += w.cache_misses;
 		rs.cache_inserts += w.cache_inserts;
 		rs.cache_evictions += w.cache_evictions;
+		rs.cache_expired += w.cache_expired;
+		rs.cache_bytes += w.cache_bytes;
 		rs.cache_entries += w.cache_entries;
 		rs.loops += w.loops;
 	}
@@ -629,6 +645,8 @@ static int diag_stats(void *ctx, json_t **out, char **why)
 	COUNTER("cacheInserts", rs.cache_inserts);
 	COUNTER("cacheEvictions", rs.cache_evictions);
 	COUNTER("cacheEntries", rs.cache_entries);
+	COUNTER("cacheExpired", rs.cache_expired);
+	COUNTER("cacheBytes", rs.cache_bytes);
 	COUNTER("loopsEnded", rs.loops);
 	COUNTER("apiCalls", dm->api ? api_server_calls(dm->api) : 0);
 	if (dm->qlog) {

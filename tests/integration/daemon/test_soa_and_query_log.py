@@ -1,9 +1,11 @@
 """What privresd serves and logs from the one home of a rule: the SOA of a
 private zone is the cloud's (Z-2, reference/azure.md §2.2), asked with dig and
 dnspython; the query log names the extended rcode through libknot, so a query
-with EDNS version 1 is logged BADVERS (W-2), not NOERROR."""
+with EDNS version 1 is logged BADVERS (W-2), not NOERROR; explain and the query
+log word a trace alike; stats reports every counter."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -136,6 +138,36 @@ class SoaAndQueryLog(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         text = json.loads(p.stdout)["text"]
         self.assertIn(" → ".join(path), text)
+
+    # Collected before, reported by stats only now (the daemon's stats of
+    # endpoints/, the forwarders and the cache).
+    NEWLY_REPORTED = ("tcpClosedIdle", "tcpClosedCap", "tcpClosedSlow", "tcpClosedBadLength",
+                      "sendErrors", "recvErrors", "forwardTryErrors", "forwardSourceBindErrors",
+                      "forwardDroppedMalformed", "forwardCancelled", "cacheExpired",
+                      "cacheBytes")
+
+    def stats(self):
+        ctl = os.path.join(BUILD, "api", "privresctl")
+        p = subprocess.run([ctl, "--socket", os.path.join(self.d.dir, "api.sock"), "stats"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)["counters"]
+
+    def test_stats_reports_every_counter(self):
+        before = self.stats()
+        for name in self.NEWLY_REPORTED:
+            self.assertIn(name, before)
+        # W-3: a TCP length prefix under a header's 12 octets closes the connection
+        with socket.create_connection((HOST, self.port), timeout=3) as s:
+            s.sendall(b"\x00\x05hello")
+            self.assertEqual(s.recv(10), b"")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if int(self.stats()["tcpClosedBadLength"]) > int(before["tcpClosedBadLength"]):
+                break
+            time.sleep(0.05)
+        self.assertGreater(int(self.stats()["tcpClosedBadLength"]),
+                           int(before["tcpClosedBadLength"]))
 
 
 if __name__ == "__main__":
