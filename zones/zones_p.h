@@ -42,6 +42,5 @@ static inline uint32_t zb_chain(const struct zone_builder *zb, const uint8_t *ow
 }
 
 /* Is this type served in zones (Z-1)? */
-bool zone_type_allowed(uint16_t type);
 /* The SOA's record value as in a zone file (owned). */
 char *zone_soa_text(const zone_soa_spec_t *s);
