@@ -610,7 +610,8 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 			decode_targets(c, re, "targetDnsServers", rp, &r->targets, &r->n_targets);
 			if (!json_object_get(re, "targetDnsServers"))
 				model_report(c, re, NULL, rp, "F-4", PR_ECONFIG,
-					     "'targetDnsServers' is required (1 to 6 targets)");
+					     "'targetDnsServers' is required (1 to %d targets)",
+					     MODEL_MAX_TARGETS_PER_RULE);
 			const char *state = get_str(c, re, "forwardingRuleState", rp, false);
 			r->enabled = true;
 			if (state && !strcmp(state, "Disabled"))
