@@ -933,8 +933,8 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 		over_limit(c, MODEL_LIMIT_RECORDS_PER_RECORD_SET, rs->n_records, rs->origin.node,
 			   "records", p, "records");
 		/* Without 'records' the decoder said so already. */
-		size_t n = rs->n_records || json_object_get(rs->origin.node, "records") ? rs->n_records
-											  : 1;
+		bool given = rs->n_records || json_object_get(rs->origin.node, "records");
+		size_t n = given ? rs->n_records : 1;
 		bool apex = ok[i] && dns_name_equal(owners[i], z->name_wire);
 		const char *rule, *fault = model_zone_set_fault(rs->type, n, apex, &rule);
 		if (fault)

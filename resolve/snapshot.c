@@ -137,7 +137,8 @@ static void build_listeners(resolve_snapshot_t *s)
 			add_listener(s,
 				     pr_asprintf("%s/%s", d->resolvers[r].name,
 						 d->resolvers[r].inbound[e].name),
-				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address, DNS_PORT,
+				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address,
+				     DNS_PORT,
 				     d->resolvers[r].vnet, -1);
 	for (size_t v = 0; v < d->n_vnets; v++)
 		add_listener(s, pr_asprintf("azure-dns/%s", d->vnets[v].name),
