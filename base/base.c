@@ -454,16 +454,27 @@ struct pr_map {
 	size_t cap, n;
 };
 
-static uint64_t hash_bytes(const void *key, size_t len)
+uint64_t pr_hash_bytes(uint64_t h, const void *p, size_t n)
 {
-	/* FNV-1a 64 */
-	const unsigned char *p = key;
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull; /* FNV-1a 64 prime */
 	return h;
+}
+
+uint64_t pr_hash_final(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t pr_hash(const void *p, size_t n)
+{
+	return pr_hash_final(pr_hash_bytes(PR_HASH_INIT, p, n));
 }
 
 pr_map_t *pr_map_new(void)
@@ -499,7 +510,7 @@ static struct map_slot *map_find(const pr_map_t *m, const void *key, size_t len,
 
 bool pr_map_put(pr_map_t *m, const void *key, size_t len, int value, int *existing)
 {
-	uint64_t h = hash_bytes(key, len);
+	uint64_t h = pr_hash(key, len);
 	struct map_slot *s = map_find(m, key, len, h);
 	if (s->key) {
 		if (existing)
@@ -524,7 +535,7 @@ bool pr_map_put(pr_map_t *m, const void *key, size_t len, int value, int *existi
 
 int pr_map_get(const pr_map_t *m, const void *key, size_t len)
 {
-	struct map_slot *s = map_find(m, key, len, hash_bytes(key, len));
+	struct map_slot *s = map_find(m, key, len, pr_hash(key, len));
 	return s->key ? s->value : -1;
 }
 

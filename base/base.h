@@ -149,8 +149,19 @@ char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n);
 /* Forget every allocation but keep the first chunk for reuse. */
 void pr_arena_reset(pr_arena_t *a);
 
-/* A map from byte strings (copied) to ints, for uniqueness checks and
- * indexes built once. Not thread-safe; one owner. */
+/* The one hash of privres: FNV-1a 64 over bytes, fed piece by piece from
+ * PR_HASH_INIT, then mixed by pr_hash_final() (MurmurHash3's fmix64: FNV's low
+ * bits alone spread badly) wherever the low bits pick a slot. The unmixed
+ * value is stable across releases (state files keep it as a checksum). */
+#define PR_HASH_INIT 0xcbf29ce484222325ull
+uint64_t pr_hash_bytes(uint64_t h, const void *p, size_t n);
+uint64_t pr_hash_final(uint64_t h);
+/* pr_hash_final(pr_hash_bytes(PR_HASH_INIT, p, n)): a slot hash in one call. */
+uint64_t pr_hash(const void *p, size_t n);
+
+/* A map from byte strings (copied) to ints: the one name→index map, for
+ * uniqueness checks and indexes built once. Not thread-safe to change; once
+ * built, pr_map_get() may be called from any number of threads at once. */
 typedef struct pr_map pr_map_t;
 pr_map_t *pr_map_new(void);
 void pr_map_destroy(pr_map_t **mp);

@@ -1,6 +1,7 @@
 /* Diagnostics for the API: what only the data plane knows (explain, target
  * health, counters), in the shapes of privres.proto's responses. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -108,79 +109,109 @@ static int diag_health(void *ctx, json_t **out, char **why)
 	return 0;
 }
 
+/* ---- counters: declared once, each reported by stats --------------------- */
+
+typedef enum { SRC_SERVER, SRC_FORWARD, SRC_RESOLVE } counter_source_t;
+
+typedef struct counter {
+	const char *name; /* as `stats` and the API report it */
+	counter_source_t source;
+	size_t offset;    /* of its uint64_t in the source's stats struct */
+} counter_t;
+
+#define SERVER(n, f) {n, SRC_SERVER, offsetof(ep_stats_t, f)}
+#define FORWARD(n, f) {n, SRC_FORWARD, offsetof(ep_forward_stats_t, f)}
+#define RESOLVE(n, f) {n, SRC_RESOLVE, offsetof(resolve_worker_stats_t, f)}
+static const counter_t counters[] = {
+	SERVER("udpQueries", udp_queries),
+	SERVER("tcpQueries", tcp_queries),
+	SERVER("tcpAccepted", tcp_accepted),
+	SERVER("tcpOpen", tcp_open),
+	SERVER("tcpClosedIdle", tcp_closed_idle),
+	SERVER("tcpClosedCap", tcp_closed_cap),
+	SERVER("tcpClosedSlow", tcp_closed_slow),
+	SERVER("tcpClosedBadLength", tcp_closed_badlen),
+	SERVER("answersSent", answers_sent),
+	SERVER("droppedShort", dropped_short),
+	SERVER("droppedBusy", dropped_busy),
+	SERVER("sendErrors", send_errors),
+	SERVER("recvErrors", recv_errors),
+	FORWARD("forwardRequests", requests),
+	FORWARD("forwardAnswered", answered),
+	FORWARD("forwardFailed", failed),
+	FORWARD("forwardUnmappedTargets", unmapped_targets),
+	FORWARD("forwardUdpTries", udp_tries),
+	FORWARD("forwardTcpRetries", tcp_tries),
+	FORWARD("forwardTryTimeouts", try_timeouts),
+	FORWARD("forwardTryErrors", try_errors),
+	FORWARD("forwardSourceBindErrors", source_bind_errors),
+	FORWARD("forwardDroppedWrongSource", dropped_wrong_source),
+	FORWARD("forwardDroppedBadId", dropped_bad_id),
+	FORWARD("forwardDroppedBadQuestion", dropped_bad_question),
+	FORWARD("forwardDroppedMalformed", dropped_malformed),
+	FORWARD("forwardCancelled", cancelled),
+	FORWARD("forwardJoined", joined),
+	FORWARD("forwardUdpSockets", udp_sockets),
+	RESOLVE("cacheHits", cache_hits),
+	RESOLVE("cacheMisses", cache_misses),
+	RESOLVE("cacheInserts", cache_inserts),
+	RESOLVE("cacheEvictions", cache_evictions),
+	RESOLVE("cacheExpired", cache_expired),
+	RESOLVE("cacheEntries", cache_entries),
+	RESOLVE("cacheBytes", cache_bytes),
+	RESOLVE("loopsEnded", loops),
+};
+
+/* Add every uint64_t of src into dst (stats structs hold nothing else). */
+static void add_all(void *dst, const void *src, size_t size)
+{
+	uint64_t *d = dst;
+	const uint64_t *s = src;
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		d[i] += s[i];
+}
+
 static int diag_stats(void *ctx, json_t **out, char **why)
 {
 	(void)why;
 	daemon_t *dm = ctx;
-	ep_stats_t s;
-	ep_server_stats(dm->server, &s);
-	ep_forward_stats_t f = {0};
+	ep_stats_t server;
+	ep_forward_stats_t fwd = {0};
+	resolve_worker_stats_t res = {0};
+	ep_server_stats(dm->server, &server);
 	for (unsigned i = 0; i < dm->n_workers; i++) {
-		ep_forward_stats_t w;
-		if (!dm->workers[i].forwarder)
-			continue;
-		ep_forwarder_stats(dm->workers[i].forwarder, &w);
-		f.requests += w.requests;
-		f.answered += w.answered;
-		f.failed += w.failed;
-		f.unmapped_targets += w.unmapped_targets;
-		f.udp_tries += w.udp_tries;
-		f.tcp_tries += w.tcp_tries;
-		f.try_timeouts += w.try_timeouts;
-		f.dropped_wrong_source += w.dropped_wrong_source;
-		f.dropped_bad_id += w.dropped_bad_id;
-		f.dropped_bad_question += w.dropped_bad_question;
-		f.joined += w.joined;
-		f.udp_sockets += w.udp_sockets;
+		const worker_t *w = &dm->workers[i];
+		ep_forward_stats_t f;
+		resolve_worker_stats_t r;
+		if (w->forwarder) {
+			ep_forwarder_stats(w->forwarder, &f);
+			add_all(&fwd, &f, sizeof(f));
+		}
+		if (w->rw) {
+			resolve_worker_stats(w->rw, &r);
+			add_all(&res, &r, sizeof(r));
+		}
 	}
+	const void *sources[] = {[SRC_SERVER] = &server, [SRC_FORWARD] = &fwd,
+				 [SRC_RESOLVE] = &res};
 	json_t *c = json_object();
-#define COUNTER(name, v) json_object_set_new(c, name, json_integer((json_int_t)(v)))
-	COUNTER("udpQueries", s.udp_queries);
-	COUNTER("tcpQueries", s.tcp_queries);
-	COUNTER("tcpAccepted", s.tcp_accepted);
-	COUNTER("tcpOpen", s.tcp_open);
-	COUNTER("answersSent", s.answers_sent);
-	COUNTER("droppedShort", s.dropped_short);
-	COUNTER("droppedBusy", s.dropped_busy);
-	COUNTER("forwardRequests", f.requests);
-	COUNTER("forwardAnswered", f.answered);
-	COUNTER("forwardFailed", f.failed);
-	COUNTER("forwardUnmappedTargets", f.unmapped_targets);
-	COUNTER("forwardUdpTries", f.udp_tries);
-	COUNTER("forwardTcpRetries", f.tcp_tries);
-	COUNTER("forwardTryTimeouts", f.try_timeouts);
-	COUNTER("forwardDroppedWrongSource", f.dropped_wrong_source);
-	COUNTER("forwardDroppedBadId", f.dropped_bad_id);
-	COUNTER("forwardDroppedBadQuestion", f.dropped_bad_question);
-	COUNTER("forwardJoined", f.joined);
-	COUNTER("forwardUdpSockets", f.udp_sockets);
-	resolve_worker_stats_t rs = {0};
-	for (unsigned i = 0; i < dm->n_workers; i++) {
-		resolve_worker_stats_t w;
-		if (!dm->workers[i].rw)
-			continue;
-		resolve_worker_stats(dm->workers[i].rw, &w);
-		rs.cache_hits += w.cache_hits;
-		rs.cache_misses += w.cache_misses;
-		rs.cache_inserts += w.cache_inserts;
-		rs.cache_evictions += w.cache_evictions;
-		rs.cache_entries += w.cache_entries;
-		rs.loops += w.loops;
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)sources[counters[i].source] + counters[i].offset, sizeof(v));
+		json_object_set_new(c, counters[i].name, json_integer((json_int_t)v));
 	}
-	COUNTER("cacheHits", rs.cache_hits);
-	COUNTER("cacheMisses", rs.cache_misses);
-	COUNTER("cacheInserts", rs.cache_inserts);
-	COUNTER("cacheEvictions", rs.cache_evictions);
-	COUNTER("cacheEntries", rs.cache_entries);
-	COUNTER("loopsEnded", rs.loops);
-	COUNTER("apiCalls", dm->api ? api_server_calls(dm->api) : 0);
+	json_object_set_new(c, "apiCalls",
+			    json_integer(dm->api ? (json_int_t)api_server_calls(dm->api) : 0));
+	json_object_set_new(c, "changesApplied",
+			    json_integer((json_int_t)control_changes(dm->control)));
+	json_object_set_new(c, "journalSequence",
+			    json_integer((json_int_t)control_sequence(dm->control)));
 	if (dm->qlog) {
 		uint64_t written, dropped;
 		querylog_counts(dm->qlog, &written, &dropped);
-		COUNTER("queryLogWritten", written);
-		COUNTER("queryLogDropped", dropped);
+		json_object_set_new(c, "queryLogWritten", json_integer((json_int_t)written));
+		json_object_set_new(c, "queryLogDropped", json_integer((json_int_t)dropped));
 	}
-#undef COUNTER
 	*out = json_pack("{s:o}", "counters", c);
 	return 0;
 }

@@ -10,7 +10,6 @@
 
 #include "daemon/daemon_p.h"
 #include "dns/dns.h"
-#include "policies/policies.h"
 
 #define RING_SLOTS 4096 /* per worker; a power of two */
 #define MAX_STEPS 24
@@ -33,7 +32,7 @@ typedef struct rec {
 	uint64_t latency_us;
 	struct sockaddr_storage client;
 	uint16_t question_len;
-	int16_t rcode; /* -1: dropped */
+	int16_t rcode; /* extended (BADVERS is 16); -1: dropped */
 	uint8_t tcp, alert, blocked, loop, n_steps, cut;
 	uint16_t text_len;
 	uint16_t listener; /* offset in text */
@@ -187,55 +186,21 @@ static uint16_t keep_text(rec_t *r, const char *text)
 	return at;
 }
 
-static uint16_t keep_name(rec_t *r, const uint8_t *wire)
-{
-	char name[DNS_NAME_TEXT_MAX];
-	if (dns_name_to_text(wire, name, sizeof(name)) < 0)
-		return 0xffff;
-	return keep_text(r, name);
-}
-
-static void keep_step(rec_t *r, const resolve_trace_t *t, const resolve_step_t *st)
+static void keep_step(rec_t *r, const resolve_trace_t *t, size_t i)
 {
 	if (r->n_steps == MAX_STEPS) {
 		r->cut = 1;
 		return;
 	}
+	char name[DNS_NAME_TEXT_MAX];
+	resolve_step_facts_t f = resolve_step_facts(t, i, name);
 	step_rec_t *s = &r->steps[r->n_steps++];
-	*s = (step_rec_t){.kind = (uint8_t)st->kind,
-			  .policy_action = (uint8_t)st->policy_action,
-			  .port = st->port,
-			  .address = st->address,
-			  .text = 0xffff,
-			  .text2 = 0xffff};
-	switch (st->kind) {
-	case RESOLVE_STEP_VIEW:
-	case RESOLVE_STEP_EXTERNAL:
-		s->text = keep_text(r, st->view);
-		break;
-	case RESOLVE_STEP_ZONE:
-	case RESOLVE_STEP_PUBLIC_ZONE:
-	case RESOLVE_STEP_REDIRECT:
-		s->text = keep_text(r, st->zone);
-		break;
-	case RESOLVE_STEP_RULE:
-		s->text = keep_text(r, st->rule ? st->rule->name : NULL);
-		s->text2 = keep_text(r, st->domain);
-		break;
-	case RESOLVE_STEP_RESERVED:
-	case RESOLVE_STEP_FORWARDER:
-		s->text = keep_text(r, st->domain);
-		break;
-	case RESOLVE_STEP_POLICY:
-		s->text = keep_text(r, st->policy_rule);
-		break;
-	case RESOLVE_STEP_CNAME:
-		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames)
-			s->text = keep_name(r, t->cnames[st->cname]);
-		break;
-	default:
-		break;
-	}
+	*s = (step_rec_t){.kind = (uint8_t)f.kind,
+			  .policy_action = (uint8_t)f.policy_action,
+			  .port = f.port,
+			  .address = f.address,
+			  .text = keep_text(r, f.text),
+			  .text2 = keep_text(r, f.text2)};
 }
 
 void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
@@ -255,7 +220,8 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 		memcpy(&r->client, e->client, sizeof(struct sockaddr_in));
 	r->question_len = (uint16_t)(e->query_len < QUESTION_BYTES ? e->query_len : QUESTION_BYTES);
 	memcpy(r->question, e->query, r->question_len);
-	r->rcode = e->answer && e->answer_len >= 12 ? (int16_t)(e->answer[3] & 0x0f) : -1;
+	/* The extended rcode: an EDNS answer keeps its upper bits in the OPT record. */
+	r->rcode = (int16_t)(e->answer ? dns_message_rcode(e->answer, e->answer_len) : -1);
 	r->tcp = e->tcp;
 	r->alert = e->trace && e->trace->alert;
 	r->blocked = e->trace && e->trace->blocked;
@@ -265,7 +231,7 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 	r->text_len = 0;
 	r->listener = keep_text(r, e->listener ? e->listener : "");
 	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++)
-		keep_step(r, e->trace, &e->trace->steps[i]);
+		keep_step(r, e->trace, i);
 	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
 }
 
@@ -331,52 +297,14 @@ static const char *text_at(const rec_t *r, uint16_t at)
 
 static void put_step(out_t *o, const rec_t *r, const step_rec_t *st)
 {
-	char buf[DNS_NAME_TEXT_MAX + 128], ip[16];
-	resolve_step_kind_t kind = (resolve_step_kind_t)st->kind;
-	const char *rule = resolve_step_rule_id(kind);
-	const char *name = resolve_step_name(kind);
-	const char *a = text_at(r, st->text), *b = text_at(r, st->text2);
-	switch (kind) {
-	case RESOLVE_STEP_VIEW:
-	case RESOLVE_STEP_EXTERNAL:
-		snprintf(buf, sizeof(buf), "%s %s", name, a);
-		break;
-	case RESOLVE_STEP_ZONE:
-	case RESOLVE_STEP_PUBLIC_ZONE:
-	case RESOLVE_STEP_REDIRECT:
-	case RESOLVE_STEP_RESERVED:
-	case RESOLVE_STEP_FORWARDER:
-		snprintf(buf, sizeof(buf), "%s %s %s", rule, name, a);
-		break;
-	case RESOLVE_STEP_RULE:
-		snprintf(buf, sizeof(buf), "%s rule %s (%s)", rule, a, b);
-		break;
-	case RESOLVE_STEP_POLICY:
-		snprintf(buf, sizeof(buf), "%s policy %s %s", rule,
-			 policy_action_name((policy_action_t)st->policy_action), a);
-		break;
-	case RESOLVE_STEP_IN_PROCESS:
-	case RESOLVE_STEP_FORWARD:
-		snprintf(buf, sizeof(buf), "%s %s:%u", name, pr_ipv4_format(st->address, ip),
-			 st->port);
-		break;
-	case RESOLVE_STEP_CNAME:
-		snprintf(buf, sizeof(buf), "%s cname %s", rule, a);
-		break;
-	default:
-		snprintf(buf, sizeof(buf), "%s %s", rule, name);
-		break;
-	}
-	put_str(o, buf);
-}
-
-static const char *rcode_name(int rcode)
-{
-	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					    "NOTIMP",  "REFUSED"};
-	if (rcode < 0)
-		return "dropped";
-	return rcode < 6 ? names[rcode] : "OTHER";
+	char buf[DNS_NAME_TEXT_MAX + 128];
+	resolve_step_facts_t f = {.kind = (resolve_step_kind_t)st->kind,
+				  .text = st->text == 0xffff ? NULL : r->text + st->text,
+				  .text2 = st->text2 == 0xffff ? NULL : r->text + st->text2,
+				  .address = st->address,
+				  .port = st->port,
+				  .policy_action = st->policy_action};
+	put_str(o, resolve_step_words(&f, buf, sizeof(buf)));
 }
 
 static size_t format_rec(const rec_t *r, char *buf, size_t cap)
@@ -416,11 +344,11 @@ static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 			name[0] = '\0';
 		qtype = dq.qtype;
 	}
-	char type[16];
+	char type[16], rc[16];
 	PUT_LIT(&o, ",\"name\":");
 	put_str(&o, name);
 	put(&o, ",\"type\":\"%s\",\"rcode\":\"%s\"", dns_rrtype_to_text(qtype, type, sizeof(type)),
-	    rcode_name(r->rcode));
+	    r->rcode < 0 ? "dropped" : dns_rcode_name(r->rcode, rc, sizeof(rc)));
 	PUT_LIT(&o, ",\"alert\":");
 	put_raw(&o, r->alert ? "true" : "false", r->alert ? 4 : 5);
 	PUT_LIT(&o, ",\"blocked\":");

@@ -44,23 +44,9 @@ static void on_forward_done(void *arg, const ep_forward_result_t *res)
 static resolve_status_t forward(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 				const resolve_forward_t *fwd, const resolve_forward_t **next)
 {
-	ep_forward_request_t req = {
-		.packet = fwd->packet,
-		.len = fwd->len,
-		.n_targets = fwd->n_targets,
-		.source_address = fwd->source_address,
-		.deadline_ms = fwd->deadline_ms,
-		.try_timeout_ms = fwd->try_timeout_ms,
-		.join = fwd->join, /* wait for the same question in flight */
-	};
-	for (size_t i = 0; i < fwd->n_targets && i < EP_FORWARD_MAX_TARGETS; i++)
-		req.targets[i] = (ep_forward_target_t){fwd->targets[i].address, fwd->targets[i].port,
-						       fwd->targets[i].real_address,
-						       fwd->targets[i].real_port,
-						       fwd->targets[i].mapped};
 	inflight_t *f = pr_malloc(sizeof(*f));
 	*f = (inflight_t){w, eq, rq, t0};
-	if (w->forwarder && ep_forward_start(w->forwarder, &req, on_forward_done, f, NULL) == 0)
+	if (w->forwarder && ep_forward_start(w->forwarder, fwd, on_forward_done, f, NULL) == 0)
 		return RESOLVE_FORWARD;
 	/* Nothing could be sent: the pipeline answers SERVFAIL (F-10). */
 	free(f);

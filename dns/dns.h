@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DNS_PORT 53         /* every DNS server's port: endpoints, targets' default (F-4) */
+#define DNS_HEADER_LEN 12   /* a message's fixed header, RFC 1035 §4.1.1 (W-3) */
 #define DNS_NAME_MAXLEN 255 /* octets on the wire, RFC 1035 */
 #define DNS_LABEL_MAXLEN 63
 #define DNS_NAME_TEXT_MAX 1024 /* enough for any name in presentation form */
@@ -113,7 +115,8 @@ enum {
 
 #define DNS_UDP_PAYLOAD_DEFAULT 512  /* RFC 1035 without EDNS */
 #define DNS_UDP_PAYLOAD_OURS 1232    /* what we advertise (DNS flag day 2020) */
-#define DNS_TCP_MESSAGE_MAX 65535
+#define DNS_TCP_MESSAGE_MAX 65535   /* RFC 1035 §4.2.2: a 16-bit length */
+#define DNS_UDP_MESSAGE_MAX 65507   /* the largest UDP payload over IPv4 (65535 - 20 - 8) */
 
 /* What to do with a received query (W-3). */
 typedef enum dns_verdict {
@@ -241,3 +244,46 @@ size_t dns_answer_error(uint8_t *buf, size_t cap, const dns_query_t *q, uint16_t
 
 /* The rcode a verdict calls for (DROP and OK give -1 and 0). */
 int dns_verdict_rcode(dns_verdict_t v);
+
+/* ------------------------------------------------------------------------
+ * Messages that come back (dns/message.c): replies of targets and our own
+ * answers, read without allocating.
+ * ------------------------------------------------------------------------ */
+
+/* The question of a message: its name (wire, as sent), type and class. */
+typedef struct dns_question {
+	uint8_t name[DNS_NAME_MAXLEN];
+	size_t name_len;
+	uint16_t qtype, qclass;
+} dns_question_t;
+
+/* Read the first question of msg (borrowed). 0 and *q, or PR_EPARSE when the
+ * header says no question or the name is unreadable (compression pointers
+ * are refused: a question name is the first name of a message). */
+int dns_question_read(const uint8_t *msg, size_t len, dns_question_t *q);
+
+/* What a received reply is to the query that asked q with id (W-4). */
+typedef enum dns_reply_verdict {
+	DNS_REPLY_OK = 0,
+	DNS_REPLY_MALFORMED,    /* shorter than a header, QR clear, no readable question */
+	DNS_REPLY_BAD_ID,       /* another ID than the query's */
+	DNS_REPLY_BAD_QUESTION, /* not one question, or another name (case-insensitively),
+				 * type or class */
+} dns_reply_verdict_t;
+
+/* Checks in the order above; reply and q are borrowed. */
+dns_reply_verdict_t dns_reply_check(const uint8_t *reply, size_t len, uint16_t id,
+				    const dns_question_t *q);
+
+/* TC set? false for less than a header. */
+bool dns_message_truncated(const uint8_t *wire, size_t len);
+
+/* The extended rcode of a message (RFC 6891 §6.1.3: its OPT record's upper
+ * eight bits with the header's four), so an answer BADVERS reads as 16; the
+ * header's rcode alone when there is no OPT record or the records can't be
+ * walked; -1 for less than a header. */
+int dns_message_rcode(const uint8_t *wire, size_t len);
+
+/* libknot's name of an rcode ("NOERROR", "NXDOMAIN", "BADVERS"), or
+ * "RCODE<n>" written into buf (at least 16 bytes). */
+const char *dns_rcode_name(int rcode, char *buf, size_t len);

@@ -2,7 +2,7 @@
  * question, and every record after it, checked with libknot's wire helpers.
  * The records are only walked, to find the OPT record and to reject what RFC
  * 1035 and RFC 6891 call malformed. */
-#include "dns/dns.h"
+#include "dns/dns_p.h"
 
 #include <libknot/libknot.h>
 #include <string.h>
@@ -35,42 +35,29 @@ static const char *read_records(const uint8_t *wire, size_t len, size_t pos, dns
 	bool seen_opt = false;
 
 	for (unsigned i = 0; i < total; i++) {
-		size_t owner = pos;
-		/* Compression pointers are allowed here, but only backwards. */
-		int n = knot_dname_wire_check(wire + pos, wire + len, wire);
-		if (n <= 0)
-			return "a record's owner name is malformed";
-		pos += (size_t)n;
-		if (len - pos < 10)
-			return "a record is cut short";
-		uint16_t type = knot_wire_read_u16(wire + pos);
-		uint16_t rclass = knot_wire_read_u16(wire + pos + 2);
-		uint32_t ttl = knot_wire_read_u32(wire + pos + 4);
-		uint16_t rdlen = knot_wire_read_u16(wire + pos + 8);
-		pos += 10;
-		if (rdlen > len - pos)
-			return "a record's data is cut short";
-		if (type == KNOT_RRTYPE_OPT) {
-			if (i < an + ns)
-				return "an OPT record outside the additional section "
-				       "(RFC 6891 §6.1.1)";
-			if (seen_opt)
-				return "more than one OPT record (RFC 6891 §6.1.1)";
-			if (n != 1 || wire[owner] != 0)
-				return "the OPT record's owner is not the root (RFC 6891 §6.1.2)";
-			if (!edns_options_valid(wire + pos, rdlen))
-				return "a malformed EDNS option (RFC 6891 §6.1.2)";
-			seen_opt = true;
-			q->edns_version = (uint8_t)(ttl >> 16);
-			q->edns_do = (ttl & KNOT_EDNS_DO_MASK) != 0;
-			/* RFC 6891 §6.2.5: values below 512 are treated as 512. */
-			q->udp_size = rclass < KNOT_EDNS_MIN_UDP_PAYLOAD ? KNOT_EDNS_MIN_UDP_PAYLOAD
-									 : rclass;
-			q->edns_options = rdlen ? wire + pos : NULL;
-			q->edns_options_len = rdlen;
-			*badvers = q->edns_version > KNOT_EDNS_VERSION;
-		}
-		pos += rdlen;
+		dns_rr_wire_t rr;
+		const char *why = dns_record_read(wire, len, &pos, &rr);
+		if (why)
+			return why;
+		if (rr.type != KNOT_RRTYPE_OPT)
+			continue;
+		if (i < an + ns)
+			return "an OPT record outside the additional section (RFC 6891 §6.1.1)";
+		if (seen_opt)
+			return "more than one OPT record (RFC 6891 §6.1.1)";
+		if (rr.owner_len != 1 || wire[rr.owner] != 0)
+			return "the OPT record's owner is not the root (RFC 6891 §6.1.2)";
+		if (!edns_options_valid(rr.rdata, rr.rdlen))
+			return "a malformed EDNS option (RFC 6891 §6.1.2)";
+		seen_opt = true;
+		q->edns_version = (uint8_t)(rr.ttl >> 16);
+		q->edns_do = (rr.ttl & KNOT_EDNS_DO_MASK) != 0;
+		/* RFC 6891 §6.2.5: values below 512 are treated as 512. */
+		q->udp_size = rr.rclass < KNOT_EDNS_MIN_UDP_PAYLOAD ? KNOT_EDNS_MIN_UDP_PAYLOAD
+								    : rr.rclass;
+		q->edns_options = rr.rdlen ? rr.rdata : NULL;
+		q->edns_options_len = rr.rdlen;
+		*badvers = q->edns_version > KNOT_EDNS_VERSION;
 	}
 	if (pos != len)
 		return "trailing octets after the last record";

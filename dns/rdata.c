@@ -51,8 +51,7 @@ static const char *type_hint(uint16_t type)
 		       "\"\\\"part one\\\" \\\"part two\\\"\"";
 	case KNOT_RRTYPE_SOA:
 		return "SOA needs 'mname rname serial refresh retry expire minimum', e.g. "
-		       "\"azureprivatedns.net. azureprivatedns-host.microsoft.com. 1 3600 300 "
-		       "2419200 300\"";
+		       "\"ns1.contoso.com. hostmaster.contoso.com. 1 3600 300 2419200 300\"";
 	default:
 		return "the value must be written as in a zone file (RFC 1035 §5)";
 	}

@@ -27,6 +27,9 @@
 #include <uv.h>
 
 #include "base/base.h"
+#include "dns/dns.h"
+#include "model/model.h"
+#include "resolve/resolve.h"
 
 typedef struct ep_server ep_server_t;
 typedef struct ep_query ep_query_t;
@@ -36,12 +39,10 @@ typedef enum ep_transport {
 	EP_TCP = 2,
 } ep_transport_t;
 
-/* A DNS message needs at least its 12-octet header (RFC 1035 §4.1.1, W-3). */
-#define EP_DNS_HEADER_LEN 12
-/* The largest DNS message over TCP (RFC 1035 §4.2.2: 16-bit length). */
-#define EP_TCP_MAX_MESSAGE 65535
-/* The largest UDP payload over IPv4 (65535 - 20 - 8). */
-#define EP_UDP_MAX_MESSAGE 65507
+/* Wire sizes: their one home is dns/dns.h. */
+#define EP_DNS_HEADER_LEN DNS_HEADER_LEN
+#define EP_TCP_MAX_MESSAGE DNS_TCP_MESSAGE_MAX
+#define EP_UDP_MAX_MESSAGE DNS_UDP_MESSAGE_MAX
 
 /* One listening address. Borrowed by the calls that take it; name is copied. */
 typedef struct ep_listener_spec {
@@ -221,9 +222,10 @@ void ep_query_drop(ep_query_t *q);
  * emulator.unresponsiveSeconds (F-10: 30 minutes in the cloud).
  * ========================================================================== */
 
-#define EP_FORWARD_MAX_TARGETS 6              /* L-5 */
-#define EP_FORWARD_TRY_TIMEOUT_MS 800         /* default per try */
-#define EP_FORWARD_DEADLINE_MS 4000           /* default for the whole request */
+/* L-5 and the timing defaults have their one home in model/model.h. */
+#define EP_FORWARD_MAX_TARGETS MODEL_MAX_TARGETS_PER_RULE           /* L-5 */
+#define EP_FORWARD_TRY_TIMEOUT_MS MODEL_DEFAULT_FORWARD_TIMEOUT_MS  /* default per try */
+#define EP_FORWARD_DEADLINE_MS MODEL_DEFAULT_QUERY_DEADLINE_MS      /* the whole request */
 #define EP_HEALTH_UNRESPONSIVE_AFTER 3        /* consecutive failures (F-10) */
 #define EP_HEALTH_BACKOFF_BASE_MS 500         /* backoff after the first failure */
 #define EP_HEALTH_BACKOFF_MAX_MS 60000        /* backoff ceiling */
@@ -279,14 +281,9 @@ ep_target_state_t ep_health_get(const ep_health_t *h, uint32_t address, uint16_t
 				uint64_t now_ms, ep_health_entry_t *out);
 
 /* A target of a forwarded question, as the rule names it and where it really
- * is (design.md §4); the same fields as resolve/'s resolve_target_t. */
-typedef struct ep_forward_target {
-	uint32_t address; /* as in the rule */
-	uint16_t port;
-	uint32_t real_address; /* where to send; valid when mapped */
-	uint16_t real_port;
-	bool mapped; /* false: an unmapped outside target, never contacted */
-} ep_forward_target_t;
+ * is (design.md §4): resolve/'s struct, so the pipeline's request goes to the
+ * forwarder as it is. */
+typedef resolve_target_t ep_forward_target_t;
 
 /*
  * Which target to try next (F-10), at now_ms, among targets[0..n) that are
@@ -305,23 +302,12 @@ size_t ep_health_list(const ep_health_t *h, uint64_t now_ms, ep_health_entry_t *
 
 /* --- The forwarder --- */
 
-/* A question to send outside privres; the same fields as resolve/'s
- * resolve_forward_t, so the daemon copies one into the other. Borrowed by
- * ep_forward_start() (the packet is copied). */
-typedef struct ep_forward_request {
-	const uint8_t *packet; /* the question (its ID is replaced on each try) */
-	size_t len;
-	ep_forward_target_t targets[EP_FORWARD_MAX_TARGETS]; /* in rule order (F-10) */
-	size_t n_targets;
-	uint32_t source_address; /* O-1: bind to it when non-zero (virtual mode); 0: any */
-	uint32_t deadline_ms;    /* the whole request; 0: EP_FORWARD_DEADLINE_MS */
-	uint32_t try_timeout_ms; /* one try at one target; 0: EP_FORWARD_TRY_TIMEOUT_MS */
-	/* Q-6: the same question is in flight already (resolve_forward_t.join):
-	 * send nothing, wait for that exchange's reply (borrowed; it outlives the
-	 * request). Its reply, or PR_ETIMEOUT when it got none or the deadline
-	 * passed first, is this request's result (target -1, no tries). */
-	resolve_exchange_t *join;
-} ep_forward_request_t;
+/* A question to send outside privres: resolve/'s resolve_forward_t, the
+ * pipeline's own request. Borrowed by ep_forward_start() (the packet is
+ * copied); its ID is replaced on each try; source_address: bind to it when
+ * non-zero (O-1, virtual mode); deadline_ms and try_timeout_ms 0 take
+ * EP_FORWARD_DEADLINE_MS and EP_FORWARD_TRY_TIMEOUT_MS. */
+typedef resolve_forward_t ep_forward_request_t;
 
 /* The outcome of a request, lent to the callback. */
 typedef struct ep_forward_result {

@@ -588,7 +588,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 	}
 	if (!reply_accept(t, msg, len, addr))
 		return; /* W-4: dropped; keep waiting for the real answer */
-	if (msg[2] & 0x02) {
+	if (dns_message_truncated(msg, len)) {
 		/* Q-7: a truncated answer is asked again over TCP, same
 		 * target, before anything is returned. */
 		ep_forward_t *fw = t->fw;
@@ -969,7 +969,7 @@ int ep_forward_start(ep_forwarder_t *f, const ep_forward_request_t *req, ep_forw
 	ep_question_t q;
 	if (req->packet == NULL || req->n_targets == 0 ||
 	    req->n_targets > EP_FORWARD_MAX_TARGETS || req->len > EP_TCP_MAX_MESSAGE ||
-	    ep_question_read(req->packet, req->len, &q) != 0)
+	    dns_question_read(req->packet, req->len, &q) != 0)
 		return -EINVAL;
 	ep_forward_t *fw = pr_calloc(1, sizeof(*fw));
 	fw->f = f;

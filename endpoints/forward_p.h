@@ -11,33 +11,25 @@
 
 #include "endpoints/endpoints.h"
 
-#define EP_NAME_MAX 255 /* octets of a wire name, RFC 1035 §3.1 */
 
-/* The question of a DNS message: its name (wire, as sent), type and class. */
-typedef struct ep_question {
-	uint8_t name[EP_NAME_MAX];
-	size_t name_len;
-	uint16_t qtype, qclass;
-} ep_question_t;
+/* The question of a try, as dns/ reads it (dns_question_read()). */
+typedef dns_question_t ep_question_t;
 
-/* Read the first question of msg (borrowed). 0 and *q, or PR_EPARSE when the
- * header says no question or the name is unreadable (compression pointers
- * are refused: a question name is the first name of a message). */
-int ep_question_read(const uint8_t *msg, size_t len, ep_question_t *q);
-
-/* What the matcher says of a received reply (W-4). */
+/* What the matcher says of a received reply (W-4): the source check here, the
+ * message's own checks by dns_reply_check(). */
 typedef enum ep_reply_verdict {
-	EP_REPLY_OK = 0,
+	EP_REPLY_OK = DNS_REPLY_OK,
+	EP_REPLY_MALFORMED = DNS_REPLY_MALFORMED,
+	EP_REPLY_BAD_ID = DNS_REPLY_BAD_ID,
+	EP_REPLY_BAD_QUESTION = DNS_REPLY_BAD_QUESTION,
 	EP_REPLY_WRONG_SOURCE, /* not from the target's address and port */
-	EP_REPLY_MALFORMED,    /* shorter than a header, QR clear, no readable question */
-	EP_REPLY_BAD_ID,       /* another ID than the try's */
-	EP_REPLY_BAD_QUESTION, /* another name (case-insensitively), type or class */
 } ep_reply_verdict_t;
 
 /*
  * Is reply (borrowed) the answer to the try that sent question q with id to
  * target addr:port (host byte order)? from: the reply's source (NULL over
- * TCP, where the connection is the proof). Checks in the order above.
+ * TCP, where the connection is the proof). The source first, then
+ * dns_reply_check().
  */
 ep_reply_verdict_t ep_reply_match(const uint8_t *reply, size_t len, const struct sockaddr *from,
 				  uint32_t addr, uint16_t port, uint16_t id,

@@ -1,59 +1,13 @@
 /*
- * The W-4 reply matcher and the forwarder's random generator: the pieces of
- * the outbound half that do no I/O, so unit tests can drive them directly.
+ * The W-4 reply matcher (the source here; the message is read by dns/) and the
+ * forwarder's random generator: the pieces of the outbound half that do no
+ * I/O, so unit tests can drive them directly.
  */
 #include <arpa/inet.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "endpoints/forward_p.h"
-
-int ep_question_read(const uint8_t *msg, size_t len, ep_question_t *q)
-{
-	if (len < EP_DNS_HEADER_LEN || ((msg[4] << 8) | msg[5]) == 0)
-		return PR_EPARSE;
-	size_t pos = EP_DNS_HEADER_LEN, name_len = 0;
-	for (;;) {
-		if (pos >= len)
-			return PR_EPARSE;
-		uint8_t l = msg[pos];
-		/* A question name is the first name of a message: nothing
-		 * before it to point at, so a pointer is malformed. */
-		if (l & 0xC0)
-			return PR_EPARSE;
-		if (name_len + 1u + l > EP_NAME_MAX || pos + 1u + l > len)
-			return PR_EPARSE;
-		name_len += 1u + l;
-		pos += 1u + l;
-		if (l == 0)
-			break;
-	}
-	if (pos + 4 > len)
-		return PR_EPARSE;
-	ep_question_t v;
-	memcpy(v.name, msg + EP_DNS_HEADER_LEN, name_len);
-	v.name_len = name_len;
-	v.qtype = (uint16_t)((msg[pos] << 8) | msg[pos + 1]);
-	v.qclass = (uint16_t)((msg[pos + 2] << 8) | msg[pos + 3]);
-	*q = v;
-	return 0;
-}
-
-static bool name_equal_nocase(const uint8_t *a, const uint8_t *b, size_t len)
-{
-	/* W-5: names compare case-insensitively. Label length octets are
-	 * at most 63, below 'A', so folding every octet is safe. */
-	for (size_t i = 0; i < len; i++) {
-		uint8_t x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z')
-			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
-			y += 'a' - 'A';
-		if (x != y)
-			return false;
-	}
-	return true;
-}
 
 ep_reply_verdict_t ep_reply_match(const uint8_t *reply, size_t len, const struct sockaddr *from,
 				  uint32_t addr, uint16_t port, uint16_t id,
@@ -65,19 +19,7 @@ ep_reply_verdict_t ep_reply_match(const uint8_t *reply, size_t len, const struct
 		    sin->sin_port != htons(port))
 			return EP_REPLY_WRONG_SOURCE;
 	}
-	if (len < EP_DNS_HEADER_LEN || !(reply[2] & 0x80))
-		return EP_REPLY_MALFORMED;
-	if (((reply[0] << 8) | reply[1]) != id)
-		return EP_REPLY_BAD_ID;
-	if (((reply[4] << 8) | reply[5]) != 1)
-		return EP_REPLY_BAD_QUESTION;
-	ep_question_t got;
-	if (ep_question_read(reply, len, &got) != 0)
-		return EP_REPLY_MALFORMED;
-	if (got.name_len != q->name_len || !name_equal_nocase(got.name, q->name, q->name_len) ||
-	    got.qtype != q->qtype || got.qclass != q->qclass)
-		return EP_REPLY_BAD_QUESTION;
-	return EP_REPLY_OK;
+	return (ep_reply_verdict_t)dns_reply_check(reply, len, id, q);
 }
 
 /* --- ChaCha20 (RFC 8439 §2.3) --- */

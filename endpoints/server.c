@@ -17,7 +17,7 @@ void ep_options_default(ep_options_t *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->workers = 0;
-	o->tcp_idle_timeout_ms = 10000;
+	o->tcp_idle_timeout_ms = MODEL_DEFAULT_TCP_IDLE_TIMEOUT_MS;
 	o->tcp_max_connections = 1000;
 	o->tcp_max_inflight = 100;
 	o->tcp_max_write_queue = 262144;

@@ -19,22 +19,19 @@ void linker_classify_target(const deployment_t *d, uint32_t address, uint16_t po
 			    linker_target_t *out)
 {
 	*out = (linker_target_t){.kind = LINKER_TARGET_OUTSIDE, -1, -1, -1, -1};
-	for (size_t i = 0; i < d->n_resolvers; i++)
-		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
-			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];
-			/* Inbound endpoints listen on port 53 of their address. */
-			if (ie->has_address && ie->address == address && port == 53) {
-				*out = (linker_target_t){LINKER_TARGET_INBOUND, (int)i, (int)j,
-							 d->resolvers[i].vnet, -1};
-				return;
-			}
-		}
-	for (size_t i = 0; i < d->n_external_servers; i++)
-		if (d->external_servers[i].address == address &&
-		    d->external_servers[i].port == port) {
-			*out = (linker_target_t){LINKER_TARGET_EXTERNAL, -1, -1, -1, (int)i};
-			return;
-		}
+	const model_resolver_t *r = NULL;
+	/* Inbound endpoints listen on the DNS port of their address. */
+	const model_inbound_endpoint_t *ie =
+		port == DNS_PORT ? deployment_find_inbound_by_address(d, address, &r) : NULL;
+	if (ie) {
+		*out = (linker_target_t){LINKER_TARGET_INBOUND, (int)(r - d->resolvers),
+					 (int)(ie - r->inbound), r->vnet, -1};
+		return;
+	}
+	const model_external_server_t *x = deployment_find_external(d, address, port);
+	if (x)
+		*out = (linker_target_t){LINKER_TARGET_EXTERNAL, -1, -1, -1,
+					 (int)(x - d->external_servers)};
 }
 
 /* ---- P-1 ------------------------------------------------------------------- */

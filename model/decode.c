@@ -341,7 +341,7 @@ static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, c
 		const char *p = path_of(c, path, key, NULL, i);
 		model_target_t *t = &(*out)[*n];
 		t->origin = (model_origin_t){e, p};
-		t->port = 53; /* F-4 */
+		t->port = DNS_PORT; /* F-4 */
 		if (json_is_string(e)) {
 			/* "10.0.0.1" or "10.0.0.1:5353" as a shorthand */
 			uint32_t a;
@@ -638,7 +638,8 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 			decode_targets(c, re, "targetDnsServers", rp, &r->targets, &r->n_targets);
 			if (!json_object_get(re, "targetDnsServers"))
 				model_report(c, re, NULL, rp, "F-4", PR_ECONFIG,
-					     "'targetDnsServers' is required (1 to 6 targets)");
+					     "'targetDnsServers' is required (1 to %d targets)",
+					     MODEL_MAX_TARGETS_PER_RULE);
 			const char *state = get_str(c, re, "forwardingRuleState", rp, false);
 			r->enabled = true;
 			if (state && !strcmp(state, "Disabled"))
@@ -656,15 +657,7 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 
 static void decode_soa(model_ctx_t *c, const json_t *e, const char *p, model_soa_t *soa)
 {
-	/* Z-2 defaults, and the cloud's SOA host and email. */
-	*soa = (model_soa_t){.host = "azureprivatedns.net.",
-			     .email = "azureprivatedns-host.microsoft.com.",
-			     .serial = 1,
-			     .refresh = 3600,
-			     .retry = 300,
-			     .expire = 2419200,
-			     .minimum = 300,
-			     .ttl = 3600};
+	*soa = MODEL_SOA_DEFAULTS; /* Z-2 */
 	const json_t *s = get_map(c, e, "soa", p);
 	if (!s)
 		return;
@@ -956,7 +949,7 @@ static void decode_externals(model_ctx_t *c, const json_t *root)
 		model_external_server_t *x = &d->external_servers[d->n_external_servers++];
 		x->origin = (model_origin_t){e, p};
 		x->name = get_str(c, e, "name", p, true);
-		x->port = 53;
+		x->port = DNS_PORT;
 		get_ipv4(c, e, "ipAddress", p, true, NULL, &x->address);
 		long long port;
 		if (get_int(c, e, "port", p, 1, 65535, &port))

@@ -239,6 +239,16 @@ typedef struct model_soa {
 	uint32_t serial, refresh, retry, expire, minimum, ttl;
 } model_soa_t;
 
+/* Z-2: the SOA every private zone starts with, as the cloud's API shows it
+ * (reference/azure.md §2.2). The one home of these values: the model, the
+ * zones, the Terraform import and the API take them from here. */
+#define MODEL_SOA_HOST "azureprivatedns.net."
+#define MODEL_SOA_EMAIL "azureprivatedns-hostmaster.microsoft.com."
+#define MODEL_SOA_DEFAULTS                                                                 \
+	((model_soa_t){.host = MODEL_SOA_HOST, .email = MODEL_SOA_EMAIL, .serial = 1,       \
+		       .refresh = 3600, .retry = 300, .expire = 2419200, .minimum = 300,    \
+		       .ttl = MODEL_DEFAULT_TTL})
+
 /* A zone: private (with links), public (publicDns) or an external server's. */
 typedef struct model_zone {
 	model_origin_t origin;
@@ -461,6 +471,23 @@ json_t *deployment_to_json(const deployment_t *d);
 const json_t *deployment_source_json(const deployment_t *d);
 /* YAML text of any JSON value (owned). */
 char *model_json_to_yaml(const json_t *value);
+
+/* ---- Zone content (Z-1, Z-2; model/zone_rules.c) ----------------------------
+ * The one home of what a private zone may hold, for the validator and for the
+ * zone builder of zones/. Messages are static text; callers put the record
+ * set's name and type before them. */
+
+/* A, AAAA, CNAME, MX, PTR, SOA, SRV, TXT (Z-1). */
+bool model_zone_type_allowed(uint16_t type);
+/* Why a record set of type with n records can't stand at its owner (the apex
+ * or below), or NULL: NS anywhere, a type not served, no record, a CNAME at
+ * the apex or with more than one record (Z-1); an SOA below the apex or with
+ * more than one record (Z-2). *rule gets the rule id. */
+const char *model_zone_set_fault(uint16_t type, size_t n, bool apex, const char **rule);
+/* Why record sets of types a and b can't share an owner, or NULL: the same
+ * type twice (*code PR_EEXIST, Z-1; a second SOA PR_ECONFIG, Z-2) or a CNAME
+ * beside other data (PR_ECONFIG, Z-1). */
+const char *model_zone_pair_fault(uint16_t a, uint16_t b, const char **rule, int *code);
 
 /* ---- Lookups -------------------------------------------------------------- */
 

@@ -23,12 +23,8 @@ static char *canonical_text(const json_t *j)
 char *model_state_checksum(const json_t *deployment_json)
 {
 	char *text = canonical_text(deployment_json);
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
-
-	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
+	/* Unmixed: the value stored in state files written so far. */
+	uint64_t h = pr_hash_bytes(PR_HASH_INIT, text ? text : "", text ? strlen(text) : 0);
 	free(text);
 	return pr_asprintf("%016" PRIx64, h);
 }

@@ -855,23 +855,6 @@ static void validate_rulesets(model_ctx_t *c)
 
 /* ---- zones (Z-1, Z-2, L-10, L-11) -------------------------------------------- */
 
-static bool allowed_type(uint16_t t)
-{
-	switch (t) {
-	case KNOT_RRTYPE_A:
-	case KNOT_RRTYPE_AAAA:
-	case KNOT_RRTYPE_CNAME:
-	case KNOT_RRTYPE_MX:
-	case KNOT_RRTYPE_PTR:
-	case KNOT_RRTYPE_SOA:
-	case KNOT_RRTYPE_SRV:
-	case KNOT_RRTYPE_TXT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* An owner name relative to the zone: "@", "web", "*.apps", "a.b". The
  * wildcard label may only stand leftmost (RFC 4592). */
 static bool check_owner(model_ctx_t *c, const model_zone_t *z, model_record_set_t *rs,
@@ -945,38 +928,27 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 		ok[i] = check_owner(c, z, rs, owners[i]);
 		if (!rs->type_text)
 			continue;
-		int t = dns_rrtype_from_text(rs->type_text, &rs->type);
-		if (t != 0 || !allowed_type(rs->type)) {
-			bool is_ns = !strcasecmp(rs->type_text, "NS");
-			model_report(c, rs->origin.node, "type", p, "Z-1", PR_ECONFIG,
-				     is_ns ? "'%s': private zones hold no NS delegations"
-					   : "'%s' is not a supported record type; valid: A, AAAA, "
-					     "CNAME, MX, PTR, SOA, SRV, TXT",
-				     rs->type_text);
+		if (dns_rrtype_from_text(rs->type_text, &rs->type) != 0)
+			rs->type = 0; /* no type: not served */
+		over_limit(c, MODEL_LIMIT_RECORDS_PER_RECORD_SET, rs->n_records, rs->origin.node,
+			   "records", p, "records");
+		/* Without 'records' the decoder said so already. */
+		bool given = rs->n_records || json_object_get(rs->origin.node, "records");
+		size_t n = given ? rs->n_records : 1;
+		bool apex = ok[i] && dns_name_equal(owners[i], z->name_wire);
+		const char *rule, *fault = model_zone_set_fault(rs->type, n, apex, &rule);
+		if (fault)
+			model_report(c, rs->origin.node, "type", p, rule, PR_ECONFIG, "'%s' %s: %s",
+				     rs->name, rs->type_text, fault);
+		if (!model_zone_type_allowed(rs->type)) {
 			ok[i] = false;
 			continue;
 		}
-		over_limit(c, MODEL_LIMIT_RECORDS_PER_RECORD_SET, rs->n_records, rs->origin.node,
-			   "records", p, "records");
-		if (rs->n_records == 0 && json_object_get(rs->origin.node, "records"))
-			model_report(c, rs->origin.node, "records", p, "Z-1", PR_ECONFIG,
-				     "a record set holds at least one record");
-		if (rs->type == KNOT_RRTYPE_CNAME && rs->n_records > 1)
-			model_report(c, rs->origin.node, "records", p, "Z-1", PR_ECONFIG,
-				     "a CNAME record set holds exactly one record");
 		if (rs->type == KNOT_RRTYPE_SOA) {
-			if (ok[i] && strcmp(rs->name, "@") != 0 &&
-			    !dns_name_equal(owners[i], z->name_wire))
-				model_report(c, rs->origin.node, "name", p, "Z-2", PR_ECONFIG,
-					     "the SOA record set stands only at the apex '@'");
-			else
+			if (!fault)
 				parse_soa_record(c, z, rs);
 			continue;
 		}
-		if (rs->type == KNOT_RRTYPE_CNAME && ok[i] &&
-		    dns_name_equal(owners[i], z->name_wire))
-			model_report(c, rs->origin.node, "name", p, "Z-1", PR_ECONFIG,
-				     "a CNAME can't stand at the zone apex (it holds the SOA)");
 		for (size_t j = 0; j < rs->n_records; j++) {
 			char *why = NULL;
 			size_t len;
@@ -999,21 +971,16 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 		memcpy(key, owners[i], len);
 		key[len] = (uint8_t)(a->type >> 8);
 		key[len + 1] = (uint8_t)a->type;
-		int prev;
-		if (!pr_map_put(by_owner_type, key, len + 2, (int)i, &prev)) {
-			model_report(c, a->origin.node, "name", a->origin.path, "Z-1", PR_EEXIST,
-				     "a %s record set named '%s' already exists", a->type_text,
-				     a->name);
-			continue;
-		}
-		if (pr_map_put(by_owner, owners[i], len, (int)i, &prev))
-			continue;
-		model_record_set_t *b = &z->record_sets[prev];
-		if (a->type == KNOT_RRTYPE_CNAME || b->type == KNOT_RRTYPE_CNAME)
-			model_report(c, a->origin.node, "type", a->origin.path, "Z-1", PR_ECONFIG,
-				     "'%s' holds a CNAME and a %s record set; a CNAME stands alone "
-				     "(RFC 1034)",
-				     a->name, a->type == KNOT_RRTYPE_CNAME ? b->type_text : a->type_text);
+		int prev, code;
+		const char *rule, *fault = NULL;
+		if (!pr_map_put(by_owner_type, key, len + 2, (int)i, &prev))
+			fault = model_zone_pair_fault(a->type, a->type, &rule, &code);
+		else if (!pr_map_put(by_owner, owners[i], len, (int)i, &prev))
+			fault = model_zone_pair_fault(a->type, z->record_sets[prev].type, &rule,
+						      &code);
+		if (fault)
+			model_report(c, a->origin.node, "name", a->origin.path, rule, code,
+				     "'%s' %s: %s", a->name, a->type_text, fault);
 	}
 	pr_map_destroy(&by_owner);
 	pr_map_destroy(&by_owner_type);

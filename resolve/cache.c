@@ -124,33 +124,14 @@ void rs_count(_Atomic uint64_t *c, int64_t d)
 	bump(c, d);
 }
 
-uint64_t rs_hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull; /* FNV-1a 64 */
-	return h;
-}
-
-uint64_t rs_hash_final(uint64_t h)
-{
-	/* MurmurHash3's fmix64: FNV's low bits alone spread badly. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
 uint64_t rs_cache_key_hash(const rs_cache_key_t *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	h = rs_hash_bytes(h, &k->scope, sizeof(k->scope));
-	h = rs_hash_bytes(h, &k->qtype, sizeof(k->qtype));
-	h = rs_hash_bytes(h, &k->flags, sizeof(k->flags));
-	h = rs_hash_bytes(h, k->name, knot_dname_size(k->name));
-	return rs_hash_final(h);
+	uint64_t h = PR_HASH_INIT;
+	h = pr_hash_bytes(h, &k->scope, sizeof(k->scope));
+	h = pr_hash_bytes(h, &k->qtype, sizeof(k->qtype));
+	h = pr_hash_bytes(h, &k->flags, sizeof(k->flags));
+	h = pr_hash_bytes(h, k->name, knot_dname_size(k->name));
+	return pr_hash_final(h);
 }
 
 static shard_t *shard_of(rs_cache_t *c, uint64_t h)

@@ -51,12 +51,79 @@ const char *resolve_step_name(resolve_step_kind_t kind)
 	return "unknown";
 }
 
-static const char *rcode_name(int rcode, char *buf, size_t len)
+resolve_step_facts_t resolve_step_facts(const resolve_trace_t *t, size_t i, char *name)
 {
-	const knot_lookup_t *l = knot_lookup_by_id(knot_rcode_names, rcode);
-	if (l)
-		return l->name;
-	snprintf(buf, len, "RCODE%d", rcode);
+	const resolve_step_t *st = &t->steps[i];
+	resolve_step_facts_t f = {.kind = st->kind, .address = st->address, .port = st->port,
+				  .policy_action = st->policy_action};
+	switch (st->kind) {
+	case RESOLVE_STEP_VIEW:
+	case RESOLVE_STEP_EXTERNAL:
+		f.text = st->view;
+		break;
+	case RESOLVE_STEP_ZONE:
+	case RESOLVE_STEP_PUBLIC_ZONE:
+	case RESOLVE_STEP_REDIRECT:
+		f.text = st->zone;
+		break;
+	case RESOLVE_STEP_RULE:
+		f.text = st->rule ? st->rule->name : NULL;
+		f.text2 = st->domain;
+		break;
+	case RESOLVE_STEP_RESERVED:
+	case RESOLVE_STEP_FORWARDER:
+		f.text = st->domain;
+		break;
+	case RESOLVE_STEP_POLICY:
+		f.text = st->policy_rule;
+		break;
+	case RESOLVE_STEP_CNAME:
+		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames &&
+		    dns_name_to_text(t->cnames[st->cname], name, DNS_NAME_TEXT_MAX) > 0)
+			f.text = name;
+		break;
+	default:
+		break;
+	}
+	return f;
+}
+
+const char *resolve_step_words(const resolve_step_facts_t *f, char *buf, size_t cap)
+{
+	char ip[16];
+	const char *rule = resolve_step_rule_id(f->kind), *name = resolve_step_name(f->kind);
+	const char *a = f->text ? f->text : "", *b = f->text2 ? f->text2 : "";
+	switch (f->kind) {
+	case RESOLVE_STEP_VIEW:
+	case RESOLVE_STEP_EXTERNAL:
+		snprintf(buf, cap, "%s %s", name, a);
+		break;
+	case RESOLVE_STEP_ZONE:
+	case RESOLVE_STEP_PUBLIC_ZONE:
+	case RESOLVE_STEP_REDIRECT:
+	case RESOLVE_STEP_RESERVED:
+	case RESOLVE_STEP_FORWARDER:
+		snprintf(buf, cap, "%s %s %s", rule, name, a);
+		break;
+	case RESOLVE_STEP_RULE:
+		snprintf(buf, cap, "%s rule %s (%s)", rule, a, b);
+		break;
+	case RESOLVE_STEP_POLICY:
+		snprintf(buf, cap, "%s policy %s %s", rule,
+			 policy_action_name((policy_action_t)f->policy_action), a);
+		break;
+	case RESOLVE_STEP_IN_PROCESS:
+	case RESOLVE_STEP_FORWARD:
+	case RESOLVE_STEP_JOINED:
+		snprintf(buf, cap, "%s %s:%u", name, pr_ipv4_format(f->address, ip), f->port);
+		break;
+	case RESOLVE_STEP_CNAME:
+		snprintf(buf, cap, "%s cname %s", rule, a);
+		break;
+	default:
+		snprintf(buf, cap, "%s %s", rule, name);
+		break;
+	}
 	return buf;
 }
 
@@ -89,6 +156,13 @@ static const resolve_step_t *chosen_after(const resolve_trace_t *t, size_t i)
 	return NULL;
 }
 
+static void set_rcode(json_t *j, int rcode)
+{
+	char rc[16];
+	json_object_set_new(j, "rcode", json_string(dns_rcode_name(rcode, rc, sizeof(rc))));
+}
+
+/* The step's JSON; its words (the query log's) join the text line. */
 static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, size_t i,
 			 pr_buf_t *text)
 {
@@ -97,35 +171,27 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 			      resolve_step_name(st->kind), "depth", st->depth, "hops", st->hops);
 	if (st->view)
 		json_object_set_new(j, "at", json_string(st->view));
-	char rc[16], name[DNS_NAME_TEXT_MAX];
+	char name[DNS_NAME_TEXT_MAX], words[DNS_NAME_TEXT_MAX + 128];
+	resolve_step_facts_t f = resolve_step_facts(t, i, name);
+	pr_buf_printf(text, " → %s", resolve_step_words(&f, words, sizeof(words)));
 	switch (st->kind) {
-	case RESOLVE_STEP_VIEW:
-	case RESOLVE_STEP_EXTERNAL:
-		pr_buf_printf(text, "%s%s%s", text->len ? " → " : "",
-			      st->kind == RESOLVE_STEP_VIEW ? "view " : "server ", st->view);
-		break;
 	case RESOLVE_STEP_POLICY:
 		json_object_set_new(j, "action", json_string(policy_action_name(st->policy_action)));
 		if (st->policy_rule)
 			json_object_set_new(j, "rule", json_string(st->policy_rule));
 		if (st->domain)
 			json_object_set_new(j, "domain", json_string(st->domain));
-		pr_buf_printf(text, " → policy %s (%s)", policy_action_name(st->policy_action),
-			      st->policy_rule ? st->policy_rule : "-");
 		break;
 	case RESOLVE_STEP_ZONE:
 	case RESOLVE_STEP_PUBLIC_ZONE:
 		json_object_set_new(j, "zone", json_string(st->zone));
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
+		set_rcode(j, st->rcode);
 		if (st->kind == RESOLVE_STEP_PUBLIC_ZONE)
 			json_object_set_new(j, "source", json_string("public zone"));
-		pr_buf_printf(text, " → %s %s", st->kind == RESOLVE_STEP_ZONE ? "zone" : "public zone",
-			      st->zone);
 		break;
 	case RESOLVE_STEP_REDIRECT:
 		json_object_set_new(j, "zone", json_string(st->zone));
 		json_object_set_new(j, "resolutionPolicy", json_string("NxDomainRedirect"));
-		pr_buf_printf(text, " → zone %s NXDOMAIN redirected", st->zone);
 		break;
 	case RESOLVE_STEP_RULE: {
 		json_object_set_new(j, "rule", json_string(st->rule->name));
@@ -140,66 +206,40 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 				    c && c->kind != RESOLVE_STEP_UNMAPPED
 					    ? target_json(c->address, c->port)
 					    : json_null());
-		pr_buf_printf(text, " → rule %s (%s)", st->rule->name, st->domain);
 		break;
 	}
 	case RESOLVE_STEP_RESERVED:
 	case RESOLVE_STEP_FORWARDER:
 		json_object_set_new(j, "domain", json_string(st->domain));
-		pr_buf_printf(text, " → %s %s", resolve_step_name(st->kind), st->domain);
 		break;
 	case RESOLVE_STEP_IN_PROCESS:
-	case RESOLVE_STEP_FORWARD: {
+	case RESOLVE_STEP_FORWARD:
+	case RESOLVE_STEP_JOINED:
 		json_object_set_new(j, "target", target_json(st->address, st->port));
-		char *tt = target_text(st->address, st->port);
-		pr_buf_printf(text, " → %s %s", tt, resolve_step_name(st->kind));
-		free(tt);
 		break;
-	}
 	case RESOLVE_STEP_UPSTREAM:
 		json_object_set_new(j, "source", json_string("upstream"));
-		pr_buf_printf(text, " → Azure DNS upstreams");
 		break;
 	case RESOLVE_STEP_REFUSED:
 		json_object_set_new(j, "source", json_string("refused"));
-		pr_buf_printf(text, " → refused");
 		break;
 	case RESOLVE_STEP_CNAME:
-		if (st->cname >= 0 && dns_name_to_text(t->cnames[st->cname], name, sizeof(name)) > 0) {
-			json_object_set_new(j, "target", json_string(name));
-			pr_buf_printf(text, " → CNAME %s", name);
-		}
+		if (f.text)
+			json_object_set_new(j, "target", json_string(f.text));
 		break;
 	case RESOLVE_STEP_LOOP:
 		json_object_set_new(j, "limit", json_integer(s->d->emulator.hop_limit));
-		pr_buf_printf(text, " → loop (hop limit %d)", s->d->emulator.hop_limit);
-		break;
-	case RESOLVE_STEP_UNMAPPED:
-	case RESOLVE_STEP_CNAME_LIMIT:
-	case RESOLVE_STEP_NO_REPLY:
-		pr_buf_printf(text, " → %s", resolve_step_name(st->kind));
 		break;
 	case RESOLVE_STEP_REPLY:
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
+		set_rcode(j, st->rcode);
 		break;
-	case RESOLVE_STEP_CACHE: {
+	case RESOLVE_STEP_CACHE:
 		/* Explain runs on a worker of its own, whose cache is empty; a trace of a
 		 * real query can hold a hit all the same. */
 		json_object_set_new(j, "target", target_json(st->address, st->port));
-		json_object_set_new(j, "rcode", json_string(rcode_name(st->rcode, rc, sizeof(rc))));
-		char *tt = target_text(st->address, st->port);
-		pr_buf_printf(text, " → %s (cache hit)", tt);
-		free(tt);
+		set_rcode(j, st->rcode);
 		break;
-	}
-	case RESOLVE_STEP_JOINED: {
-		json_object_set_new(j, "target", target_json(st->address, st->port));
-		char *tt = target_text(st->address, st->port);
-		pr_buf_printf(text, " → %s (joined the same question in flight)", tt);
-		free(tt);
-		break;
-	}
-	case RESOLVE_STEP_INVALID:
+	default:
 		break;
 	}
 	return j;
@@ -214,7 +254,7 @@ static json_t *answer_json(const uint8_t *wire, size_t len, pr_buf_t *text)
 		return json_null();
 	}
 	char rc[16], owner[DNS_NAME_TEXT_MAX], type[16], rdata[1024];
-	const char *rcode = rcode_name(knot_pkt_ext_rcode(pkt), rc, sizeof(rc));
+	const char *rcode = dns_rcode_name(knot_pkt_ext_rcode(pkt), rc, sizeof(rc));
 	json_t *records = json_array();
 	pr_buf_printf(text, " → %s", rcode);
 	const knot_pktsection_t *an = knot_pkt_section(pkt, KNOT_ANSWER);

@@ -82,10 +82,10 @@ void resolve_inflight_destroy(resolve_inflight_t **tp)
 
 uint64_t inflight_hash(const uint8_t *name_lower, uint16_t qtype)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	h = rs_hash_bytes(h, &qtype, sizeof(qtype));
-	h = rs_hash_bytes(h, name_lower, knot_dname_size(name_lower));
-	return rs_hash_final(h);
+	uint64_t h = PR_HASH_INIT;
+	h = pr_hash_bytes(h, &qtype, sizeof(qtype));
+	h = pr_hash_bytes(h, name_lower, knot_dname_size(name_lower));
+	return pr_hash_final(h);
 }
 
 static size_t slot_a(uint64_t h)

@@ -348,18 +348,18 @@ static void handle_reply(resolve_query_t *q, frame_t *f, const knot_pkt_t *pkt);
  * found again; a removed rule or a new zone never reaches the lookup. */
 static uint64_t forward_scope(const frame_t *f, const resolve_forward_t *fw)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = PR_HASH_INIT;
 	uint8_t kind = (uint8_t)f->kind;
-	h = rs_hash_bytes(h, &kind, sizeof(kind));
-	h = rs_hash_bytes(h, f->who, strlen(f->who) + 1);
+	h = pr_hash_bytes(h, &kind, sizeof(kind));
+	h = pr_hash_bytes(h, f->who, strlen(f->who) + 1);
 	for (size_t i = 0; i < fw->n_targets; i++) {
 		const resolve_target_t *t = &fw->targets[i];
 		uint32_t v[4] = {t->address, t->port, t->mapped ? t->real_address : 0,
 				 t->mapped ? 0x10000u | t->real_port : 0};
-		h = rs_hash_bytes(h, v, sizeof(v));
+		h = pr_hash_bytes(h, v, sizeof(v));
 	}
-	h = rs_hash_bytes(h, &fw->source_address, sizeof(fw->source_address));
-	return rs_hash_final(h);
+	h = pr_hash_bytes(h, &fw->source_address, sizeof(fw->source_address));
+	return pr_hash_final(h);
 }
 
 static rs_cache_key_t cache_key(const resolve_query_t *q, const frame_t *f)
@@ -493,8 +493,8 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 			      size_t n, uint32_t source_address)
 {
 	const deployment_t *d = q->s->d;
-	if (n > RESOLVE_MAX_TARGETS)
-		n = RESOLVE_MAX_TARGETS;
+	if (n > MODEL_MAX_TARGETS_PER_RULE)
+		n = MODEL_MAX_TARGETS_PER_RULE;
 	for (size_t i = 0; i < n; i++) {
 		linker_target_t lt;
 		linker_classify_target(d, targets[i].address, targets[i].port, &lt);

@@ -95,7 +95,7 @@ typedef struct resolve_listener {
 	const char *name; /* "hub-resolver/in", "azure-dns/spoke", "external/onprem-dns" */
 	resolve_listener_kind_t kind;
 	uint32_t virtual_address; /* IE address, 168.63.129.16, or the server's address */
-	uint16_t virtual_port;    /* 53, or the external server's port */
+	uint16_t virtual_port;    /* DNS_PORT, or the external server's port */
 } resolve_listener_t;
 
 /*
@@ -283,13 +283,11 @@ typedef struct resolve_target {
 	bool mapped; /* false: an unmapped outside target, never contacted */
 } resolve_target_t;
 
-#define RESOLVE_MAX_TARGETS 6 /* L-5 */
-
 /* A question to send outside privres. */
 typedef struct resolve_forward {
 	const uint8_t *packet; /* the question to send (ID to be replaced by the forwarder) */
 	size_t len;
-	resolve_target_t targets[RESOLVE_MAX_TARGETS]; /* in rule order (F-10) */
+	resolve_target_t targets[MODEL_MAX_TARGETS_PER_RULE]; /* in rule order (F-10, L-5) */
 	size_t n_targets;
 	uint32_t source_address; /* virtual mode: the outbound endpoint's address (O-1); 0: any */
 	uint32_t deadline_ms;    /* the whole query */
@@ -385,6 +383,27 @@ const resolve_trace_t *resolve_query_trace(const resolve_query_t *q);
 /* Short names of steps ("Q-2", "Q-3", "P-3" … or "view", "reply"). Never NULL. */
 const char *resolve_step_rule_id(resolve_step_kind_t kind);
 const char *resolve_step_name(resolve_step_kind_t kind);
+
+/* A step as plain values: what the query log keeps of it after the snapshot is
+ * gone, and what resolve_step_words() words. Strings are borrowed. */
+typedef struct resolve_step_facts {
+	resolve_step_kind_t kind;
+	const char *text;  /* the view or server, zone, rule, domain, policy rule, CNAME target */
+	const char *text2; /* RULE: the matched domain */
+	uint32_t address;  /* IN_PROCESS, FORWARD: the target */
+	uint16_t port;
+	int policy_action; /* POLICY: a policy_action_t */
+} resolve_step_facts_t;
+
+/* The facts of step i of t; a CNAME target's text is written into name (at
+ * least DNS_NAME_TEXT_MAX bytes), the other strings borrow from the snapshot. */
+resolve_step_facts_t resolve_step_facts(const resolve_trace_t *t, size_t i, char *name);
+
+/* One step in words, the one wording of a trace that explain's text and the
+ * query log's path share: "view hub", "Q-3 rule OnPrem (corp.contoso.com.)",
+ * "in-process 10.10.0.4:53", "Q-2 zone azure.contoso.com.", "P-3 loop" …
+ * Written into buf (cap bytes, always terminated); returns buf. */
+const char *resolve_step_words(const resolve_step_facts_t *f, char *buf, size_t cap);
 
 /*
  * Explain how a question asked in VNet vnet (its Azure DNS address) is

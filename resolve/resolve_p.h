@@ -40,8 +40,7 @@ struct resolve_snapshot {
 	resolve_listener_t *listeners;
 	rs_listener_target_t *listener_targets;
 	size_t n_listeners;
-	uint32_t *listener_table; /* open addressing: listener index + 1; 0 empty */
-	size_t listener_mask;
+	pr_map_t *listener_index; /* listener name → index in listeners */
 };
 
 /* The listener index of a name, or -1. */
@@ -61,8 +60,6 @@ typedef struct rs_counters {
 } rs_counters_t;
 
 void rs_count(_Atomic uint64_t *c, int64_t delta);
-uint64_t rs_hash_bytes(uint64_t h, const void *p, size_t n);
-uint64_t rs_hash_final(uint64_t h);
 
 #define RS_CACHE_DO 1u
 #define RS_CACHE_CD 2u

@@ -48,11 +48,7 @@ static int compile_zone(const deployment_t *d, const model_zone_t *mz, bool priv
 	}
 	if (!manual_soa) {
 		/* Z-2: the model filled the defaults in. */
-		zone_soa_spec_t spec = {.mname = mz->soa.host, .rname = mz->soa.email,
-					.serial = mz->soa.serial, .refresh = mz->soa.refresh,
-					.retry = mz->soa.retry, .expire = mz->soa.expire,
-					.minimum = mz->soa.minimum, .ttl = mz->soa.ttl};
-		rc = zone_builder_set_soa(zb, &spec, &why);
+		rc = zone_builder_set_soa(zb, &mz->soa, &why);
 		if (rc != 0) {
 			zone_fail(diag, d, &mz->origin, rc, why);
 			goto cleanup;
@@ -117,14 +113,6 @@ cleanup:
 	return rc;
 }
 
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 static void add_listener(resolve_snapshot_t *s, char *name, resolve_listener_kind_t kind,
 			 uint32_t addr, uint16_t port, int vnet, int external)
 {
@@ -149,40 +137,29 @@ static void build_listeners(resolve_snapshot_t *s)
 			add_listener(s,
 				     pr_asprintf("%s/%s", d->resolvers[r].name,
 						 d->resolvers[r].inbound[e].name),
-				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address, 53,
+				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address,
+				     DNS_PORT,
 				     d->resolvers[r].vnet, -1);
 	for (size_t v = 0; v < d->n_vnets; v++)
 		add_listener(s, pr_asprintf("azure-dns/%s", d->vnets[v].name),
-			     RESOLVE_LISTENER_AZURE_DNS, MODEL_AZURE_DNS_ADDR, 53, (int)v, -1);
+			     RESOLVE_LISTENER_AZURE_DNS, MODEL_AZURE_DNS_ADDR, DNS_PORT, (int)v,
+			     -1);
 	for (size_t x = 0; x < d->n_external_servers; x++)
 		add_listener(s, pr_asprintf("external/%s", d->external_servers[x].name),
 			     RESOLVE_LISTENER_EXTERNAL, d->external_servers[x].address,
 			     d->external_servers[x].port, -1, (int)x);
 
-	size_t size = 4;
-	while (size < 2 * s->n_listeners)
-		size *= 2;
-	s->listener_table = pr_calloc(size, sizeof(uint32_t));
-	s->listener_mask = size - 1;
-	for (size_t i = 0; i < s->n_listeners; i++) {
-		size_t j = name_hash(s->listeners[i].name) & s->listener_mask;
-		while (s->listener_table[j])
-			j = (j + 1) & s->listener_mask;
-		s->listener_table[j] = (uint32_t)i + 1;
-	}
+	s->listener_index = pr_map_new();
+	for (size_t i = 0; i < s->n_listeners; i++)
+		pr_map_put(s->listener_index, s->listeners[i].name, strlen(s->listeners[i].name),
+			   (int)i, NULL);
 }
 
 int snapshot_listener_index(const resolve_snapshot_t *s, const char *name)
 {
 	if (!name)
 		return -1;
-	for (size_t j = name_hash(name) & s->listener_mask;; j = (j + 1) & s->listener_mask) {
-		uint32_t slot = s->listener_table[j];
-		if (slot == 0)
-			return -1;
-		if (strcmp(s->listeners[slot - 1].name, name) == 0)
-			return (int)slot - 1;
-	}
+	return pr_map_get(s->listener_index, name, strlen(name));
 }
 
 /* Free everything compiled from d; the deployment itself only when owned. */
@@ -201,7 +178,7 @@ static void snapshot_free(resolve_snapshot_t *s, deployment_t *d, bool owned)
 		free((char *)s->listeners[i].name);
 	free(s->listeners);
 	free(s->listener_targets);
-	free(s->listener_table);
+	pr_map_destroy(&s->listener_index);
 	policy_set_destroy(&s->policies);
 	linker_destroy(&s->linker);
 	if (owned)

@@ -415,19 +415,23 @@ static void conv_zone(conv_t *c, tf_inst_t *inst)
 {
 	json_t *obj = top(c, inst, c->zones, "privateDnsZones");
 	const json_t *soa = json_array_get(json_object_get(inst->values, "soa_record"), 0);
-	/* the provider fills the cloud's defaults into state; only other values
-	 * were chosen by the user */
-	static const struct {
+	/* The state holds the zone's SOA whole; what equals Z-2's defaults (the
+	 * model's, the same privres fills in) is left out, anything else was chosen
+	 * and is kept. */
+	const model_soa_t d = MODEL_SOA_DEFAULTS;
+	const struct {
 		const char *arg, *prop;
 		json_int_t dflt;
-	} fields[] = {{"expire_time", "expireTime", 2419200},
-		      {"minimum_ttl", "minimumTtl", 10},
-		      {"refresh_time", "refreshTime", 3600},
-		      {"retry_time", "retryTime", 300},
-		      {"ttl", "ttl", 3600}};
+	} fields[] = {{"expire_time", "expireTime", d.expire},
+		      {"minimum_ttl", "minimumTtl", d.minimum},
+		      {"refresh_time", "refreshTime", d.refresh},
+		      {"retry_time", "retryTime", d.retry},
+		      {"ttl", "ttl", d.ttl}};
 	json_t *s = json_object();
 	const char *email = str(soa, "email");
-	if (email && strcmp(email, "azureprivatedns-host.microsoft.com") != 0)
+	size_t dlen = strlen(d.email) - 1; /* without its final dot */
+	if (email && !(strncasecmp(email, d.email, dlen) == 0 &&
+		       (email[dlen] == '\0' || strcmp(email + dlen, ".") == 0)))
 		json_object_set_new(s, "email", json_string(email));
 	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
 		const json_t *v = json_object_get(soa, fields[i].arg);

@@ -9,21 +9,11 @@
 #include "base/base.h"
 #include "zones/zones_p.h"
 
-bool zone_type_allowed(uint16_t type)
+char *zone_soa_text(const zone_soa_spec_t *s)
 {
-	switch (type) {
-	case KNOT_RRTYPE_A:
-	case KNOT_RRTYPE_AAAA:
-	case KNOT_RRTYPE_CNAME:
-	case KNOT_RRTYPE_MX:
-	case KNOT_RRTYPE_PTR:
-	case KNOT_RRTYPE_SOA:
-	case KNOT_RRTYPE_SRV:
-	case KNOT_RRTYPE_TXT:
-		return true;
-	default:
-		return false;
-	}
+	return pr_asprintf("%s %s %u %u %u %u %u", s->host ? s->host : MODEL_SOA_HOST,
+			   s->email ? s->email : MODEL_SOA_EMAIL, s->serial, s->refresh, s->retry,
+			   s->expire, s->minimum);
 }
 
 static int fail(char **why, int code, char *msg)
@@ -118,56 +108,28 @@ static char *owner_text(const uint8_t *owner)
 	return pr_strdup(buf);
 }
 
-/* Z-1 rules for a set of (type, n records) about to join owner. */
+/* Z-1 and Z-2 (their home is model/) for a set of (type, n records) about to
+ * join owner, beside the manual sets already there. */
 static int check_set(const zone_builder_t *zb, const uint8_t *owner, uint16_t type, size_t n,
 		     uint32_t ttl, char **why)
 {
 	char tname[32];
 	dns_rrtype_to_text(type, tname, sizeof(tname));
-	bool apex = knot_dname_is_equal(owner, zb->origin);
 	int code = PR_ECONFIG;
-	char *msg = NULL;
-	char *name = owner_text(owner);
-
-	if (type == KNOT_RRTYPE_NS) {
-		msg = apex ? pr_asprintf("%s: NS records are not served in private zones (Z-1)",
-					 name)
-			   : pr_asprintf("%s: no NS delegations below the apex (Z-1)", name);
-	} else if (!zone_type_allowed(type)) {
-		msg = pr_asprintf("%s: type %s is not served; use A, AAAA, CNAME, MX, PTR, SOA, "
-				  "SRV or TXT (Z-1)", name, tname);
-	} else if (n == 0) {
-		msg = pr_asprintf("%s %s: a record set needs at least one record", name, tname);
-	} else if (ttl > ZONE_TTL_MAX) {
+	const char *rule = NULL;
+	const char *fault =
+		model_zone_set_fault(type, n, knot_dname_is_equal(owner, zb->origin), &rule);
+	for (uint32_t j = zb_chain(zb, owner); j && !fault; j = zb->entries[j - 1].next) {
+		const zb_entry_t *e = &zb->entries[j - 1];
+		if (!e->autoreg && knot_dname_is_equal(e->owner, owner))
+			fault = model_zone_pair_fault(type, e->type, &rule, &code);
+	}
+	char *name = owner_text(owner), *msg = NULL;
+	if (fault)
+		msg = pr_asprintf("%s %s: %s (%s)", name, tname, fault, rule);
+	else if (ttl > ZONE_TTL_MAX)
 		msg = pr_asprintf("%s %s: TTL %u is above %u (RFC 2181 §8)", name, tname, ttl,
 				  ZONE_TTL_MAX);
-	} else if (type == KNOT_RRTYPE_SOA && !apex) {
-		msg = pr_asprintf("%s: an SOA can only be at the apex (Z-2)", name);
-	} else if (type == KNOT_RRTYPE_SOA && (zb->has_soa || n > 1)) {
-		msg = pr_asprintf("%s: a zone has one SOA (Z-2)", name);
-	} else if (type == KNOT_RRTYPE_CNAME && apex) {
-		msg = pr_asprintf("%s: a CNAME can't be at the apex, which holds the SOA "
-				  "(RFC 1034 §3.6.2)", name);
-	} else if (type == KNOT_RRTYPE_CNAME && n > 1) {
-		msg = pr_asprintf("%s: a CNAME record set holds one record (RFC 1034 §3.6.2)",
-				  name);
-	} else {
-		for (uint32_t j = zb_chain(zb, owner); j && !msg; j = zb->entries[j - 1].next) {
-			const zb_entry_t *e = &zb->entries[j - 1];
-			if (e->autoreg || !knot_dname_is_equal(e->owner, owner))
-				continue;
-			if (e->type == type) {
-				code = PR_EEXIST;
-				msg = pr_asprintf("%s: a %s record set exists already", name,
-						  tname);
-			} else if (e->type == KNOT_RRTYPE_CNAME || type == KNOT_RRTYPE_CNAME) {
-				char other[32];
-				dns_rrtype_to_text(e->type, other, sizeof(other));
-				msg = pr_asprintf("%s: a CNAME can't be next to other data (%s "
-						  "and %s, RFC 1034 §3.6.2)", name, other, tname);
-			}
-		}
-	}
 	free(name);
 	return msg ? fail(why, code, msg) : 0;
 }
@@ -269,10 +231,7 @@ int zone_builder_add_rrset(zone_builder_t *zb, const char *owner_txt, uint16_t t
 int zone_builder_set_soa(zone_builder_t *zb, const zone_soa_spec_t *spec, char **why)
 {
 	PR_REQUIRE(zb && spec);
-	char *text = pr_asprintf("%s %s %u %u %u %u %u",
-				 spec->mname ? spec->mname : ZONE_SOA_MNAME_DEFAULT,
-				 spec->rname ? spec->rname : ZONE_SOA_RNAME_DEFAULT, spec->serial,
-				 spec->refresh, spec->retry, spec->expire, spec->minimum);
+	char *text = zone_soa_text(spec);
 	const char *records[] = {text};
 	int ret = zone_builder_add_rrset(zb, "@", KNOT_RRTYPE_SOA, spec->ttl, records, 1, why);
 	free(text);
@@ -380,7 +339,7 @@ int zone_builder_load_file(zone_builder_t *zb, const char *path, char **why)
 	bool had_soa = zb->has_soa;
 	zs_scanner_t *s = pr_malloc(sizeof(*s)); /* ~200 KB */
 	int ret = 0;
-	if (zs_init(s, zb->origin_text, KNOT_CLASS_IN, ZONE_TTL_DEFAULT) != 0) {
+	if (zs_init(s, zb->origin_text, KNOT_CLASS_IN, MODEL_DEFAULT_TTL) != 0) {
 		free(s);
 		return fail(why, PR_EPARSE, pr_strdup("cannot start the zone-file scanner"));
 	}

@@ -1,6 +1,6 @@
 /* The built zone: record sets in canonical order, one node per name that exists
- * (empty non-terminals included, RFC 4592 §2.2.2), found through an open
- * addressing hash of lowercase wire names. Immutable once built, so lookups
+ * (empty non-terminals included, RFC 4592 §2.2.2), found through a name→index
+ * map (base/) of lowercase wire names. Immutable once built, so lookups
  * from many threads need no lock and allocate nothing. */
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +21,15 @@ struct zone {
 	size_t nrrsets, nrecords;
 	zone_node_t *nodes;
 	size_t nnodes;
-	uint32_t *table; /* node index + 1; 0 is empty */
-	size_t mask;
+	pr_map_t *index; /* lowercase wire name → node index */
 	const knot_rrset_t *soa;
 	knot_rrset_t soa_negative; /* RFC 2308 §3: TTL min(SOA TTL, minimum) */
 };
 
 static const zone_node_t *find_node(const zone_t *z, const uint8_t *name)
 {
-	size_t len = knot_dname_size(name);
-	for (size_t i = zone_name_hash(name) & z->mask;; i = (i + 1) & z->mask) {
-		uint32_t slot = z->table[i];
-		if (slot == 0)
-			return NULL;
-		const zone_node_t *n = &z->nodes[slot - 1];
-		if (knot_dname_size(n->name) == len && memcmp(n->name, name, len) == 0)
-			return n;
-	}
+	int i = pr_map_get(z->index, name, knot_dname_size(name));
+	return i < 0 ? NULL : &z->nodes[i];
 }
 
 /* ---- Build ------------------------------------------------------------------ */
@@ -73,9 +65,8 @@ static bool has_manual(const zone_builder_t *zb, const uint8_t *owner)
 /* Z-2: the default SOA, for a builder that was never given one. */
 static void default_soa(const zone_builder_t *zb, zb_entry_t *e)
 {
-	zone_soa_spec_t d = ZONE_SOA_DEFAULTS;
-	char *text = pr_asprintf("%s %s %u %u %u %u %u", d.mname, d.rname, d.serial, d.refresh,
-				 d.retry, d.expire, d.minimum);
+	zone_soa_spec_t d = MODEL_SOA_DEFAULTS;
+	char *text = zone_soa_text(&d);
 	uint8_t rd[2 * DNS_NAME_MAXLEN + 20];
 	uint8_t buf[sizeof(knot_rdata_t) + sizeof(rd)];
 	size_t len = 0;
@@ -159,17 +150,10 @@ int zone_build(const zone_builder_t *zb, zone_t **out)
 	}
 	PR_REQUIRE(it == nitems && z->soa);
 
-	size_t cap = 4;
-	while (cap < z->nnodes * 2)
-		cap <<= 1;
-	z->mask = cap - 1;
-	z->table = pr_calloc(cap, sizeof(*z->table));
-	for (size_t i = 0; i < z->nnodes; i++) {
-		size_t slot = zone_name_hash(z->nodes[i].name) & z->mask;
-		while (z->table[slot])
-			slot = (slot + 1) & z->mask;
-		z->table[slot] = (uint32_t)i + 1;
-	}
+	z->index = pr_map_new();
+	for (size_t i = 0; i < z->nnodes; i++)
+		pr_map_put(z->index, z->nodes[i].name, knot_dname_size(z->nodes[i].name), (int)i,
+			   NULL);
 
 	z->soa_negative = *z->soa;
 	uint32_t minimum = knot_soa_minimum(z->soa->rrs.rdata);
@@ -195,7 +179,7 @@ void zone_destroy(zone_t **zp)
 	free(z->rrsets);
 	free(z->autoreg);
 	free(z->nodes);
-	free(z->table);
+	pr_map_destroy(&z->index);
 	knot_dname_free(z->origin, NULL);
 	free(z);
 	*zp = NULL;

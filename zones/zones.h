@@ -24,27 +24,17 @@
 #include <stdint.h>
 
 #include "dns/dns.h"
+#include "model/model.h"
 
 typedef struct zone zone_t;
 typedef struct zone_builder zone_builder_t;
 
-#define ZONE_TTL_DEFAULT 3600      /* design.md §5 */
 #define ZONE_TTL_MAX 2147483647u   /* RFC 2181 §8 */
 
-/* Z-2 defaults of the SOA, with the cloud's names. */
-#define ZONE_SOA_MNAME_DEFAULT "azureprivatedns.net."
-#define ZONE_SOA_RNAME_DEFAULT "azureprivatedns-host.microsoft.com."
-
-typedef struct zone_soa_spec {
-	const char *mname, *rname; /* names (relative ones complete with the origin) */
-	uint32_t serial, refresh, retry, expire, minimum, ttl;
-} zone_soa_spec_t;
-
-/* Z-2: serial 1, refresh 3600, retry 300, expire 2419200, minimum 300, TTL 3600. */
-#define ZONE_SOA_DEFAULTS                                                               \
-	((zone_soa_spec_t){.mname = ZONE_SOA_MNAME_DEFAULT, .rname = ZONE_SOA_RNAME_DEFAULT, \
-			   .serial = 1, .refresh = 3600, .retry = 300, .expire = 2419200,     \
-			   .minimum = 300, .ttl = 3600})
+/* An SOA as the model holds it (host and email: names, relative ones complete
+ * with the origin; NULL takes MODEL_SOA_DEFAULTS' names). Z-2's defaults are
+ * MODEL_SOA_DEFAULTS. */
+typedef model_soa_t zone_soa_spec_t;
 
 /* ---- Builder ---------------------------------------------------------------- */
 
@@ -65,7 +55,7 @@ void zone_builder_destroy(zone_builder_t **zbp);
 int zone_builder_add_rrset(zone_builder_t *zb, const char *owner_text, uint16_t type, uint32_t ttl,
 			   const char *const *records, size_t n, char **why);
 
-/* Set the SOA (once; zone_build() puts ZONE_SOA_DEFAULTS when it is never set). */
+/* Set the SOA (once; zone_build() puts MODEL_SOA_DEFAULTS when it is never set). */
 int zone_builder_set_soa(zone_builder_t *zb, const zone_soa_spec_t *spec, char **why);
 
 /*

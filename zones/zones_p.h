@@ -3,6 +3,7 @@
 
 #include <libknot/libknot.h>
 
+#include "base/base.h"
 #include "zones/zones.h"
 
 /* One record set as the builder holds it. */
@@ -28,14 +29,10 @@ struct zone_builder {
 	size_t mask;
 };
 
-/* FNV-1a over a lowercase wire name. */
+/* The hash of a lowercase wire name. */
 static inline uint32_t zone_name_hash(const uint8_t *name)
 {
-	uint32_t h = 2166136261u;
-	size_t len = knot_dname_size(name);
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ name[i]) * 16777619u;
-	return h;
+	return (uint32_t)pr_hash(name, knot_dname_size(name));
 }
 
 /* First entry (index + 1) of the chain that owner hashes to; 0 if none. */
@@ -45,4 +42,5 @@ static inline uint32_t zb_chain(const struct zone_builder *zb, const uint8_t *ow
 }
 
 /* Is this type served in zones (Z-1)? */
-bool zone_type_allowed(uint16_t type);
+/* The SOA's record value as in a zone file (owned). */
+char *zone_soa_text(const zone_soa_spec_t *s);

@@ -138,7 +138,7 @@ static void step(fuzz_query_t *x, int kind, const uint8_t *packet, size_t len)
 {
 	static uint8_t reply[4096];
 	const resolve_forward_t *fwd = x->fwd;
-	if (fwd->n_targets == 0 || fwd->n_targets > RESOLVE_MAX_TARGETS)
+	if (fwd->n_targets == 0 || fwd->n_targets > MODEL_MAX_TARGETS_PER_RULE)
 		abort();
 	if (fwd->join) {
 		/* Still out (its leader gave up the chase): give up waiting, as

@@ -501,6 +501,55 @@ static void test_edns_options_and_rcodes(void **state)
 	assert_int_equal(dns_answer_error(out, 5, &q, DNS_RCODE_SERVFAIL, false), 0);
 }
 
+/* The extended rcode of a message read back (the query log's, W-2): BADVERS
+ * lives in the OPT record, the header alone says NOERROR; names are libknot's. */
+static void test_message_rcode_reads_opt(void **state)
+{
+	uint8_t buf[512], out[512];
+	char rc[16];
+	size_t len = make_query(buf, 12, 0, "web.contoso.com.", KNOT_RRTYPE_A, KNOT_CLASS_IN);
+	len = add_opt(buf, len, 1232, 1, false, NULL, 0);
+	dns_query_t q;
+	dns_query_parse(buf, len, &q);
+	size_t n = dns_answer_error(out, sizeof(out), &q, DNS_RCODE_BADVERS, false);
+	assert_int_equal(knot_wire_get_rcode(out), 0);
+	assert_int_equal(dns_message_rcode(out, n), DNS_RCODE_BADVERS);
+	assert_string_equal(dns_rcode_name(dns_message_rcode(out, n), rc, sizeof(rc)), "BADVERS");
+	/* No OPT: the header's four bits. */
+	len = make_query(buf, 13, 0, "nx.contoso.com.", KNOT_RRTYPE_A, KNOT_CLASS_IN);
+	dns_query_parse(buf, len, &q);
+	n = dns_answer_error(out, sizeof(out), &q, DNS_RCODE_NXDOMAIN, false);
+	assert_int_equal(dns_message_rcode(out, n), DNS_RCODE_NXDOMAIN);
+	assert_string_equal(dns_rcode_name(DNS_RCODE_NXDOMAIN, rc, sizeof(rc)), "NXDOMAIN");
+	assert_string_equal(dns_rcode_name(4000, rc, sizeof(rc)), "RCODE4000");
+	/* Cut records keep the header's rcode; no header is -1. */
+	assert_int_equal(dns_message_rcode(out, n - 1), DNS_RCODE_NXDOMAIN);
+	assert_int_equal(dns_message_rcode(out, 5), -1);
+	assert_false(dns_message_truncated(out, n));
+	knot_wire_set_tc(out);
+	assert_true(dns_message_truncated(out, n));
+}
+
+/* W-4: a reply belongs to the query with its ID and question (any case). */
+static void test_reply_check_w4(void **state)
+{
+	uint8_t qbuf[512], rbuf[512];
+	size_t qlen = make_query(qbuf, 77, 0, "Web.Contoso.com.", KNOT_RRTYPE_A, KNOT_CLASS_IN);
+	dns_question_t qq;
+	assert_int_equal(dns_question_read(qbuf, qlen, &qq), 0);
+	assert_int_equal(qq.qtype, KNOT_RRTYPE_A);
+	size_t rlen = make_query(rbuf, 77, 0, "web.CONTOSO.com.", KNOT_RRTYPE_A, KNOT_CLASS_IN);
+	assert_int_equal(dns_reply_check(rbuf, rlen, 77, &qq), DNS_REPLY_MALFORMED); /* QR clear */
+	knot_wire_set_qr(rbuf);
+	assert_int_equal(dns_reply_check(rbuf, rlen, 77, &qq), DNS_REPLY_OK);
+	assert_int_equal(dns_reply_check(rbuf, rlen, 78, &qq), DNS_REPLY_BAD_ID);
+	rlen = make_query(rbuf, 77, 0, "web.contoso.com.", KNOT_RRTYPE_AAAA, KNOT_CLASS_IN);
+	knot_wire_set_qr(rbuf);
+	assert_int_equal(dns_reply_check(rbuf, rlen, 77, &qq), DNS_REPLY_BAD_QUESTION);
+	assert_int_equal(dns_reply_check(rbuf, rlen - 3, 77, &qq), DNS_REPLY_MALFORMED);
+	assert_int_equal(dns_question_read(rbuf, 11, &qq), PR_EPARSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +565,8 @@ int main(void)
 		cmocka_unit_test(test_truncation_q7),
 		cmocka_unit_test(test_additional_overflow_is_not_truncation),
 		cmocka_unit_test(test_edns_options_and_rcodes),
+		cmocka_unit_test(test_message_rcode_reads_opt),
+		cmocka_unit_test(test_reply_check_w4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,21 +309,21 @@ static void test_question_read(void **state)
 	uint8_t m[600];
 	ep_question_t q;
 	size_t len = make_msg(m, 1, false, "3Www7Example3COM", 1, 1);
-	assert_int_equal(ep_question_read(m, len, &q), 0);
+	assert_int_equal(dns_question_read(m, len, &q), 0);
 	assert_int_equal(q.name_len, 17);
 	assert_memory_equal(q.name, "\3Www\7Example\3COM", 17);
 	assert_int_equal(q.qtype, 1);
 	assert_int_equal(q.qclass, 1);
 	/* Truncated anywhere: refused. */
 	for (size_t cut = 0; cut < len; cut++)
-		assert_int_equal(ep_question_read(m, cut, &q), PR_EPARSE);
+		assert_int_equal(dns_question_read(m, cut, &q), PR_EPARSE);
 	/* No question. */
 	m[5] = 0;
-	assert_int_equal(ep_question_read(m, len, &q), PR_EPARSE);
+	assert_int_equal(dns_question_read(m, len, &q), PR_EPARSE);
 	m[5] = 1;
 	/* A compression pointer as the question name. */
 	m[12] = 0xC0;
-	assert_int_equal(ep_question_read(m, len, &q), PR_EPARSE);
+	assert_int_equal(dns_question_read(m, len, &q), PR_EPARSE);
 	/* A name longer than 255 octets. */
 	memset(m, 0, sizeof(m));
 	m[5] = 1;
@@ -335,7 +335,7 @@ static void test_question_read(void **state)
 	}
 	m[pos++] = 0;
 	pos += 4;
-	assert_int_equal(ep_question_read(m, pos, &q), PR_EPARSE);
+	assert_int_equal(dns_question_read(m, pos, &q), PR_EPARSE);
 }
 
 static void test_reply_match_w4(void **state)
@@ -343,7 +343,7 @@ static void test_reply_match_w4(void **state)
 	uint8_t qm[512], r[512];
 	ep_question_t q;
 	size_t qlen = make_msg(qm, 0x1234, false, "3Www7Example3COM", 1, 1);
-	assert_int_equal(ep_question_read(qm, qlen, &q), 0);
+	assert_int_equal(dns_question_read(qm, qlen, &q), 0);
 	struct sockaddr_in good = sin_of(LO, 5301);
 	const struct sockaddr *from = (const struct sockaddr *)&good;
 

@@ -426,6 +426,69 @@ static void test_variables_override(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* Z-2: a zone's SOA in a state is imported against the model's defaults: the
+ * cloud's own values give no soa key (privres fills the same ones in), a
+ * value chosen by the user (minimum TTL 10, another email) is kept. */
+static const model_soa_t *imported_soa(const char *soa_json, deployment_t **dp)
+{
+	char path[] = "/tmp/privres-tf-soa-XXXXXX.json";
+	int fd = mkstemps(path, 5);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f,
+		"{\"format_version\":\"1.0\",\"values\":{\"root_module\":{\"resources\":[{"
+		"\"address\":\"azurerm_private_dns_zone.z\",\"mode\":\"managed\","
+		"\"type\":\"azurerm_private_dns_zone\",\"name\":\"z\",\"values\":{"
+		"\"id\":\"/subscriptions/6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f/resourceGroups/"
+		"privres/providers/Microsoft.Network/privateDnsZones/contoso.internal\","
+		"\"name\":\"contoso.internal\",\"resource_group_name\":\"privres\","
+		"\"soa_record\":[%s]}}]}}}",
+		soa_json);
+	fclose(f);
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (import(path, NULL, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	unlink(path);
+	*dp = load(j, "soa");
+	json_decref(j);
+	pr_diag_destroy(&diag);
+	assert_int_equal((*dp)->n_zones, 1);
+	return &(*dp)->zones[0].soa;
+}
+
+static void test_z2_soa_defaults_shared_with_model(void **state)
+{
+	const model_soa_t want = MODEL_SOA_DEFAULTS;
+	deployment_t *d = NULL;
+	const model_soa_t *soa = imported_soa(
+		"{\"email\":\"azureprivatedns-hostmaster.microsoft.com\",\"expire_time\":2419200,"
+		"\"host_name\":\"azureprivatedns.net\",\"minimum_ttl\":300,\"refresh_time\":3600,"
+		"\"retry_time\":300,\"serial_number\":1,\"ttl\":3600}",
+		&d);
+	assert_string_equal(soa->email, "azureprivatedns-hostmaster.microsoft.com.");
+	assert_string_equal(soa->host, "azureprivatedns.net.");
+	assert_int_equal(soa->minimum, 300);
+	assert_int_equal(soa->minimum, want.minimum);
+	assert_int_equal(soa->expire, want.expire);
+	assert_int_equal(soa->refresh, want.refresh);
+	assert_int_equal(soa->retry, want.retry);
+	assert_int_equal(soa->ttl, want.ttl);
+	assert_null(json_object_get(json_array_get(json_object_get(
+					    deployment_source_json(d), "privateDnsZones"), 0),
+				    "soa"));
+	deployment_destroy(&d);
+
+	soa = imported_soa("{\"email\":\"hostmaster.contoso.com\",\"expire_time\":2419200,"
+			   "\"minimum_ttl\":10,\"refresh_time\":3600,\"retry_time\":300,"
+			   "\"ttl\":3600}",
+			   &d);
+	assert_int_equal(soa->minimum, 10);
+	assert_string_equal(soa->email, "hostmaster.contoso.com");
+	assert_int_equal(soa->refresh, want.refresh);
+	deployment_destroy(&d);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -434,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_eval_functions),
 		cmocka_unit_test(test_eval_unresolvable_is_reported),
 		cmocka_unit_test(test_show_json_state),
+		cmocka_unit_test(test_z2_soa_defaults_shared_with_model),
 		cmocka_unit_test(test_show_json_plan_with_module),
 		cmocka_unit_test(test_estate_hub_and_spoke),
 		cmocka_unit_test(test_estate_hybrid),

@@ -91,7 +91,7 @@ static void test_apex_and_soa_defaults_z2(void **state)
 	assert_int_equal(knot_soa_minimum(soa->rrs.rdata), 300);
 	assert_true(name_is(knot_soa_primary(soa->rrs.rdata), "azureprivatedns.net."));
 	assert_true(name_is(knot_soa_mailbox(soa->rrs.rdata),
-			    "azureprivatedns-host.microsoft.com."));
+			    "azureprivatedns-hostmaster.microsoft.com."));
 
 	/* The apex MX, with the exchange's A and AAAA as additional records. */
 	assert_int_equal(lookup(z, "contoso.com.", KNOT_RRTYPE_MX, &r), 0);
@@ -329,7 +329,7 @@ static void test_rejected_inputs_z1(void **state)
 	}
 
 	/* One SOA only. */
-	zone_soa_spec_t soa = ZONE_SOA_DEFAULTS;
+	zone_soa_spec_t soa = MODEL_SOA_DEFAULTS;
 	soa.minimum = 60;
 	soa.serial = 42;
 	assert_int_equal(zone_builder_set_soa(zb, &soa, NULL), 0);

@@ -1,0 +1,120 @@
+/* Reading messages that come back to us (replies of targets, our own answers
+ * for the query log), over libknot's wire helpers and names: the question
+ * that ties a reply to its query (W-4), truncation (Q-7), the extended rcode
+ * (RFC 6891 §6.1.3) and its name. Nothing here allocates: these run per
+ * query on the workers. */
+#include <libknot/libknot.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "dns/dns_p.h"
+
+const char *dns_record_read(const uint8_t *wire, size_t len, size_t *pos, dns_rr_wire_t *rr)
+{
+	size_t p = *pos;
+	/* Compression pointers are allowed here, but only backwards. */
+	int n = knot_dname_wire_check(wire + p, wire + len, wire);
+	if (n <= 0)
+		return "a record's owner name is malformed";
+	rr->owner = p;
+	rr->owner_len = n;
+	p += (size_t)n;
+	if (len - p < 10)
+		return "a record is cut short";
+	rr->type = knot_wire_read_u16(wire + p);
+	rr->rclass = knot_wire_read_u16(wire + p + 2);
+	rr->ttl = knot_wire_read_u32(wire + p + 4);
+	rr->rdlen = knot_wire_read_u16(wire + p + 8);
+	p += 10;
+	if (rr->rdlen > len - p)
+		return "a record's data is cut short";
+	rr->rdata = wire + p;
+	*pos = p + rr->rdlen;
+	return NULL;
+}
+
+size_t dns_questions_skip(const uint8_t *wire, size_t len)
+{
+	if (!wire || len < KNOT_WIRE_HEADER_SIZE)
+		return 0;
+	size_t pos = KNOT_WIRE_HEADER_SIZE;
+	for (unsigned i = 0; i < knot_wire_get_qdcount(wire); i++) {
+		int n = knot_dname_wire_check(wire + pos, wire + len, wire);
+		if (n <= 0 || len - pos - (size_t)n < 4)
+			return 0;
+		pos += (size_t)n + 4;
+	}
+	return pos;
+}
+
+int dns_message_rcode(const uint8_t *wire, size_t len)
+{
+	if (!wire || len < KNOT_WIRE_HEADER_SIZE)
+		return -1;
+	uint8_t rcode = knot_wire_get_rcode(wire);
+	size_t pos = dns_questions_skip(wire, len);
+	unsigned total = (unsigned)knot_wire_get_ancount(wire) + knot_wire_get_nscount(wire) +
+			 knot_wire_get_arcount(wire);
+	dns_rr_wire_t rr;
+	/* A message we cannot walk keeps the header's four bits. */
+	for (unsigned i = 0; pos && i < total; i++) {
+		if (dns_record_read(wire, len, &pos, &rr) != NULL)
+			break;
+		if (rr.type == KNOT_RRTYPE_OPT)
+			return knot_edns_whole_rcode((uint8_t)(rr.ttl >> 24), rcode);
+	}
+	return rcode;
+}
+
+bool dns_message_truncated(const uint8_t *wire, size_t len)
+{
+	return wire && len >= KNOT_WIRE_HEADER_SIZE && knot_wire_get_tc(wire);
+}
+
+const char *dns_rcode_name(int rcode, char *buf, size_t len)
+{
+	const knot_lookup_t *l = knot_lookup_by_id(knot_rcode_names, rcode);
+	if (l)
+		return l->name;
+	snprintf(buf, len, "RCODE%d", rcode);
+	return buf;
+}
+
+int dns_question_read(const uint8_t *msg, size_t len, dns_question_t *q)
+{
+	if (!msg || len < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qdcount(msg) == 0)
+		return PR_EPARSE;
+	/* A question name is the first name of a message: nothing before it to
+	 * point at, so a compression pointer is malformed. */
+	const uint8_t *name = msg + KNOT_WIRE_HEADER_SIZE;
+	int n = knot_dname_wire_check(name, msg + len, NULL);
+	if (n <= 0 || len - KNOT_WIRE_HEADER_SIZE - (size_t)n < 4)
+		return PR_EPARSE;
+	dns_question_t v;
+	memcpy(v.name, name, (size_t)n);
+	v.name_len = (size_t)n;
+	v.qtype = knot_wire_read_u16(name + n);
+	v.qclass = knot_wire_read_u16(name + n + 2);
+	*q = v;
+	return 0;
+}
+
+dns_reply_verdict_t dns_reply_check(const uint8_t *reply, size_t len, uint16_t id,
+				    const dns_question_t *q)
+{
+	if (!reply || len < KNOT_WIRE_HEADER_SIZE || !knot_wire_get_qr(reply))
+		return DNS_REPLY_MALFORMED;
+	if (knot_wire_get_id(reply) != id)
+		return DNS_REPLY_BAD_ID;
+	if (knot_wire_get_qdcount(reply) != 1)
+		return DNS_REPLY_BAD_QUESTION;
+	dns_question_t got;
+	if (dns_question_read(reply, len, &got) != 0)
+		return DNS_REPLY_MALFORMED;
+	/* W-5: the name compares case-insensitively. */
+	if (got.name_len != q->name_len || !dns_name_equal(got.name, q->name) ||
+	    got.qtype != q->qtype || got.qclass != q->qclass)
+		return DNS_REPLY_BAD_QUESTION;
+	return DNS_REPLY_OK;
+}
