@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "endpoints/endpoints.h"
 #include "resolve/resolve.h"
 
 /*
@@ -26,6 +27,8 @@ typedef struct querylog_entry {
 	const char *listener;
 	const struct sockaddr *client;
 	bool tcp;
+	const char *transport;      /* "dot", "doh" (W-6), or NULL: tcp says */
+	const char *client_subject; /* W-6: the verified client certificate's subject, or NULL */
 	const uint8_t *query; /* the client's packet */
 	size_t query_len;
 	const uint8_t *answer; /* NULL or empty: dropped */
@@ -39,3 +42,22 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e);
 
 /* Entries written and dropped so far (any thread). */
 void querylog_counts(const querylog_t *q, uint64_t *written, uint64_t *dropped);
+
+/*
+ * DoT and DoH listeners (W-6, [privres]; encrypted.c): the TLS credentials of
+ * each encrypted listener — emulator.tls, or certificates the local CA in
+ * <state dir>/tls issues — and the listener specs that go with a plain one.
+ * Control thread only. Credentials live until encrypted_close(), so a
+ * listener kept across a reload keeps its own.
+ */
+/* Read emulator.tls or open the local CA (state_dir may be NULL: a CA in
+ * memory), and make the credentials of every encrypted listener of snap, so a
+ * bad file stops the start. 0, or an error with diag filled. */
+int encrypted_open(const resolve_snapshot_t *snap, const char *state_dir, pr_diag_t *diag);
+void encrypted_close(void);
+/* The specs for listener l whose plain spec is *plain: the plain one (unless
+ * plainDns is false), then DoT and DoH as configured, into out (room for 3).
+ * Returns how many; each `of` entry is l. */
+size_t encrypted_specs(const model_emulator_t *em, const resolve_listener_t *l,
+		       const ep_listener_spec_t *plain, ep_listener_spec_t *out,
+		       const resolve_listener_t **of);

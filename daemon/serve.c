@@ -110,6 +110,8 @@ static void log_query(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t
 		.listener = ep_query_listener_name(eq),
 		.client = ep_query_peer(eq),
 		.tcp = ep_query_transport(eq) == EP_TCP,
+		.transport = ep_query_protocol(eq) ? ep_protocol_name(ep_query_protocol(eq)) : NULL,
+		.client_subject = ep_query_client_subject(eq),
 		.query = ep_query_data(eq),
 		.query_len = ep_query_len(eq),
 		.answer = answer,
@@ -241,7 +243,9 @@ static void assign_listeners(const resolve_snapshot_t *s, bound_t *out)
 	const deployment_t *d = resolve_snapshot_deployment(s);
 	const model_emulator_t *em = &d->emulator;
 	size_t n = resolve_snapshot_listener_count(s);
-	*out = (bound_t){pr_calloc(n + 1, sizeof(*out->specs)), pr_calloc(n + 1, sizeof(*out->of)), 0};
+	/* W-6: a listener may add DoT and DoH specs to its plain one. */
+	*out = (bound_t){pr_calloc(3 * n + 1, sizeof(*out->specs)),
+			 pr_calloc(3 * n + 1, sizeof(*out->of)), 0};
 	uint32_t loopback = 0x7f000001;
 	uint16_t next_port = em->base_port;
 	bool azure_bound = false;
@@ -271,8 +275,7 @@ static void assign_listeners(const resolve_snapshot_t *s, bound_t *out)
 				spec.port = next_port ? next_port++ : 0; /* basePort 0: free ports */
 			}
 		}
-		out->of[out->n] = l;
-		out->specs[out->n++] = spec;
+		out->n += encrypted_specs(em, l, &spec, out->specs + out->n, out->of + out->n);
 	}
 }
 
@@ -292,8 +295,9 @@ static json_t *listeners_json(const daemon_t *dm, const bound_t *b)
 	for (size_t i = 0; i < b->n; i++) {
 		const resolve_listener_t *l = b->of[i];
 		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "name", l->name, "kind",
-				       kind_name(l->kind), "virtualAddress",
+			arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "name", l->name, "kind",
+				       kind_name(l->kind), "protocol",
+				       ep_protocol_name(b->specs[i].protocol), "virtualAddress",
 				       pr_ipv4_format(l->virtual_address, va), "virtualPort",
 				       l->virtual_port, "address",
 				       pr_ipv4_format(b->specs[i].addr, ra), "port",
@@ -862,6 +866,10 @@ int daemon_run(const daemon_options_t *opts)
 			goto cleanup;
 		}
 	}
+	if (encrypted_open(dm.snap, dm.state_dir, diag) != 0) {
+		print_diag(diag);
+		goto cleanup;
+	}
 	if (start_workers(&dm) != 0)
 		goto cleanup;
 	if (start_api(&dm) != 0)
@@ -888,6 +896,7 @@ cleanup:
 	uv_run(&dm.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&dm.loop);
 	querylog_close(&dm.qlog);
+	encrypted_close();
 	ep_health_destroy(&dm.health);
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
 	free(dm.workers);

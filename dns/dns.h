@@ -241,3 +241,18 @@ size_t dns_answer_error(uint8_t *buf, size_t cap, const dns_query_t *q, uint16_t
 
 /* The rcode a verdict calls for (DROP and OK give -1 and 0). */
 int dns_verdict_rcode(dns_verdict_t v);
+
+/* ------------------------------------------------------------------------
+ * EDNS(0) padding (dns/padding.c; RFC 7830, RFC 8467; W-6)
+ * ------------------------------------------------------------------------ */
+
+/* Does the query (len octets, untrusted) carry an EDNS(0) padding option? */
+bool dns_query_wants_padding(const uint8_t *wire, size_t len);
+
+/*
+ * The answer ans (len octets) with a padding option in its OPT record (any
+ * padding it had replaced) so its length is a multiple of block, written to
+ * out (cap octets; out may not overlap ans). Returns the new length, or 0
+ * when the answer has no OPT record, is malformed, or would not fit.
+ */
+size_t dns_pad_answer(const uint8_t *ans, size_t len, uint16_t block, uint8_t *out, size_t cap);

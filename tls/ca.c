@@ -240,6 +240,25 @@ cleanup:
 	return r;
 }
 
+/* mkdir -p, mode 0700: the state directory may not exist yet. */
+static int make_dirs(const char *dir)
+{
+	char *p = pr_strdup(dir);
+	int r = 0;
+	for (char *s = p + 1; *s && r == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			r = -errno;
+		*s = '/';
+	}
+	if (r == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
+		r = -errno;
+	free(p);
+	return r;
+}
+
 int tls_ca_open(const char *dir, tls_ca_t **out, pr_diag_t *diag)
 {
 	char *cpath = pr_asprintf("%s/%s", dir, TLS_CA_CERT_FILE);
@@ -251,7 +270,7 @@ int tls_ca_open(const char *dir, tls_ca_t **out, pr_diag_t *diag)
 		r = load_ca(cpath, kpath, &ca, diag);
 		goto cleanup;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (make_dirs(dir) != 0) {
 		r = PR_EIO;
 		if (diag)
 			pr_diag_add(diag, NULL, 0, 0, "emulator.tls", "W-6", r,
