@@ -18,15 +18,20 @@
 #define DOH_CONTENT_TYPE "application/dns-message"
 #define DOH_MAX_HEADERS 64 /* header fields per request; more resets the stream */
 
+typedef struct dstream dstream_t;
+
 struct doh {
 	nghttp2_session *ng;
 	doh_callbacks_t cb;
 	void *arg;
 	uint64_t bad;
+	dstream_t *streams; /* every open stream's state: nghttp2_session_del()
+			     * does not close streams through the callback */
 };
 
 /* One request, as its frames arrive, then its response. */
-typedef struct dstream {
+struct dstream {
+	dstream_t *prev, *next;
 	char method[16];
 	char content_type[64];
 	char *path;
@@ -37,7 +42,7 @@ typedef struct dstream {
 	size_t body_len;
 	uint8_t *resp; /* the answer being sent */
 	size_t resp_len, resp_off;
-} dstream_t;
+};
 
 /* --- Requests (pure; the fuzzer's first target). --- */
 
@@ -149,10 +154,16 @@ int doh_parse_request(const doh_request_t *r, uint8_t *scratch, const uint8_t **
 
 /* --- The HTTP/2 session. --- */
 
-static void stream_free(dstream_t *st)
+static void stream_free(doh_t *d, dstream_t *st)
 {
 	if (st == NULL)
 		return;
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		d->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
 	free(st->path);
 	free(st->body);
 	free(st->resp);
@@ -165,7 +176,12 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 {
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	doh_t *d = arg;
 	dstream_t *st = pr_calloc(1, sizeof(*st));
+	st->next = d->streams;
+	if (d->streams)
+		d->streams->prev = st;
+	d->streams = st;
 	nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
 	return 0;
 }
@@ -271,7 +287,7 @@ static int on_frame(nghttp2_session *ng, const nghttp2_frame *frame, void *arg)
 
 static int on_close(nghttp2_session *ng, int32_t stream, uint32_t code, void *arg)
 {
-	stream_free(nghttp2_session_get_stream_user_data(ng, stream));
+	stream_free(arg, nghttp2_session_get_stream_user_data(ng, stream));
 	nghttp2_session_set_stream_user_data(ng, stream, NULL);
 	return 0;
 }
@@ -365,9 +381,10 @@ void doh_destroy(doh_t **dp)
 	if (dp == NULL || *dp == NULL)
 		return;
 	doh_t *d = *dp;
-	/* Streams still open are freed by their close callbacks. */
 	if (d->ng)
 		nghttp2_session_del(d->ng);
+	while (d->streams != NULL)
+		stream_free(d, d->streams);
 	free(d);
 	*dp = NULL;
 }

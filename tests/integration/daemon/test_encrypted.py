@@ -477,6 +477,57 @@ class Encrypted(unittest.TestCase):
         self.assert_still_serving()
 
 
+class ZeroTrustOverDoH(unittest.TestCase):
+    """examples/zero-trust.yaml served to its workload spoke over DoH only, as a
+    protective resolver with no fallback: allowed names answered, the rest
+    blocked (S-3), plain DNS not served at all (W-6)."""
+
+    @classmethod
+    def setUpClass(cls):
+        from privres_harness import SOURCE
+        with open(os.path.join(SOURCE, "examples", "zero-trust.yaml")) as f:
+            text = f.read()
+        body = text[:text.index("\nemulator:")]
+        cls.tmp = tempfile.mkdtemp(prefix="privres-ztdns-")
+        cls.state = os.path.join(cls.tmp, "state")
+        cls.d = Privresd(body + "\nemulator:\n  basePort: 0\n  stateDir: %s\n"
+                         "  encryptedListeners:\n"
+                         "    azure-dns/spoke: {doh: true, plainDns: false}\n" % cls.state)
+        with open(cls.d.ready) as f:
+            cls.ready = json.load(f)["listeners"]
+        cls.doh = [l["port"] for l in cls.ready
+                   if l["name"] == "azure-dns/spoke" and l["protocol"] == "doh"][0]
+        cls.ca = os.path.join(cls.state, "tls", "ca.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "privresd exited %d" % rc
+
+    def ask(self, name):
+        return dns.query.https(dns.message.make_query(name, "A"),
+                               "https://%s:%d/dns-query" % (HOST, self.doh), verify=self.ca,
+                               timeout=5)
+
+    def test_allowed_and_blocked(self):
+        r = self.ask("web.azure.contoso.com")
+        self.assertEqual([str(x) for rr in r.answer for x in rr], ["10.10.2.5"])
+        r = self.ask("www.contoso.com")
+        self.assertEqual([str(x) for rr in r.answer for x in rr], ["203.0.113.10"])
+        r = self.ask("www.example.com")
+        self.assertIn("blockpolicy.azuredns.invalid.",
+                      [str(x.target) for rr in r.answer for x in rr
+                       if rr.rdtype == dns.rdatatype.CNAME])
+
+    def test_no_plain_dns(self):
+        self.assertEqual([l for l in self.ready
+                          if l["name"] == "azure-dns/spoke" and l["protocol"] == "dns"], [])
+        with self.assertRaises(dns.exception.Timeout):
+            dns.query.udp(dns.message.make_query("web.azure.contoso.com", "A"), HOST,
+                          port=self.doh, timeout=1)
+
+
 def wait_for(path, name, timeout=5):
     deadline = time.time() + timeout
     while time.time() < deadline:
