@@ -69,9 +69,11 @@ run() { # name mode port
 	dnsperf -m "$2" -s 127.0.0.1 -p "$3" -c 16 -q 200 -l "$seconds" -d "$work/queries" \
 		>"$work/$1.out" 2>&1 || true
 	qps=$(awk '/Queries per second/ {print $4}' "$work/$1.out")
-	lat=$(awk '/Average Latency/ {print $4}' "$work/$1.out")
+	lat=$(awk '/Average Latency/ {print $4; exit}' "$work/$1.out")
 	lost=$(awk '/Queries lost/ {print $3}' "$work/$1.out")
 	printf '%-16s %12s qps  avg latency %s s  lost %s\n' "$1" "${qps:-0}" "$lat" "$lost"
+	# A run that lost most of its queries did not measure the server: n/a.
+	case "$lost" in 0|[0-9]|[0-9][0-9]) ;; *) qps=0; echo "  ($1: not measured, see $1.out)" ;; esac
 	eval "qps_$1=${qps:-0}"
 }
 echo "local answer, $workers workers, ${seconds}s each, 16 connections, $(nproc) cores shared with dnsperf"
@@ -85,9 +87,11 @@ run privresd_tcp tcp "$p_udp"
 run privresd_udp udp "$p_udp"
 awk -v p="$qps_privresd_dot" -v d="$qps_dnsdist_dot" -v k="$qps_kresd_dot" \
 	-v ph="$qps_privresd_doh" -v dh="$qps_dnsdist_doh" -v kh="$qps_kresd_doh" \
-	-v t="$qps_privresd_tcp" -v u="$qps_privresd_udp" 'BEGIN {
+	-v t="$qps_privresd_tcp" -v u="$qps_privresd_udp" '
+function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+BEGIN {
 	bd = d > k ? d : k; bh = dh > kh ? dh : kh
-	printf "DoT: privresd/dnsdist %.2f  privresd/kresd %.2f  privresd/best peer %.2f\n", p / d, p / k, p / bd
-	printf "DoH: privresd/dnsdist %.2f  privresd/kresd %.2f  privresd/best peer %.2f\n", ph / dh, ph / kh, ph / bh
+	printf "DoT: privresd/dnsdist %s  privresd/kresd %s  privresd/best peer %s\n", r(p, d), r(p, k), r(p, bd)
+	printf "DoH: privresd/dnsdist %s  privresd/kresd %s  privresd/best peer %s\n", r(ph, dh), r(ph, kh), r(ph, bh)
 	printf "privresd cost of TLS: DoT/TCP %.2f  DoT/UDP %.2f  DoH/UDP %.2f\n", p / t, p / u, ph / u
 }'

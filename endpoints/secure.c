@@ -255,9 +255,11 @@ int sconn_answer(ep_query_t *q, const uint8_t *buf, size_t len)
 		f[1] = (uint8_t)len;
 		r = tls_session_write(c->tls, f, len + 2);
 	}
-	if (r == 0)
+	/* DoT answered while pump() hands out queries: it flushes once for all
+	 * (DoH answers go out at once: corking them stalled dnsperf's client). */
+	if (r == 0 && !(c->dispatching && c->protocol == EP_DOT))
 		r = flush(c);
-	else
+	else if (r != 0)
 		sconn_close(c);
 	if (r == 0)
 		counter_add(c->w, C_ANSWERS_SENT, 1);
@@ -370,6 +372,8 @@ static void pump(sconn_t *c)
 {
 	uint8_t plain[TLS_RECORD_MAX];
 	c->dispatching = true;
+	if (c->protocol == EP_DOT)
+		tls_session_cork(c->tls);
 	while (!c->closing && tls_session_handshake_done(c->tls) &&
 	       ep_budget_may_read(&c->budget)) {
 		if (c->protocol == EP_DOT) {
@@ -404,6 +408,8 @@ static void pump(sconn_t *c)
 	c->dispatching = false;
 	if (c->closing)
 		return;
+	if (c->protocol == EP_DOT && tls_session_uncork(c->tls) != 0)
+		c->failed = true;
 	if (c->doh != NULL) {
 		uint64_t bad = doh_bad_requests(c->doh);
 		counter_add(c->w, C_DOH_BAD_REQUESTS, (int64_t)(bad - c->doh_bad));

@@ -320,6 +320,24 @@ int tls_session_write(tls_session_t *s, const uint8_t *data, size_t len)
 	return 0;
 }
 
+void tls_session_cork(tls_session_t *s)
+{
+	if (s->done)
+		gnutls_record_cork(s->gs);
+}
+
+int tls_session_uncork(tls_session_t *s)
+{
+	if (!s->done)
+		return 0;
+	int g = gnutls_record_uncork(s->gs, GNUTLS_RECORD_WAIT);
+	if (g < 0) {
+		s->last_error = g;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 void tls_session_bye(tls_session_t *s)
 {
 	if (s->done)

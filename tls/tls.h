@@ -132,6 +132,12 @@ ssize_t tls_session_read(tls_session_t *s, uint8_t *buf, size_t cap);
 /* Encrypt len octets (all of them) into the output. 0 or -EPROTO. */
 int tls_session_write(tls_session_t *s, const uint8_t *data, size_t len);
 
+/* Gather what tls_session_write() is given into as few records as possible
+ * until tls_session_uncork() (answers produced in one read of pipelined
+ * queries go out as one record and one write). Uncork: 0 or -EPROTO. */
+void tls_session_cork(tls_session_t *s);
+int tls_session_uncork(tls_session_t *s);
+
 /* Queue a close_notify alert in the output. */
 void tls_session_bye(tls_session_t *s);
 
