@@ -310,6 +310,19 @@ class Encrypted(unittest.TestCase):
             s.sendall(struct.pack("!H", len(msgs[1])) + msgs[1])
             self.assertEqual(dns.message.from_wire(self.read_frame(s)).id, 2)
 
+    def test_pipelined_burst_padded(self):
+        # 300 padded queries in one write: over the in-flight cap (reading
+        # pauses and resumes), answers gathered into records, each answer padded
+        with self.dot_conn() as s:
+            msgs = [query_wire("web.azure.contoso.com", qid=i, pad=True) for i in range(300)]
+            s.sendall(b"".join(struct.pack("!H", len(m)) + m for m in msgs))
+            ids = set()
+            for _ in msgs:
+                frame = self.read_frame(s)
+                self.assertEqual(len(frame) % 468, 0)
+                ids.add(dns.message.from_wire(frame).id)
+            self.assertEqual(ids, set(range(300)))
+
     def test_idle_timeout(self):
         with self.dot_conn() as s:
             m = query_wire("web.azure.contoso.com", qid=7)
