@@ -18,7 +18,8 @@ typedef struct creds {
  * encrypted_close(). Credentials are kept for the daemon's life, so a
  * listener's pointer stays valid across reloads. */
 static struct {
-	bool open;
+	bool open, loaded;
+	char *state_dir;
 	tls_ca_t *ca;           /* the local CA, when emulator.tls is absent */
 	char *cert, *key, *client_ca; /* emulator.tls's files, read at start */
 	creds_t *creds;
@@ -52,8 +53,10 @@ static int issue_for(const model_encrypted_listener_t *ml, const resolve_listene
 	return r;
 }
 
+static int load_material(const model_emulator_t *em, pr_diag_t *diag);
+
 static tls_server_t *creds_for(const model_encrypted_listener_t *ml, const resolve_listener_t *l,
-			       pr_diag_t *diag)
+			       const model_emulator_t *em, pr_diag_t *diag)
 {
 	for (size_t i = 0; i < store.n; i++)
 		if (!strcmp(store.creds[i].listener, l->name) &&
@@ -61,6 +64,9 @@ static tls_server_t *creds_for(const model_encrypted_listener_t *ml, const resol
 			return store.creds[i].srv;
 	char *cert = NULL, *key = NULL;
 	tls_server_t *srv = NULL;
+	/* The first encrypted listener may come with a reload or an API change. */
+	if (!store.loaded && load_material(em, diag) != 0)
+		return NULL;
 	tls_server_spec_t spec = {.cert_pem = store.cert, .key_pem = store.key,
 				  .client_ca_pem = store.client_ca,
 				  .require_client_cert = ml->require_client_certificate};
@@ -97,32 +103,43 @@ static int read_tls_file(const char *path, const char *key, char **out, pr_diag_
 	return r;
 }
 
-int encrypted_open(const resolve_snapshot_t *snap, const char *state_dir, pr_diag_t *diag)
+/* emulator.tls's files, or the local CA: once, for every listener. */
+static int load_material(const model_emulator_t *em, pr_diag_t *diag)
 {
-	const model_emulator_t *em = &resolve_snapshot_deployment(snap)->emulator;
 	int r = 0;
-	store.open = true;
-	if (em->n_encrypted == 0)
-		return 0;
+	free(store.cert);
+	free(store.key);
+	free(store.client_ca);
+	store.cert = store.key = store.client_ca = NULL;
 	if (em->tls != NULL) {
 		r = read_tls_file(em->tls->certificate, "certificate", &store.cert, diag);
 		if (r == 0)
 			r = read_tls_file(em->tls->private_key, "privateKey", &store.key, diag);
 		if (r == 0 && em->tls->client_ca)
 			r = read_tls_file(em->tls->client_ca, "clientCa", &store.client_ca, diag);
-	} else if (state_dir != NULL) {
-		char *dir = pr_asprintf("%s/tls", state_dir);
+	} else if (store.state_dir != NULL) {
+		char *dir = pr_asprintf("%s/tls", store.state_dir);
 		r = tls_ca_open(dir, &store.ca, diag);
 		free(dir);
 	} else {
 		r = tls_ca_generate("privres local CA", &store.ca);
 	}
+	store.loaded = r == 0;
+	return r;
+}
+
+int encrypted_open(const resolve_snapshot_t *snap, const char *state_dir, pr_diag_t *diag)
+{
+	const model_emulator_t *em = &resolve_snapshot_deployment(snap)->emulator;
+	int r = 0;
+	store.open = true;
+	store.state_dir = state_dir ? pr_strdup(state_dir) : NULL;
 	/* Every encrypted listener's credentials now: a bad certificate is
 	 * an error at start, not a listener silently missing. */
 	for (size_t i = 0; i < em->n_encrypted && r == 0; i++) {
 		const resolve_listener_t *l =
 			resolve_snapshot_find_listener(snap, em->encrypted[i].listener);
-		if (l != NULL && creds_for(&em->encrypted[i], l, diag) == NULL)
+		if (l != NULL && creds_for(&em->encrypted[i], l, em, diag) == NULL)
 			r = PR_ECONFIG;
 	}
 	return r;
@@ -141,6 +158,7 @@ void encrypted_close(void)
 		memset(store.key, 0, strlen(store.key));
 	free(store.key);
 	free(store.client_ca);
+	free(store.state_dir);
 	memset(&store, 0, sizeof(store));
 }
 
@@ -176,7 +194,7 @@ size_t encrypted_specs(const model_emulator_t *em, const resolve_listener_t *l,
 	tls_server_t *srv = NULL;
 	if (ml != NULL && store.open) {
 		pr_diag_t *diag = pr_diag_new();
-		srv = creds_for(ml, l, diag);
+		srv = creds_for(ml, l, em, diag);
 		if (srv == NULL) {
 			char *text = pr_diag_format(diag);
 			fprintf(stderr, "privresd: %s: no DoT/DoH: %s\n", l->name, text);

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -548,6 +549,47 @@ class ZeroTrustOverDoH(unittest.TestCase):
         with self.assertRaises(dns.exception.Timeout):
             dns.query.udp(dns.message.make_query("web.azure.contoso.com", "A"), HOST,
                           port=self.doh, timeout=1)
+
+
+class AddedByReload(unittest.TestCase):
+    """DoT added to a running privresd by SIGHUP: the local CA is made then,
+    and the new listener answers; removed again, it is gone (W-6)."""
+
+    def test_sighup_adds_and_removes_dot(self):
+        tmp = tempfile.mkdtemp(prefix="privres-tls-reload-")
+        state = os.path.join(tmp, "state")
+        base = DEPLOYMENT.split("  encryptedListeners:")[0] % {
+            "state": state, "qlog": os.path.join(tmp, "q.log"), "idle": 2000, "slow": 9,
+            "azdot": 0, "azdoh": 0, "txt": '"x"'}
+        d = Privresd(base)
+        try:
+            ready = lambda: json.load(open(d.ready))["listeners"]  # noqa: E731
+            self.assertEqual([l for l in ready() if l["protocol"] != "dns"], [])
+            port = free_port()
+            os.unlink(d.ready)
+            d.write_config(base + "  encryptedListeners:\n"
+                           "    hub-resolver/in: {dot: 127.0.0.1:%d}\n" % port)
+            d.signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and not os.path.exists(d.ready):
+                time.sleep(0.05)
+            self.assertIn(("hub-resolver/in", "dot", port),
+                          [(l["name"], l["protocol"], l["port"]) for l in ready()])
+            r = run(["kdig", "@127.0.0.1", "-p", str(port), "+tls-ca=%s/tls/ca.pem" % state,
+                     "+tls-hostname=" + HOSTNAME, "+timeout=3", "+retry=0",
+                     "web.azure.contoso.com"])
+            self.assertIn("10.10.2.5", r.stdout, r.stderr + d.log())
+            os.unlink(d.ready)
+            d.write_config(base)
+            d.signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and not os.path.exists(d.ready):
+                time.sleep(0.05)
+            self.assertEqual([l for l in ready() if l["protocol"] != "dns"], [])
+        finally:
+            rc = d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0)
 
 
 def wait_for(path, name, timeout=5):
