@@ -592,6 +592,80 @@ class AddedByReload(unittest.TestCase):
         self.assertEqual(rc, 0)
 
 
+def openssl_ca(d, name):
+    """A CA of the user's own (openssl): its certificate and key."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + name,
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"])
+    assert r.returncode == 0, r.stderr
+    return cert, key
+
+
+def openssl_issue(d, ca, name, ext):
+    """A certificate for name signed by ca, with the given extensions."""
+    cert, key, csr = (os.path.join(d, name + s) for s in (".pem", ".key", ".csr"))
+    extfile = os.path.join(d, name + ".ext")
+    with open(extfile, "w") as f:
+        f.write(ext)
+    r = run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", key, "-out", csr, "-subj", "/CN=" + name])
+    assert r.returncode == 0, r.stderr
+    r = run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+             "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", extfile])
+    assert r.returncode == 0, r.stderr
+    return cert, key
+
+
+class UserCertificates(unittest.TestCase):
+    """emulator.tls: the user's server certificate and client CA (W-6)."""
+
+    def test_own_certificate_and_client_ca(self):
+        tmp = tempfile.mkdtemp(prefix="privres-tls-own-")
+        try:
+            srv_ca = openssl_ca(tmp, "server-ca")
+            cli_ca = openssl_ca(tmp, "client-ca")
+            srv = openssl_issue(tmp, srv_ca, "dns.corp.example",
+                                "subjectAltName=DNS:dns.corp.example,IP:127.0.0.1\n"
+                                "extendedKeyUsage=serverAuth\n")
+            good = openssl_issue(tmp, cli_ca, "workstation-1", "extendedKeyUsage=clientAuth\n")
+            bad = openssl_issue(tmp, srv_ca, "intruder", "extendedKeyUsage=clientAuth\n")
+            port = free_port()
+            text = DEPLOYMENT.split("  encryptedListeners:")[0] % {
+                "state": os.path.join(tmp, "state"), "qlog": os.path.join(tmp, "q.log"),
+                "idle": 2000, "slow": 9, "azdot": 0, "azdoh": 0, "txt": '"x"'}
+            text += ("  tls: {certificate: %s, privateKey: %s, clientCa: %s}\n"
+                     "  encryptedListeners:\n"
+                     "    hub-resolver/in: {dot: 127.0.0.1:%d, requireClientCertificate: true}\n"
+                     % (srv[0], srv[1], cli_ca[0], port))
+            d = Privresd(text)
+            try:
+                def kdig(cert):
+                    extra = ["+tls-certfile=" + cert[0], "+tls-keyfile=" + cert[1]] if cert else []
+                    return run(["kdig", "@127.0.0.1", "-p", str(port), "+tls-ca=" + srv_ca[0],
+                                "+tls-hostname=dns.corp.example", "+timeout=3", "+retry=0"]
+                               + extra + ["web.azure.contoso.com"]).stdout
+                self.assertIn("10.10.2.5", kdig(good))
+                self.assertNotIn("10.10.2.5", kdig(bad))   # signed by another CA
+                self.assertNotIn("10.10.2.5", kdig(None))  # none
+                # no local CA was made: the user's certificates are used
+                self.assertFalse(os.path.exists(os.path.join(tmp, "state", "tls")))
+            finally:
+                self.assertEqual(d.stop(), 0)
+            # a key that is not the certificate's: refused at start, the file named
+            text2 = text.replace("privateKey: %s" % srv[1], "privateKey: %s" % good[1])
+            with self.assertRaises(RuntimeError) as e:
+                Privresd(text2)
+            self.assertIn("certificate and private key", str(e.exception))
+            text3 = text.replace(srv[0], os.path.join(tmp, "missing.pem"))
+            with self.assertRaises(RuntimeError) as e:
+                Privresd(text3)
+            self.assertIn("missing.pem", str(e.exception))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def wait_for(path, name, timeout=5):
     deadline = time.time() + timeout
     while time.time() < deadline:
