@@ -31,8 +31,10 @@ void console_print_listeners(const daemon_t *dm, const bound_t *b)
 		char vbuf[32];
 		snprintf(vbuf, sizeof(vbuf), "%s:%u", pr_ipv4_format(l->virtual_address, va),
 			 l->virtual_port);
-		printf("%-32s %-18s %-22s %s:%u\n", l->name, listeners_kind_name(l->kind), vbuf,
-		       pr_ipv4_format(b->specs[i].addr, ra), ep_server_listener_port(dm->server, i));
+		printf("%-32s %-18s %-22s %s:%u%s%s\n", l->name, listeners_kind_name(l->kind), vbuf,
+		       pr_ipv4_format(b->specs[i].addr, ra), ep_server_listener_port(dm->server, i),
+		       b->specs[i].protocol ? " " : "", /* W-6: DoT, DoH */
+		       b->specs[i].protocol ? ep_protocol_name(b->specs[i].protocol) : "");
 	}
 }
 
@@ -57,7 +59,7 @@ void console_print_examples(const daemon_t *dm, const bound_t *b)
 	int shown = 0;
 	char ra[16];
 	for (size_t i = 0; i < b->n && shown < 3; i++) {
-		if (b->of[i]->kind == RESOLVE_LISTENER_EXTERNAL)
+		if (b->of[i]->kind == RESOLVE_LISTENER_EXTERNAL || b->specs[i].protocol != EP_PLAIN)
 			continue;
 		printf("  dig @%s -p %u %s   # via %s\n", pr_ipv4_format(b->specs[i].addr, ra),
 		       ep_server_listener_port(dm->server, i), name, b->of[i]->name);

@@ -37,6 +37,8 @@ typedef struct querylog_entry {
 	const char *listener;
 	const struct sockaddr *client;
 	bool tcp;
+	const char *transport;      /* "dot", "doh" (W-6), or NULL: tcp says */
+	const char *client_subject; /* W-6: the verified client certificate's subject, or NULL */
 	const uint8_t *query; /* the client's packet */
 	size_t query_len;
 	const uint8_t *answer; /* NULL or empty: dropped */
@@ -114,3 +116,22 @@ void console_print_examples(const daemon_t *dm, const bound_t *b);
 
 /* diagnostics.c: explain, target health and counters for the API. */
 extern const api_diagnostics_t daemon_diagnostics;
+
+/*
+ * DoT and DoH listeners (W-6, [privres]; encrypted.c): the TLS credentials of
+ * each encrypted listener — emulator.tls, or certificates the local CA in
+ * <state dir>/tls issues — and the listener specs that go with a plain one.
+ * Control thread only. Credentials live until encrypted_close(), so a
+ * listener kept across a reload keeps its own.
+ */
+/* Read emulator.tls or open the local CA (state_dir may be NULL: a CA in
+ * memory), and make the credentials of every encrypted listener of snap, so a
+ * bad file stops the start. 0, or an error with diag filled. */
+int encrypted_open(const resolve_snapshot_t *snap, const char *state_dir, pr_diag_t *diag);
+void encrypted_close(void);
+/* The specs for listener l whose plain spec is *plain: the plain one (unless
+ * plainDns is false), then DoT and DoH as configured, into out (room for 3).
+ * Returns how many; each `of` entry is l. */
+size_t encrypted_specs(const model_emulator_t *em, const resolve_listener_t *l,
+		       const ep_listener_spec_t *plain, ep_listener_spec_t *out,
+		       const resolve_listener_t **of);

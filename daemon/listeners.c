@@ -31,7 +31,9 @@ void listeners_assign(const resolve_snapshot_t *s, bound_t *out)
 	const deployment_t *d = resolve_snapshot_deployment(s);
 	const model_emulator_t *em = &d->emulator;
 	size_t n = resolve_snapshot_listener_count(s);
-	*out = (bound_t){pr_calloc(n + 1, sizeof(*out->specs)), pr_calloc(n + 1, sizeof(*out->of)), 0};
+	/* W-6: a listener may add DoT and DoH specs to its plain one. */
+	*out = (bound_t){pr_calloc(3 * n + 1, sizeof(*out->specs)),
+			 pr_calloc(3 * n + 1, sizeof(*out->of)), 0};
 	uint32_t loopback = 0x7f000001;
 	uint16_t next_port = em->base_port;
 	bool azure_bound = false;
@@ -61,8 +63,7 @@ void listeners_assign(const resolve_snapshot_t *s, bound_t *out)
 				spec.port = next_port ? next_port++ : 0; /* basePort 0: free ports */
 			}
 		}
-		out->of[out->n] = l;
-		out->specs[out->n++] = spec;
+		out->n += encrypted_specs(em, l, &spec, out->specs + out->n, out->of + out->n);
 	}
 }
 
@@ -82,8 +83,9 @@ json_t *listeners_json(const daemon_t *dm, const bound_t *b)
 	for (size_t i = 0; i < b->n; i++) {
 		const resolve_listener_t *l = b->of[i];
 		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "name", l->name, "kind",
-				       listeners_kind_name(l->kind), "virtualAddress",
+			arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "name", l->name, "kind",
+				       listeners_kind_name(l->kind), "protocol",
+				       ep_protocol_name(b->specs[i].protocol), "virtualAddress",
 				       pr_ipv4_format(l->virtual_address, va), "virtualPort",
 				       l->virtual_port, "address",
 				       pr_ipv4_format(b->specs[i].addr, ra), "port",

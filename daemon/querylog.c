@@ -36,6 +36,8 @@ typedef struct rec {
 	uint8_t tcp, alert, blocked, loop, n_steps, cut;
 	uint16_t text_len;
 	uint16_t listener; /* offset in text */
+	uint16_t subject;  /* W-6: the client certificate's subject, offset in text or 0xffff */
+	char transport[4]; /* "dot", "doh", or "" (then tcp says) */
 	step_rec_t steps[MAX_STEPS];
 	uint8_t question[QUESTION_BYTES];
 	char text[TEXT_BYTES];
@@ -230,6 +232,8 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 	r->cut = 0;
 	r->text_len = 0;
 	r->listener = keep_text(r, e->listener ? e->listener : "");
+	r->subject = keep_text(r, e->client_subject);
+	snprintf(r->transport, sizeof(r->transport), "%s", e->transport ? e->transport : "");
 	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++)
 		keep_step(r, e->trace, i);
 	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
@@ -334,7 +338,12 @@ static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
 		port = ntohs(sin->sin_port);
 	}
-	put(&o, ",\"client\":\"%s:%u\",\"transport\":\"%s\"", ip, port, r->tcp ? "tcp" : "udp");
+	put(&o, ",\"client\":\"%s:%u\",\"transport\":\"%s\"", ip, port,
+	    r->transport[0] ? r->transport : r->tcp ? "tcp" : "udp");
+	if (r->subject != 0xffff) {
+		PUT_LIT(&o, ",\"clientSubject\":");
+		put_str(&o, text_at(r, r->subject));
+	}
 	char name[DNS_NAME_TEXT_MAX] = "";
 	uint16_t qtype = 0;
 	if (r->question_len > 12) {

@@ -202,6 +202,17 @@ static int open_control(daemon_t *dm)
 	return rc;
 }
 
+/* W-6: the credentials of every encrypted listener, before anything listens. */
+static int open_encrypted(daemon_t *dm)
+{
+	pr_diag_t *diag = pr_diag_new();
+	int rc = encrypted_open(daemon_snapshot(dm), control_state_dir(dm->control), diag);
+	if (rc != 0)
+		console_print_diag(diag);
+	pr_diag_destroy(&diag);
+	return rc;
+}
+
 static int open_query_log(daemon_t *dm)
 {
 	const char *qlog = control_deployment(dm->control)->emulator.query_log;
@@ -225,8 +236,8 @@ int daemon_run(const daemon_options_t *opts)
 	daemon_t dm = {.opts = *opts, .exit_code = 1};
 	signal(SIGPIPE, SIG_IGN); /* libuv writes TCP answers with write(2) */
 	uv_loop_init(&dm.loop);
-	if (open_control(&dm) != 0 || open_query_log(&dm) != 0 || start_workers(&dm) != 0 ||
-	    start_api(&dm) != 0)
+	if (open_control(&dm) != 0 || open_query_log(&dm) != 0 || open_encrypted(&dm) != 0 ||
+	    start_workers(&dm) != 0 || start_api(&dm) != 0)
 		goto cleanup;
 	announce_ready(&dm);
 	start_signals(&dm);
@@ -244,6 +255,7 @@ cleanup:
 	uv_run(&dm.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&dm.loop);
 	querylog_close(&dm.qlog);
+	encrypted_close();
 	ep_health_destroy(&dm.health);
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
 	resolve_cache_destroy(&dm.cache);

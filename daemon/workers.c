@@ -60,6 +60,8 @@ static void log_query(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t
 		.listener = ep_query_listener_name(eq),
 		.client = ep_query_peer(eq),
 		.tcp = ep_query_transport(eq) == EP_TCP,
+		.transport = ep_query_protocol(eq) ? ep_protocol_name(ep_query_protocol(eq)) : NULL,
+		.client_subject = ep_query_client_subject(eq),
 		.query = ep_query_data(eq),
 		.query_len = ep_query_len(eq),
 		.answer = answer,

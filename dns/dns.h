@@ -287,3 +287,18 @@ int dns_message_rcode(const uint8_t *wire, size_t len);
 /* libknot's name of an rcode ("NOERROR", "NXDOMAIN", "BADVERS"), or
  * "RCODE<n>" written into buf (at least 16 bytes). */
 const char *dns_rcode_name(int rcode, char *buf, size_t len);
+
+/* ---------------------------------------------------------------------------
+ * EDNS(0) padding (dns/padding.c; RFC 7830, RFC 8467; W-6)
+ * ------------------------------------------------------------------------ */
+
+/* Does the query (len octets, untrusted) carry an EDNS(0) padding option? */
+bool dns_query_wants_padding(const uint8_t *wire, size_t len);
+
+/*
+ * The answer ans (len octets) with a padding option in its OPT record (any
+ * padding it had replaced) so its length is a multiple of block, written to
+ * out (cap octets; out may not overlap ans). Returns the new length, or 0
+ * when the answer has no OPT record, is malformed, or would not fit.
+ */
+size_t dns_pad_answer(const uint8_t *ans, size_t len, uint16_t block, uint8_t *out, size_t cap);

@@ -30,6 +30,7 @@
 #include "dns/dns.h"
 #include "model/model.h"
 #include "resolve/resolve.h"
+#include "tls/tls.h"
 
 typedef struct ep_server ep_server_t;
 typedef struct ep_query ep_query_t;
@@ -44,12 +45,30 @@ typedef enum ep_transport {
 #define EP_TCP_MAX_MESSAGE DNS_TCP_MESSAGE_MAX
 #define EP_UDP_MAX_MESSAGE DNS_UDP_MESSAGE_MAX
 
+/* What a listener speaks (W-6). Plain DNS is UDP and TCP on one port; the
+ * encrypted ones are TCP only, over TLS (endpoints/secure.c, doh.c). */
+typedef enum ep_protocol {
+	EP_PLAIN = 0, /* UDP and TCP (W-1) */
+	EP_DOT,       /* DNS over TLS, RFC 7858, ALPN "dot" */
+	EP_DOH,       /* DNS over HTTPS, RFC 8484, HTTP/2, ALPN "h2" */
+} ep_protocol_t;
+
+/* "dns", "dot", "doh" (static). */
+const char *ep_protocol_name(ep_protocol_t p);
+
+/* RFC 8467 §4.1: responses are padded to a multiple of 468 octets. */
+#define EP_PADDING_BLOCK 468
+/* RFC 8484: the path DoH queries are sent to. */
+#define EP_DOH_PATH "/dns-query"
+
 /* One listening address. Borrowed by the calls that take it; name is copied. */
 typedef struct ep_listener_spec {
-	const char *name; /* identity of the listener, unique in a list; copied */
+	const char *name; /* identity of the listener; (name, protocol) unique in a list; copied */
 	uint32_t addr;    /* IPv4, host byte order */
 	uint16_t port;    /* 0: any free port, the same for UDP, TCP and every worker */
 	void *cookie;     /* the caller's (e.g. which DNS view); handed back with each query */
+	ep_protocol_t protocol;   /* EP_PLAIN when left 0 */
+	const tls_server_t *tls;  /* EP_DOT/EP_DOH: required; borrowed, must outlive the listener */
 } ep_listener_spec_t;
 
 typedef struct ep_options {
@@ -113,6 +132,11 @@ typedef struct ep_stats {
 	uint64_t answers_sent;      /* answers sent or queued to the kernel */
 	uint64_t send_errors;       /* answers that could not be sent */
 	uint64_t recv_errors;       /* socket receive and accept errors */
+	uint64_t dot_queries;       /* DoT messages handed to the handler (W-6) */
+	uint64_t doh_queries;       /* DoH requests handed to the handler (W-6) */
+	uint64_t tls_accepted;      /* TLS handshakes completed */
+	uint64_t tls_failed;        /* TLS handshakes refused or failed (client certificates too) */
+	uint64_t doh_bad_requests;  /* DoH requests answered with an HTTP error */
 } ep_stats_t;
 
 /* A server, not yet started. cfg is copied. Returns 0 and *out (owned),
@@ -165,7 +189,13 @@ void ep_server_destroy(ep_server_t **sp);
 /* The message bytes (borrowed, valid until answer/drop). */
 const uint8_t *ep_query_data(const ep_query_t *q);
 size_t ep_query_len(const ep_query_t *q);
+/* EP_TCP for every stream (TCP, DoT, DoH: no truncation, Q-7), EP_UDP. */
 ep_transport_t ep_query_transport(const ep_query_t *q);
+/* What the listener speaks (W-6). */
+ep_protocol_t ep_query_protocol(const ep_query_t *q);
+/* The verified client certificate's subject DN of a DoT/DoH query
+ * (borrowed, valid until answer/drop), or NULL (W-6). */
+const char *ep_query_client_subject(const ep_query_t *q);
 /* The client's address (borrowed): a struct sockaddr_in. */
 const struct sockaddr *ep_query_peer(const ep_query_t *q);
 /* The listener that received it: its cookie and name (borrowed). */
@@ -183,7 +213,9 @@ size_t ep_query_max_answer(const ep_query_t *q);
 
 /*
  * Send an answer and release q (it must not be used afterwards). buf is
- * copied; over TCP the 2-octet length prefix is added. If the connection or
+ * copied; over TCP and DoT the 2-octet length prefix is added, over DoH it is
+ * the body of a 200 response; over DoT and DoH the answer is padded per
+ * RFC 8467 when the query carried an EDNS(0) padding option. If the connection or
  * listener closed meanwhile, nothing is sent. Returns 0 when sent or queued,
  * -EMSGSIZE if larger than ep_query_max_answer(), -ENOTCONN if the
  * connection or listener is gone, or a send error. q is released in all cases.

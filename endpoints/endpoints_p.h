@@ -79,12 +79,18 @@ enum ep_counter {
 	C_ANSWERS_SENT,
 	C_SEND_ERRORS,
 	C_RECV_ERRORS,
+	C_DOT_QUERIES,
+	C_DOH_QUERIES,
+	C_TLS_ACCEPTED,
+	C_TLS_FAILED,
+	C_DOH_BAD_REQUESTS,
 	C_COUNT
 };
 
 typedef struct worker worker_t;
 typedef struct wlistener wlistener_t;
 typedef struct conn conn_t;
+typedef struct sconn sconn_t; /* a DoT or DoH connection (secure.c) */
 
 /* A message from the control thread to a worker (through uv_async_send). */
 typedef enum cmd_type { CMD_ADD, CMD_REMOVE, CMD_COOKIE, CMD_STOP } cmd_type_t;
@@ -93,7 +99,9 @@ typedef struct cmd {
 	uint64_t id;     /* the server's listener id */
 	char *name;      /* CMD_ADD: owned */
 	void *cookie;    /* CMD_ADD, CMD_COOKIE */
-	int udp_fd, tcp_fd; /* CMD_ADD: transferred */
+	int udp_fd, tcp_fd; /* CMD_ADD: transferred (udp_fd -1 for DoT/DoH) */
+	ep_protocol_t protocol; /* CMD_ADD */
+	const tls_server_t *tls; /* CMD_ADD */
 	bool ack;        /* last of a batch the control thread waits for */
 	struct cmd *next;
 } cmd_t;
@@ -108,6 +116,8 @@ struct wlistener {
 	uv_tcp_t tcp;
 	int handles;   /* handles whose close callback is still to come */
 	uint32_t refs; /* UDP queries in flight and TCP connections */
+	ep_protocol_t protocol;
+	const tls_server_t *tls; /* DoT/DoH */
 	bool closing;
 	wlistener_t *next; /* the worker's open listeners */
 };
@@ -131,6 +141,8 @@ struct ep_query {
 	bool live;
 	wlistener_t *wl;
 	conn_t *conn; /* TCP */
+	sconn_t *sconn; /* DoT, DoH */
+	int32_t stream; /* DoH: the HTTP/2 stream to answer on */
 	struct sockaddr_in peer;
 	const uint8_t *data;
 	size_t len;
@@ -152,6 +164,8 @@ struct worker {
 	wlistener_t *listeners;
 	conn_t *conn_head, *conn_tail;
 	uint32_t nconns;
+	sconn_t *sconn_head, *sconn_tail; /* least recently active first */
+	uint32_t nsconns;
 	ep_query_t *free_queries;
 	uint32_t live_queries;
 	pthread_mutex_t mu; /* guards cmds */
@@ -167,6 +181,8 @@ typedef struct listener {
 	uint32_t addr;
 	uint16_t req_port, port;
 	void *cookie;
+	ep_protocol_t protocol;
+	const tls_server_t *tls;
 } listener_t;
 
 struct ep_server {
@@ -188,7 +204,69 @@ int worker_setup(worker_t *w, ep_server_t *s, unsigned index);
 /* Adopt bound sockets as a listener (loop thread, or before it runs). The fds
  * are transferred in all cases; name copied. */
 int worker_add_listener(worker_t *w, uint64_t id, const char *name, void *cookie, int udp_fd,
-			int tcp_fd);
+			int tcp_fd, ep_protocol_t protocol, const tls_server_t *tls);
+/* The pooled query context of a message (copied), or NULL at max_queries;
+ * and its release once answered or dropped. */
+ep_query_t *query_get(worker_t *w, const uint8_t *msg, size_t len);
+void query_release(ep_query_t *q);
+/* A query or connection of wl is gone; the last one frees a closed wl. */
+void wl_unref(wlistener_t *wl);
+
+/* secure.c: DoT and DoH connections on a worker. */
+void sconn_on_accept(uv_stream_t *server, int status);
+int sconn_answer(ep_query_t *q, const uint8_t *buf, size_t len);
+void sconn_query_done(ep_query_t *q);
+const char *sconn_subject(const sconn_t *c);
+/* Close the connections of wl (wl NULL: every one). */
+void sconn_close_listener(worker_t *w, wlistener_t *wl);
+
+/* --- DoH (doh.c): HTTP/2 server sessions, transport-free (RFC 8484). --- */
+
+typedef struct doh doh_t;
+typedef struct doh_callbacks {
+	/* A DNS query arrived on stream (msg borrowed for the call). Answer it
+	 * with doh_answer() now or later, or doh_error(). */
+	void (*query)(void *arg, int32_t stream, const uint8_t *msg, size_t len);
+	/* Octets to send to the client (borrowed for the call); 0 or an error. */
+	int (*send)(void *arg, const uint8_t *data, size_t len);
+} doh_callbacks_t;
+
+#define DOH_MAX_BODY EP_TCP_MAX_MESSAGE /* a DNS message, RFC 8484 §6 */
+#define DOH_MAX_PATH 4096               /* base64url of 65535 octets fits */
+
+/* A session whose SETTINGS allow max_streams concurrent requests. Its preface
+ * is queued; doh_flush() sends it. cb copied; arg borrowed. */
+int doh_new(const doh_callbacks_t *cb, void *arg, uint32_t max_streams, doh_t **out);
+void doh_destroy(doh_t **dp);
+/* Octets from the client: 0, or a negative error after which the connection
+ * is closed (a protocol error has a GOAWAY queued). */
+int doh_recv(doh_t *d, const uint8_t *data, size_t len);
+/* 200 with the DNS answer as body (copied); a stream the client reset is
+ * ignored. Then doh_flush(). */
+int doh_answer(doh_t *d, int32_t stream, const uint8_t *msg, size_t len);
+/* An HTTP error status on stream (the query was not taken). */
+int doh_error(doh_t *d, int32_t stream, int status);
+/* Send what nghttp2 has queued through cb->send. 0 or an error. */
+int doh_flush(doh_t *d);
+/* Neither side wants the session any more (GOAWAY sent and done). */
+bool doh_finished(const doh_t *d);
+/* Requests refused with an HTTP error so far. */
+uint64_t doh_bad_requests(const doh_t *d);
+
+/* One request's parts, as HTTP/2 headers and body gave them (borrowed). */
+typedef struct doh_request {
+	const char *method, *path, *content_type; /* NULL when absent */
+	const uint8_t *body;
+	size_t body_len;
+} doh_request_t;
+
+/* RFC 8484 §4.1: the DNS message of a GET (?dns=, base64url without
+ * padding) or POST (application/dns-message). Returns 200 with *msg and *len
+ * (into scratch, which holds DOH_MAX_BODY octets, or the body) or the HTTP
+ * status to answer: 400 bad request, 404 another path, 405 another method,
+ * 413 too large, 415 another content type. */
+int doh_parse_request(const doh_request_t *r, uint8_t *scratch, const uint8_t **msg,
+		      size_t *len);
 /* Begin closing everything and run the stop hook (loop thread). */
 void worker_begin_stop(worker_t *w);
 /* Run the loop to its end, close it, fini the state; 0 or -EBUSY.

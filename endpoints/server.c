@@ -13,6 +13,15 @@
 
 #define PORT_ATTEMPTS 16 /* port 0: tries to find one free for UDP and TCP */
 
+const char *ep_protocol_name(ep_protocol_t p)
+{
+	switch (p) {
+	case EP_DOT: return "dot";
+	case EP_DOH: return "doh";
+	default: return "dns";
+	}
+}
+
 void ep_options_default(ep_options_t *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -176,7 +185,9 @@ static int bind_listener(ep_server_t *s, const ep_listener_spec_t *spec, int *ud
 			udp[i] = tcp[i] = -1;
 		for (unsigned i = 0; i < s->nworkers && r >= 0; i++) {
 			const ep_options_t *o = &s->cfg.options;
-			r = udp[i] = open_socket(o, SOCK_DGRAM, spec->addr, port);
+			/* W-6: DoT and DoH are TCP only. */
+			if (spec->protocol == EP_PLAIN)
+				r = udp[i] = open_socket(o, SOCK_DGRAM, spec->addr, port);
 			if (r >= 0)
 				r = tcp[i] = open_socket(o, SOCK_STREAM, spec->addr, port);
 		}
@@ -211,8 +222,16 @@ static int check_specs(const ep_listener_spec_t *specs, size_t n, pr_diag_t *dia
 					    "listeners[%zu]: a listener needs a name", i);
 			return -EINVAL;
 		}
+		if (specs[i].protocol != EP_PLAIN && specs[i].tls == NULL) {
+			if (diag != NULL)
+				pr_diag_add(diag, NULL, 0, 0, "listeners", "W-6", -EINVAL,
+					    "listeners[%s]: %s needs TLS credentials", specs[i].name,
+					    ep_protocol_name(specs[i].protocol));
+			return -EINVAL;
+		}
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(specs[i].name, specs[j].name) == 0) {
+			if (strcmp(specs[i].name, specs[j].name) == 0 &&
+			    specs[i].protocol == specs[j].protocol) {
 				if (diag != NULL)
 					pr_diag_add(diag, NULL, 0, 0, "listeners", NULL, -EINVAL,
 						    "listeners[%s]: name used twice",
@@ -283,6 +302,8 @@ int ep_server_start(ep_server_t *s, const ep_listener_spec_t *specs, size_t n, p
 		ls[bound].addr = specs[bound].addr;
 		ls[bound].req_port = specs[bound].port;
 		ls[bound].cookie = specs[bound].cookie;
+		ls[bound].protocol = specs[bound].protocol;
+		ls[bound].tls = specs[bound].tls;
 	}
 	s->workers = pr_calloc(nw, sizeof(worker_t));
 	for (unsigned i = 0; i < nw; i++)
@@ -300,7 +321,8 @@ int ep_server_start(ep_server_t *s, const ep_listener_spec_t *specs, size_t n, p
 			int u = udp[i], t = tcp[i];
 			udp[i] = tcp[i] = -1; /* transferred */
 			int rr = worker_add_listener(&s->workers[i], ls[l].id, ls[l].name,
-						     ls[l].cookie, u, t);
+						     ls[l].cookie, u, t, ls[l].protocol,
+						     ls[l].tls);
 			if (rr < 0 && r == 0)
 				r = rr;
 		}
@@ -421,7 +443,8 @@ int ep_server_set_listeners(ep_server_t *s, const ep_listener_spec_t *specs, siz
 		for (size_t j = 0; j < s->nls; j++) {
 			const listener_t *o = &s->ls[j];
 			if (strcmp(o->name, specs[i].name) == 0 && o->addr == specs[i].addr &&
-			    o->req_port == specs[i].port) {
+			    o->req_port == specs[i].port && o->protocol == specs[i].protocol &&
+			    o->tls == specs[i].tls) {
 				keep[i] = j + 1;
 				break;
 			}
@@ -441,6 +464,8 @@ int ep_server_set_listeners(ep_server_t *s, const ep_listener_spec_t *specs, siz
 		ls[i].addr = specs[i].addr;
 		ls[i].req_port = specs[i].port;
 		ls[i].cookie = specs[i].cookie;
+		ls[i].protocol = specs[i].protocol;
+		ls[i].tls = specs[i].tls;
 	}
 	/* Every socket is bound: from here the change happens. */
 	for (size_t j = 0; j < s->nls; j++) {
@@ -460,6 +485,8 @@ int ep_server_set_listeners(ep_server_t *s, const ep_listener_spec_t *specs, siz
 			}
 			cmd_t *c = cmd_new(CMD_ADD, ls[i].id, ls[i].cookie);
 			c->name = pr_strdup(ls[i].name);
+			c->protocol = ls[i].protocol;
+			c->tls = ls[i].tls;
 			c->udp_fd = fds[i * 2 * nw + w];
 			c->tcp_fd = fds[i * 2 * nw + nw + w];
 			fds[i * 2 * nw + w] = fds[i * 2 * nw + nw + w] = -1; /* transferred */
@@ -519,6 +546,11 @@ void ep_server_stats(const ep_server_t *s, ep_stats_t *out)
 	out->answers_sent = sum[C_ANSWERS_SENT];
 	out->send_errors = sum[C_SEND_ERRORS];
 	out->recv_errors = sum[C_RECV_ERRORS];
+	out->dot_queries = sum[C_DOT_QUERIES];
+	out->doh_queries = sum[C_DOH_QUERIES];
+	out->tls_accepted = sum[C_TLS_ACCEPTED];
+	out->tls_failed = sum[C_TLS_FAILED];
+	out->doh_bad_requests = sum[C_DOH_BAD_REQUESTS];
 }
 
 int ep_server_stop(ep_server_t *s)

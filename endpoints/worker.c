@@ -20,7 +20,7 @@ static void conn_dispatch(conn_t *c);
 
 /* --- Queries: a per-worker free list, so the hot path does not allocate. --- */
 
-static ep_query_t *query_get(worker_t *w, const uint8_t *msg, size_t len)
+ep_query_t *query_get(worker_t *w, const uint8_t *msg, size_t len)
 {
 	if (w->live_queries >= w->s->cfg.options.max_queries)
 		return NULL;
@@ -32,6 +32,7 @@ static ep_query_t *query_get(worker_t *w, const uint8_t *msg, size_t len)
 	q->w = w;
 	q->live = true;
 	q->conn = NULL;
+	q->sconn = NULL;
 	q->heap = NULL;
 	q->next_free = NULL;
 	uint8_t *dst = q->inline_buf;
@@ -52,7 +53,7 @@ static void wl_maybe_free(wlistener_t *wl)
 	free(wl);
 }
 
-static void wl_unref(wlistener_t *wl)
+void wl_unref(wlistener_t *wl)
 {
 	PR_REQUIRE(wl->refs > 0);
 	wl->refs--;
@@ -99,14 +100,16 @@ static void conn_query_done(conn_t *c)
 		conn_dispatch(c);
 }
 
-static void query_release(ep_query_t *q)
+void query_release(ep_query_t *q)
 {
 	worker_t *w = q->w;
 	PR_REQUIRE(q->live);
 	q->live = false;
 	free(q->heap);
 	q->heap = NULL;
-	if (q->transport == EP_TCP)
+	if (q->sconn != NULL)
+		sconn_query_done(q);
+	else if (q->transport == EP_TCP)
 		conn_query_done(q->conn);
 	else
 		wl_unref(q->wl);
@@ -140,6 +143,16 @@ const struct sockaddr *ep_query_peer(const ep_query_t *q)
 void *ep_query_listener_cookie(const ep_query_t *q)
 {
 	return q->wl->cookie;
+}
+
+ep_protocol_t ep_query_protocol(const ep_query_t *q)
+{
+	return q->wl->protocol;
+}
+
+const char *ep_query_client_subject(const ep_query_t *q)
+{
+	return q->sconn != NULL ? sconn_subject(q->sconn) : NULL;
 }
 
 const char *ep_query_listener_name(const ep_query_t *q)
@@ -314,6 +327,8 @@ int ep_query_answer(ep_query_t *q, const uint8_t *buf, size_t len)
 		query_release(q);
 		return -EMSGSIZE;
 	}
+	if (q->sconn != NULL)
+		return sconn_answer(q, buf, len);
 	if (q->transport == EP_TCP)
 		return answer_tcp(q, buf, len);
 	return answer_udp(q, buf, len);
@@ -618,12 +633,13 @@ static void wl_close(wlistener_t *wl)
 		if (c->wl == wl)
 			conn_close(c);
 	}
+	sconn_close_listener(w, wl);
 	uv_close((uv_handle_t *)&wl->udp, wl_handle_closed);
 	uv_close((uv_handle_t *)&wl->tcp, wl_handle_closed);
 }
 
 int worker_add_listener(worker_t *w, uint64_t id, const char *name, void *cookie, int udp_fd,
-			int tcp_fd)
+			int tcp_fd, ep_protocol_t protocol, const tls_server_t *tls)
 {
 	wlistener_t *wl = pr_calloc(1, sizeof(*wl));
 	int r;
@@ -631,6 +647,8 @@ int worker_add_listener(worker_t *w, uint64_t id, const char *name, void *cookie
 	wl->id = id;
 	wl->name = pr_strdup(name);
 	wl->cookie = cookie;
+	wl->protocol = protocol;
+	wl->tls = tls;
 	uv_udp_init_ex(&w->loop, &wl->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
 	uv_tcp_init(&w->loop, &wl->tcp);
 	wl->udp.data = wl->tcp.data = wl;
@@ -638,7 +656,8 @@ int worker_add_listener(worker_t *w, uint64_t id, const char *name, void *cookie
 	wl->next = w->listeners;
 	w->listeners = wl;
 	/* From here, wl_close() closes the fds that were adopted. */
-	r = uv_udp_open(&wl->udp, udp_fd);
+	/* DoT and DoH listen on TCP only: their UDP handle stays unopened. */
+	r = udp_fd >= 0 ? uv_udp_open(&wl->udp, udp_fd) : 0;
 	if (r < 0) {
 		close(udp_fd);
 		close(tcp_fd);
@@ -649,10 +668,11 @@ int worker_add_listener(worker_t *w, uint64_t id, const char *name, void *cookie
 		close(tcp_fd);
 		goto cleanup;
 	}
-	r = uv_udp_recv_start(&wl->udp, udp_alloc, udp_recv);
+	r = udp_fd >= 0 ? uv_udp_recv_start(&wl->udp, udp_alloc, udp_recv) : 0;
 	if (r < 0)
 		goto cleanup;
-	r = uv_listen((uv_stream_t *)&wl->tcp, (int)w->s->cfg.options.tcp_backlog, on_accept);
+	r = uv_listen((uv_stream_t *)&wl->tcp, (int)w->s->cfg.options.tcp_backlog,
+		      protocol == EP_PLAIN ? on_accept : sconn_on_accept);
 cleanup:
 	if (r < 0)
 		wl_close(wl);
@@ -697,6 +717,7 @@ void worker_begin_stop(worker_t *w)
 		wl_close(w->listeners);
 	while (w->conn_head != NULL)
 		conn_close(w->conn_head);
+	sconn_close_listener(w, NULL);
 	/* The handler closes its own handles and lets go of its queries. */
 	if (w->state_ready && w->s->cfg.worker_stop != NULL)
 		w->s->cfg.worker_stop(w->s->cfg.ctx, w->state);
@@ -795,7 +816,8 @@ static void on_async(uv_async_t *a)
 		int r;
 		switch (c->type) {
 		case CMD_ADD:
-			r = worker_add_listener(w, c->id, c->name, c->cookie, c->udp_fd, c->tcp_fd);
+			r = worker_add_listener(w, c->id, c->name, c->cookie, c->udp_fd, c->tcp_fd,
+						c->protocol, c->tls);
 			c->udp_fd = c->tcp_fd = -1; /* transferred */
 			if (r < 0 && w->result == 0)
 				w->result = r;

@@ -1001,7 +1001,9 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 	model_check_keys(c, e, p,
 		   KEYS("listen", "listeners", "addressMap", "basePort", "unresponsiveSeconds",
 			"hopLimit", "stateDir", "queryLog", "workers", "forwardTimeoutMs",
-			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries"));
+			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries", "tls",
+			"encryptedListeners"));
+	model_decode_encrypted(c, e);
 	const char *listen = get_str(c, e, "listen", p, false);
 	if (listen && !strcmp(listen, "virtual"))
 		em->listen = MODEL_LISTEN_VIRTUAL;

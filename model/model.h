@@ -361,6 +361,33 @@ typedef struct model_address_map {
 	uint16_t real_port;
 } model_address_map_t;
 
+/* emulator.tls (W-6, [privres]): the server certificate of every DoT/DoH
+ * listener, its key, and the CA client certificates must chain to. Paths as
+ * written (relative ones from privresd's working directory). Without it the
+ * local CA in the state directory issues each listener's certificate. */
+typedef struct model_tls {
+	model_origin_t origin;
+	const char *certificate; /* required */
+	const char *private_key; /* required */
+	const char *client_ca;   /* NULL: the local CA verifies client certificates */
+} model_tls_t;
+
+/* emulator.encryptedListeners[<listener>] (W-6, [privres]). An address of 0
+ * with a port of 0 means "the default": the virtual address and 853 (DoT) or
+ * 443 (DoH) in virtual mode, a free loopback port in loopback mode. */
+typedef struct model_encrypted_listener {
+	model_origin_t origin;
+	const char *listener; /* as in emulator.listeners */
+	bool dot, doh;        /* which are on */
+	uint32_t dot_address, doh_address;
+	uint16_t dot_port, doh_port;
+	bool plain_dns;       /* UDP and TCP stay on (default true) */
+	bool require_client_certificate;
+} model_encrypted_listener_t;
+
+#define MODEL_DOT_PORT 853 /* RFC 7858 §3.1 */
+#define MODEL_DOH_PORT 443 /* RFC 8484 over HTTPS */
+
 typedef struct model_emulator {
 	model_listen_mode_t listen;
 	model_listener_map_t *listeners;
@@ -377,6 +404,9 @@ typedef struct model_emulator {
 	uint32_t query_deadline_ms;    /* a whole forwarded query (F-10) */
 	uint32_t tcp_idle_timeout_ms;  /* W-1, RFC 7766 */
 	uint32_t cache_entries;        /* per worker; 0 disables the cache */
+	const model_tls_t *tls;        /* NULL: the local CA (W-6) */
+	model_encrypted_listener_t *encrypted; /* W-6 */
+	size_t n_encrypted;
 } model_emulator_t;
 
 #define MODEL_DEFAULT_FORWARD_TIMEOUT_MS 800
@@ -706,3 +736,7 @@ struct model_topology {
 int deployment_topology_network_of_server(const deployment_t *d, int server);
 /* Is on-premises network n connected to VNet v (T-2)? */
 bool deployment_topology_connects(const deployment_t *d, int network, int vnet);
+
+/* The encrypted-listener settings of listener name (borrowed), or NULL (W-6). */
+const model_encrypted_listener_t *model_encrypted_listener(const model_emulator_t *em,
+							  const char *name);

@@ -51,3 +51,10 @@ const char *model_ref_name(model_ctx_t *c, const char *ref, const char *type);
 void model_decode_topology(model_ctx_t *c, const json_t *root);
 /* Checks of the topology against the whole graph; runs after validation. */
 void model_validate_topology(model_ctx_t *c);
+
+/* emulator.tls and emulator.encryptedListeners (W-6), in encrypted.c: decoded
+ * from the emulator mapping e, then checked against the graph. */
+void model_decode_encrypted(model_ctx_t *c, const json_t *e);
+void model_validate_encrypted(model_ctx_t *c);
+/* Is name one of the deployment's listeners (validate.c)? */
+bool listener_exists(const deployment_t *d, const char *name);

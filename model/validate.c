@@ -1214,7 +1214,7 @@ static void validate_public_dns(model_ctx_t *c)
 				     "itself");
 }
 
-static bool listener_exists(const deployment_t *d, const char *name)
+bool listener_exists(const deployment_t *d, const char *name)
 {
 	const char *slash = strchr(name, '/');
 	if (!slash)
@@ -1362,6 +1362,7 @@ void model_validate(model_ctx_t *c)
 	validate_externals(c);
 	validate_public_dns(c);
 	validate_emulator(c);
+	model_validate_encrypted(c);
 	model_validate_topology(c);
 	assign_ids(c);
 }

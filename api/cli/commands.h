@@ -64,3 +64,6 @@ const cli_opt_t *cli_resource_opt(const cli_resource_t *r, size_t i);
  * Returns 0, or -1 with *why (owned) for a value that does not fit the kind.
  */
 int cli_set_property(json_t *obj, const cli_opt_t *opt, char **argv, int n, char **why);
+
+/* privresctl tls ... (tls_cmd.c): argv[0] is "tls". Returns the exit code. */
+int cli_tls(int argc, char **argv);

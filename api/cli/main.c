@@ -64,6 +64,9 @@ static void usage(FILE *f)
 	      "  health                                   forwarding target health (F-10)\n"
 	      "  stats                                    counters\n"
 	      "\n"
+	      "Local CA of DoT/DoH listeners (W-6; tls --help):\n"
+	      "  tls ca | tls issue-client NAME           its certificate; a client certificate\n"
+	      "\n"
 	      "Anything else:\n"
 	      "  call METHOD [JSON|-]    call any method of privres.proto with a JSON request\n"
 	      "                          (proto3 JSON; \"-\" reads it from stdin), e.g.\n"
@@ -1033,6 +1036,8 @@ static int dispatch(cli_t *cli, int argc, char **argv)
 	}
 	if (!strcmp(cmd, "import"))
 		return cmd_import(cli, argc - 1, argv + 1);
+	if (!strcmp(cmd, "tls"))
+		return cli_tls(argc, argv);
 	bool deploy = !strcmp(cmd, "apply") || !strcmp(cmd, "plan");
 	bool diag = !strcmp(cmd, "explain") || !strcmp(cmd, "health") || !strcmp(cmd, "stats");
 	if (deploy || diag || !strcmp(cmd, "export")) {
