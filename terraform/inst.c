@@ -173,6 +173,20 @@ static const char *record_type(const char *type)
 	return NULL;
 }
 
+/* The zone a record set or zone link belongs to (owned): provider 5.x names it
+ * by private_dns_zone_id, 4.x by its name (name_attr) and resource group. */
+static char *zone_id(tf_import_t *imp, tf_inst_t *inst, const char *prefix, const char *name_attr)
+{
+	if (json_object_get(inst->values, "private_dns_zone_id") || inst->exprs) {
+		const char *id = tf_inst_ref(imp, inst, "private_dns_zone_id");
+		if (id)
+			return pr_strdup(id);
+	}
+	const char *zone = str(inst->values, name_attr);
+	return zone ? pr_asprintf("%s/providers/Microsoft.Network/privateDnsZones/%s", prefix, zone)
+		    : NULL;
+}
+
 static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
 {
 	const char *t = inst->type;
@@ -218,15 +232,15 @@ static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
 	} else if (!strcmp(t, "azurerm_private_dns_zone")) {
 		id = pr_asprintf("%s" NET "privateDnsZones/%s", prefix, name);
 	} else if (!strcmp(t, "azurerm_private_dns_zone_virtual_network_link")) {
-		const char *zone = str(inst->values, "private_dns_zone_name");
+		char *zone = zone_id(imp, inst, prefix, "private_dns_zone_name");
 		if (zone)
-			id = pr_asprintf("%s" NET "privateDnsZones/%s/virtualNetworkLinks/%s",
-					 prefix, zone, name);
+			id = pr_asprintf("%s/virtualNetworkLinks/%s", zone, name);
+		free(zone);
 	} else if (record_type(t)) {
-		const char *zone = str(inst->values, "zone_name");
+		char *zone = zone_id(imp, inst, prefix, "zone_name");
 		if (zone)
-			id = pr_asprintf("%s" NET "privateDnsZones/%s/%s/%s", prefix, zone,
-					 record_type(t), name);
+			id = pr_asprintf("%s/%s/%s", zone, record_type(t), name);
+		free(zone);
 	} else if (!strcmp(t, "azapi_resource")) {
 		/* azapi: type "Microsoft.Network/x@version", parent_id the resource
 		 * group (a top resource) or the parent resource (a child). */

@@ -426,6 +426,132 @@ static void test_variables_override(void **state)
 	pr_diag_destroy(&diag);
 }
 
+
+/* ---- configurations written in place ------------------------------------------ */
+
+/* A folder holding main.tf with this text (owned path). */
+static char *write_config(const char *hcl)
+{
+	char *dir = pr_strdup("/tmp/privres-tf-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	char *tf = pr_asprintf("%s/main.tf", dir);
+	FILE *f = fopen(tf, "w");
+	assert_non_null(f);
+	fputs(hcl, f);
+	fclose(f);
+	free(tf);
+	return dir;
+}
+
+static void remove_config(char *dir)
+{
+	char *cmd = pr_asprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(dir);
+}
+
+/* Import hcl; the deployment, or NULL with the findings in diag. */
+static json_t *import_hcl(const char *hcl, pr_diag_t *diag)
+{
+	char *dir = write_config(hcl);
+	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
+	json_t *j = NULL;
+	terraform_import(&o, &j, diag);
+	remove_config(dir);
+	return j;
+}
+
+static json_t *import_ok(const char *hcl)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = import_hcl(hcl, diag);
+	if (!j)
+		fail_msg("refused:\n%s", pr_diag_format(diag));
+	pr_diag_destroy(&diag);
+	return j;
+}
+
+#define ZONE_BASE                                                                                  \
+	"resource \"azurerm_resource_group\" \"rg\" {\n  name = \"rg1\"\n"                          \
+	"  location = \"eastus\"\n}\n"                                                             \
+	"resource \"azurerm_virtual_network\" \"v\" {\n  name = \"v1\"\n"                           \
+	"  location = azurerm_resource_group.rg.location\n"                                         \
+	"  resource_group_name = azurerm_resource_group.rg.name\n"                                  \
+	"  address_space = [\"10.0.0.0/16\"]\n  tags = { env = \"test\" }\n}\n"                     \
+	"resource \"azurerm_private_dns_zone\" \"z\" {\n  name = \"corp.example\"\n"                \
+	"  resource_group_name = azurerm_resource_group.rg.name\n}\n"
+
+/* Provider 5.x names the zone of record sets and links by private_dns_zone_id,
+ * 4.x by zone_name (private_dns_zone_name) and resource_group_name: both give
+ * the same deployment; tags and lifecycle, depends_on, timeouts, provider
+ * change nothing else. */
+static void test_provider_generations(void **state)
+{
+	(void)state;
+	json_t *v5 = import_ok(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n  tags = { owner = \"x\" }\n"
+			  "  depends_on = [azurerm_virtual_network.v]\n"
+			  "  lifecycle {\n    ignore_changes = [tags]\n  }\n"
+			  "  timeouts {\n    create = \"5m\"\n  }\n}\n"
+			  "resource \"azurerm_private_dns_zone_virtual_network_link\" \"l\" {\n"
+			  "  name = \"l1\"\n  private_dns_zone_id = azurerm_private_dns_zone.z.id\n"
+			  "  virtual_network_id = azurerm_virtual_network.v.id\n"
+			  "  registration_enabled = true\n}\n");
+	json_t *v4 = import_ok(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  zone_name = azurerm_private_dns_zone.z.name\n"
+			  "  resource_group_name = azurerm_resource_group.rg.name\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n  tags = { owner = \"x\" }\n}\n"
+			  "resource \"azurerm_private_dns_zone_virtual_network_link\" \"l\" {\n"
+			  "  name = \"l1\"\n  private_dns_zone_name = azurerm_private_dns_zone.z.name\n"
+			  "  resource_group_name = azurerm_resource_group.rg.name\n"
+			  "  virtual_network_id = azurerm_virtual_network.v.id\n"
+			  "  registration_enabled = true\n}\n");
+	if (!json_equal(v4, v5))
+		fail_msg("4.x and 5.x differ:\n%s\n%s", json_dumps(v4, 0), json_dumps(v5, 0));
+	const json_t *zone = json_array_get(json_object_get(v5, "privateDnsZones"), 0);
+	const json_t *rs = json_array_get(json_object_get(zone, "recordSets"), 0);
+	assert_string_equal(json_string_value(json_object_get(rs, "name")), "web");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rs, "metadata"), "owner")), "x");
+	const json_t *vnet = json_array_get(json_object_get(v5, "virtualNetworks"), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(vnet, "tags"), "env")), "test");
+	assert_true(json_is_true(json_object_get(
+		json_array_get(json_object_get(zone, "virtualNetworkLinks"), 0),
+		"registrationEnabled")));
+	json_decref(v4);
+	json_decref(v5);
+}
+
+/* The same resource declared twice (the provider's requiresImport case) is
+ * refused at the second block, naming the first with its file and line. */
+static void test_declared_twice(void **state)
+{
+	(void)state;
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = import_hcl(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n}\n"
+			  "resource \"azurerm_private_dns_a_record\" \"import\" {\n"
+			  "  name = azurerm_private_dns_a_record.a.name\n"
+			  "  private_dns_zone_id = azurerm_private_dns_a_record.a.private_dns_zone_id\n"
+			  "  ttl = 300\n  records = [\"10.0.0.5\"]\n}\n",
+		diag);
+	assert_null(j);
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:22:0: azurerm_private_dns_a_record.import: declared twice: "
+		       "azurerm_private_dns_a_record.a (") ||
+	    !strstr(t, "main.tf:16)"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -443,6 +569,8 @@ int main(void)
 		cmocka_unit_test(test_unresolvable_reported_with_position),
 		cmocka_unit_test(test_hcl_syntax_error),
 		cmocka_unit_test(test_variables_override),
+		cmocka_unit_test(test_provider_generations),
+		cmocka_unit_test(test_declared_twice),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(hcl2json_dir);
