@@ -351,9 +351,24 @@ static void apply_var_file(tf_import_t *imp, const char *file, const json_t *doc
 	}
 }
 
-/* --var name=value: the text is the value for string variables; other types
- * take it as an HCL literal, which for lists, maps, numbers and bools is the
- * JSON text here. */
+/* A value given as text (--var, TF_VAR_*): the text is the value for string
+ * variables; other types take it as an HCL literal, which for lists, maps,
+ * numbers and bools is the JSON text here. */
+static void set_var_text(tf_named_t *var, const char *text)
+{
+	const char *type = json_string_value(json_object_get(var->expr, "type"));
+	json_t *val = NULL;
+	if (type && strcmp(type, "${string}") != 0) {
+		json_error_t e;
+		val = json_loads(text, JSON_DECODE_ANY, &e);
+	}
+	if (!val)
+		val = json_string(text);
+	json_decref(var->value);
+	var->value = val;
+}
+
+/* --var name=value */
 static void apply_var(tf_import_t *imp, const char *text)
 {
 	const char *eq = strchr(text, '=');
@@ -363,23 +378,42 @@ static void apply_var(tf_import_t *imp, const char *text)
 	}
 	char *name = pr_strndup(text, (size_t)(eq - text));
 	tf_named_t *var = find_named(imp->vars, imp->n_vars, name);
-	if (!var) {
+	if (!var)
 		tf_report(imp, NULL, 0, NULL, PR_ECONFIG,
 			  "--var %s: no variable \"%s\" is declared", text, name);
-		free(name);
-		return;
-	}
-	const char *type = json_string_value(json_object_get(var->expr, "type"));
-	json_t *val = NULL;
-	if (type && strcmp(type, "${string}") != 0) {
-		json_error_t e;
-		val = json_loads(eq + 1, JSON_DECODE_ANY, &e);
-	}
-	if (!val)
-		val = json_string(eq + 1);
-	json_decref(var->value);
-	var->value = val;
+	else
+		set_var_text(var, eq + 1);
 	free(name);
+}
+
+/* TF_VAR_<name> in the environment, as Terraform reads it: below every file. */
+static void apply_env_vars(tf_import_t *imp)
+{
+	for (size_t i = 0; i < imp->n_vars; i++) {
+		char *env = pr_asprintf("TF_VAR_%s", imp->vars[i].name);
+		const char *text = getenv(env);
+		if (text)
+			set_var_text(&imp->vars[i], text);
+		free(env);
+	}
+}
+
+/* Every variable still without a value, all at once (Terraform would ask for
+ * each); true when there is none. */
+static bool all_vars_set(tf_import_t *imp)
+{
+	size_t missing = 0;
+	for (size_t i = 0; i < imp->n_vars; i++) {
+		tf_named_t *v = &imp->vars[i];
+		if (v->value || json_object_get(v->expr, "default"))
+			continue;
+		missing++;
+		tf_report(imp, v->file, v->line, NULL, PR_ECONFIG,
+			  "variable \"%s\" has no value: give it with --var %s=..., a --var-file, "
+			  "terraform.tfvars or TF_VAR_%s",
+			  v->name, v->name, v->name);
+	}
+	return missing == 0;
 }
 
 int tf_load_hcl(tf_import_t *imp)
@@ -419,6 +453,7 @@ int tf_load_hcl(tf_import_t *imp)
 		order = i;
 		collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), &order);
 	}
+	apply_env_vars(imp);
 	for (size_t i = n_tf; i < n_all; i++)
 		apply_var_file(imp, all[i], json_object_get(imp->parsed, all[i]));
 	for (size_t i = 0; i < imp->opts->n_var_files; i++) {
@@ -435,6 +470,10 @@ int tf_load_hcl(tf_import_t *imp)
 	}
 	for (size_t i = 0; i < imp->opts->n_vars; i++)
 		apply_var(imp, imp->opts->vars[i]);
+	if (!all_vars_set(imp)) {
+		rc = PR_ECONFIG;
+		goto cleanup;
+	}
 	/* Every DNS block is expanded, in file order (its references first);
 	 * others only when a DNS block refers to them, and counted as skipped. */
 	for (size_t i = 0; i < imp->n_blocks; i++) {

@@ -151,6 +151,21 @@ static char *skipped_text(const json_t *skipped)
 	return pr_buf_take(&b);
 }
 
+/* "random_pet.rg.id = rg-keen-otter, ..." or NULL. */
+static char *placeholders_text(const json_t *chosen)
+{
+	pr_buf_t b = {0};
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)chosen, k, v)
+	{
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		pr_buf_printf(&b, "%s%s = %s", b.len ? ", " : "", k, t ? t : "?");
+		free(t);
+	}
+	return b.len ? pr_buf_take(&b) : NULL;
+}
+
 static void import_free(tf_import_t *imp)
 {
 	for (size_t i = 0; i < imp->n_insts; i++) {
@@ -189,6 +204,8 @@ static void import_free(tf_import_t *imp)
 	json_decref(imp->show_doc);
 	json_decref(imp->data_blocks);
 	json_decref(imp->skipped);
+	json_decref(imp->placeholders);
+	json_decref(imp->next_host);
 	free(imp->dir);
 }
 
@@ -200,7 +217,9 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 			   .diag = diag,
 			   .subscription = MODEL_DEFAULT_SUBSCRIPTION,
 			   .data_blocks = json_object(),
-			   .skipped = json_object()};
+			   .skipped = json_object(),
+			   .placeholders = json_object(),
+			   .next_host = json_object()};
 	json_t *out = NULL;
 	char *side = NULL;
 	struct stat st;
@@ -243,6 +262,7 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 		summary->imported = imp.n_imported;
 		summary->skipped = imp.n_skipped;
 		summary->skipped_types = imp.n_skipped ? skipped_text(imp.skipped) : NULL;
+		summary->placeholders = placeholders_text(imp.placeholders);
 	}
 	*deployment = out;
 	out = NULL;
@@ -264,5 +284,7 @@ void terraform_import_summary_clear(terraform_import_summary_t *summary)
 	if (!summary)
 		return;
 	free(summary->skipped_types);
+	free(summary->placeholders);
 	summary->skipped_types = NULL;
+	summary->placeholders = NULL;
 }

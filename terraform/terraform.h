@@ -55,6 +55,8 @@ typedef struct terraform_import_summary {
 	size_t imported;     /* resource instances turned into deployment resources */
 	size_t skipped;	     /* instances unrelated to DNS */
 	char *skipped_types; /* "azurerm_network_security_group×2, ..." (owned) or NULL */
+	char *placeholders;  /* values that exist only after an apply, as chosen:
+			      * "random_pet.rg.id = \"rg-keen-otter\", ..." (owned) or NULL */
 } terraform_import_summary_t;
 
 /*

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/base.h"
 #include "terraform/terraform.h"
@@ -77,6 +78,8 @@ typedef struct tf_import {
 	tf_origin_t *origins;
 	size_t n_origins, cap_origins;
 	json_t *skipped; /* type → count */
+	json_t *placeholders; /* "address.attr" → the value chosen for it (computed.c) */
+	json_t *next_host;    /* lowercase subnet id → next dynamic host number */
 	size_t n_skipped, n_imported;
 } tf_import_t;
 
@@ -126,6 +129,15 @@ void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst);
  * "block.0.argument"), following plan configuration references when the value
  * is unknown; NULL when there is none. Borrowed/owned by imp. */
 const char *tf_inst_ref(tf_import_t *imp, tf_inst_t *inst, const char *attr);
+
+/* Values that exist only after an apply (computed.c): placeholders for
+ * random_*, time_*, terraform_data, NIC and VM addresses; and the id of an
+ * azurerm resource privres does not model (owned, or NULL). */
+void tf_inst_placeholders(tf_import_t *imp, tf_inst_t *inst);
+char *tf_placeholder_id(tf_import_t *imp, tf_inst_t *inst);
+/* The next dynamic address of a subnet of the configuration (the fifth, then
+ * on); false when the subnet or its prefix is unknown. */
+bool tf_subnet_next_address(tf_import_t *imp, const char *subnet_id, uint32_t *addr);
 
 /* 1: a type the importer turns into deployment resources (or azapi_resource,
  * decided by its type argument); 0: unrelated to DNS, skipped; -1: a DNS type

@@ -552,6 +552,88 @@ static void test_declared_twice(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* Values that exist only after an apply get deterministic placeholders: a
+ * random_pet names the resource group the same way every time, a VM's
+ * address is its NIC's dynamic one (the fifth of the subnet). */
+static void test_placeholders(void **state)
+{
+	(void)state;
+	const char *hcl =
+		"resource \"random_pet\" \"p\" {\n  prefix = \"rg\"\n}\n"
+		"resource \"random_string\" \"s\" {\n  length = 6\n  special = false\n"
+		"  upper = false\n}\n"
+		"resource \"azurerm_resource_group\" \"rg\" {\n  name = random_pet.p.id\n"
+		"  location = \"eastus\"\n}\n"
+		"resource \"azurerm_virtual_network\" \"v\" {\n  name = \"v-${random_string.s.result}\"\n"
+		"  location = \"eastus\"\n  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  address_space = [\"10.0.0.0/16\"]\n}\n"
+		"resource \"azurerm_subnet\" \"s\" {\n  name = \"s\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  virtual_network_name = azurerm_virtual_network.v.name\n"
+		"  address_prefixes = [\"10.0.2.0/24\"]\n}\n"
+		"resource \"azurerm_network_interface\" \"n\" {\n  name = \"n\"\n  location = \"eastus\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n  ip_configuration {\n"
+		"    name = \"i\"\n    subnet_id = azurerm_subnet.s.id\n"
+		"    private_ip_address_allocation = \"Dynamic\"\n  }\n}\n"
+		"resource \"azurerm_linux_virtual_machine\" \"vm\" {\n  name = \"vm\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  network_interface_ids = [azurerm_network_interface.n.id]\n}\n"
+		"resource \"azurerm_private_dns_zone\" \"z\" {\n  name = \"corp.example\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n}\n"
+		"resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"vm\"\n"
+		"  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+		"  records = [azurerm_linux_virtual_machine.vm.private_ip_address]\n}\n";
+	json_t *a = import_ok(hcl), *b = import_ok(hcl);
+	assert_true(json_equal(a, b));
+	const char *rg = json_string_value(json_object_get(a, "resourceGroup"));
+	assert_non_null(rg);
+	assert_true(!strncmp(rg, "rg-", 3));
+	const char *vnet = json_string_value(
+		json_object_get(json_array_get(json_object_get(a, "virtualNetworks"), 0), "name"));
+	assert_int_equal(strlen(vnet), 8);
+	for (const char *c = vnet + 2; *c; c++)
+		assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'));
+	const json_t *rs = json_array_get(
+		json_object_get(json_array_get(json_object_get(a, "privateDnsZones"), 0),
+				"recordSets"),
+		0);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(rs, "records"), 0)),
+			    "10.0.2.4");
+	json_decref(a);
+	json_decref(b);
+}
+
+/* Every variable without a value is reported at once, at its declaration;
+ * TF_VAR_ gives one, below --var. */
+static void test_missing_variables_at_once(void **state)
+{
+	(void)state;
+	const char *hcl = "variable \"a\" {\n  type = string\n}\n"
+			  "variable \"b\" {\n  type = list(string)\n}\n"
+			  "resource \"azurerm_virtual_network\" \"v\" {\n  name = var.a\n"
+			  "  location = \"eastus\"\n  resource_group_name = \"rg\"\n"
+			  "  address_space = var.b\n}\n";
+	pr_diag_t *diag = pr_diag_new();
+	assert_null(import_hcl(hcl, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:1:0: variable \"a\" has no value") ||
+	    !strstr(t, "main.tf:4:0: variable \"b\" has no value"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+	setenv("TF_VAR_a", "fromenv", 1);
+	setenv("TF_VAR_b", "[\"10.9.0.0/16\"]", 1);
+	json_t *j = import_ok(hcl);
+	unsetenv("TF_VAR_a");
+	unsetenv("TF_VAR_b");
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "fromenv");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.9.0.0/16");
+	json_decref(j);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -571,6 +653,8 @@ int main(void)
 		cmocka_unit_test(test_variables_override),
 		cmocka_unit_test(test_provider_generations),
 		cmocka_unit_test(test_declared_twice),
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_missing_variables_at_once),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(hcl2json_dir);
