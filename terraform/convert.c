@@ -150,16 +150,6 @@ static json_t *parent(conv_t *c, tf_inst_t *inst, const char *attr, const char *
 	return obj;
 }
 
-static json_t *list_of(json_t *obj, const char *key)
-{
-	json_t *l = json_object_get(obj, key);
-	if (!l) {
-		l = json_array();
-		json_object_set_new(obj, key, l);
-	}
-	return l;
-}
-
 static json_t *new_named(const char *name)
 {
 	return json_pack("{s:s}", "name", name ? name : "");
@@ -216,7 +206,7 @@ static json_t *child(conv_t *c, tf_inst_t *inst, const char *attr, const char *w
 	json_t *obj = new_named(name);
 	if (strcmp(key, "forwardingRules") != 0 && strcmp(key, "virtualNetworkLinks") != 0)
 		set_tags(obj, inst->values, "tags");
-	json_array_append_new(list_of(par, key), obj);
+	json_array_append_new(tf_list_of(par, key), obj);
 	char *p = child_path(pp, key, name ? name : "");
 	remember(c, inst, obj, p);
 	free(p);
@@ -263,7 +253,7 @@ static void conv_subnet(conv_t *c, json_t *vnet, const char *vnet_path, tf_inst_
 			       0);
 	if (str(sd, "name"))
 		json_object_set_new(s, "delegation", json_string(str(sd, "name")));
-	json_array_append_new(list_of(vnet, "subnets"), s);
+	json_array_append_new(tf_list_of(vnet, "subnets"), s);
 	char *p = child_path(vnet_path, "subnets", name ? name : "");
 	remember_as(c, inst, s, p, id);
 	free(p);
@@ -526,7 +516,7 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 		}
 	}
 	json_object_set_new(obj, "records", records);
-	json_array_append_new(list_of(zone, "recordSets"), obj);
+	json_array_append_new(tf_list_of(zone, "recordSets"), obj);
 	char *p = child_path(zp, "recordSets", str(obj, "name"));
 	remember(c, inst, obj, p);
 	free(p);
@@ -547,7 +537,7 @@ static void conv_zone_link(conv_t *c, tf_inst_t *inst)
 	const char *rp = str(inst->values, "resolution_policy");
 	if (rp && strcmp(rp, "Default") != 0)
 		json_object_set_new(obj, "resolutionPolicy", json_string(rp));
-	json_array_append_new(list_of(zone, "virtualNetworkLinks"), obj);
+	json_array_append_new(tf_list_of(zone, "virtualNetworkLinks"), obj);
 	char *p = child_path(zp, "virtualNetworkLinks", name ? name : "");
 	remember(c, inst, obj, p);
 	free(p);

@@ -26,14 +26,10 @@ static json_t *parse_template(parser_t *p, char term, bool escapes);
 static json_t *fail(parser_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static json_t *fail(parser_t *p, const char *fmt, ...)
 {
-	if (!p->err) {
-		va_list ap;
-		pr_buf_t b = {0};
-		va_start(ap, fmt);
-		pr_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		p->err = pr_buf_take(&b);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	tf_first_error(&p->err, fmt, ap);
+	va_end(ap);
 	return NULL;
 }
 

@@ -30,6 +30,26 @@ void tf_report(tf_import_t *imp, const char *file, int line, const char *path, i
 		imp->err = code;
 }
 
+json_t *tf_first_error(char **err, const char *fmt, va_list ap)
+{
+	if (!*err) {
+		pr_buf_t b = {0};
+		pr_buf_vprintf(&b, fmt, ap);
+		*err = pr_buf_take(&b);
+	}
+	return NULL;
+}
+
+json_t *tf_list_of(json_t *obj, const char *key)
+{
+	json_t *l = json_object_get(obj, key);
+	if (!l) {
+		l = json_array();
+		json_object_set_new(obj, key, l);
+	}
+	return l;
+}
+
 tf_inst_t *tf_inst_add(tf_import_t *imp, const char *type, const char *name, const char *address,
 		       const char *module, json_t *values, const char *file, int line)
 {

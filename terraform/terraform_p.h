@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,12 @@ typedef struct tf_scope {
 	const json_t *iter_key, *iter_value;
 	const struct tf_scope *outer;
 } tf_scope_t;
+
+/* *err = the message, unless an earlier one is there (the first error of an
+ * expression is the one worth reading). Returns NULL for `return fail(...)`. */
+json_t *tf_first_error(char **err, const char *fmt, va_list ap);
+/* obj[key], an array created when absent. Borrowed. */
+json_t *tf_list_of(json_t *obj, const char *key);
 
 /* A finding of the import itself; sets imp->err. */
 void tf_report(tf_import_t *imp, const char *file, int line, const char *path, int code,

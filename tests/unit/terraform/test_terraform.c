@@ -634,6 +634,82 @@ static void test_missing_variables_at_once(void **state)
 	json_decref(j);
 }
 
+/* ---- ARM templates ------------------------------------------------------------- */
+
+static json_t *arm_text(const char *text, const char *const *params, size_t n, pr_diag_t *diag)
+{
+	char path[] = "/tmp/privres-arm-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	arm_import_options_t o = {.path = path, .parameters = params, .n_parameters = n};
+	json_t *j = NULL;
+	arm_import(&o, &j, diag);
+	unlink(path);
+	return j;
+}
+
+/* Parameters, variables, resourceId, format, concat, copy loops, nested
+ * children and property names in any case; an unknown function is refused
+ * at its JSON path; a missing parameter is named. */
+static void test_arm_template(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"vnet\": {\"type\": \"string\"},"
+		" \"n\": {\"type\": \"int\", \"defaultValue\": 2}},"
+		" \"variables\": {\"zone\": \"[toLower(concat('Corp', '.example'))]\"},"
+		" \"resources\": ["
+		"  {\"type\": \"Microsoft.Network/virtualNetworks\","
+		"   \"name\": \"[format('{0}{1}', parameters('vnet'), copyIndex(1))]\","
+		"   \"copy\": {\"name\": \"v\", \"count\": \"[parameters('n')]\"},"
+		"   \"location\": \"[resourceGroup().location]\", \"properties\": {\"addressSpace\":"
+		"   {\"addressPrefixes\": [\"[format('10.{0}.0.0/16', copyIndex())]\"]}}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones\", \"name\": \"[variables('zone')]\","
+		"   \"location\": \"global\", \"resources\": [{\"type\": \"virtualNetworkLinks\","
+		"   \"name\": \"[format('link{0}', copyIndex(1))]\", \"copy\": {\"name\": \"l\","
+		"   \"count\": \"[parameters('n')]\"}, \"properties\": {\"VIRTUALNETWORK\": {\"id\":"
+		"   \"[resourceId('Microsoft.Network/virtualNetworks', concat(parameters('vnet'),"
+		" string(copyIndex(1))))]\"}}}]}]}";
+	const char *params[] = {"vnet=hub"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, params, 1, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	assert_string_equal(json_string_value(json_object_get(zone, "name")), "corp.example");
+	const json_t *links = json_object_get(zone, "virtualNetworkLinks");
+	assert_int_equal(json_array_size(links), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(links, 1), "name")),
+			    "link2");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(links, 1), "virtualNetwork")),
+		"hub2");
+	const json_t *v2 = json_array_get(json_object_get(j, "virtualNetworks"), 1);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v2, "addressPrefixes"), 0)),
+		"10.1.0.0/16");
+	json_decref(j);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text(tmpl, NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "parameter 'vnet' has no value"))
+		fail_msg("%s", t);
+	free(t);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[reference('x').name]\"}]}",
+			     NULL, 0, diag));
+	t = pr_diag_format(diag);
+	if (!strstr(t, "resources[0].name: function reference() is not supported"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -655,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_declared_twice),
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_missing_variables_at_once),
+		cmocka_unit_test(test_arm_template),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(hcl2json_dir);
