@@ -183,20 +183,27 @@ static void import_free(tf_import_t *imp)
 	for (size_t i = 0; i < imp->n_blocks; i++) {
 		free(imp->blocks[i].type);
 		free(imp->blocks[i].name);
+		free(imp->blocks[i].module);
 		free(imp->blocks[i].file);
 		json_decref(imp->blocks[i].value);
 	}
 	free(imp->blocks);
-	tf_named_t *lists[] = {imp->locals, imp->vars};
-	size_t counts[] = {imp->n_locals, imp->n_vars};
-	for (size_t l = 0; l < 2; l++) {
-		for (size_t i = 0; i < counts[l]; i++) {
-			free(lists[l][i].name);
-			free(lists[l][i].file);
-			json_decref(lists[l][i].value);
-		}
+	tf_named_t *lists[] = {imp->locals, imp->vars, imp->outputs};
+	size_t counts[] = {imp->n_locals, imp->n_vars, imp->n_outputs};
+	for (size_t l = 0; l < 3; l++) {
+		for (size_t i = 0; i < counts[l]; i++)
+			tf_named_free(&lists[l][i]);
 		free(lists[l]);
 	}
+	for (size_t i = 0; i < imp->n_modcalls; i++) {
+		tf_modcall_t *m = &imp->modcalls[i];
+		free(m->name);
+		free(m->file);
+		free(m->module);
+		free(m->dir);
+		free(m->key);
+	}
+	free(imp->modcalls);
 	for (size_t i = 0; i < imp->n_origins; i++)
 		free(imp->origins[i].path);
 	free(imp->origins);
@@ -214,6 +221,7 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 {
 	PR_REQUIRE(opts && opts->path && deployment && diag);
 	tf_import_t imp = {.opts = opts,
+			   .module = "",
 			   .diag = diag,
 			   .subscription = MODEL_DEFAULT_SUBSCRIPTION,
 			   .data_blocks = json_object(),

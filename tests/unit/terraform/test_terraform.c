@@ -30,6 +30,9 @@ static tf_import_t *eval_ctx(void)
 	tf_import_t *imp = calloc(1, sizeof(*imp));
 	imp->diag = pr_diag_new();
 	imp->vars = calloc(2, sizeof(*imp->vars));
+	imp->module = "";
+	imp->vars[0].module = pr_strdup("");
+	imp->vars[1].module = pr_strdup("");
 	imp->vars[0].name = pr_strdup("prefix");
 	imp->vars[0].value = json_string("10.10.0.0/16");
 	imp->vars[1].name = pr_strdup("spokes");
@@ -42,6 +45,7 @@ static void eval_free(tf_import_t *imp)
 {
 	for (size_t i = 0; i < imp->n_vars; i++) {
 		free(imp->vars[i].name);
+		free(imp->vars[i].module);
 		json_decref(imp->vars[i].value);
 	}
 	free(imp->vars);
@@ -710,6 +714,59 @@ static void test_arm_template(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* ---- modules ----------------------------------------------------------------- */
+
+static deployment_t *import_deployment(const char *path)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (import(path, NULL, &j, diag) != 0)
+		fail_msg("import of %s:\n%s", path, pr_diag_format(diag));
+	deployment_t *d = load(j, path);
+	json_decref(j);
+	pr_diag_destroy(&diag);
+	return d;
+}
+
+/* The same estate written flat, with a local module (for_each over a map of
+ * spokes, an output read by the root) and with an installed registry module
+ * calling a nested one (count), laid out as `terraform init` leaves them:
+ * all three plan to nothing against each other. */
+static void test_modules_same_as_flat(void **state)
+{
+	(void)state;
+	deployment_t *flat = import_deployment(SRC "/tests/unit/terraform/fixtures/modules/flat");
+	const char *others[] = {SRC "/tests/unit/terraform/fixtures/modules/local",
+				SRC "/tests/unit/terraform/fixtures/modules/installed"};
+	for (size_t i = 0; i < 2; i++) {
+		deployment_t *d = import_deployment(others[i]);
+		json_t *plan = deployment_plan(flat, d), *back = deployment_plan(d, flat);
+		if (json_array_size(plan) || json_array_size(back))
+			fail_msg("%s differs from the flat estate:\n%s\n%s", others[i],
+				 json_dumps(plan, JSON_INDENT(1)), json_dumps(back, JSON_INDENT(1)));
+		json_decref(plan);
+		json_decref(back);
+		deployment_destroy(&d);
+	}
+	deployment_destroy(&flat);
+}
+
+/* A registry module that terraform init has not installed is named at its
+ * file:line with the hint. */
+static void test_module_not_installed(void **state)
+{
+	(void)state;
+	pr_diag_t *diag = pr_diag_new();
+	assert_null(import_hcl("module \"net\" {\n  source = \"Azure/avm-res-network/azurerm\"\n}\n",
+			       diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:1:0: module \"net\" (Azure/avm-res-network/azurerm) is not "
+		       "installed: run `terraform init`"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -732,6 +789,8 @@ int main(void)
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_missing_variables_at_once),
 		cmocka_unit_test(test_arm_template),
+		cmocka_unit_test(test_modules_same_as_flat),
+		cmocka_unit_test(test_module_not_installed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(hcl2json_dir);
