@@ -15,10 +15,10 @@
 static const char *const meta_args[] = {"count",    "for_each",	   "depends_on", "lifecycle",
 					"provider", "provisioner", "connection", NULL};
 
-static bool is_meta(const char *k)
+bool tf_in_list(const char *const *list, const char *s)
 {
-	for (size_t i = 0; meta_args[i]; i++)
-		if (!strcmp(k, meta_args[i]))
+	for (size_t i = 0; list[i]; i++)
+		if (!strcmp(s, list[i]))
 			return true;
 	return false;
 }
@@ -63,21 +63,62 @@ static void free_list(char **l, size_t n)
 	free(l);
 }
 
-static tf_named_t *find_named(tf_named_t *v, size_t n, const char *name)
+static tf_named_t *find_named(tf_named_t *v, size_t n, const char *module, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].name, name))
+		if (!strcmp(v[i].name, name) && !strcmp(v[i].module, module))
 			return &v[i];
 	return NULL;
 }
 
+void tf_named_free(tf_named_t *v)
+{
+	free(v->name);
+	free(v->module);
+	free(v->file);
+	free(v->ctx);
+	json_decref(v->value);
+	json_decref(v->each_key);
+	json_decref(v->each_value);
+}
+
+/* A module variable's argument, evaluated in the calling module. */
+static void eval_arg(tf_import_t *imp, tf_named_t *v)
+{
+	const char *saved = imp->module;
+	tf_scope_t s = {.each_key = v->each_key,
+			.each_value = v->each_value,
+			.count_index = v->count_index,
+			.has_count = v->has_count};
+	char *e = NULL;
+	v->state = 1;
+	imp->module = v->ctx;
+	json_t *val = tf_eval(imp, v->arg, &s, &e);
+	imp->module = saved;
+	if (!val) {
+		tf_report(imp, v->file, v->line, NULL, PR_ECONFIG, "%svar.%s: %s", v->module,
+			  v->name, e);
+		free(e);
+	} else {
+		json_decref(v->value);
+		v->value = val;
+	}
+	v->state = 2;
+}
+
 const json_t *tf_var_value(tf_import_t *imp, const char *name, char **err)
 {
-	tf_named_t *v = find_named(imp->vars, imp->n_vars, name);
+	tf_named_t *v = find_named(imp->vars, imp->n_vars, imp->module, name);
 	if (!v) {
 		*err = pr_asprintf("var.%s is not declared", name);
 		return NULL;
 	}
+	if (v->arg && v->state == 1) {
+		*err = pr_asprintf("var.%s refers to itself", name);
+		return NULL;
+	}
+	if (v->arg && v->state == 0)
+		eval_arg(imp, v);
 	if (!v->value) {
 		*err = pr_asprintf("var.%s has no value: give it a default, a --var or a "
 				   "--var-file",
@@ -87,36 +128,75 @@ const json_t *tf_var_value(tf_import_t *imp, const char *name, char **err)
 	return v->value;
 }
 
-const json_t *tf_local_value(tf_import_t *imp, const char *name, char **err)
+/* A local or an output: evaluated once, in its own module. */
+static const json_t *named_value(tf_import_t *imp, tf_named_t *l, const char *what,
+				 char **err)
 {
-	tf_named_t *l = find_named(imp->locals, imp->n_locals, name);
-	if (!l) {
-		*err = pr_asprintf("local.%s is not defined", name);
-		return NULL;
-	}
 	if (l->state == 1) {
-		*err = pr_asprintf("local.%s refers to itself", name);
+		*err = pr_asprintf("%s.%s refers to itself", what, l->name);
 		return NULL;
 	}
 	if (l->state == 0) {
+		const char *saved = imp->module;
+		imp->module = l->module;
 		l->state = 1;
 		char *e = NULL;
 		l->value = tf_eval(imp, l->expr, NULL, &e);
 		if (!l->value) {
-			tf_report(imp, l->file, l->line, NULL, PR_ECONFIG, "local.%s: %s", name, e);
+			tf_report(imp, l->file, l->line, NULL, PR_ECONFIG, "%s%s.%s: %s",
+				  l->module, what, l->name, e);
 			free(e);
 		}
 		l->state = 2;
+		imp->module = saved;
 	}
 	if (!l->value)
-		*err = pr_asprintf("local.%s could not be resolved", name);
+		*err = pr_asprintf("%s.%s could not be resolved", what, l->name);
 	return l->value;
+}
+
+const json_t *tf_local_value(tf_import_t *imp, const char *name, char **err)
+{
+	tf_named_t *l = find_named(imp->locals, imp->n_locals, imp->module, name);
+	if (!l) {
+		*err = pr_asprintf("local.%s is not defined", name);
+		return NULL;
+	}
+	return named_value(imp, l, "local", err);
+}
+
+/* The prefix of a module call's instance: module.NAME, module.NAME["k"],
+ * module.NAME[0] (owned). */
+char *tf_module_prefix(const char *module, const char *name, const json_t *key)
+{
+	if (json_is_string(key))
+		return pr_asprintf("%smodule.%s[\"%s\"].", module, name, json_string_value(key));
+	if (json_is_integer(key))
+		return pr_asprintf("%smodule.%s[%lld].", module, name,
+				   (long long)json_integer_value(key));
+	return pr_asprintf("%smodule.%s.", module, name);
+}
+
+const json_t *tf_module_output(tf_import_t *imp, const char *name, const json_t *key,
+			       const char *out, char **err)
+{
+	char *prefix = tf_module_prefix(imp->module, name, key);
+	tf_named_t *o = find_named(imp->outputs, imp->n_outputs, prefix, out);
+	const json_t *v = NULL;
+	if (o)
+		v = named_value(imp, o, "output", err);
+	else
+		*err = pr_asprintf("%s%s is not an output of a module of the configuration",
+				   prefix, out);
+	free(prefix);
+	return v;
 }
 
 static tf_block_t *find_block(tf_import_t *imp, const char *type, const char *name)
 {
 	for (size_t i = 0; i < imp->n_blocks; i++)
-		if (!strcmp(imp->blocks[i].type, type) && !strcmp(imp->blocks[i].name, name))
+		if (!strcmp(imp->blocks[i].type, type) && !strcmp(imp->blocks[i].name, name) &&
+		    !strcmp(imp->blocks[i].module, imp->module))
 			return &imp->blocks[i];
 	return NULL;
 }
@@ -129,7 +209,7 @@ static json_t *instance(tf_import_t *imp, tf_block_t *b, const tf_scope_t *scope
 	json_t *body = json_object();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)b->body, k, v) if (!is_meta(k)) json_object_set(body, k, v);
+	json_object_foreach((json_t *)b->body, k, v) if (!tf_in_list(meta_args, k)) json_object_set(body, k, v);
 	char *err = NULL;
 	json_t *values = tf_eval(imp, body, scope, &err);
 	json_decref(body);
@@ -138,7 +218,8 @@ static json_t *instance(tf_import_t *imp, tf_block_t *b, const tf_scope_t *scope
 		free(err);
 		return NULL;
 	}
-	tf_inst_t *inst = tf_inst_add(imp, b->type, b->name, address, "", values, b->file, b->line);
+	tf_inst_t *inst =
+		tf_inst_add(imp, b->type, b->name, address, b->module, values, b->file, b->line);
 	inst->order = b->order * 10000 + idx;
 	tf_inst_complete(imp, inst);
 	return json_incref(values);
@@ -146,7 +227,7 @@ static json_t *instance(tf_import_t *imp, tf_block_t *b, const tf_scope_t *scope
 
 static char *keyed_address(const tf_block_t *b, const char *key)
 {
-	return pr_asprintf("%s.%s[\"%s\"]", b->type, b->name, key);
+	return pr_asprintf("%s%s.%s[\"%s\"]", b->module, b->type, b->name, key);
 }
 
 static void expand(tf_import_t *imp, tf_block_t *b)
@@ -154,9 +235,11 @@ static void expand(tf_import_t *imp, tf_block_t *b)
 	char *err = NULL;
 	const json_t *fe = json_object_get(b->body, "for_each");
 	const json_t *count = json_object_get(b->body, "count");
-	char *address = pr_asprintf("%s.%s", b->type, b->name);
+	char *address = pr_asprintf("%s%s.%s", b->module, b->type, b->name);
 	json_t *coll = NULL, *n = NULL;
+	const char *saved = imp->module;
 
+	imp->module = b->module;
 	b->state = 1;
 	if (fe) {
 		coll = tf_eval(imp, fe, NULL, &err);
@@ -220,6 +303,7 @@ static void expand(tf_import_t *imp, tf_block_t *b)
 		b->value = instance(imp, b, NULL, address, 0);
 	}
 cleanup:
+	imp->module = saved;
 	b->state = 2;
 	free(err);
 	free(address);
@@ -246,25 +330,35 @@ const json_t *tf_resource_value(tf_import_t *imp, const char *type, const char *
 }
 
 /* Collect the blocks of one file's hcl2json output. */
-static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_t *order)
+static tf_named_t *add_named(tf_named_t **list, size_t *n, size_t *cap, const char *name,
+			     const char *module, const char *file, int line)
 {
-	const char *k, *t, *n;
-	json_t *v, *names, *list;
+	pr_grow(list, cap, *n + 1, sizeof(**list));
+	tf_named_t *x = &(*list)[(*n)++];
+	memset(x, 0, sizeof(*x));
+	x->name = pr_strdup(name);
+	x->module = pr_strdup(module);
+	x->file = pr_strdup(file);
+	x->line = line;
+	return x;
+}
 
+static void collect_vars(tf_import_t *imp, const char *file, const json_t *doc,
+			 const char *module)
+{
+	const char *n;
+	json_t *list;
 	json_object_foreach(json_object_get(doc, "variable"), n, list)
 	{
-		if (find_named(imp->vars, imp->n_vars, n)) {
-			tf_report(imp, file, tf_find_line(file, "variable", n, NULL), NULL,
-				  PR_ECONFIG, "variable \"%s\" is declared twice", n);
+		int line = tf_find_line(file, "variable", n, NULL);
+		if (find_named(imp->vars, imp->n_vars, module, n)) {
+			tf_report(imp, file, line, NULL, PR_ECONFIG,
+				  "variable \"%s\" is declared twice", n);
 			continue;
 		}
-		pr_grow(&imp->vars, &imp->cap_vars, imp->n_vars + 1, sizeof(*imp->vars));
-		tf_named_t *var = &imp->vars[imp->n_vars++];
-		memset(var, 0, sizeof(*var));
-		var->name = pr_strdup(n);
+		tf_named_t *var =
+			add_named(&imp->vars, &imp->n_vars, &imp->cap_vars, n, module, file, line);
 		var->expr = json_array_get(list, 0); /* the block: default, type */
-		var->file = pr_strdup(file);
-		var->line = tf_find_line(file, "variable", n, NULL);
 		const json_t *def = json_object_get(var->expr, "default");
 		if (def) {
 			char *err = NULL;
@@ -276,21 +370,32 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 			}
 		}
 	}
+}
+
+void tf_collect(tf_import_t *imp, const char *file, const json_t *doc, const char *module,
+		const char *dir)
+{
+	const char *k, *t, *n;
+	json_t *v, *names, *list;
+	size_t order = imp->n_files++;
+
+	collect_vars(imp, file, doc, module);
 	size_t i;
 	json_array_foreach(json_object_get(doc, "locals"), i, v)
 	{
 		json_t *x;
-		json_object_foreach(v, k, x)
-		{
-			pr_grow(&imp->locals, &imp->cap_locals, imp->n_locals + 1,
-				sizeof(*imp->locals));
-			tf_named_t *l = &imp->locals[imp->n_locals++];
-			memset(l, 0, sizeof(*l));
-			l->name = pr_strdup(k);
-			l->expr = x;
-			l->file = pr_strdup(file);
-			l->line = tf_find_line(file, "locals", "", NULL);
-		}
+		json_object_foreach(v, k, x) add_named(&imp->locals, &imp->n_locals,
+						       &imp->cap_locals, k, module, file,
+						       tf_find_line(file, "locals", "", NULL))
+			->expr = x;
+	}
+	json_object_foreach(json_object_get(doc, "output"), n, list)
+	{
+		tf_named_t *o = add_named(&imp->outputs, &imp->n_outputs, &imp->cap_outputs, n,
+					  module, file, tf_find_line(file, "output", n, NULL));
+		o->expr = json_object_get(json_array_get(list, 0), "value");
+		if (!o->expr)
+			o->state = 2; /* an output without a value has none */
 	}
 	json_object_foreach(json_object_get(doc, "resource"), t, names)
 	{
@@ -302,11 +407,12 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 			memset(b, 0, sizeof(*b));
 			b->type = pr_strdup(t);
 			b->name = pr_strdup(n);
+			b->module = pr_strdup(module);
 			b->body = json_array_get(list, 0);
 			b->file = pr_strdup(file);
 			b->line = tf_find_line(file, "resource", t, n);
 			/* hcl2json sorts blocks by name: source order is file, line */
-			b->order = *order * 1000000 + (size_t)b->line;
+			b->order = order * 1000000 + (size_t)b->line;
 		}
 	}
 	json_object_foreach(json_object_get(doc, "data"), t, names)
@@ -322,10 +428,17 @@ static void collect(tf_import_t *imp, const char *file, const json_t *doc, size_
 	}
 	json_object_foreach(json_object_get(doc, "module"), n, list)
 	{
-		tf_report(imp, file, tf_find_line(file, "module", n, NULL), n, PR_ECONFIG,
-			  "module \"%s\": modules are not expanded in HCL input; import the JSON "
-			  "of `terraform show -json` instead",
-			  n);
+		pr_grow(&imp->modcalls, &imp->cap_modcalls, imp->n_modcalls + 1,
+			sizeof(*imp->modcalls));
+		tf_modcall_t *m = &imp->modcalls[imp->n_modcalls++];
+		memset(m, 0, sizeof(*m));
+		m->name = pr_strdup(n);
+		m->body = json_array_get(list, 0);
+		m->file = pr_strdup(file);
+		m->line = tf_find_line(file, "module", n, NULL);
+		m->module = pr_strdup(module);
+		m->dir = pr_strdup(dir);
+		m->key = pr_strdup(n); /* modules.c prefixes the caller's key */
 	}
 }
 
@@ -336,7 +449,7 @@ static void apply_var_file(tf_import_t *imp, const char *file, const json_t *doc
 	json_t *v;
 	json_object_foreach((json_t *)doc, k, v)
 	{
-		tf_named_t *var = find_named(imp->vars, imp->n_vars, k);
+		tf_named_t *var = find_named(imp->vars, imp->n_vars, "", k);
 		if (!var)
 			continue; /* Terraform only warns about values of undeclared variables */
 		char *err = NULL;
@@ -351,9 +464,24 @@ static void apply_var_file(tf_import_t *imp, const char *file, const json_t *doc
 	}
 }
 
-/* --var name=value: the text is the value for string variables; other types
- * take it as an HCL literal, which for lists, maps, numbers and bools is the
- * JSON text here. */
+/* A value given as text (--var, TF_VAR_*): the text is the value for string
+ * variables; other types take it as an HCL literal, which for lists, maps,
+ * numbers and bools is the JSON text here. */
+static void set_var_text(tf_named_t *var, const char *text)
+{
+	const char *type = json_string_value(json_object_get(var->expr, "type"));
+	json_t *val = NULL;
+	if (type && strcmp(type, "${string}") != 0) {
+		json_error_t e;
+		val = json_loads(text, JSON_DECODE_ANY, &e);
+	}
+	if (!val)
+		val = json_string(text);
+	json_decref(var->value);
+	var->value = val;
+}
+
+/* --var name=value */
 static void apply_var(tf_import_t *imp, const char *text)
 {
 	const char *eq = strchr(text, '=');
@@ -362,24 +490,45 @@ static void apply_var(tf_import_t *imp, const char *text)
 		return;
 	}
 	char *name = pr_strndup(text, (size_t)(eq - text));
-	tf_named_t *var = find_named(imp->vars, imp->n_vars, name);
-	if (!var) {
+	tf_named_t *var = find_named(imp->vars, imp->n_vars, "", name);
+	if (!var)
 		tf_report(imp, NULL, 0, NULL, PR_ECONFIG,
 			  "--var %s: no variable \"%s\" is declared", text, name);
-		free(name);
-		return;
-	}
-	const char *type = json_string_value(json_object_get(var->expr, "type"));
-	json_t *val = NULL;
-	if (type && strcmp(type, "${string}") != 0) {
-		json_error_t e;
-		val = json_loads(eq + 1, JSON_DECODE_ANY, &e);
-	}
-	if (!val)
-		val = json_string(eq + 1);
-	json_decref(var->value);
-	var->value = val;
+	else
+		set_var_text(var, eq + 1);
 	free(name);
+}
+
+/* TF_VAR_<name> in the environment, as Terraform reads it: below every file. */
+static void apply_env_vars(tf_import_t *imp)
+{
+	for (size_t i = 0; i < imp->n_vars; i++) {
+		if (imp->vars[i].module[0])
+			continue;
+		char *env = pr_asprintf("TF_VAR_%s", imp->vars[i].name);
+		const char *text = getenv(env);
+		if (text)
+			set_var_text(&imp->vars[i], text);
+		free(env);
+	}
+}
+
+/* Every variable still without a value, all at once (Terraform would ask for
+ * each); true when there is none. */
+static bool all_vars_set(tf_import_t *imp)
+{
+	size_t missing = 0;
+	for (size_t i = 0; i < imp->n_vars; i++) {
+		tf_named_t *v = &imp->vars[i];
+		if (v->value || v->arg || json_object_get(v->expr, "default"))
+			continue;
+		missing++;
+		tf_report(imp, v->file, v->line, NULL, PR_ECONFIG,
+			  "variable \"%s\" has no value: give it with --var %s=..., a --var-file, "
+			  "terraform.tfvars or TF_VAR_%s",
+			  v->name, v->name, v->name);
+	}
+	return missing == 0;
 }
 
 int tf_load_hcl(tf_import_t *imp)
@@ -390,7 +539,6 @@ int tf_load_hcl(tf_import_t *imp)
 	char **autos = list_files(imp->dir, ".auto.tfvars", &n_auto);
 	const char **all = pr_calloc(n_tf + n_auto + imp->opts->n_var_files + 2, sizeof(*all));
 	char *main_vars = pr_asprintf("%s/terraform.tfvars", imp->dir);
-	size_t order = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < n_tfjson; i++)
@@ -415,10 +563,9 @@ int tf_load_hcl(tf_import_t *imp)
 		rc = imp->err ? imp->err : PR_EPARSE;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < n_tf; i++) {
-		order = i;
-		collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), &order);
-	}
+	for (size_t i = 0; i < n_tf; i++)
+		tf_collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), "", imp->dir);
+	apply_env_vars(imp);
 	for (size_t i = n_tf; i < n_all; i++)
 		apply_var_file(imp, all[i], json_object_get(imp->parsed, all[i]));
 	for (size_t i = 0; i < imp->opts->n_var_files; i++) {
@@ -435,6 +582,11 @@ int tf_load_hcl(tf_import_t *imp)
 	}
 	for (size_t i = 0; i < imp->opts->n_vars; i++)
 		apply_var(imp, imp->opts->vars[i]);
+	if (!all_vars_set(imp)) {
+		rc = PR_ECONFIG;
+		goto cleanup;
+	}
+	tf_modules_expand(imp);
 	/* Every DNS block is expanded, in file order (its references first);
 	 * others only when a DNS block refers to them, and counted as skipped. */
 	for (size_t i = 0; i < imp->n_blocks; i++) {

@@ -150,19 +150,23 @@ static json_t *parent(conv_t *c, tf_inst_t *inst, const char *attr, const char *
 	return obj;
 }
 
-static json_t *list_of(json_t *obj, const char *key)
-{
-	json_t *l = json_object_get(obj, key);
-	if (!l) {
-		l = json_array();
-		json_object_set_new(obj, key, l);
-	}
-	return l;
-}
-
 static json_t *new_named(const char *name)
 {
 	return json_pack("{s:s}", "name", name ? name : "");
+}
+
+/* Whether the deployment carries the resources' tags (and record sets' tags as
+ * the cloud's metadata); the one place to turn them off should the model
+ * refuse them. */
+#define TF_EMIT_TAGS 1
+
+/* Terraform's tags (a map of strings) as the model's key (tags, or metadata on
+ * record sets, as the cloud stores them). */
+static void set_tags(json_t *obj, const json_t *values, const char *key)
+{
+	const json_t *tags = json_object_get(values, "tags");
+	if (TF_EMIT_TAGS && json_is_object(tags) && json_object_size(tags))
+		put(obj, key, tags);
 }
 
 static void set_location(conv_t *c, json_t *obj, const json_t *values)
@@ -182,6 +186,7 @@ static char *child_path(const char *parent_path, const char *key, const char *na
 static json_t *top(conv_t *c, tf_inst_t *inst, json_t *list, const char *key)
 {
 	json_t *obj = new_named(str(inst->values, "name"));
+	set_tags(obj, inst->values, "tags");
 	json_array_append_new(list, obj);
 	char *p = child_path(NULL, key, str(obj, "name"));
 	remember(c, inst, obj, p);
@@ -199,7 +204,9 @@ static json_t *child(conv_t *c, tf_inst_t *inst, const char *attr, const char *w
 		return NULL;
 	const char *name = str(inst->values, "name");
 	json_t *obj = new_named(name);
-	json_array_append_new(list_of(par, key), obj);
+	if (strcmp(key, "forwardingRules") != 0 && strcmp(key, "virtualNetworkLinks") != 0)
+		set_tags(obj, inst->values, "tags");
+	json_array_append_new(tf_list_of(par, key), obj);
 	char *p = child_path(pp, key, name ? name : "");
 	remember(c, inst, obj, p);
 	free(p);
@@ -246,7 +253,7 @@ static void conv_subnet(conv_t *c, json_t *vnet, const char *vnet_path, tf_inst_
 			       0);
 	if (str(sd, "name"))
 		json_object_set_new(s, "delegation", json_string(str(sd, "name")));
-	json_array_append_new(list_of(vnet, "subnets"), s);
+	json_array_append_new(tf_list_of(vnet, "subnets"), s);
 	char *p = child_path(vnet_path, "subnets", name ? name : "");
 	remember_as(c, inst, s, p, id);
 	free(p);
@@ -475,6 +482,7 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 	const char *name = str(inst->values, "name");
 	json_t *obj = new_named(name ? name : "@");
 	json_object_set_new(obj, "type", json_string(type));
+	set_tags(obj, inst->values, "metadata");
 	const json_t *ttl = json_object_get(inst->values, "ttl");
 	if (json_is_integer(ttl) && json_integer_value(ttl) != MODEL_DEFAULT_TTL)
 		put(obj, "ttl", ttl);
@@ -512,7 +520,7 @@ static void conv_record(conv_t *c, tf_inst_t *inst, const char *type)
 		}
 	}
 	json_object_set_new(obj, "records", records);
-	json_array_append_new(list_of(zone, "recordSets"), obj);
+	json_array_append_new(tf_list_of(zone, "recordSets"), obj);
 	char *p = child_path(zp, "recordSets", str(obj, "name"));
 	remember(c, inst, obj, p);
 	free(p);
@@ -526,13 +534,14 @@ static void conv_zone_link(conv_t *c, tf_inst_t *inst)
 		return;
 	const char *name = str(inst->values, "name");
 	json_t *obj = new_named(name);
+	set_tags(obj, inst->values, "tags");
 	set_new_str(obj, "virtualNetwork", vnet_name(c, inst, "virtual_network_id"));
 	if (json_is_true(json_object_get(inst->values, "registration_enabled")))
 		json_object_set_new(obj, "registrationEnabled", json_true());
 	const char *rp = str(inst->values, "resolution_policy");
 	if (rp && strcmp(rp, "Default") != 0)
 		json_object_set_new(obj, "resolutionPolicy", json_string(rp));
-	json_array_append_new(list_of(zone, "virtualNetworkLinks"), obj);
+	json_array_append_new(tf_list_of(zone, "virtualNetworkLinks"), obj);
 	char *p = child_path(zp, "virtualNetworkLinks", name ? name : "");
 	remember(c, inst, obj, p);
 	free(p);
@@ -683,6 +692,35 @@ static void prune(json_t *v)
 	}
 }
 
+/* The same cloud resource declared by two resource blocks: the provider
+ * refuses the second ("already exists - to be managed via Terraform this
+ * resource needs to be imported"); so does the import, naming both. Resource
+ * groups are left out: one may live in another subscription (a provider
+ * alias) under the same name. */
+static void refuse_duplicates(tf_import_t *imp, tf_inst_t **sorted)
+{
+	json_t *seen = json_object(); /* lowercase id → index in sorted */
+	for (size_t i = 0; i < imp->n_insts; i++) {
+		tf_inst_t *x = sorted[i];
+		if (!x->id || tf_type_class(x->type) <= 0 ||
+		    !strcmp(x->type, "azurerm_resource_group"))
+			continue;
+		char *l = lower(x->id);
+		const json_t *prev = json_object_get(seen, l);
+		if (prev) {
+			const tf_inst_t *first = sorted[json_integer_value(prev)];
+			tf_report(imp, x->file, x->line, x->address, PR_ECONFIG,
+				  "%s: declared twice: %s (%s:%d) already manages %s; an existing "
+				  "resource is imported (`terraform import`), not declared again",
+				  x->address, first->address, first->file, first->line, x->id);
+		} else {
+			json_object_set_new(seen, l, json_integer((json_int_t)i));
+		}
+		free(l);
+	}
+	json_decref(seen);
+}
+
 json_t *tf_convert(tf_import_t *imp)
 {
 	conv_t c = {.imp = imp,
@@ -703,6 +741,7 @@ json_t *tf_convert(tf_import_t *imp)
 	qsort(sorted, imp->n_insts, sizeof(*sorted), by_order);
 	for (size_t i = 0; i < imp->n_insts; i++)
 		tf_inst_complete(imp, sorted[i]);
+	refuse_duplicates(imp, sorted);
 	/* the deployment's location and resource group: the first resource
 	 * group's, else the first VNet's location */
 	for (size_t i = 0; i < imp->n_insts && !c.location; i++)

@@ -26,14 +26,10 @@ static json_t *parse_template(parser_t *p, char term, bool escapes);
 static json_t *fail(parser_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static json_t *fail(parser_t *p, const char *fmt, ...)
 {
-	if (!p->err) {
-		va_list ap;
-		pr_buf_t b = {0};
-		va_start(ap, fmt);
-		pr_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		p->err = pr_buf_take(&b);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	tf_first_error(&p->err, fmt, ap);
+	va_end(ap);
 	return NULL;
 }
 
@@ -503,6 +499,32 @@ static json_t *postfix(parser_t *p, json_t *v)
 	return v;
 }
 
+/* After module.NAME: an optional [key], then .OUTPUT. */
+static const json_t *module_output(parser_t *p, const char *name, char **err)
+{
+	json_t *key = NULL;
+	char *out = NULL;
+	const json_t *v = NULL;
+	skip_ws(p);
+	if (p->s[p->pos] == '[') {
+		p->pos++;
+		key = parse_expr(p);
+		if (!key || !eat(p, "]")) {
+			json_decref(key);
+			*err = pr_asprintf("module.%s[...]: expected ']'", name);
+			return NULL;
+		}
+	}
+	if (!eat(p, ".") || !(out = ident(p)))
+		*err = pr_asprintf("module.%s: name one of its outputs (module.%s.OUTPUT)", name,
+				   name);
+	else
+		v = tf_module_output(p->imp, name, key, out, err);
+	free(out);
+	json_decref(key);
+	return v;
+}
+
 /* A name that starts a traversal: var., local., each., count., path., a
  * resource type, or a function call. */
 static json_t *reference(parser_t *p, char *root)
@@ -603,9 +625,7 @@ static json_t *reference(parser_t *p, char *root)
 		free(key);
 		free(name);
 	} else if (!strcmp(root, "module")) {
-		err = pr_asprintf("module.%s: outputs of modules are not resolved in HCL input; "
-				  "import the JSON of `terraform show -json` instead",
-				  attr);
+		b = module_output(p, attr, &err);
 	} else {
 		b = tf_resource_value(p->imp, root, attr, &err);
 	}

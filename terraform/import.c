@@ -151,6 +151,21 @@ static char *skipped_text(const json_t *skipped)
 	return pr_buf_take(&b);
 }
 
+/* "random_pet.rg.id = rg-keen-otter, ..." or NULL. */
+static char *placeholders_text(const json_t *chosen)
+{
+	pr_buf_t b = {0};
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)chosen, k, v)
+	{
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		pr_buf_printf(&b, "%s%s = %s", b.len ? ", " : "", k, t ? t : "?");
+		free(t);
+	}
+	return b.len ? pr_buf_take(&b) : NULL;
+}
+
 static void import_free(tf_import_t *imp)
 {
 	for (size_t i = 0; i < imp->n_insts; i++) {
@@ -168,20 +183,27 @@ static void import_free(tf_import_t *imp)
 	for (size_t i = 0; i < imp->n_blocks; i++) {
 		free(imp->blocks[i].type);
 		free(imp->blocks[i].name);
+		free(imp->blocks[i].module);
 		free(imp->blocks[i].file);
 		json_decref(imp->blocks[i].value);
 	}
 	free(imp->blocks);
-	tf_named_t *lists[] = {imp->locals, imp->vars};
-	size_t counts[] = {imp->n_locals, imp->n_vars};
-	for (size_t l = 0; l < 2; l++) {
-		for (size_t i = 0; i < counts[l]; i++) {
-			free(lists[l][i].name);
-			free(lists[l][i].file);
-			json_decref(lists[l][i].value);
-		}
+	tf_named_t *lists[] = {imp->locals, imp->vars, imp->outputs};
+	size_t counts[] = {imp->n_locals, imp->n_vars, imp->n_outputs};
+	for (size_t l = 0; l < 3; l++) {
+		for (size_t i = 0; i < counts[l]; i++)
+			tf_named_free(&lists[l][i]);
 		free(lists[l]);
 	}
+	for (size_t i = 0; i < imp->n_modcalls; i++) {
+		tf_modcall_t *m = &imp->modcalls[i];
+		free(m->name);
+		free(m->file);
+		free(m->module);
+		free(m->dir);
+		free(m->key);
+	}
+	free(imp->modcalls);
 	for (size_t i = 0; i < imp->n_origins; i++)
 		free(imp->origins[i].path);
 	free(imp->origins);
@@ -189,6 +211,8 @@ static void import_free(tf_import_t *imp)
 	json_decref(imp->show_doc);
 	json_decref(imp->data_blocks);
 	json_decref(imp->skipped);
+	json_decref(imp->placeholders);
+	json_decref(imp->next_host);
 	free(imp->dir);
 }
 
@@ -197,10 +221,13 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 {
 	PR_REQUIRE(opts && opts->path && deployment && diag);
 	tf_import_t imp = {.opts = opts,
+			   .module = "",
 			   .diag = diag,
 			   .subscription = MODEL_DEFAULT_SUBSCRIPTION,
 			   .data_blocks = json_object(),
-			   .skipped = json_object()};
+			   .skipped = json_object(),
+			   .placeholders = json_object(),
+			   .next_host = json_object()};
 	json_t *out = NULL;
 	char *side = NULL;
 	struct stat st;
@@ -243,6 +270,7 @@ int terraform_import_with_summary(const terraform_import_options_t *opts, json_t
 		summary->imported = imp.n_imported;
 		summary->skipped = imp.n_skipped;
 		summary->skipped_types = imp.n_skipped ? skipped_text(imp.skipped) : NULL;
+		summary->placeholders = placeholders_text(imp.placeholders);
 	}
 	*deployment = out;
 	out = NULL;
@@ -264,5 +292,7 @@ void terraform_import_summary_clear(terraform_import_summary_t *summary)
 	if (!summary)
 		return;
 	free(summary->skipped_types);
+	free(summary->placeholders);
 	summary->skipped_types = NULL;
+	summary->placeholders = NULL;
 }

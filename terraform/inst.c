@@ -2,6 +2,7 @@
  * the cloud would assign), the inbound endpoint's dynamic address (I-2), and
  * references between instances, including through a plan's configuration
  * when the plan leaves an id unknown. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,26 @@ void tf_report(tf_import_t *imp, const char *file, int line, const char *path, i
 	pr_buf_free(&b);
 	if (!imp->err)
 		imp->err = code;
+}
+
+json_t *tf_first_error(char **err, const char *fmt, va_list ap)
+{
+	if (!*err) {
+		pr_buf_t b = {0};
+		pr_buf_vprintf(&b, fmt, ap);
+		*err = pr_buf_take(&b);
+	}
+	return NULL;
+}
+
+json_t *tf_list_of(json_t *obj, const char *key)
+{
+	json_t *l = json_object_get(obj, key);
+	if (!l) {
+		l = json_array();
+		json_object_set_new(obj, key, l);
+	}
+	return l;
 }
 
 tf_inst_t *tf_inst_add(tf_import_t *imp, const char *type, const char *name, const char *address,
@@ -173,6 +194,20 @@ static const char *record_type(const char *type)
 	return NULL;
 }
 
+/* The zone a record set or zone link belongs to (owned): provider 5.x names it
+ * by private_dns_zone_id, 4.x by its name (name_attr) and resource group. */
+static char *zone_id(tf_import_t *imp, tf_inst_t *inst, const char *prefix, const char *name_attr)
+{
+	if (json_object_get(inst->values, "private_dns_zone_id") || inst->exprs) {
+		const char *id = tf_inst_ref(imp, inst, "private_dns_zone_id");
+		if (id)
+			return pr_strdup(id);
+	}
+	const char *zone = str(inst->values, name_attr);
+	return zone ? pr_asprintf("%s/providers/Microsoft.Network/privateDnsZones/%s", prefix, zone)
+		    : NULL;
+}
+
 static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
 {
 	const char *t = inst->type;
@@ -218,15 +253,15 @@ static char *compute_id(tf_import_t *imp, tf_inst_t *inst)
 	} else if (!strcmp(t, "azurerm_private_dns_zone")) {
 		id = pr_asprintf("%s" NET "privateDnsZones/%s", prefix, name);
 	} else if (!strcmp(t, "azurerm_private_dns_zone_virtual_network_link")) {
-		const char *zone = str(inst->values, "private_dns_zone_name");
+		char *zone = zone_id(imp, inst, prefix, "private_dns_zone_name");
 		if (zone)
-			id = pr_asprintf("%s" NET "privateDnsZones/%s/virtualNetworkLinks/%s",
-					 prefix, zone, name);
+			id = pr_asprintf("%s/virtualNetworkLinks/%s", zone, name);
+		free(zone);
 	} else if (record_type(t)) {
-		const char *zone = str(inst->values, "zone_name");
+		char *zone = zone_id(imp, inst, prefix, "zone_name");
 		if (zone)
-			id = pr_asprintf("%s" NET "privateDnsZones/%s/%s/%s", prefix, zone,
-					 record_type(t), name);
+			id = pr_asprintf("%s/%s/%s", zone, record_type(t), name);
+		free(zone);
 	} else if (!strcmp(t, "azapi_resource")) {
 		/* azapi: type "Microsoft.Network/x@version", parent_id the resource
 		 * group (a top resource) or the parent resource (a child). */
@@ -247,6 +282,60 @@ cleanup:
 	return id;
 }
 
+/* The prefix of a subnet of the configuration, by id: an azurerm_subnet or a
+ * VNet's inline subnet block. */
+static bool subnet_prefix(tf_import_t *imp, const char *subnet_id, pr_prefix_t *p)
+{
+	const char *why;
+	for (size_t i = 0; subnet_id && i < imp->n_insts; i++) {
+		tf_inst_t *s = imp->insts[i];
+		bool vnet = !strcmp(s->type, "azurerm_virtual_network");
+		if (!vnet && strcmp(s->type, "azurerm_subnet") != 0)
+			continue;
+		tf_inst_complete(imp, s);
+		size_t n = s->id ? strlen(s->id) : 0;
+		if (!n || strncasecmp(s->id, subnet_id, n) != 0)
+			continue;
+		const json_t *sub = s->values;
+		if (vnet) {
+			if (strncasecmp(subnet_id + n, "/subnets/", 9) != 0)
+				continue;
+			size_t k;
+			json_t *b;
+			sub = NULL;
+			json_array_foreach(json_object_get(s->values, "subnet"), k, b)
+				if (str(b, "name") && !strcasecmp(str(b, "name"), subnet_id + n + 9))
+					sub = b;
+			if (!sub)
+				continue; /* an azurerm_subnet of this VNet */
+		} else if (subnet_id[n]) {
+			continue;
+		}
+		const char *text = json_string_value(
+			json_array_get(json_object_get(sub, "address_prefixes"), 0));
+		if (!text)
+			text = str(sub, "address_prefix");
+		return text && pr_prefix_parse(text, p, &why) == 0 && p->len <= 29;
+	}
+	return false;
+}
+
+bool tf_subnet_next_address(tf_import_t *imp, const char *subnet_id, uint32_t *addr)
+{
+	pr_prefix_t p;
+	if (!subnet_prefix(imp, subnet_id, &p))
+		return false;
+	char *key = pr_strdup(subnet_id);
+	for (char *c = key; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	json_int_t host = json_integer_value(json_object_get(imp->next_host, key));
+	host = host ? host : 4;
+	json_object_set_new(imp->next_host, key, json_integer(host + 1));
+	free(key);
+	*addr = p.addr + (uint32_t)host;
+	return true;
+}
+
 /* I-2: a dynamic inbound endpoint gets the fifth address of its subnet. */
 static void complete_inbound_address(tf_import_t *imp, tf_inst_t *inst)
 {
@@ -256,23 +345,11 @@ static void complete_inbound_address(tf_import_t *imp, tf_inst_t *inst)
 	    (method && strcmp(method, "Dynamic") != 0))
 		return;
 	const char *subnet_id = tf_inst_ref(imp, inst, "ip_configurations.0.subnet_id");
-	for (size_t i = 0; subnet_id && i < imp->n_insts; i++) {
-		tf_inst_t *s = imp->insts[i];
-		if (strcmp(s->type, "azurerm_subnet") != 0)
-			continue;
-		tf_inst_complete(imp, s);
-		if (!s->id || strcasecmp(s->id, subnet_id) != 0)
-			continue;
-		pr_prefix_t p;
-		const char *why;
-		const char *text = json_string_value(
-			json_array_get(json_object_get(s->values, "address_prefixes"), 0));
-		char ip[16];
-		if (text && pr_prefix_parse(text, &p, &why) == 0 && p.len <= 29)
-			json_object_set_new(cfg, "private_ip_address",
-					    json_string(pr_ipv4_format(p.addr + 4, ip)));
-		return;
-	}
+	pr_prefix_t p;
+	char ip[16];
+	if (subnet_prefix(imp, subnet_id, &p))
+		json_object_set_new(cfg, "private_ip_address",
+				    json_string(pr_ipv4_format(p.addr + 4, ip)));
 }
 
 void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst)
@@ -280,8 +357,11 @@ void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst)
 	if (inst->id || inst->computing)
 		return;
 	inst->computing = true; /* a parent chain that loops back stays unknown */
+	tf_inst_placeholders(imp, inst); /* only what the input leaves unknown */
 	const char *given = str(inst->values, "id");
 	inst->id = given ? pr_strdup(given) : compute_id(imp, inst);
+	if (!inst->id && !given && tf_type_class(inst->type) == 0)
+		inst->id = tf_placeholder_id(imp, inst);
 	if (inst->id && !given)
 		json_object_set_new(inst->values, "id", json_string(inst->id));
 	if (!strcmp(inst->type, "azurerm_private_dns_resolver_inbound_endpoint"))

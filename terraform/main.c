@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	json_t *dep = NULL;
 	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	/* -var and -var-file too, as terraform spells them */
+	while ((c = getopt_long_only(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v': vars[opts.n_vars++] = optarg; break;
 		case 'f': files[opts.n_var_files++] = optarg; break;
@@ -78,6 +79,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, ", %zu skipped as unrelated to DNS (%s)", summary.skipped,
 			summary.skipped_types);
 	fprintf(stderr, "\n");
+	if (summary.placeholders)
+		fprintf(stderr, "privres-tf-import: placeholders for values known only after an "
+				"apply: %s\n",
+			summary.placeholders);
 cleanup:
 	terraform_import_summary_clear(&summary);
 	json_decref(dep);

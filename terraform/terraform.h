@@ -55,6 +55,8 @@ typedef struct terraform_import_summary {
 	size_t imported;     /* resource instances turned into deployment resources */
 	size_t skipped;	     /* instances unrelated to DNS */
 	char *skipped_types; /* "azurerm_network_security_group×2, ..." (owned) or NULL */
+	char *placeholders;  /* values that exist only after an apply, as chosen:
+			      * "random_pet.rg.id = \"rg-keen-otter\", ..." (owned) or NULL */
 } terraform_import_summary_t;
 
 /*
@@ -76,3 +78,22 @@ void terraform_import_summary_clear(terraform_import_summary_t *summary);
 
 /* The folder hcl2json is looked for in when opts->hcl2json_dir is NULL (owned). */
 char *terraform_hcl2json_default_dir(void);
+
+/*
+ * ARM templates (terraform/arm.c): a template (what `bicep build` writes) and
+ * its parameters → the deployment JSON, validated unless no_validate.
+ * Template expressions are evaluated (parameters, variables, resourceId,
+ * resourceGroup, subscription, concat, format, if, equals, length, toLower,
+ * uniqueString, guid, copyIndex...); an unknown function is an error at the
+ * JSON path. Returns 0, PR_EPARSE, PR_ECONFIG or PR_ELOOP.
+ */
+typedef struct arm_import_options {
+	const char *path;		/* the template */
+	const char *const *parameters;	/* parameters files, or NAME=VALUE, in order */
+	size_t n_parameters;
+	const char *resource_group;	/* resourceGroup().name; NULL: the model's default */
+	const char *location;		/* resourceGroup().location; NULL: the model's default */
+	bool no_validate;
+} arm_import_options_t;
+
+int arm_import(const arm_import_options_t *opts, json_t **deployment, pr_diag_t *diag);

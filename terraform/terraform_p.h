@@ -2,8 +2,10 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/base.h"
 #include "terraform/terraform.h"
@@ -28,6 +30,7 @@ typedef struct tf_inst {
  * forward). */
 typedef struct tf_block {
 	char *type, *name;
+	char *module; /* "" or "module.m[\"k\"]." (modules.c) */
 	const json_t *body; /* borrowed from the hcl2json output */
 	char *file;
 	int line;
@@ -38,12 +41,31 @@ typedef struct tf_block {
 
 typedef struct tf_named {
 	char *name;
+	char *module;	    /* the module it belongs to ("": the root) */
 	const json_t *expr; /* borrowed */
+	/* a module variable given by its call: the argument, evaluated in the
+	 * calling module (ctx) with the call's each/count */
+	const json_t *arg;
+	char *ctx;
+	json_t *each_key, *each_value;
+	long count_index;
+	bool has_count;
 	char *file;
 	int line;
 	int state;
 	json_t *value; /* owned */
 } tf_named_t;
+
+/* A module block, expanded by modules.c. */
+typedef struct tf_modcall {
+	char *name;
+	const json_t *body; /* borrowed */
+	char *file;
+	int line;
+	char *module; /* the calling module's prefix */
+	char *dir;    /* the calling module's folder */
+	char *key;    /* "net.sub": its key in .terraform/modules/modules.json */
+} tf_modcall_t;
 
 typedef struct tf_origin {
 	char *path; /* model path: dnsForwardingRulesets[rs].forwardingRules[r] */
@@ -68,6 +90,12 @@ typedef struct tf_import {
 	size_t n_locals, cap_locals;
 	tf_named_t *vars;
 	size_t n_vars, cap_vars;
+	tf_named_t *outputs;
+	size_t n_outputs, cap_outputs;
+	tf_modcall_t *modcalls;
+	size_t n_modcalls, cap_modcalls;
+	const char *module; /* the module expressions are evaluated in ("": root) */
+	size_t n_files;	    /* files collected, for source order across modules */
 	json_t *data_blocks; /* "type.name" → "file:line" of data sources */
 
 	/* show -json input */
@@ -77,6 +105,8 @@ typedef struct tf_import {
 	tf_origin_t *origins;
 	size_t n_origins, cap_origins;
 	json_t *skipped; /* type → count */
+	json_t *placeholders; /* "address.attr" → the value chosen for it (computed.c) */
+	json_t *next_host;    /* lowercase subnet id → next dynamic host number */
 	size_t n_skipped, n_imported;
 } tf_import_t;
 
@@ -90,6 +120,14 @@ typedef struct tf_scope {
 	const json_t *iter_key, *iter_value;
 	const struct tf_scope *outer;
 } tf_scope_t;
+
+/* *err = the message, unless an earlier one is there (the first error of an
+ * expression is the one worth reading). Returns NULL for `return fail(...)`. */
+json_t *tf_first_error(char **err, const char *fmt, va_list ap);
+/* Whether s is in the NULL-terminated list. */
+bool tf_in_list(const char *const *list, const char *s);
+/* obj[key], an array created when absent. Borrowed. */
+json_t *tf_list_of(json_t *obj, const char *key);
 
 /* A finding of the import itself; sets imp->err. */
 void tf_report(tf_import_t *imp, const char *file, int line, const char *path, int code,
@@ -105,6 +143,20 @@ json_t *tf_eval_expr_text(tf_import_t *imp, const char *text, const tf_scope_t *
 const json_t *tf_resource_value(tf_import_t *imp, const char *type, const char *name, char **err);
 const json_t *tf_local_value(tf_import_t *imp, const char *name, char **err);
 const json_t *tf_var_value(tf_import_t *imp, const char *name, char **err);
+
+/* module.NAME[key].OUT in the current module: the output's value, or NULL
+ * with *err; key NULL for a call without count or for_each. Borrowed. */
+const json_t *tf_module_output(tf_import_t *imp, const char *name, const json_t *key,
+			       const char *out, char **err);
+/* The address prefix of a module call's instance: module.NAME. with no key,
+ * module.NAME["k"]. or module.NAME[0]. (owned). */
+char *tf_module_prefix(const char *module, const char *name, const json_t *key);
+/* Collect one parsed file's blocks into the module at prefix (folder dir). */
+void tf_collect(tf_import_t *imp, const char *file, const json_t *doc, const char *module,
+		const char *dir);
+/* Expand every module call (modules.c), the children's own calls too. */
+void tf_modules_expand(tf_import_t *imp);
+void tf_named_free(tf_named_t *v);
 
 /* Read HCL files through hcl2json: an object file → JSON (owned) or NULL
  * with a finding. */
@@ -126,6 +178,15 @@ void tf_inst_complete(tf_import_t *imp, tf_inst_t *inst);
  * "block.0.argument"), following plan configuration references when the value
  * is unknown; NULL when there is none. Borrowed/owned by imp. */
 const char *tf_inst_ref(tf_import_t *imp, tf_inst_t *inst, const char *attr);
+
+/* Values that exist only after an apply (computed.c): placeholders for
+ * random_*, time_*, terraform_data, NIC and VM addresses; and the id of an
+ * azurerm resource privres does not model (owned, or NULL). */
+void tf_inst_placeholders(tf_import_t *imp, tf_inst_t *inst);
+char *tf_placeholder_id(tf_import_t *imp, tf_inst_t *inst);
+/* The next dynamic address of a subnet of the configuration (the fifth, then
+ * on); false when the subnet or its prefix is unknown. */
+bool tf_subnet_next_address(tf_import_t *imp, const char *subnet_id, uint32_t *addr);
 
 /* 1: a type the importer turns into deployment resources (or azapi_resource,
  * decided by its type argument); 0: unrelated to DNS, skipped; -1: a DNS type

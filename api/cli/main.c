@@ -794,11 +794,59 @@ static int import_arity(const void *ctx, const char *name)
  * -json` → the deployment YAML on stdout, or, with --apply, applied to the
  * running privresd like `apply -f` (terraform/terraform.h does the work).
  */
+/* import arm TEMPLATE [--parameters FILE|NAME=VALUE]...: an ARM template
+ * (terraform/terraform.h, arm_import) → the deployment YAML on stdout. */
+static int cmd_import_arm(int argc, char **argv)
+{
+	const char *params[64], *path = NULL;
+	arm_import_options_t opts = {.parameters = params};
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--parameters") && i + 1 < argc && opts.n_parameters < 64) {
+			params[opts.n_parameters++] = argv[++i];
+		} else if (!strcmp(argv[i], "--help")) {
+			printf("usage: privresctl import arm TEMPLATE.json [--parameters FILE]... "
+			       "[--parameters NAME=VALUE]...\n"
+			       "  Bicep: compile with `bicep build main.bicep` first\n");
+			return 0;
+		} else if (argv[i][0] != '-' && !path) {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "privresctl import arm: unexpected %s\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "privresctl import arm: one TEMPLATE is needed\n");
+		return EXIT_USAGE;
+	}
+	opts.path = path;
+	pr_diag_t *diag = pr_diag_new();
+	json_t *dep = NULL;
+	int rc = arm_import(&opts, &dep, diag);
+	if (rc != 0) {
+		char *text = pr_diag_format(diag);
+		fprintf(stderr, "%sprivresctl import arm: %s refused: %s\n", text, path,
+			pr_strerror(rc));
+		free(text);
+		pr_diag_destroy(&diag);
+		return EXIT_REJECTED;
+	}
+	char *text = model_json_to_yaml(dep);
+	size_t len = strlen(text);
+	printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
+	free(text);
+	json_decref(dep);
+	pr_diag_destroy(&diag);
+	return 0;
+}
+
 static int cmd_import(cli_t *cli, int argc, char **argv)
 {
 	static const char *const outs[] = {"yaml", "json", NULL};
+	if (argc >= 1 && !strcmp(argv[0], "arm"))
+		return cmd_import_arm(argc, argv);
 	if (argc < 1 || strcmp(argv[0], "terraform") != 0) {
-		fprintf(stderr, "privresctl import: only \"terraform\" is known (privresctl import "
+		fprintf(stderr, "privresctl import: \"terraform\" or \"arm\" (privresctl import "
 				"terraform --help)\n");
 		return EXIT_USAGE;
 	}

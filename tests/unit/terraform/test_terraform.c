@@ -30,6 +30,9 @@ static tf_import_t *eval_ctx(void)
 	tf_import_t *imp = calloc(1, sizeof(*imp));
 	imp->diag = pr_diag_new();
 	imp->vars = calloc(2, sizeof(*imp->vars));
+	imp->module = "";
+	imp->vars[0].module = pr_strdup("");
+	imp->vars[1].module = pr_strdup("");
 	imp->vars[0].name = pr_strdup("prefix");
 	imp->vars[0].value = json_string("10.10.0.0/16");
 	imp->vars[1].name = pr_strdup("spokes");
@@ -42,6 +45,7 @@ static void eval_free(tf_import_t *imp)
 {
 	for (size_t i = 0; i < imp->n_vars; i++) {
 		free(imp->vars[i].name);
+		free(imp->vars[i].module);
 		json_decref(imp->vars[i].value);
 	}
 	free(imp->vars);
@@ -489,6 +493,342 @@ static void test_z2_soa_defaults_shared_with_model(void **state)
 	deployment_destroy(&d);
 }
 
+/* ---- configurations written in place ------------------------------------------ */
+
+/* A folder holding main.tf with this text (owned path). */
+static char *write_config(const char *hcl)
+{
+	char *dir = pr_strdup("/tmp/privres-tf-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	char *tf = pr_asprintf("%s/main.tf", dir);
+	FILE *f = fopen(tf, "w");
+	assert_non_null(f);
+	fputs(hcl, f);
+	fclose(f);
+	free(tf);
+	return dir;
+}
+
+static void remove_config(char *dir)
+{
+	char *cmd = pr_asprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(dir);
+}
+
+/* Import hcl; the deployment, or NULL with the findings in diag. */
+static json_t *import_hcl(const char *hcl, pr_diag_t *diag)
+{
+	char *dir = write_config(hcl);
+	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
+	json_t *j = NULL;
+	terraform_import(&o, &j, diag);
+	remove_config(dir);
+	return j;
+}
+
+static json_t *import_ok(const char *hcl)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = import_hcl(hcl, diag);
+	if (!j)
+		fail_msg("refused:\n%s", pr_diag_format(diag));
+	pr_diag_destroy(&diag);
+	return j;
+}
+
+#define ZONE_BASE                                                                                  \
+	"resource \"azurerm_resource_group\" \"rg\" {\n  name = \"rg1\"\n"                          \
+	"  location = \"eastus\"\n}\n"                                                             \
+	"resource \"azurerm_virtual_network\" \"v\" {\n  name = \"v1\"\n"                           \
+	"  location = azurerm_resource_group.rg.location\n"                                         \
+	"  resource_group_name = azurerm_resource_group.rg.name\n"                                  \
+	"  address_space = [\"10.0.0.0/16\"]\n  tags = { env = \"test\" }\n}\n"                     \
+	"resource \"azurerm_private_dns_zone\" \"z\" {\n  name = \"corp.example\"\n"                \
+	"  resource_group_name = azurerm_resource_group.rg.name\n}\n"
+
+/* Provider 5.x names the zone of record sets and links by private_dns_zone_id,
+ * 4.x by zone_name (private_dns_zone_name) and resource_group_name: both give
+ * the same deployment; tags and lifecycle, depends_on, timeouts, provider
+ * change nothing else. */
+static void test_provider_generations(void **state)
+{
+	(void)state;
+	json_t *v5 = import_ok(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n  tags = { owner = \"x\" }\n"
+			  "  depends_on = [azurerm_virtual_network.v]\n"
+			  "  lifecycle {\n    ignore_changes = [tags]\n  }\n"
+			  "  timeouts {\n    create = \"5m\"\n  }\n}\n"
+			  "resource \"azurerm_private_dns_zone_virtual_network_link\" \"l\" {\n"
+			  "  name = \"l1\"\n  private_dns_zone_id = azurerm_private_dns_zone.z.id\n"
+			  "  virtual_network_id = azurerm_virtual_network.v.id\n"
+			  "  registration_enabled = true\n}\n");
+	json_t *v4 = import_ok(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  zone_name = azurerm_private_dns_zone.z.name\n"
+			  "  resource_group_name = azurerm_resource_group.rg.name\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n  tags = { owner = \"x\" }\n}\n"
+			  "resource \"azurerm_private_dns_zone_virtual_network_link\" \"l\" {\n"
+			  "  name = \"l1\"\n  private_dns_zone_name = azurerm_private_dns_zone.z.name\n"
+			  "  resource_group_name = azurerm_resource_group.rg.name\n"
+			  "  virtual_network_id = azurerm_virtual_network.v.id\n"
+			  "  registration_enabled = true\n}\n");
+	if (!json_equal(v4, v5))
+		fail_msg("4.x and 5.x differ:\n%s\n%s", json_dumps(v4, 0), json_dumps(v5, 0));
+	const json_t *zone = json_array_get(json_object_get(v5, "privateDnsZones"), 0);
+	const json_t *rs = json_array_get(json_object_get(zone, "recordSets"), 0);
+	assert_string_equal(json_string_value(json_object_get(rs, "name")), "web");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rs, "metadata"), "owner")), "x");
+	const json_t *vnet = json_array_get(json_object_get(v5, "virtualNetworks"), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(vnet, "tags"), "env")), "test");
+	assert_true(json_is_true(json_object_get(
+		json_array_get(json_object_get(zone, "virtualNetworkLinks"), 0),
+		"registrationEnabled")));
+	json_decref(v4);
+	json_decref(v5);
+}
+
+/* The same resource declared twice (the provider's requiresImport case) is
+ * refused at the second block, naming the first with its file and line. */
+static void test_declared_twice(void **state)
+{
+	(void)state;
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = import_hcl(
+		ZONE_BASE "resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"web\"\n"
+			  "  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+			  "  records = [\"10.0.0.5\"]\n}\n"
+			  "resource \"azurerm_private_dns_a_record\" \"import\" {\n"
+			  "  name = azurerm_private_dns_a_record.a.name\n"
+			  "  private_dns_zone_id = azurerm_private_dns_a_record.a.private_dns_zone_id\n"
+			  "  ttl = 300\n  records = [\"10.0.0.5\"]\n}\n",
+		diag);
+	assert_null(j);
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:22:0: azurerm_private_dns_a_record.import: declared twice: "
+		       "azurerm_private_dns_a_record.a (") ||
+	    !strstr(t, "main.tf:16)"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
+/* Values that exist only after an apply get deterministic placeholders: a
+ * random_pet names the resource group the same way every time, a VM's
+ * address is its NIC's dynamic one (the fifth of the subnet). */
+static void test_placeholders(void **state)
+{
+	(void)state;
+	const char *hcl =
+		"resource \"random_pet\" \"p\" {\n  prefix = \"rg\"\n}\n"
+		"resource \"random_string\" \"s\" {\n  length = 6\n  special = false\n"
+		"  upper = false\n}\n"
+		"resource \"azurerm_resource_group\" \"rg\" {\n  name = random_pet.p.id\n"
+		"  location = \"eastus\"\n}\n"
+		"resource \"azurerm_virtual_network\" \"v\" {\n  name = \"v-${random_string.s.result}\"\n"
+		"  location = \"eastus\"\n  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  address_space = [\"10.0.0.0/16\"]\n}\n"
+		"resource \"azurerm_subnet\" \"s\" {\n  name = \"s\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  virtual_network_name = azurerm_virtual_network.v.name\n"
+		"  address_prefixes = [\"10.0.2.0/24\"]\n}\n"
+		"resource \"azurerm_network_interface\" \"n\" {\n  name = \"n\"\n  location = \"eastus\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n  ip_configuration {\n"
+		"    name = \"i\"\n    subnet_id = azurerm_subnet.s.id\n"
+		"    private_ip_address_allocation = \"Dynamic\"\n  }\n}\n"
+		"resource \"azurerm_linux_virtual_machine\" \"vm\" {\n  name = \"vm\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n"
+		"  network_interface_ids = [azurerm_network_interface.n.id]\n}\n"
+		"resource \"azurerm_private_dns_zone\" \"z\" {\n  name = \"corp.example\"\n"
+		"  resource_group_name = azurerm_resource_group.rg.name\n}\n"
+		"resource \"azurerm_private_dns_a_record\" \"a\" {\n  name = \"vm\"\n"
+		"  private_dns_zone_id = azurerm_private_dns_zone.z.id\n  ttl = 300\n"
+		"  records = [azurerm_linux_virtual_machine.vm.private_ip_address]\n}\n";
+	json_t *a = import_ok(hcl), *b = import_ok(hcl);
+	assert_true(json_equal(a, b));
+	const char *rg = json_string_value(json_object_get(a, "resourceGroup"));
+	assert_non_null(rg);
+	assert_true(!strncmp(rg, "rg-", 3));
+	const char *vnet = json_string_value(
+		json_object_get(json_array_get(json_object_get(a, "virtualNetworks"), 0), "name"));
+	assert_int_equal(strlen(vnet), 8);
+	for (const char *c = vnet + 2; *c; c++)
+		assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'));
+	const json_t *rs = json_array_get(
+		json_object_get(json_array_get(json_object_get(a, "privateDnsZones"), 0),
+				"recordSets"),
+		0);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(rs, "records"), 0)),
+			    "10.0.2.4");
+	json_decref(a);
+	json_decref(b);
+}
+
+/* Every variable without a value is reported at once, at its declaration;
+ * TF_VAR_ gives one, below --var. */
+static void test_missing_variables_at_once(void **state)
+{
+	(void)state;
+	const char *hcl = "variable \"a\" {\n  type = string\n}\n"
+			  "variable \"b\" {\n  type = list(string)\n}\n"
+			  "resource \"azurerm_virtual_network\" \"v\" {\n  name = var.a\n"
+			  "  location = \"eastus\"\n  resource_group_name = \"rg\"\n"
+			  "  address_space = var.b\n}\n";
+	pr_diag_t *diag = pr_diag_new();
+	assert_null(import_hcl(hcl, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:1:0: variable \"a\" has no value") ||
+	    !strstr(t, "main.tf:4:0: variable \"b\" has no value"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+	setenv("TF_VAR_a", "fromenv", 1);
+	setenv("TF_VAR_b", "[\"10.9.0.0/16\"]", 1);
+	json_t *j = import_ok(hcl);
+	unsetenv("TF_VAR_a");
+	unsetenv("TF_VAR_b");
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "fromenv");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.9.0.0/16");
+	json_decref(j);
+}
+
+/* ---- ARM templates ------------------------------------------------------------- */
+
+static json_t *arm_text(const char *text, const char *const *params, size_t n, pr_diag_t *diag)
+{
+	char path[] = "/tmp/privres-arm-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	arm_import_options_t o = {.path = path, .parameters = params, .n_parameters = n};
+	json_t *j = NULL;
+	arm_import(&o, &j, diag);
+	unlink(path);
+	return j;
+}
+
+/* Parameters, variables, resourceId, format, concat, copy loops, nested
+ * children and property names in any case; an unknown function is refused
+ * at its JSON path; a missing parameter is named. */
+static void test_arm_template(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"vnet\": {\"type\": \"string\"},"
+		" \"n\": {\"type\": \"int\", \"defaultValue\": 2}},"
+		" \"variables\": {\"zone\": \"[toLower(concat('Corp', '.example'))]\"},"
+		" \"resources\": ["
+		"  {\"type\": \"Microsoft.Network/virtualNetworks\","
+		"   \"name\": \"[format('{0}{1}', parameters('vnet'), copyIndex(1))]\","
+		"   \"copy\": {\"name\": \"v\", \"count\": \"[parameters('n')]\"},"
+		"   \"location\": \"[resourceGroup().location]\", \"properties\": {\"addressSpace\":"
+		"   {\"addressPrefixes\": [\"[format('10.{0}.0.0/16', copyIndex())]\"]}}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones\", \"name\": \"[variables('zone')]\","
+		"   \"location\": \"global\", \"resources\": [{\"type\": \"virtualNetworkLinks\","
+		"   \"name\": \"[format('link{0}', copyIndex(1))]\", \"copy\": {\"name\": \"l\","
+		"   \"count\": \"[parameters('n')]\"}, \"properties\": {\"VIRTUALNETWORK\": {\"id\":"
+		"   \"[resourceId('Microsoft.Network/virtualNetworks', concat(parameters('vnet'),"
+		" string(copyIndex(1))))]\"}}}]}]}";
+	const char *params[] = {"vnet=hub"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, params, 1, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	assert_string_equal(json_string_value(json_object_get(zone, "name")), "corp.example");
+	const json_t *links = json_object_get(zone, "virtualNetworkLinks");
+	assert_int_equal(json_array_size(links), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(links, 1), "name")),
+			    "link2");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(links, 1), "virtualNetwork")),
+		"hub2");
+	const json_t *v2 = json_array_get(json_object_get(j, "virtualNetworks"), 1);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v2, "addressPrefixes"), 0)),
+		"10.1.0.0/16");
+	json_decref(j);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text(tmpl, NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "parameter 'vnet' has no value"))
+		fail_msg("%s", t);
+	free(t);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[reference('x').name]\"}]}",
+			     NULL, 0, diag));
+	t = pr_diag_format(diag);
+	if (!strstr(t, "resources[0].name: function reference() is not supported"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
+/* ---- modules ----------------------------------------------------------------- */
+
+static deployment_t *import_deployment(const char *path)
+{
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (import(path, NULL, &j, diag) != 0)
+		fail_msg("import of %s:\n%s", path, pr_diag_format(diag));
+	deployment_t *d = load(j, path);
+	json_decref(j);
+	pr_diag_destroy(&diag);
+	return d;
+}
+
+/* The same estate written flat, with a local module (for_each over a map of
+ * spokes, an output read by the root) and with an installed registry module
+ * calling a nested one (count), laid out as `terraform init` leaves them:
+ * all three plan to nothing against each other. */
+static void test_modules_same_as_flat(void **state)
+{
+	(void)state;
+	deployment_t *flat = import_deployment(SRC "/tests/unit/terraform/fixtures/modules/flat");
+	const char *others[] = {SRC "/tests/unit/terraform/fixtures/modules/local",
+				SRC "/tests/unit/terraform/fixtures/modules/installed"};
+	for (size_t i = 0; i < 2; i++) {
+		deployment_t *d = import_deployment(others[i]);
+		json_t *plan = deployment_plan(flat, d), *back = deployment_plan(d, flat);
+		if (json_array_size(plan) || json_array_size(back))
+			fail_msg("%s differs from the flat estate:\n%s\n%s", others[i],
+				 json_dumps(plan, JSON_INDENT(1)), json_dumps(back, JSON_INDENT(1)));
+		json_decref(plan);
+		json_decref(back);
+		deployment_destroy(&d);
+	}
+	deployment_destroy(&flat);
+}
+
+/* A registry module that terraform init has not installed is named at its
+ * file:line with the hint. */
+static void test_module_not_installed(void **state)
+{
+	(void)state;
+	pr_diag_t *diag = pr_diag_new();
+	assert_null(import_hcl("module \"net\" {\n  source = \"Azure/avm-res-network/azurerm\"\n}\n",
+			       diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "main.tf:1:0: module \"net\" (Azure/avm-res-network/azurerm) is not "
+		       "installed: run `terraform init`"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 int main(void)
 {
 	hcl2json_dir = terraform_hcl2json_default_dir();
@@ -507,6 +847,13 @@ int main(void)
 		cmocka_unit_test(test_unresolvable_reported_with_position),
 		cmocka_unit_test(test_hcl_syntax_error),
 		cmocka_unit_test(test_variables_override),
+		cmocka_unit_test(test_provider_generations),
+		cmocka_unit_test(test_declared_twice),
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_missing_variables_at_once),
+		cmocka_unit_test(test_arm_template),
+		cmocka_unit_test(test_modules_same_as_flat),
+		cmocka_unit_test(test_module_not_installed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(hcl2json_dir);
