@@ -1,5 +1,6 @@
 #include "base/base.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,4 +602,25 @@ const char *pr_closest(const char *word, const char *const *candidates)
 		}
 	}
 	return best_n >= 6 && best_n * 2 >= len ? best : NULL;
+}
+
+int pr_read_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	pr_buf_t b = {0};
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		pr_buf_append(&b, chunk, n);
+	int err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (err) {
+		pr_buf_free(&b);
+		return err;
+	}
+	*len = b.len;
+	*text = pr_buf_take(&b);
+	return 0;
 }

@@ -111,6 +111,11 @@ void pr_buf_free(pr_buf_t *b);
  * suggestion of every surface (style.md §12). */
 const char *pr_closest(const char *word, const char *const *candidates);
 
+/* A whole file into *text (owned, NUL-terminated; *len without the NUL).
+ * Returns 0, or -errno (-ENOENT for a missing file); outputs written only on
+ * success. The one file reader of every surface. */
+int pr_read_file(const char *path, char **text, size_t *len);
+
 /* Monotonic clock in milliseconds / nanoseconds. */
 uint64_t pr_now_ms(void);
 uint64_t pr_now_ns(void);

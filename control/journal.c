@@ -79,35 +79,19 @@ cleanup:
 	return ret;
 }
 
+/* The journal's text; none when it does not exist yet. */
 static int read_all(const char *path, char **text, size_t *len, pr_diag_t *diag)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT) {
-			*text = NULL;
-			*len = 0;
-			return 0;
-		}
-		int ret = -errno;
+	int ret = pr_read_file(path, text, len);
+	if (ret == -ENOENT) {
+		*text = NULL;
+		*len = 0;
+		return 0;
+	}
+	if (ret != 0)
 		pr_diag_add(diag, path, 0, 0, NULL, NULL, PR_EIO, "cannot read the journal: %s",
 			    pr_strerror(ret));
-		return ret;
-	}
-	pr_buf_t b = {0};
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		pr_buf_append(&b, chunk, n);
-	int failed = ferror(f);
-	fclose(f);
-	*len = b.len;
-	*text = pr_buf_take(&b);
-	if (failed) {
-		free(*text);
-		pr_diag_add(diag, path, 0, 0, NULL, NULL, PR_EIO, "cannot read the journal");
-		return PR_EIO;
-	}
-	return 0;
+	return ret;
 }
 
 int journal_open(const char *dir, uint64_t after, journal_apply_fn apply, void *ctx,

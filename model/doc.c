@@ -308,26 +308,15 @@ int model_doc_load_text(const char *text, size_t len, const char *name, model_do
 
 int model_doc_load_file(const char *path, model_doc_t **doc, pr_diag_t *diag)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		int err = errno;
-		pr_diag_add(diag, path, 0, 0, "", NULL, PR_EIO, "cannot open: %s", strerror(err));
+	char *text = NULL;
+	size_t len = 0;
+	int err = pr_read_file(path, &text, &len);
+	if (err != 0) {
+		pr_diag_add(diag, path, 0, 0, "", NULL, PR_EIO, "cannot read: %s", strerror(-err));
 		return PR_EIO;
 	}
-	pr_buf_t b = {0};
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		pr_buf_append(&b, chunk, n);
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		pr_buf_free(&b);
-		pr_diag_add(diag, path, 0, 0, "", NULL, PR_EIO, "read error");
-		return PR_EIO;
-	}
-	int rc = model_doc_load_text(b.data ? b.data : "", b.len, path, doc, diag);
-	pr_buf_free(&b);
+	int rc = model_doc_load_text(text, len, path, doc, diag);
+	free(text);
 	return rc;
 }
 

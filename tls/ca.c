@@ -22,25 +22,8 @@ struct tls_ca {
 
 int tls_read_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return PR_EIO;
-	pr_buf_t b = {0};
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		pr_buf_append(&b, chunk, n);
-	int err = ferror(f);
-	fclose(f);
-	if (err) {
-		pr_buf_free(&b);
-		return PR_EIO;
-	}
-	pr_buf_append(&b, "", 0);
-	if (b.data == NULL)
-		b.data = pr_strdup("");
-	*out = pr_buf_take(&b);
-	return 0;
+	size_t len;
+	return pr_read_file(path, out, &len) == 0 ? 0 : PR_EIO;
 }
 
 /* A serial of 16 random octets, positive (RFC 5280 §4.1.2.2). */
