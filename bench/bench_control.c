@@ -4,7 +4,7 @@
  * of a record set, each persisted to a state directory (journal) and compiled
  * into a new snapshot, as an API call pays it. Also the full start of each
  * estate from its YAML and from its state directory.
- *   bench_control [repetitions (default 5)]
+ *   bench_control [repetitions (default 5)] [sizes (default all three)]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +150,8 @@ int main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 	size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	if (argc > 2 && atoi(argv[2]) > 0 && (size_t)atoi(argv[2]) < n)
+		n = (size_t)atoi(argv[2]); /* the smaller ones only, to profile */
 	double per_op[3][OPS];
 	printf("ms per change (mean of %d), persisted to a state directory\n%-26s", reps, "size");
 	for (int k = 0; k < OPS; k++)

@@ -123,18 +123,35 @@ static int refuse_immutable(const json_t *plan, pr_diag_t *diag)
 	return ret;
 }
 
+/* The plan of a change: of its one resource when it is one (ch may be NULL:
+ * a whole document). */
+static json_t *plan_of(const deployment_t *current, const deployment_t *next,
+		       const control_change_t *ch)
+{
+	if (!ch || ch->op == CONTROL_REPLACE || !current)
+		return deployment_plan(current, next);
+	const char *name = ch->op == CONTROL_PUT
+				   ? json_string_value(json_object_get(ch->resource, "name"))
+				   : ch->name;
+	const char *type = ch->op == CONTROL_PUT
+				   ? json_string_value(json_object_get(ch->resource, "type"))
+				   : ch->type;
+	return deployment_plan_change(current, next, ch->kind, ch->parent, name ? name : "", type);
+}
+
 /* parse → validate → plan → compile. *docp is consumed. */
-static int prepare(const deployment_t *current, model_doc_t **docp, bool recreate,
+static int prepare(const deployment_t *current, model_doc_t **docp, const control_change_t *ch,
 		   resolve_snapshot_t **out, json_t **plan_out, pr_diag_t *diag)
 {
 	deployment_t *d = NULL;
 	json_t *plan = NULL;
+	bool recreate = ch && ch->recreate;
 	int ret = deployment_from_doc(docp, &d, diag);
 
 	if (ret != 0)
 		return ret;
 	if (current || plan_out) {
-		plan = deployment_plan(current, d);
+		plan = plan_of(current, d, ch);
 		if (!recreate && (ret = refuse_immutable(plan, diag)) != 0)
 			goto cleanup;
 	}
@@ -151,7 +168,7 @@ cleanup:
 
 int control_check(model_doc_t **docp, resolve_snapshot_t **out, pr_diag_t *diag)
 {
-	return prepare(NULL, docp, false, out, NULL, diag);
+	return prepare(NULL, docp, NULL, out, NULL, diag);
 }
 
 /* ---- durable state ------------------------------------------------------------ */
@@ -217,16 +234,20 @@ static void compact_if_due(control_t *c)
 
 /* ---- apply ---------------------------------------------------------------------- */
 
-/* The document a change of one resource turns the current one into. */
-static int edited_doc(const control_t *c, const json_t *record, model_doc_t **out,
-		      pr_diag_t *diag)
+/* The document a change of one resource turns the current one into: it
+ * shares with the current one everything the change does not touch. */
+static int edited_doc(const control_t *c, const control_change_t *ch, const json_t *record,
+		      model_doc_t **out, pr_diag_t *diag)
 {
-	json_t *doc = json_deep_copy(deployment_source_json(control_deployment(c)));
+	json_t *doc = model_doc_edit_copy(deployment_source_json(control_deployment(c)), ch->kind,
+					  ch->parent);
 	int ret = apply_record(doc, record, diag);
-	if (ret == 0)
-		*out = model_doc_from_json(doc, "api");
-	json_decref(doc);
-	return ret;
+	if (ret != 0) {
+		json_decref(doc);
+		return ret;
+	}
+	*out = model_doc_adopt(doc, "api");
+	return 0;
 }
 
 static void publish(control_t *c, resolve_snapshot_t *next)
@@ -251,10 +272,10 @@ int control_apply(control_t *c, control_change_t *ch, json_t **plan, pr_diag_t *
 		ch->doc = NULL;
 	} else {
 		record = change_record(ch);
-		ret = edited_doc(c, record, &doc, diag);
+		ret = edited_doc(c, ch, record, &doc, diag);
 	}
 	if (ret == 0)
-		ret = prepare(control_deployment(c), &doc, ch->recreate, &next, &p, diag);
+		ret = prepare(control_deployment(c), &doc, ch, &next, &p, diag);
 	if (ret != 0 || ch->dry_run || json_array_size(p) == 0)
 		goto cleanup; /* no change is no commit: nothing to persist or publish */
 	if (c->hooks.bind && (ret = c->hooks.bind(c->hooks_ctx, next, diag)) != 0)
@@ -314,10 +335,12 @@ static int load_state(control_t *c, model_doc_t **out, pr_diag_t *diag)
 		return ret;
 	c->snapshot_bytes = file_size(c->state_dir, MODEL_STATE_FILE);
 	ret = journal_open(c->state_dir, seq, replay_one, doc, &c->journal, &c->sequence, diag);
-	if (ret == 0)
-		*out = model_doc_from_json(doc, "state");
-	json_decref(doc);
-	return ret;
+	if (ret != 0) {
+		json_decref(doc);
+		return ret;
+	}
+	*out = model_doc_adopt(doc, "state");
+	return 0;
 }
 
 /* --state-dir, else the deployment's emulator.stateDir. */

@@ -121,6 +121,14 @@ typedef struct search {
 	uint8_t (*reserved)[DNS_NAME_MAXLEN];
 	size_t n_reserved;
 	pr_map_t *done;               /* (node, names) explored without a cycle */
+	/* The rules a ruleset follows for a set of names, found once per ruleset
+	 * and names: every VNet linked to the ruleset reads the same. */
+	pr_map_t *follow_index;       /* (ruleset, names) → follow_lists[i] */
+	struct follow_list {
+		size_t *rules;
+		size_t n;
+	} *follow_lists;
+	size_t n_lists, cap_lists;
 } search_t;
 
 static bool under(const uint8_t *name, const uint8_t *suffix)
@@ -236,6 +244,48 @@ static bool same_node(node_t a, node_t b)
 	return a.external == b.external && a.index == b.index;
 }
 
+/* F-8: the longest rule of ruleset rsi over all of `names`, and every rule
+ * inside it, that could close a loop (a target privres answers itself). */
+static const struct follow_list *rules_to_follow(search_t *s, int rsi, const uint8_t *names)
+{
+	uint8_t key[sizeof(int) + DNS_NAME_MAXLEN];
+	size_t len = dns_name_wire_length(names);
+	memcpy(key, &rsi, sizeof(int));
+	memcpy(key + sizeof(int), names, len);
+	int at = pr_map_get(s->follow_index, key, sizeof(int) + len);
+	if (at >= 0)
+		return &s->follow_lists[at];
+
+	const model_ruleset_t *rs = &s->d->rulesets[rsi];
+	const model_rule_t *cover = NULL;
+	for (size_t r = 0; r < rs->n_rules; r++) {
+		const model_rule_t *rule = &rs->rules[r];
+		if (rule->enabled && under(names, rule->domain_wire) &&
+		    (!cover || rule->labels > cover->labels))
+			cover = rule;
+	}
+	struct follow_list fl = {0};
+	size_t cap = 0;
+	for (size_t r = 0; r < rs->n_rules; r++) {
+		const model_rule_t *rule = &rs->rules[r];
+		/* Rules whose targets are all outside privres can't close a loop. */
+		if (!rule->enabled || !s->rule_relevant[s->rule_base[rsi] + r])
+			continue;
+		bool inside = under(rule->domain_wire, names) &&
+			      dns_name_label_count(rule->domain_wire) > dns_name_label_count(names);
+		if (rule != cover && !inside)
+			continue;
+		if (reserved_overrides(s, rule->domain_wire, deeper(names, rule->domain_wire)))
+			continue;
+		pr_grow(&fl.rules, &cap, fl.n + 1, sizeof(size_t));
+		fl.rules[fl.n++] = r;
+	}
+	pr_grow(&s->follow_lists, &s->cap_lists, s->n_lists + 1, sizeof(*s->follow_lists));
+	s->follow_lists[s->n_lists] = fl;
+	pr_map_put(s->follow_index, key, sizeof(int) + len, (int)s->n_lists, NULL);
+	return &s->follow_lists[s->n_lists++];
+}
+
 static void explore_view(search_t *s, node_t at, const uint8_t *names)
 {
 	const deployment_t *d = s->d;
@@ -248,28 +298,10 @@ static void explore_view(search_t *s, node_t at, const uint8_t *names)
 	if (rsi < 0)
 		return;
 	const model_ruleset_t *rs = &d->rulesets[rsi];
-	/* F-8: the longest rule over all of `names`, and every rule inside it. */
-	const model_rule_t *cover = NULL;
-	for (size_t r = 0; r < rs->n_rules; r++) {
-		const model_rule_t *rule = &rs->rules[r];
-		if (!rule->enabled)
-			continue;
-		if (under(names, rule->domain_wire)) {
-			if (!cover || rule->labels > cover->labels)
-				cover = rule;
-		}
-	}
-	for (size_t r = 0; r < rs->n_rules; r++) {
-		const model_rule_t *rule = &rs->rules[r];
-		/* Rules whose targets are all outside privres can't close a loop. */
-		if (!rule->enabled || !s->rule_relevant[s->rule_base[rsi] + r])
-			continue;
-		bool inside = under(rule->domain_wire, names) &&
-			      dns_name_label_count(rule->domain_wire) > dns_name_label_count(names);
-		if (rule != cover && !inside)
-			continue;
-		if (reserved_overrides(s, rule->domain_wire, deeper(names, rule->domain_wire)))
-			continue;
+	/* a copy: following may add lists and move them (each list's rules stay) */
+	const struct follow_list fl = *rules_to_follow(s, rsi, names);
+	for (size_t k = 0; k < fl.n; k++) {
+		const model_rule_t *rule = &rs->rules[fl.rules[k]];
 		char via[600];
 		snprintf(via, sizeof(via), "%s: %s", rs->name, rule->domain_name);
 		follow(s, at, names, rule->domain_wire, rule->targets, rule->n_targets, via,
@@ -344,6 +376,7 @@ static void prepare_search(search_t *s)
 {
 	const deployment_t *d = s->d;
 	s->done = pr_map_new();
+	s->follow_index = pr_map_new();
 	s->ruleset_of_vnet = pr_malloc((d->n_vnets + 1) * sizeof(int));
 	for (size_t v = 0; v < d->n_vnets; v++)
 		s->ruleset_of_vnet[v] = -1;
@@ -401,6 +434,10 @@ int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 	free(s.rule_base);
 	free(s.reserved);
 	pr_map_destroy(&s.done);
+	pr_map_destroy(&s.follow_index);
+	for (size_t i = 0; i < s.n_lists; i++)
+		free(s.follow_lists[i].rules);
+	free(s.follow_lists);
 	return pr_diag_count(diag) > before ? PR_ELOOP : 0;
 }
 

@@ -320,13 +320,18 @@ int model_doc_load_file(const char *path, model_doc_t **doc, pr_diag_t *diag)
 	return rc;
 }
 
-model_doc_t *model_doc_from_json(const json_t *value, const char *name)
+model_doc_t *model_doc_adopt(json_t *value, const char *name)
 {
 	model_doc_t *d = pr_calloc(1, sizeof(*d));
-	d->root = json_deep_copy(value);
+	d->root = value;
 	d->marks = marks_new();
 	d->name = pr_strdup(name);
 	return d;
+}
+
+model_doc_t *model_doc_from_json(const json_t *value, const char *name)
+{
+	return model_doc_adopt(json_deep_copy(value), name);
 }
 
 const json_t *model_doc_json(const model_doc_t *doc)

@@ -13,70 +13,138 @@ static void set_str(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
-static json_t *nth(json_t *obj, const char *key, size_t i)
+/* The model's id of top-level resource i of kind k (NULL for kinds the
+ * model gives none: external servers). */
+static const char *top_id(const deployment_t *d, model_kind_id_t k, size_t i)
 {
-	return json_array_get(json_object_get(obj, key), i);
+	switch (k) {
+	case MODEL_KIND_VNET:
+		return i < d->n_vnets ? d->vnets[i].id : NULL;
+	case MODEL_KIND_RESOLVER:
+		return i < d->n_resolvers ? d->resolvers[i].id : NULL;
+	case MODEL_KIND_RULESET:
+		return i < d->n_rulesets ? d->rulesets[i].id : NULL;
+	case MODEL_KIND_ZONE:
+		return i < d->n_zones ? d->zones[i].id : NULL;
+	case MODEL_KIND_VM:
+		return i < d->n_vms ? d->vms[i].id : NULL;
+	case MODEL_KIND_DOMAIN_LIST:
+		return i < d->n_domain_lists ? d->domain_lists[i].id : NULL;
+	case MODEL_KIND_POLICY:
+		return i < d->n_policies ? d->policies[i].id : NULL;
+	default:
+		return NULL;
+	}
 }
 
-static void annotate_links(json_t *owner, const model_vnet_link_t *links, size_t n)
+/* The model's id of child j of top-level resource i, for the kinds whose
+ * children carry one. */
+static const char *child_id(const deployment_t *d, model_kind_id_t k, size_t i, size_t j)
 {
-	for (size_t i = 0; i < n; i++)
-		set_str(nth(owner, "virtualNetworkLinks", i), "id", links[i].id);
+	switch (k) {
+	case MODEL_KIND_INBOUND:
+		return j < d->resolvers[i].n_inbound ? d->resolvers[i].inbound[j].id : NULL;
+	case MODEL_KIND_OUTBOUND:
+		return j < d->resolvers[i].n_outbound ? d->resolvers[i].outbound[j].id : NULL;
+	case MODEL_KIND_RULE:
+		return j < d->rulesets[i].n_rules ? d->rulesets[i].rules[j].id : NULL;
+	case MODEL_KIND_RULESET_LINK:
+		return j < d->rulesets[i].n_links ? d->rulesets[i].links[j].id : NULL;
+	case MODEL_KIND_ZONE_LINK:
+		return j < d->zones[i].n_links ? d->zones[i].links[j].id : NULL;
+	case MODEL_KIND_SECURITY_RULE:
+		return j < d->policies[i].n_rules ? d->policies[i].rules[j].id : NULL;
+	case MODEL_KIND_POLICY_LINK:
+		return j < d->policies[i].n_links ? d->policies[i].links[j].id : NULL;
+	default:
+		return NULL;
+	}
 }
 
-/* After validation every list element decoded into exactly one resource, in
- * order, so the copy's elements line up with the model's arrays. */
+/* What the model computed for one resource (top-level i, or child j of i),
+ * written onto its JSON copy r: its id and allocated addresses. After
+ * validation every list element decoded into exactly one resource, in order,
+ * so the document's indexes are the model's. */
+static void annotate_one(const deployment_t *d, const model_kind_t *k, size_t i, size_t j,
+			 json_t *r)
+{
+	char ip[16];
+	if (!json_is_object(r))
+		return;
+	set_str(r, "id", k->parent < 0 ? top_id(d, k->id, i) : child_id(d, k->id, i, j));
+	if (k->id == MODEL_KIND_INBOUND && j < d->resolvers[i].n_inbound &&
+	    d->resolvers[i].inbound[j].has_address) {
+		json_t *cfg = json_array_get(json_object_get(r, "ipConfigurations"), 0);
+		set_str(cfg ? cfg : r, "privateIpAddress",
+			pr_ipv4_format(d->resolvers[i].inbound[j].address, ip));
+	}
+	if (k->id == MODEL_KIND_VM && i < d->n_vms)
+		set_str(r, "privateIpAddress", pr_ipv4_format(d->vms[i].address, ip));
+}
+
+/* Top-level resource i of kind top (a JSON copy r) with its children. */
+static void annotate_tree(const deployment_t *d, const model_kind_t *top, size_t i, json_t *r)
+{
+	annotate_one(d, top, i, 0, r);
+	for (int c = 0; c < MODEL_KIND_COUNT; c++) {
+		const model_kind_t *ck = model_kind((model_kind_id_t)c);
+		if (ck->parent != (int)top->id)
+			continue;
+		size_t j;
+		json_t *child;
+		json_array_foreach(json_object_get(r, ck->key), j, child)
+			annotate_one(d, ck, i, j, child);
+	}
+}
+
 json_t *deployment_to_json(const deployment_t *d)
 {
 	json_t *root = json_deep_copy(d->doc);
-	char ip[16];
-	for (size_t i = 0; i < d->n_vnets; i++)
-		set_str(nth(root, "virtualNetworks", i), "id", d->vnets[i].id);
-	for (size_t i = 0; i < d->n_resolvers; i++) {
-		const model_resolver_t *r = &d->resolvers[i];
-		json_t *jr = nth(root, "dnsResolvers", i);
-		set_str(jr, "id", r->id);
-		for (size_t j = 0; j < r->n_inbound; j++) {
-			json_t *je = nth(jr, "inboundEndpoints", j);
-			set_str(je, "id", r->inbound[j].id);
-			json_t *cfg = nth(je, "ipConfigurations", 0);
-			if (r->inbound[j].has_address)
-				set_str(cfg ? cfg : je, "privateIpAddress",
-					pr_ipv4_format(r->inbound[j].address, ip));
-		}
-		for (size_t j = 0; j < r->n_outbound; j++)
-			set_str(nth(jr, "outboundEndpoints", j), "id", r->outbound[j].id);
-	}
-	for (size_t i = 0; i < d->n_rulesets; i++) {
-		const model_ruleset_t *rs = &d->rulesets[i];
-		json_t *jr = nth(root, "dnsForwardingRulesets", i);
-		set_str(jr, "id", rs->id);
-		for (size_t j = 0; j < rs->n_rules; j++)
-			set_str(nth(jr, "forwardingRules", j), "id", rs->rules[j].id);
-		annotate_links(jr, rs->links, rs->n_links);
-	}
-	for (size_t i = 0; i < d->n_zones; i++) {
-		json_t *jz = nth(root, "privateDnsZones", i);
-		set_str(jz, "id", d->zones[i].id);
-		annotate_links(jz, d->zones[i].links, d->zones[i].n_links);
-	}
-	for (size_t i = 0; i < d->n_vms; i++) {
-		json_t *jv = nth(root, "virtualMachines", i);
-		set_str(jv, "id", d->vms[i].id);
-		set_str(jv, "privateIpAddress", pr_ipv4_format(d->vms[i].address, ip));
-	}
-	for (size_t i = 0; i < d->n_domain_lists; i++)
-		set_str(nth(root, "dnsResolverDomainLists", i), "id", d->domain_lists[i].id);
-	const char *pkey = json_object_get(root, "dnsResolverPolicies") ? "dnsResolverPolicies"
-									  : "dnsSecurityPolicies";
-	for (size_t i = 0; i < d->n_policies; i++) {
-		json_t *jp = nth(root, pkey, i);
-		set_str(jp, "id", d->policies[i].id);
-		for (size_t j = 0; j < d->policies[i].n_rules; j++)
-			set_str(nth(jp, "dnsSecurityRules", j), "id", d->policies[i].rules[j].id);
-		annotate_links(jp, d->policies[i].links, d->policies[i].n_links);
+	for (int k = 0; k < MODEL_KIND_COUNT; k++) {
+		const model_kind_t *top = model_kind((model_kind_id_t)k);
+		if (top->parent >= 0)
+			continue;
+		size_t i;
+		json_t *r;
+		json_array_foreach(model_doc_collection(root, top, NULL, false, NULL), i, r)
+			annotate_tree(d, top, i, r);
 	}
 	return root;
+}
+
+/* The document's element of kind k (under parent) and its indexes. */
+static const json_t *find_resource(const deployment_t *d, const model_kind_t *k,
+				   const char *parent, const char *name, const char *type,
+				   size_t *i, size_t *j)
+{
+	const model_kind_t *top = k->parent < 0 ? k : model_kind((model_kind_id_t)k->parent);
+	json_t *doc = (json_t *)d->doc; /* only read: no collection is created */
+	const json_t *t = model_doc_find(model_doc_collection(doc, top, NULL, false, NULL),
+					 k->parent < 0 ? name : parent ? parent : "", NULL, i);
+	if (!t || k->parent < 0)
+		return t;
+	return model_doc_find(json_object_get(t, k->key), name,
+			      k->keyed_by_type ? (type ? type : "") : NULL, j);
+}
+
+json_t *deployment_resource_to_json(const deployment_t *d, const model_kind_t *k,
+				    const char *parent, const char *name, const char *type)
+{
+	size_t i = 0, j = 0;
+	const json_t *r = find_resource(d, k, parent, name, type, &i, &j);
+	if (!r)
+		return NULL;
+	json_t *copy = json_deep_copy(r);
+	if (k->parent < 0)
+		annotate_tree(d, k, i, copy);
+	else
+		annotate_one(d, k, i, j, copy);
+	return copy;
+}
+
+const char *model_top_id(const deployment_t *d, const model_kind_t *k, size_t i)
+{
+	return top_id(d, k->id, i);
 }
 
 /* A string that YAML would read back as something else must be quoted. */

@@ -469,6 +469,10 @@ int model_doc_load_text(const char *text, size_t len, const char *name, model_do
 /* A document over a JSON value with no positions (API input). The value is
  * copied (deep). */
 model_doc_t *model_doc_from_json(const json_t *value, const char *name);
+/* The same over value itself, whose reference the document takes. A value
+ * may share parts with other documents (model_doc_edit_copy): documents and
+ * deployments never modify their JSON. */
+model_doc_t *model_doc_adopt(json_t *value, const char *name);
 /* The JSON of the document (borrowed). */
 const json_t *model_doc_json(const model_doc_t *doc);
 void model_doc_destroy(model_doc_t **docp);
@@ -602,6 +606,15 @@ bool model_key_is_read_only(const char *key);
  * properties do) and provisioningState ("Succeeded": a change is applied whole
  * or not at all). For the API's answers and exports. */
 void model_annotate_outputs(json_t *doc);
+/* The same outputs on one exported resource of kind k and its children. */
+void model_annotate_resource_outputs(const model_kind_t *k, json_t *resource);
+
+/* One resource of kind k (named name, of record type type for record sets,
+ * under the resource named parent for child kinds) as deployment_to_json
+ * writes it, with its child collections for top-level kinds; a new value
+ * (owned), or NULL when there is none. Costs the resource, not the deployment. */
+json_t *deployment_resource_to_json(const deployment_t *d, const model_kind_t *k,
+				    const char *parent, const char *name, const char *type);
 
 /* Edits of a deployment document (design.md §5 shape) by kind, shared by every
  * surface that changes one resource and by the journal's replay (design.md §7).
@@ -616,6 +629,11 @@ json_t *model_doc_collection(json_t *doc, const model_kind_t *k, const char *par
 /* The element of arr named name (and of record type type when not NULL), its
  * index in *at (may be NULL); NULL when none. */
 json_t *model_doc_find(const json_t *arr, const char *name, const char *type, size_t *at);
+/* A copy of doc (owned) to edit kind k's collection (under parent) in with
+ * model_doc_put or model_doc_remove, leaving doc as it is: only the values on
+ * the way to that collection are copied, everything else is shared, so that
+ * a change of one resource costs that resource's collection, not the document. */
+json_t *model_doc_edit_copy(const json_t *doc, const model_kind_t *k, const char *parent);
 /* Put resource res (copied) into doc: a new one is appended, an existing one
  * (same name, same type for record sets) is replaced, keeping its child
  * collections when res does not give them. Returns 0 or PR_ENOTFOUND (no
@@ -646,6 +664,14 @@ int model_doc_remove(json_t *doc, const model_kind_t *k, const char *parent, con
  * appear as one resource of type "privres/settings".
  */
 json_t *deployment_plan(const deployment_t *from, const deployment_t *to);
+
+/* The same plan for a change of one resource (of kind k named name, of record
+ * type type for record sets, under the resource named parent for child kinds)
+ * when nothing else differs between from and to: it costs that resource (with
+ * its children when it is created or deleted), not the deployment. */
+json_t *deployment_plan_change(const deployment_t *from, const deployment_t *to,
+			       const model_kind_t *k, const char *parent, const char *name,
+			       const char *type);
 
 /* The first immutable change of a plan (borrowed from plan), or NULL. */
 const json_t *deployment_plan_first_immutable(const json_t *plan);

@@ -58,3 +58,7 @@ void model_decode_encrypted(model_ctx_t *c, const json_t *e);
 void model_validate_encrypted(model_ctx_t *c);
 /* Is name one of the deployment's listeners (validate.c)? */
 bool listener_exists(const deployment_t *d, const char *name);
+
+/* The model's id of top-level resource i of kind k, NULL for the kinds it
+ * gives none (encode.c). */
+const char *model_top_id(const deployment_t *d, const model_kind_t *k, size_t i);

@@ -161,13 +161,18 @@ static const model_kind_t *top_kind(const char *key)
 	return NULL;
 }
 
+static char *arm_prefix(const deployment_t *d)
+{
+	return pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/", d->subscription,
+			   d->resource_group);
+}
+
 static void collect(const deployment_t *d, side_t *s)
 {
 	if (!d)
 		return;
 	json_t *root = deployment_to_json(d);
-	char *prefix = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/",
-				   d->subscription, d->resource_group);
+	char *prefix = arm_prefix(d);
 	json_t *settings = json_object();
 	const char *key;
 	json_t *v;
@@ -285,12 +290,9 @@ static int by_rank_down(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-json_t *deployment_plan(const deployment_t *from, const deployment_t *to)
+/* The plan of side a into side b (both consumed). */
+static json_t *compare(side_t a, side_t b)
 {
-	side_t a = {0}, b = {0};
-	PR_REQUIRE(to);
-	collect(from, &a);
-	collect(to, &b);
 	index_side(&a);
 	index_side(&b);
 	json_t *plan = json_array();
@@ -364,6 +366,108 @@ json_t *deployment_plan(const deployment_t *from, const deployment_t *to)
 	side_free(&a);
 	side_free(&b);
 	return plan;
+}
+
+json_t *deployment_plan(const deployment_t *from, const deployment_t *to)
+{
+	side_t a = {0}, b = {0};
+	PR_REQUIRE(to);
+	collect(from, &a);
+	collect(to, &b);
+	return compare(a, b);
+}
+
+/* ---- the plan of a change of one resource ---------------------------------------- */
+
+/* The document's top-level resource named name of kind top, its index in *i. */
+static const json_t *top_of(const deployment_t *d, const model_kind_t *top, const char *name,
+			    size_t *i)
+{
+	json_t *arr = model_doc_collection((json_t *)d->doc, top, NULL, false, NULL);
+	return model_doc_find(arr, name ? name : "", NULL, i);
+}
+
+/* Are the child collections of two versions of a resource the same? Most
+ * often they are the very same values (a change shares what it does not
+ * touch), which json_equal sees at once. */
+static bool same_children(const model_kind_t *top, const json_t *x, const json_t *y)
+{
+	for (int c = 0; c < MODEL_KIND_COUNT; c++) {
+		const model_kind_t *ck = model_kind((model_kind_id_t)c);
+		if (ck->parent != (int)top->id)
+			continue;
+		json_t *p = json_object_get(x, ck->key), *q = json_object_get(y, ck->key);
+		if ((p || q) && !(p && q && json_equal(p, q)))
+			return false;
+	}
+	return true;
+}
+
+/* Top-level resource i of d, named name, into s; with its children when asked. */
+static void collect_top(const deployment_t *d, side_t *s, const model_kind_t *top,
+			const char *name, size_t i, bool children)
+{
+	char *prefix = arm_prefix(d);
+	json_t *r = deployment_resource_to_json(d, top, NULL, name, NULL);
+	entry_t *e = add_resource(d, s, top, r, i, 0, NULL, prefix);
+	if (children) {
+		char *pid = pr_strdup(e->id);
+		collect_children(d, s, top, i, r, pid);
+		free(pid);
+	}
+	json_decref(r);
+	free(prefix);
+}
+
+/* Child resource (kind k, named name of type type) of top-level resource i. */
+static void collect_child(const deployment_t *d, side_t *s, const model_kind_t *k, size_t i,
+			  const json_t *top_json, const char *name, const char *type)
+{
+	size_t j = 0;
+	if (!model_doc_find(json_object_get(top_json, k->key), name,
+			    k->keyed_by_type ? (type ? type : "") : NULL, &j))
+		return;
+	const model_kind_t *top = model_kind((model_kind_id_t)k->parent);
+	json_t *r = deployment_resource_to_json(d, k, str_of(top_json, "name"), name, type);
+	const char *pid = model_top_id(d, top, i);
+	char *computed = NULL;
+	if (!pid) { /* as collect() names a parent the model gives no id */
+		char *prefix = arm_prefix(d);
+		pid = computed = pr_asprintf("%s%s/%s", prefix, top->arm_type,
+					     str_of(top_json, "name"));
+		free(prefix);
+	}
+	add_resource(d, s, k, r, j, i, pid, NULL);
+	json_decref(r);
+	free(computed);
+}
+
+json_t *deployment_plan_change(const deployment_t *from, const deployment_t *to,
+			       const model_kind_t *k, const char *parent, const char *name,
+			       const char *type)
+{
+	side_t a = {0}, b = {0};
+	const model_kind_t *top = k->parent < 0 ? k : model_kind((model_kind_id_t)k->parent);
+	const char *top_name = k->parent < 0 ? name : parent;
+	size_t ia = 0, ib = 0;
+	const json_t *x = from ? top_of(from, top, top_name, &ia) : NULL;
+	const json_t *y = top_of(to, top, top_name, &ib);
+
+	PR_REQUIRE(to);
+	if (k->parent < 0) {
+		/* a resource's children change with it only when it comes or goes */
+		bool children = !x || !y || !same_children(top, x, y);
+		if (x)
+			collect_top(from, &a, top, top_name, ia, children);
+		if (y)
+			collect_top(to, &b, top, top_name, ib, children);
+	} else {
+		if (x)
+			collect_child(from, &a, k, ia, x, name, type);
+		if (y)
+			collect_child(to, &b, k, ib, y, name, type);
+	}
+	return compare(a, b);
 }
 
 const json_t *deployment_plan_first_immutable(const json_t *plan)

@@ -167,6 +167,33 @@ json_t *model_doc_collection(json_t *doc, const model_kind_t *k, const char *par
 	return json_is_array(arr) ? arr : NULL;
 }
 
+/* A shallow copy of element key of obj (an object or an array), put in
+ * place of the original in obj; the copy (borrowed), or NULL. */
+static json_t *own_member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!json_is_object(v) && !json_is_array(v))
+		return NULL;
+	json_t *copy = json_copy(v);
+	json_object_set_new(obj, key, copy);
+	return copy;
+}
+
+json_t *model_doc_edit_copy(const json_t *doc, const model_kind_t *k, const char *parent)
+{
+	json_t *root = json_copy((json_t *)doc);
+	const model_kind_t *top = k->parent < 0 ? k : &kinds[k->parent];
+	const char *key = json_object_get(root, top->key) || !top->alias ? top->key : top->alias;
+	json_t *arr = own_member(root, key);
+	size_t at = 0;
+	if (k->parent < 0 || !model_doc_find(arr, parent ? parent : "", NULL, &at))
+		return root;
+	json_t *p = json_copy(json_array_get(arr, at));
+	json_array_set_new(arr, at, p);
+	own_member(p, k->key);
+	return root;
+}
+
 int model_doc_put(json_t *doc, const model_kind_t *k, const char *parent, const json_t *res)
 {
 	int err = 0;
@@ -243,23 +270,27 @@ static char *etag_of(const model_kind_t *k, const json_t *r)
 	return e;
 }
 
+static void annotate(const model_kind_t *k, json_t *arr);
+
+void model_annotate_resource_outputs(const model_kind_t *k, json_t *r)
+{
+	if (strncmp(k->arm_type, "Microsoft.", 10) != 0 || !json_is_object(r))
+		return; /* an emulator resource (external servers): no resource manager */
+	char *etag = etag_of(k, r);
+	json_object_set_new(r, "etag", json_string(etag));
+	free(etag);
+	json_object_set_new(r, "provisioningState", json_string("Succeeded"));
+	for (size_t c = 0; c < MODEL_KIND_COUNT; c++)
+		if (kinds[c].parent == (int)k->id)
+			annotate(&kinds[c], json_object_get(r, kinds[c].key));
+}
+
 static void annotate(const model_kind_t *k, json_t *arr)
 {
 	size_t i;
 	json_t *r;
-	if (strncmp(k->arm_type, "Microsoft.", 10) != 0)
-		return; /* an emulator resource (external servers): no resource manager */
-	json_array_foreach(arr, i, r) {
-		if (!json_is_object(r))
-			continue;
-		char *etag = etag_of(k, r);
-		json_object_set_new(r, "etag", json_string(etag));
-		free(etag);
-		json_object_set_new(r, "provisioningState", json_string("Succeeded"));
-		for (size_t c = 0; c < MODEL_KIND_COUNT; c++)
-			if (kinds[c].parent == (int)k->id)
-				annotate(&kinds[c], json_object_get(r, kinds[c].key));
-	}
+	json_array_foreach(arr, i, r)
+		model_annotate_resource_outputs(k, r);
 }
 
 void model_annotate_outputs(json_t *doc)
