@@ -603,6 +603,29 @@ bool model_key_is_read_only(const char *key);
  * or not at all). For the API's answers and exports. */
 void model_annotate_outputs(json_t *doc);
 
+/* The resource manager's shapes (model/arm.c), for the ARM surface and
+ * privresctl's output. */
+
+/* "/subscriptions/<s>/resourceGroups/<rg>/providers/" of an exported
+ * deployment (borrowed; the defaults when it names none). Owned. */
+char *model_arm_base(const json_t *all);
+/* Resource e (borrowed) of kind k as an ARM GET returns it (owned): {id, name,
+ * type, etag, location and tags when tracked, properties{…, provisioningState}},
+ * references as {id}. all: the exported, annotated deployment e lives in;
+ * parent_id and parent (borrowed; NULL at the top): its parent's id and element. */
+json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char *parent_id,
+			   const json_t *parent, const json_t *e);
+/* An ARM request body (borrowed) as the resource in the document's shape
+ * (owned, in *out) for kind k named name (and of record type type). Computed
+ * properties are dropped as the resource manager ignores them; unknown ones
+ * stay, for the model to refuse. 0, or PR_EPARSE/PR_ECONFIG with diag. */
+int model_arm_to_doc(const model_kind_t *k, const char *name, const char *type, const json_t *body,
+		     json_t **out, pr_diag_t *diag);
+/* The record array key of a record type ("aRecords"; "soaRecord"), or NULL. */
+const char *model_arm_record_key(const char *type);
+/* Is key a property the resource manager computes (ignored on input)? */
+bool model_arm_is_computed(const char *key);
+
 /* Edits of a deployment document (design.md §5 shape) by kind, shared by every
  * surface that changes one resource and by the journal's replay (design.md §7).
  * Names compare case-insensitively, as the cloud's resource names do. */
