@@ -146,13 +146,20 @@ typedef struct view {
 	char *parent_id;
 	json_t *collection;   /* borrowed; NULL when empty */
 	json_t *element;      /* the resource, when named and present (borrowed) */
+	json_t *soa;          /* a zone's SOA record set (owned), for record sets */
 } view_t;
 
 static void view_clear(view_t *v)
 {
 	json_decref(v->all);
+	json_decref(v->soa);
 	free(v->parent_id);
 	memset(v, 0, sizeof(*v));
+}
+
+static bool is_soa(const arm_route_t *r)
+{
+	return r->kind->keyed_by_type && r->type && !strcmp(r->type, "SOA");
 }
 
 /* Fill v for route r. Returns 0, or answers 404 for a missing parent. */
@@ -178,7 +185,11 @@ static int view_of(arm_t *a, const arm_route_t *r, view_t *v, arm_response_t *rs
 		json_decref(shape);
 	}
 	v->collection = model_doc_collection(v->all, k, r->parent, false, NULL);
-	if (r->name)
+	if (k->keyed_by_type)
+		v->soa = model_arm_soa(v->parent);
+	if (r->name && is_soa(r))
+		v->element = !strcmp(r->name, "@") ? v->soa : NULL;
+	else if (r->name)
 		v->element = model_doc_find(v->collection, r->name, k->keyed_by_type ? r->type : NULL,
 					    NULL);
 	return 0;
@@ -349,6 +360,8 @@ static void list(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_re
 	json_t *items = json_array();
 	size_t i;
 	json_t *e;
+	if (v.soa && (!r->type || is_soa(r)))
+		json_array_append_new(items, shape_of(&v, r->kind, v.soa));
 	json_array_foreach(v.collection, i, e)
 		if (!r->kind->keyed_by_type || !r->type || !strcasecmp(str(e, "type"), r->type))
 			json_array_append_new(items, shape_of(&v, r->kind, e));
@@ -492,18 +505,45 @@ static void put_shape(arm_t *a, const arm_request_t *rq, const arm_route_t *r, c
 	json_decref(res);
 }
 
-static void put(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_response_t *rs)
+/* The SOA record set is the zone's soa: a change of the zone (Z-2). */
+static void put_soa(arm_t *a, const arm_request_t *rq, const arm_route_t *r, const json_t *body,
+		    const view_t *v, arm_response_t *rs)
+{
+	json_t *zone = NULL;
+	pr_diag_t *diag = pr_diag_new();
+	int err = strcmp(r->name, "@") ? PR_ECONFIG : 0;
+	if (err)
+		pr_diag_add(diag, NULL, 0, 0, NULL, "Z-2", PR_ECONFIG,
+			    "a zone has one SOA record set, named '@'");
+	else
+		err = model_arm_soa_to_zone(v->parent, body, &zone, diag);
+	if (err != 0) {
+		fail_change(rs, err, diag, false);
+	} else {
+		control_change_t ch = {.op = CONTROL_PUT, .kind = model_kind(MODEL_KIND_ZONE),
+				       .resource = zone};
+		if (apply(a, &ch, rs))
+			answer_changed(a, rq, r, 200, rs);
+	}
+	json_decref(zone);
+	pr_diag_destroy(&diag);
+}
+
+static void put(arm_t *a, const arm_request_t *rq, arm_route_t *r, arm_response_t *rs)
 {
 	json_t *body = parse_body(rq, rs);
 	if (!body)
 		return;
 	view_t v;
-	if (view_of(a, r, &v, rs) == 0 && preconditions(rq, v.element, rs)) {
+	if (view_of(a, r, &v, rs) == 0 && is_soa(r)) {
+		if (preconditions(rq, v.element, rs))
+			put_soa(a, rq, r, body, &v, rs);
+	} else if (rs->status == 0 && preconditions(rq, v.element, rs)) {
 		bool existed = v.element != NULL;
 		/* a resource keeps the name it was created with */
 		if (existed) {
-			free(((arm_route_t *)r)->name);
-			((arm_route_t *)r)->name = pr_strdup(str(v.element, "name"));
+			free(r->name);
+			r->name = pr_strdup(str(v.element, "name"));
 		}
 		view_clear(&v);
 		put_shape(a, rq, r, body, existed, rs);
@@ -564,6 +604,11 @@ static void delete(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_
 	}
 	if (!preconditions(rq, v.element, rs))
 		return view_clear(&v);
+	if (is_soa(r)) {
+		fail(rs, 400, "BadRequest", NULL, NULL,
+		     "The SOA record set can't be deleted; it goes with its zone (Z-2).");
+		return view_clear(&v);
+	}
 	char *name = pr_strdup(str(v.element, "name"));
 	json_t *all = json_incref(v.all);
 	view_clear(&v);
@@ -680,7 +725,7 @@ static bool method_is(const arm_request_t *rq, const char *m)
 	return strcmp(rq->method, m) == 0;
 }
 
-static void dispatch(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_response_t *rs)
+static void dispatch(arm_t *a, const arm_request_t *rq, arm_route_t *r, arm_response_t *rs)
 {
 	switch (r->target) {
 	case ARM_OPERATION:

@@ -7,6 +7,7 @@
  * here: references (a name or an id in the document, {id} in the cloud),
  * a VNet's addressSpace and subnets, a subnet's delegations, and the typed
  * record arrays of a record set (records as zone-file text in the document). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,10 @@ static void record_set_out(json_t *props, const json_t *e, const char *zone)
 	if (!json_object_get(props, "isAutoRegistered"))
 		json_object_set_new(props, "isAutoRegistered", json_false());
 	const arm_rtype_t *t = rtype(type);
+	if (!strcmp(type, "SOA")) {
+		json_object_set(props, "soaRecord", json_object_get(e, "soa"));
+		json_object_del(props, "soa");
+	}
 	if (!t)
 		return;
 	json_t *l = json_array();
@@ -624,5 +629,68 @@ int model_arm_to_doc(const model_kind_t *k, const char *name, const char *type, 
 		return rc;
 	}
 	*out = doc;
+	return 0;
+}
+
+/* ---- the SOA record set: the zone's soa (Z-2) ---------------------------------------- */
+
+/* The SOA fields of the cloud with the model's defaults (Z-2). */
+static const struct {
+	const char *key;
+	size_t offset;
+} soa_numbers[] = {
+	{"serialNumber", offsetof(model_soa_t, serial)},
+	{"refreshTime", offsetof(model_soa_t, refresh)},
+	{"retryTime", offsetof(model_soa_t, retry)},
+	{"expireTime", offsetof(model_soa_t, expire)},
+	{"minimumTtl", offsetof(model_soa_t, minimum)},
+};
+
+json_t *model_arm_soa(const json_t *zone)
+{
+	model_soa_t dflt = MODEL_SOA_DEFAULTS;
+	const json_t *given = json_object_get(zone, "soa");
+	json_t *soa = json_pack("{s:s, s:s}", "host", dflt.host, "email", dflt.email);
+	for (size_t i = 0; i < sizeof(soa_numbers) / sizeof(*soa_numbers); i++)
+		json_object_set_new(soa, soa_numbers[i].key,
+				    json_integer(*(const uint32_t *)((const char *)&dflt +
+								     soa_numbers[i].offset)));
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)given, k, v)
+		if (strcmp(k, "ttl") != 0)
+			json_object_set(soa, k, v);
+	const json_t *ttl = json_object_get(given, "ttl");
+	json_t *rs = json_pack("{s:s, s:s, s:o, s:o}", "name", "@", "type", "SOA", "ttl",
+			       ttl ? json_incref((json_t *)ttl) : json_integer(dflt.ttl), "soa", soa);
+	if (json_object_get(zone, "etag"))
+		json_object_set(rs, "etag", json_object_get(zone, "etag"));
+	return rs;
+}
+
+int model_arm_soa_to_zone(const json_t *zone, const json_t *body, json_t **out, pr_diag_t *diag)
+{
+	const json_t *props = json_object_get(body, "properties");
+	const json_t *soa = json_object_get(props, "soaRecord");
+	if (!json_is_object(props) || (soa && !json_is_object(soa))) {
+		pr_diag_add(diag, NULL, 0, 0, "properties.soaRecord", "Z-2", PR_ECONFIG,
+			    "an SOA record set is {properties: {ttl, soaRecord: {…}}}");
+		return PR_ECONFIG;
+	}
+	const model_kind_t *k = model_kind(MODEL_KIND_ZONE);
+	json_t *z = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)zone, key, v)
+		if (!model_kind_is_child_key(k, key) && !model_key_is_read_only(key))
+			json_object_set(z, key, v);
+	json_t *s = json_object();
+	json_object_foreach((json_t *)soa, key, v)
+		if (strcmp(key, "host") != 0) /* the cloud's: not settable */
+			json_object_set(s, key, v);
+	if (json_object_get(props, "ttl"))
+		json_object_set(s, "ttl", json_object_get(props, "ttl"));
+	json_object_set_new(z, "soa", s);
+	*out = z;
 	return 0;
 }

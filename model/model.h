@@ -625,6 +625,14 @@ int model_arm_to_doc(const model_kind_t *k, const char *name, const char *type, 
 const char *model_arm_record_key(const char *type);
 /* Is key a property the resource manager computes (ignored on input)? */
 bool model_arm_is_computed(const char *key);
+/* A private zone's SOA record set ("@", type SOA) in the document's shape
+ * (owned), from the zone element (borrowed): its soa over the Z-2 defaults. */
+json_t *model_arm_soa(const json_t *zone);
+/* A PUT of the SOA record set as a change of its zone: *out (owned) is the
+ * zone element without its children (kept as they are) and with soa from
+ * body's soaRecord and ttl (the host is the cloud's and stays). 0 or
+ * PR_ECONFIG with diag. */
+int model_arm_soa_to_zone(const json_t *zone, const json_t *body, json_t **out, pr_diag_t *diag);
 
 /* Edits of a deployment document (design.md §5 shape) by kind, shared by every
  * surface that changes one resource and by the journal's replay (design.md §7).

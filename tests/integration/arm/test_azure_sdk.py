@@ -139,9 +139,10 @@ def build_zone(d, pdns):
     r = ask(d, "azure-dns/hub", "web.azure.contoso.com.")
     check(addresses(r) == ["10.10.2.5"], "dns: the hub sees web.azure.contoso.com → 10.10.2.5")
     types = sorted(x.type.split("/")[-1] for x in pdns.record_sets.list(RG, "azure.contoso.com"))
-    check(types == ["A", "CNAME", "MX", "SRV", "TXT"], "privatedns: record sets listed: %s" % types)
+    check(types == ["A", "CNAME", "MX", "SOA", "SRV", "TXT"],
+          "privatedns: record sets listed, the zone's SOA among them: %s" % types)
     paged = list(pdns.record_sets.list(RG, "azure.contoso.com", top=2))
-    check(len(paged) == 5, "privatedns: list with $top=2 follows nextLink to all 5")
+    check(len(paged) == 6, "privatedns: list with $top=2 follows nextLink to all 6")
 
 
 def build_resolver(d, res):
