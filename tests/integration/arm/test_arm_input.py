@@ -15,24 +15,16 @@ import ssl
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.chdir("/")
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
-import privres_harness as h  # noqa: E402
+from arm_harness import NET, SUB, check, finish, start  # noqa: E402
 
-SUB = "00000000-0000-0000-0000-000000000000"
-NET = "/subscriptions/%s/resourceGroups/privres/providers/Microsoft.Network" % SUB
 TOKEN = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJwcml2cmVzIn0.c2ln"
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 class Arm:
@@ -227,18 +219,10 @@ def policies(arm, d):
 
 
 def main():
-    state = os.path.join(os.environ.get("TMPDIR", "/tmp"), "privres-arm-in-%d" % os.getpid())
-    d = h.Privresd("location: eastus\nemulator: {listen: loopback, basePort: 0}\n",
-                   args=["--arm-listen", "127.0.0.1:0"], state_dir=state)
+    d, port, ca = start("location: eastus\nemulator: {listen: loopback, basePort: 0}\n",
+                        "arm-input")
     try:
-        m = None
-        for _ in range(100):
-            m = re.search(r"ARM REST on https://127\.0\.0\.1:(\d+)", d.log())
-            if m:
-                break
-            time.sleep(0.05)
-        port = int(m.group(1))
-        arm = Arm(port, os.path.join(state, "tls", "ca.pem"))
+        arm = Arm(port, ca)
         auth_and_versions(arm)
         bodies(arm)
         slow_and_many(arm, port)
@@ -246,9 +230,7 @@ def main():
         check(d.proc.poll() is None, "privresd is still running")
     finally:
         d.stop()
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
+    finish()
 
 
 main()

@@ -6,11 +6,10 @@ change; get, list with paging, update and delete of every type; a stale etag →
 412 (M-2); a rule targeting 168.63.129.16 (F-5) and a P-1 link refused with the
 cloud's error code; an outbound endpoint in use refused on delete (O-4)."""
 import os
-import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.chdir("/")  # a neutral directory: Debian's modules, not the tree's
 
 import dns.message  # noqa: E402
@@ -24,11 +23,9 @@ from azure.mgmt.network import NetworkManagementClient  # noqa: E402
 from azure.mgmt.privatedns import PrivateDnsManagementClient  # noqa: E402
 from azure.mgmt.privatedns import models as pm  # noqa: E402
 
-import privres_harness as h  # noqa: E402
+from arm_harness import RG, SUB, check, finish, start  # noqa: E402
 
-SUB = "00000000-0000-0000-0000-000000000000"
-RG = "privres"
-failures = []
+NAME = "arm-sdk"
 
 DEPLOYMENT = """location: eastus
 externalDnsServers:
@@ -43,11 +40,6 @@ emulator:
   basePort: 0
 """
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 class FixedToken:
@@ -308,19 +300,10 @@ def list_update_delete(d, res, pdns, net):
 
 
 def main():
-    state = os.path.join(os.environ.get("TMPDIR", "/tmp"), "privres-arm-%d" % os.getpid())
-    d = h.Privresd(DEPLOYMENT, args=["--arm-listen", "127.0.0.1:0"], state_dir=state)
+    d, port, ca = start(DEPLOYMENT, NAME)
     try:
-        m = None
-        for _ in range(100):
-            m = re.search(r"ARM REST on https://127\.0\.0\.1:(\d+)", d.log())
-            if m:
-                break
-            time.sleep(0.05)
-        check(m is not None, "privresd prints the ARM address")
-        base = "https://127.0.0.1:%s" % m.group(1)
-        kw = dict(base_url=base, connection_verify=os.path.join(state, "tls", "ca.pem"),
-                  credential_scopes=[base + "/.default"])
+        base = "https://127.0.0.1:%d" % port
+        kw = dict(base_url=base, connection_verify=ca, credential_scopes=[base + "/.default"])
         net = NetworkManagementClient(FixedToken(), SUB, **kw)
         pdns = PrivateDnsManagementClient(FixedToken(), SUB, **kw)
         res = DnsResolverManagementClient(FixedToken(), SUB, **kw)
@@ -331,9 +314,7 @@ def main():
         list_update_delete(d, res, pdns, net)
     finally:
         d.stop()
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
+    finish()
 
 
 main()
