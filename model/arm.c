@@ -535,10 +535,13 @@ json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char 
 				    json_integer((json_int_t)json_array_size(
 					    json_object_get(e, "virtualNetworkLinks"))));
 		json_object_set_new(props, "internalId", guid_of(id));
-	} else if (k->tracked && strcmp(k->arm_type, NET "virtualNetworks") != 0) {
+	} else if (k->tracked && k->id != MODEL_KIND_VNET && k->id != MODEL_KIND_ZONE_LINK) {
 		json_object_set_new(props, "resourceGuid", guid_of(id));
 	}
-	if (!json_object_get(props, "provisioningState"))
+	/* the private DNS provider's record sets have no provisioningState */
+	if (k->id == MODEL_KIND_RECORD_SET)
+		json_object_del(props, "provisioningState");
+	else if (!json_object_get(props, "provisioningState"))
 		json_object_set_new(props, "provisioningState", json_string("Succeeded"));
 	json_object_set_new(out, "properties", props);
 	free(id);

@@ -5,7 +5,10 @@ from nothing with the SDK's begin_create_or_update pollers, dnspython seeing eac
 change; get, list with paging, update and delete of every type; a stale etag →
 412 (M-2); a rule targeting 168.63.129.16 (F-5) and a P-1 link refused with the
 cloud's error code; an outbound endpoint in use refused on delete (O-4)."""
+import json
 import os
+import re
+import subprocess
 import sys
 import time
 
@@ -24,6 +27,7 @@ from azure.mgmt.privatedns import PrivateDnsManagementClient  # noqa: E402
 from azure.mgmt.privatedns import models as pm  # noqa: E402
 
 from arm_harness import RG, SUB, check, finish, start  # noqa: E402
+import privres_harness as h  # noqa: E402,I100
 
 NAME = "arm-sdk"
 
@@ -185,6 +189,66 @@ def build_resolver(d, res):
     return rule
 
 
+def snake(name):
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def as_sdk_dict(j):
+    """The ARM shape as the SDK's as_dict() gives it: properties flattened,
+    snake_case keys (the SDK's flattening of x-ms-client-flatten)."""
+    if isinstance(j, list):
+        return [as_sdk_dict(x) for x in j]
+    if not isinstance(j, dict):
+        return j
+    out = {}
+    for k, v in j.items():
+        if k == "properties" and isinstance(v, dict):
+            out.update(as_sdk_dict(v))
+        elif k in ("tags", "metadata"):
+            out[k] = v
+        else:
+            out[snake(k)] = as_sdk_dict(v)
+    return out
+
+
+def privresctl(d, *args):
+    p = subprocess.run([os.path.join(h.BUILD, "api", "privresctl"), "-s",
+                        os.path.join(d.dir, "api.sock")] + list(args),
+                       capture_output=True, text=True, timeout=30)
+    return json.loads(p.stdout) if p.returncode == 0 else {"exit": p.returncode,
+                                                            "stderr": p.stderr}
+
+
+def same_as_sdk(d, res, pdns):
+    """privresctl's JSON of each resource equals the SDK model's as_dict()."""
+    pairs = [
+        (("dns-resolver", "show", "-n", "hub-resolver"),
+         res.dns_resolvers.get(RG, "hub-resolver")),
+        (("dns-resolver", "inbound-endpoint", "show", "--dns-resolver-name", "hub-resolver",
+          "-n", "in"), res.inbound_endpoints.get(RG, "hub-resolver", "in")),
+        (("dns-resolver", "outbound-endpoint", "show", "--dns-resolver-name", "hub-resolver",
+          "-n", "out"), res.outbound_endpoints.get(RG, "hub-resolver", "out")),
+        (("dns-resolver", "forwarding-ruleset", "show", "-n", "hub-rules"),
+         res.dns_forwarding_rulesets.get(RG, "hub-rules")),
+        (("dns-resolver", "forwarding-rule", "show", "--ruleset-name", "hub-rules", "-n",
+          "Contoso"), res.forwarding_rules.get(RG, "hub-rules", "Contoso")),
+        (("dns-resolver", "vnet-link", "show", "--ruleset-name", "hub-rules", "-n",
+          "spoke1-link"), res.virtual_network_links.get(RG, "hub-rules", "spoke1-link")),
+        (("network", "private-dns", "link", "vnet", "show", "-z", "azure.contoso.com", "-n",
+          "hub-link"), pdns.virtual_network_links.get(RG, "azure.contoso.com", "hub-link")),
+        (("network", "private-dns", "record-set", "mx", "show", "-z", "azure.contoso.com",
+          "--record-set-name", "@"), pdns.record_sets.get(RG, "azure.contoso.com", "MX", "@")),
+        (("network", "private-dns", "record-set", "srv", "show", "-z", "azure.contoso.com",
+          "-n", "_sip._tcp"), pdns.record_sets.get(RG, "azure.contoso.com", "SRV", "_sip._tcp")),
+    ]
+    for args, model in pairs:
+        mine = as_sdk_dict(privresctl(d, *args))
+        theirs = model.as_dict()
+        check(mine == theirs, "privresctl %s = the SDK's as_dict()%s" % (
+            " ".join(args[:3]), "" if mine == theirs else
+            ": %s vs %s" % (json.dumps(mine, sort_keys=True), json.dumps(theirs, sort_keys=True))))
+
+
 def etags_and_refusals(d, res, rule):
     # M-2: a write changes the etag; the old one is stale
     old = rule.etag
@@ -310,6 +374,7 @@ def main():
         build_networks(net)
         build_zone(d, pdns)
         rule = build_resolver(d, res)
+        same_as_sdk(d, res, pdns)
         etags_and_refusals(d, res, rule)
         list_update_delete(d, res, pdns, net)
     finally:
