@@ -673,6 +673,46 @@ static void groups(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_
 	json_decref(all);
 }
 
+/* ---- a token endpoint for clients that log in (the cloud CLI) -------------------- */
+
+/* [privres] An AD FS-style authority at /adfs on the same port: its OpenID
+ * configuration and a client-credentials token endpoint. The cloud CLI and
+ * MSAL skip the cloud's instance discovery for an authority ending in
+ * "adfs", so `az login --service-principal` works against a custom cloud
+ * pointing here. The token given is the one configured (a client must give it
+ * as its secret), else a well-formed one. */
+static bool token_service(arm_t *a, const arm_request_t *rq, arm_response_t *rs)
+{
+	const char *p = rq->path ? rq->path : "";
+	const char *host = rq->host && *rq->host ? rq->host : "127.0.0.1";
+	if (!strcasecmp(p, "/adfs/.well-known/openid-configuration") && !strcmp(rq->method, "GET")) {
+		json_t *c = json_pack("{s:s++, s:s++, s:s++, s:s++, s:[s]}", "issuer", "https://",
+				      host, "/adfs", "token_endpoint", "https://", host,
+				      "/adfs/oauth2/token", "authorization_endpoint", "https://",
+				      host, "/adfs/oauth2/authorize", "device_authorization_endpoint",
+				      "https://", host, "/adfs/oauth2/devicecode",
+				      "token_endpoint_auth_methods_supported", "client_secret_post");
+		reply(rs, 200, c);
+		return true;
+	}
+	if (strcasecmp(p, "/adfs/oauth2/token") != 0 || strcmp(rq->method, "POST") != 0)
+		return false;
+	char *form = pr_strndup(rq->body ? rq->body : "", rq->body_len);
+	const char *secret = strstr(form, "client_secret=");
+	bool ok = !a->token || (secret && !strncmp(secret + 14, a->token, strlen(a->token)) &&
+				(secret[14 + strlen(a->token)] == '&' || !secret[14 + strlen(a->token)]));
+	free(form);
+	if (!ok) {
+		reply(rs, 401, json_pack("{s:s, s:s}", "error", "invalid_client", "error_description",
+					 "the client secret is not the token privresd accepts"));
+		return true;
+	}
+	reply(rs, 200, json_pack("{s:s, s:s, s:i, s:i}", "token_type", "Bearer", "access_token",
+				 a->token ? a->token : "eyJhbGciOiJub25lIn0.eyJpc3MiOiJwcml2cmVzIn0.c2ln",
+				 "expires_in", 3600, "ext_expires_in", 3600));
+	return true;
+}
+
 /* ---- the request ----------------------------------------------------------------- */
 
 /* A bearer token: the configured one, or any well-formed JWT (three
@@ -759,6 +799,8 @@ void arm_handle(arm_t *a, const arm_request_t *rq, arm_response_t *rs)
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->request_id = pr_asprintf("%016llx", (unsigned long long)++a->serial);
+	if (token_service(a, rq, rs))
+		return;
 	if (!authorized(a, rq->authorization))
 		return fail(rs, 401, a->token && rq->authorization ? "InvalidAuthenticationToken"
 								  : "AuthenticationFailed",
