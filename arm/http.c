@@ -231,8 +231,9 @@ static int credentials(arm_server_t *s, const arm_server_options_t *o, char **wh
 					 "certificate");
 			return -EINVAL;
 		}
-		if (pr_read_file(o->cert_file, &s->cert_pem, NULL) != 0 ||
-		    pr_read_file(o->key_file, &s->key_pem, NULL) != 0) {
+		size_t len;
+		if (pr_read_file(o->cert_file, &s->cert_pem, &len) != 0 ||
+		    pr_read_file(o->key_file, &s->key_pem, &len) != 0) {
 			*why = pr_asprintf("can't read %s or %s", o->cert_file, o->key_file);
 			return PR_EIO;
 		}
@@ -288,9 +289,10 @@ static int parse_listen(const char *text, struct sockaddr_in *sa, char **why)
 static int read_token(const char *file, char **token, char **why)
 {
 	char *text = NULL;
+	size_t len;
 	if (!file)
 		return 0;
-	if (pr_read_file(file, &text, NULL) != 0) {
+	if (pr_read_file(file, &text, &len) != 0) {
 		*why = pr_asprintf("can't read the token file %s", file);
 		return PR_EIO;
 	}

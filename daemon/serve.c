@@ -231,17 +231,23 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-/* ARM REST (design.md §6) on --arm-listen, with the local CA of the state
- * directory's tls/ (the socket's directory without one). */
+/* ARM REST (design.md §6) on --arm-listen or emulator.arm.listen, with the
+ * user's certificate or one from the local CA of the state directory's tls/
+ * (the socket's directory without one). */
 static int start_arm(daemon_t *dm)
 {
-	if (!dm->opts.arm_listen)
+	const model_emulator_t *em = &control_deployment(dm->control)->emulator;
+	const char *listen = dm->opts.arm_listen ? dm->opts.arm_listen : em->arm_listen;
+	if (!listen)
 		return 0;
 	const char *sd = control_state_dir(dm->control);
 	char *dir = pr_asprintf("%s/tls", sd ? sd : "privres-state");
-	arm_server_options_t o = {.listen = dm->opts.arm_listen,
-				  .token_file = dm->opts.arm_token_file,
-				  .tls_dir = dir};
+	arm_server_options_t o = {.listen = listen,
+				  .token_file = dm->opts.arm_token_file ? dm->opts.arm_token_file
+									: em->arm_token_file,
+				  .tls_dir = dir,
+				  .cert_file = em->arm_certificate,
+				  .key_file = em->arm_private_key};
 	char *why = NULL;
 	int rc = arm_server_start(&dm->loop, dm->control, &o, &dm->arm, &why);
 	free(dir);

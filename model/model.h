@@ -407,6 +407,13 @@ typedef struct model_emulator {
 	const model_tls_t *tls;        /* NULL: the local CA (W-6) */
 	model_encrypted_listener_t *encrypted; /* W-6 */
 	size_t n_encrypted;
+	/* emulator.arm (arm/README.md), read at start: where ARM REST listens
+	 * (or NULL), the user's certificate and key files (or NULL: the local
+	 * CA's), the one bearer token accepted (or NULL: any well-formed). */
+	const char *arm_listen;
+	const char *arm_certificate;
+	const char *arm_private_key;
+	const char *arm_token_file;
 } model_emulator_t;
 
 #define MODEL_DEFAULT_FORWARD_TIMEOUT_MS 800

@@ -10,9 +10,12 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +25,7 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
 from arm_harness import NET, SUB, check, finish, start  # noqa: E402
+import privres_harness as h  # noqa: E402,I100
 
 TOKEN = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJwcml2cmVzIn0.c2ln"
 
@@ -218,6 +222,39 @@ def policies(arm, d):
         check(s == 202, "deleted %s (202)" % p)
 
 
+def settings_in_yaml():
+    """emulator.arm: listen, the user's certificate and key, the one token."""
+    tmp = tempfile.mkdtemp(prefix="privres-arm-yaml-")
+    cert, key, tok = (os.path.join(tmp, n) for n in ("cert.pem", "key.pem", "token"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(tok, "w") as f:
+        f.write("only-this-token\n")
+    port = h.free_port()
+    d = h.Privresd("location: eastus\nemulator:\n  listen: loopback\n  basePort: 0\n"
+                   "  arm: {listen: '127.0.0.1:%d', certificate: %s, privateKey: %s, "
+                   "tokenFile: %s}\n" % (port, cert, key, tok),
+                   state_dir=os.path.join(tmp, "state"))
+    try:
+        arm = Arm(port, cert)
+        s, j, _ = arm.call("GET", NET + "/virtualNetworks")
+        check(s == 401 and code(j) == "InvalidAuthenticationToken",
+              "emulator.arm.tokenFile: another well-formed token → 401")
+        s, j, _ = arm.call("GET", NET + "/virtualNetworks",
+                           headers={"Authorization": "Bearer only-this-token"})
+        check(s == 200, "emulator.arm: the user's certificate and the configured token → 200")
+    finally:
+        d.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    p = subprocess.run([h.PRIVRESD, "--check", "/dev/stdin"], input="emulator:\n  arm: "
+                       "{listen: 127.0.0.1:1, certificate: c.pem}\n", text=True,
+                       capture_output=True)
+    check(p.returncode == 1 and "privateKey" in p.stdout + p.stderr,
+          "emulator.arm: a certificate without its key is refused")
+
+
 def main():
     d, port, ca = start("location: eastus\nemulator: {listen: loopback, basePort: 0}\n",
                         "arm-input")
@@ -230,6 +267,7 @@ def main():
         check(d.proc.poll() is None, "privresd is still running")
     finally:
         d.stop()
+    settings_in_yaml()
     finish()
 
 
