@@ -329,14 +329,18 @@ static bool parse_count(const char *s, long long lo, long long hi, long long *ou
 static void page(const arm_request_t *rq, json_t *items /* transferred */, arm_response_t *rs)
 {
 	long long top = ARM_DEFAULT_TOP, skip = 0;
-	if (rq->top && !parse_count(rq->top, 1, 1000, &top))
-		return fail(rs, 400, "InvalidParameter", "$top", NULL,
-			    "$top must be a number from 1 to 1000, not '%s'.", rq->top),
-		       json_decref(items);
-	if (rq->skip_token && !parse_count(rq->skip_token, 0, 1 << 30, &skip))
-		return fail(rs, 400, "InvalidParameter", "$skipToken", NULL,
-			    "The $skipToken '%s' is not one privres gave.", rq->skip_token),
-		       json_decref(items);
+	if (rq->top && !parse_count(rq->top, 1, 1000, &top)) {
+		fail(rs, 400, "InvalidParameter", "$top", NULL,
+		     "$top must be a number from 1 to 1000, not '%s'.", rq->top);
+		json_decref(items);
+		return;
+	}
+	if (rq->skip_token && !parse_count(rq->skip_token, 0, 1 << 30, &skip)) {
+		fail(rs, 400, "InvalidParameter", "$skipToken", NULL,
+		     "The $skipToken '%s' is not one privres gave.", rq->skip_token);
+		json_decref(items);
+		return;
+	}
 	json_t *value = json_array();
 	size_t n = json_array_size(items);
 	for (size_t i = (size_t)skip; i < n && i < (size_t)(skip + top); i++)
