@@ -143,5 +143,3 @@ const api_diagnostics_t *api_control_diagnostics(const api_control_t *c, void **
 /* Register DeploymentService/Apply, Plan and DiagnosticsService on reg. */
 int api_deploy_register(api_control_t *c, api_registry_t *reg);
 
-/* The cloud-style error code of an error of the PR_E* space ("LimitExceeded"). */
-const char *api_cloud_code(int err);

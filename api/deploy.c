@@ -17,30 +17,6 @@
 #include "control/control.h"
 #include "model/model.h"
 
-const char *api_cloud_code(int err)
-{
-	switch (err) {
-	case PR_ELIMIT:
-		return "LimitExceeded";
-	case PR_ELOOP:
-		return "ForwardingLoop";
-	case PR_ENOTFOUND:
-		return "ResourceNotFound";
-	case PR_EEXIST:
-		return "Conflict";
-	case PR_EPARSE:
-		return "InvalidDocument";
-	case PR_EIMMUTABLE:
-		return "PropertyChangeNotAllowed";
-	case PR_EINUSE:
-		return "InUseResourceCannotBeDeleted";
-	case PR_EUNMAPPED:
-		return "UnmappedTarget";
-	default:
-		return "BadRequest";
-	}
-}
-
 static const char *str_of(const json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -148,7 +124,7 @@ static json_t *errors_json(const pr_diag_t *diag)
 	json_t *out = json_array();
 	for (size_t i = 0; i < pr_diag_count(diag); i++) {
 		const pr_diag_entry_t *e = pr_diag_get(diag, i);
-		json_t *d = json_pack("{s:s, s:s}", "code", api_cloud_code(e->code), "message",
+		json_t *d = json_pack("{s:s, s:s}", "code", control_cloud_code(e->code), "message",
 				      e->message ? e->message : "");
 		if (e->path)
 			json_object_set_new(d, "path", json_string(e->path));

@@ -137,7 +137,7 @@ int api_status_of_change(int ret, const pr_diag_t *diag, api_status_t *st)
 		code = api_status_set(st, API_STATUS_UNAVAILABLE, "change not saved: %s",
 				      text && *text ? text : pr_strerror(ret));
 	else
-		code = api_status_set(st, api_status_from_error(ret), "%s: %s", api_cloud_code(ret),
+		code = api_status_set(st, api_status_from_error(ret), "%s: %s", control_cloud_code(ret),
 				      text && *text ? text : pr_strerror(ret));
 	free(text);
 	return code;

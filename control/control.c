@@ -445,3 +445,27 @@ uint64_t control_sequence(const control_t *c)
 {
 	return c->sequence;
 }
+
+const char *control_cloud_code(int err)
+{
+	switch (err) {
+	case PR_ELIMIT:
+		return "LimitExceeded";
+	case PR_ELOOP:
+		return "ForwardingLoop";
+	case PR_ENOTFOUND:
+		return "ResourceNotFound";
+	case PR_EEXIST:
+		return "Conflict";
+	case PR_EPARSE:
+		return "InvalidDocument";
+	case PR_EIMMUTABLE:
+		return "PropertyChangeNotAllowed";
+	case PR_EINUSE:
+		return "InUseResourceCannotBeDeleted";
+	case PR_EUNMAPPED:
+		return "UnmappedTarget";
+	default:
+		return "BadRequest";
+	}
+}

@@ -126,6 +126,10 @@ typedef struct control_change {
  */
 int control_apply(control_t *c, control_change_t *ch, json_t **plan, pr_diag_t *diag);
 
+/* The cloud-style error code of an error of the PR_E* space ("LimitExceeded"),
+ * for every surface that answers in the cloud's words (gRPC, ARM). */
+const char *control_cloud_code(int err);
+
 /* Is err a failure to serve or save the change (not a finding about it)? */
 bool control_error_is_io(int err);
 

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "arm/arm.h"
 #include "base/base.h"
 #include "control/control.h"
 #include "daemon/daemon.h"
@@ -83,6 +84,7 @@ struct daemon {
 	api_registry_t *registry;
 	api_control_t *api_control;
 	api_server_t *api;
+	arm_server_t *arm; /* ARM REST (--arm-listen), or NULL */
 	querylog_t *qlog; /* emulator.queryLog, or NULL */
 	int exit_code;
 };

@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"                        (default: <state dir or ./privres-state>/privres.sock)\n"
 		"      --api-listen A    also serve the API on loopback TCP A (127.0.0.1:PORT)\n"
 		"      --api-token-file F  the bearer token TCP callers must present\n"
+		"      --arm-listen A    serve ARM REST (the cloud's management API) over HTTPS on A\n"
+		"      --arm-token-file F  the one bearer token ARM accepts (default: any well-formed)\n"
 		"  -w, --workers N       worker threads (default: emulator.workers, else cores)\n"
 		"  -q, --quiet           no listener table on start\n"
 		"      --check FILE      validate FILE, print a summary and exit (0 valid, 1 not)\n"
@@ -117,7 +119,9 @@ int main(int argc, char **argv)
 		OPT_API_SOCKET,
 		OPT_API_LISTEN,
 		OPT_API_TOKEN,
-		OPT_COMPACT
+		OPT_COMPACT,
+		OPT_ARM_LISTEN,
+		OPT_ARM_TOKEN
 	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -130,6 +134,8 @@ int main(int argc, char **argv)
 		{"compact-bytes", required_argument, NULL, OPT_COMPACT},
 		{"api-listen", required_argument, NULL, OPT_API_LISTEN},
 		{"api-token-file", required_argument, NULL, OPT_API_TOKEN},
+		{"arm-listen", required_argument, NULL, OPT_ARM_LISTEN},
+		{"arm-token-file", required_argument, NULL, OPT_ARM_TOKEN},
 		{"workers", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -167,6 +173,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_API_TOKEN:
 			o.api_token_file = optarg;
+			break;
+		case OPT_ARM_LISTEN:
+			o.arm_listen = optarg;
+			break;
+		case OPT_ARM_TOKEN:
+			o.arm_token_file = optarg;
 			break;
 		case 'q':
 			o.quiet = true;

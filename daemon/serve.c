@@ -231,13 +231,46 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* ARM REST (design.md §6) on --arm-listen or emulator.arm.listen, with the
+ * user's certificate or one from the local CA of the state directory's tls/
+ * (the socket's directory without one). */
+static int start_arm(daemon_t *dm)
+{
+	const model_emulator_t *em = &control_deployment(dm->control)->emulator;
+	const char *listen = dm->opts.arm_listen ? dm->opts.arm_listen : em->arm_listen;
+	if (!listen)
+		return 0;
+	const char *sd = control_state_dir(dm->control);
+	char *dir = pr_asprintf("%s/tls", sd ? sd : "privres-state");
+	arm_server_options_t o = {.listen = listen,
+				  .token_file = dm->opts.arm_token_file ? dm->opts.arm_token_file
+									: em->arm_token_file,
+				  .tls_dir = dir,
+				  .cert_file = em->arm_certificate,
+				  .key_file = em->arm_private_key};
+	char *why = NULL;
+	int rc = arm_server_start(&dm->loop, dm->control, &o, &dm->arm, &why);
+	free(dir);
+	if (rc != 0) {
+		fprintf(stderr, "privresd: ARM REST: %s\n", why ? why : pr_strerror(rc));
+		free(why);
+		return rc;
+	}
+	if (!dm->opts.quiet)
+		printf("ARM REST on https://127.0.0.1:%u (CA certificate: %s)\n",
+		       arm_server_port(dm->arm),
+		       arm_server_ca_file(dm->arm) ? arm_server_ca_file(dm->arm) : "yours");
+	fflush(stdout);
+	return 0;
+}
+
 int daemon_run(const daemon_options_t *opts)
 {
 	daemon_t dm = {.opts = *opts, .exit_code = 1};
 	signal(SIGPIPE, SIG_IGN); /* libuv writes TCP answers with write(2) */
 	uv_loop_init(&dm.loop);
 	if (open_control(&dm) != 0 || open_query_log(&dm) != 0 || open_encrypted(&dm) != 0 ||
-	    start_workers(&dm) != 0 || start_api(&dm) != 0)
+	    start_workers(&dm) != 0 || start_api(&dm) != 0 || start_arm(&dm) != 0)
 		goto cleanup;
 	announce_ready(&dm);
 	start_signals(&dm);
@@ -249,6 +282,7 @@ cleanup:
 		ep_server_destroy(&dm.server);
 	}
 	api_server_close(&dm.api);
+	arm_server_close(&dm.arm);
 	api_control_destroy(&dm.api_control);
 	api_registry_destroy(&dm.registry);
 	uv_walk(&dm.loop, close_walk, NULL);

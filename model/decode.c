@@ -981,6 +981,30 @@ static bool parse_hostport(model_ctx_t *c, const json_t *node, const char *path,
 	return false;
 }
 
+/* emulator.arm: ARM REST over HTTPS (arm/README.md). Read at start. */
+static void decode_arm(model_ctx_t *c, const json_t *e)
+{
+	model_emulator_t *em = &c->d->emulator;
+	const json_t *a = get_map(c, e, "arm", "emulator");
+	if (!a)
+		return;
+	const char *p = "emulator.arm";
+	model_check_keys(c, a, p, KEYS("listen", "certificate", "privateKey", "tokenFile"));
+	em->arm_listen = get_str(c, a, "listen", p, false);
+	uint32_t addr;
+	uint16_t port;
+	if (em->arm_listen)
+		parse_hostport(c, json_object_get(a, "listen"), p, "listen", em->arm_listen, &addr,
+			       &port);
+	em->arm_certificate = get_str(c, a, "certificate", p, false);
+	em->arm_private_key = get_str(c, a, "privateKey", p, false);
+	em->arm_token_file = get_str(c, a, "tokenFile", p, false);
+	if (!em->arm_certificate != !em->arm_private_key)
+		model_report(c, a, em->arm_certificate ? "certificate" : "privateKey", p, NULL,
+			     PR_ECONFIG, "give both certificate and privateKey, or neither (the "
+			     "local CA then issues one)");
+}
+
 static void decode_emulator(model_ctx_t *c, const json_t *root)
 {
 	model_emulator_t *em = &c->d->emulator;
@@ -1002,8 +1026,9 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 		   KEYS("listen", "listeners", "addressMap", "basePort", "unresponsiveSeconds",
 			"hopLimit", "stateDir", "queryLog", "workers", "forwardTimeoutMs",
 			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries", "tls",
-			"encryptedListeners"));
+			"encryptedListeners", "arm"));
 	model_decode_encrypted(c, e);
+	decode_arm(c, e);
 	const char *listen = get_str(c, e, "listen", p, false);
 	if (listen && !strcmp(listen, "virtual"))
 		em->listen = MODEL_LISTEN_VIRTUAL;

@@ -407,6 +407,13 @@ typedef struct model_emulator {
 	const model_tls_t *tls;        /* NULL: the local CA (W-6) */
 	model_encrypted_listener_t *encrypted; /* W-6 */
 	size_t n_encrypted;
+	/* emulator.arm (arm/README.md), read at start: where ARM REST listens
+	 * (or NULL), the user's certificate and key files (or NULL: the local
+	 * CA's), the one bearer token accepted (or NULL: any well-formed). */
+	const char *arm_listen;
+	const char *arm_certificate;
+	const char *arm_private_key;
+	const char *arm_token_file;
 } model_emulator_t;
 
 #define MODEL_DEFAULT_FORWARD_TIMEOUT_MS 800
@@ -615,6 +622,37 @@ void model_annotate_resource_outputs(const model_kind_t *k, json_t *resource);
  * (owned), or NULL when there is none. Costs the resource, not the deployment. */
 json_t *deployment_resource_to_json(const deployment_t *d, const model_kind_t *k,
 				    const char *parent, const char *name, const char *type);
+
+/* The resource manager's shapes (model/arm.c), for the ARM surface and
+ * privresctl's output. */
+
+/* "/subscriptions/<s>/resourceGroups/<rg>/providers/" of an exported
+ * deployment (borrowed; the defaults when it names none). Owned. */
+char *model_arm_base(const json_t *all);
+/* Resource e (borrowed) of kind k as an ARM GET returns it (owned): {id, name,
+ * type, etag, location and tags when tracked, properties{…, provisioningState}},
+ * references as {id}. all: the exported, annotated deployment e lives in;
+ * parent_id and parent (borrowed; NULL at the top): its parent's id and element. */
+json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char *parent_id,
+			   const json_t *parent, const json_t *e);
+/* An ARM request body (borrowed) as the resource in the document's shape
+ * (owned, in *out) for kind k named name (and of record type type). Computed
+ * properties are dropped as the resource manager ignores them; unknown ones
+ * stay, for the model to refuse. 0, or PR_EPARSE/PR_ECONFIG with diag. */
+int model_arm_to_doc(const model_kind_t *k, const char *name, const char *type, const json_t *body,
+		     json_t **out, pr_diag_t *diag);
+/* The record array key of a record type ("aRecords"; "soaRecord"), or NULL. */
+const char *model_arm_record_key(const char *type);
+/* Is key a property the resource manager computes (ignored on input)? */
+bool model_arm_is_computed(const char *key);
+/* A private zone's SOA record set ("@", type SOA) in the document's shape
+ * (owned), from the zone element (borrowed): its soa over the Z-2 defaults. */
+json_t *model_arm_soa(const json_t *zone);
+/* A PUT of the SOA record set as a change of its zone: *out (owned) is the
+ * zone element without its children (kept as they are) and with soa from
+ * body's soaRecord and ttl (the host is the cloud's and stays). 0 or
+ * PR_ECONFIG with diag. */
+int model_arm_soa_to_zone(const json_t *zone, const json_t *body, json_t **out, pr_diag_t *diag);
 
 /* Edits of a deployment document (design.md §5 shape) by kind, shared by every
  * surface that changes one resource and by the journal's replay (design.md §7).

@@ -399,6 +399,72 @@ static int output(cli_t *cli, const json_t *j)
 	return print_json(j);
 }
 
+/* ---- the cloud's shape (design.md §6) ------------------------------------- */
+
+/* The subscription and resource group of an ARM id, as an exported
+ * deployment names them (for model_arm_resource). */
+static json_t *scope_of(const char *id)
+{
+	json_t *all = json_object();
+	char *copy = pr_strdup(id ? id : "");
+	char *save = NULL, *prev = NULL;
+	for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (prev && !strcasecmp(prev, "subscriptions"))
+			json_object_set_new(all, "subscription", json_string(seg));
+		if (prev && !strcasecmp(prev, "resourceGroups"))
+			json_object_set_new(all, "resourceGroup", json_string(seg));
+		prev = seg;
+	}
+	free(copy);
+	return all;
+}
+
+/* A resource the API answered (borrowed) as an ARM GET returns it (owned):
+ * the parent is read for its id and, for endpoints, its VNet. */
+static json_t *arm_shape(cli_t *cli, const cli_resource_t *r, const char *parent,
+			 const json_t *res)
+{
+	const model_kind_t *k = model_kind_by_name(r->field);
+	json_t *e = json_deep_copy(res), *pj = NULL, *out;
+	json_t *all = scope_of(json_string_value(json_object_get(res, "id")));
+	if (k && k->parent >= 0 && parent) {
+		const model_kind_t *pk = model_kind((model_kind_id_t)k->parent);
+		char m[96];
+		json_object_del(e, pk->name);
+		snprintf(m, sizeof(m), "%s/Get", pk->service);
+		call_maybe(cli, m, json_pack("{s:s}", "name", parent), &pj);
+		json_decref(all);
+		all = scope_of(json_string_value(json_object_get(pj, "id")));
+	}
+	out = k ? model_arm_resource(all, k, json_string_value(json_object_get(pj, "id")), pj, e)
+		: json_incref(e);
+	json_decref(pj);
+	json_decref(all);
+	json_decref(e);
+	return out;
+}
+
+/* JSON output of a resource or a list of them, in the cloud's shape. */
+static int output_resource(cli_t *cli, const cli_resource_t *r, const char *parent,
+			   const json_t *j)
+{
+	if (strcmp(cli->output, "json") != 0)
+		return output(cli, j);
+	json_t *shaped;
+	if (json_is_array(j)) {
+		shaped = json_array();
+		size_t i;
+		json_t *e;
+		json_array_foreach(j, i, e)
+			json_array_append_new(shaped, arm_shape(cli, r, parent, e));
+	} else {
+		shaped = arm_shape(cli, r, parent, j);
+	}
+	int rc = print_json(shaped);
+	json_decref(shaped);
+	return rc;
+}
+
 /* ---- resource groups ------------------------------------------------------ */
 
 static void resource_help(const cli_resource_t *r, const char *verb)
@@ -477,6 +543,31 @@ static int method(const cli_resource_t *r, const char *op, char *buf, size_t len
 	return 0;
 }
 
+/* The cloud CLI's long spelling of --name for a group ("--record-set-name"),
+ * from the group's last word. */
+static const char *long_name(const cli_resource_t *r)
+{
+	static const struct {
+		const char *last_word, *option;
+	} names[] = {
+		{"forwarding-rule", "--forwarding-rule-name"},
+		{"inbound-endpoint", "--inbound-endpoint-name"},
+		{"outbound-endpoint", "--outbound-endpoint-name"},
+		{"forwarding-ruleset", "--dns-forwarding-ruleset-name"},
+		{"dns-security-rule", "--dns-security-rule-name"},
+		{"domain-list", "--dns-resolver-domain-list-name"},
+		{"policy", "--dns-resolver-policy-name"},
+	};
+	if (r->record)
+		return "--record-set-name";
+	const char *last = strrchr(r->group, ' ');
+	last = last ? last + 1 : r->group;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(last, names[i].last_word))
+			return names[i].option;
+	return "--name";
+}
+
 static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, args_t *a)
 {
 	bool bad = false;
@@ -504,7 +595,10 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 				r->parent.name);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "list") != 0 && !(name = take_one(a, "--name", "-n", &bad))) {
+	/* the cloud CLI's -g: privres serves one resource group, its ids name it */
+	take_one(a, "--resource-group", "-g", &bad);
+	if (strcmp(verb, "list") != 0 && !(name = take_one(a, "--name", "-n", &bad)) &&
+	    !(name = take_one(a, long_name(r), NULL, &bad))) {
 		if (!bad)
 			fprintf(stderr, "privresctl %s %s: --name is required\n", r->group, verb);
 		return EXIT_USAGE;
@@ -533,7 +627,7 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 		method(r, !strcmp(verb, "show") ? "Get" : "Delete", m, sizeof(m));
 		rc = call(cli, m, request(r, parent, name), &resp);
 		if (rc == 0 && !strcmp(verb, "show"))
-			rc = output(cli, resp);
+			rc = output_resource(cli, r, parent, resp);
 		goto cleanup;
 	}
 	if (!strcmp(verb, "list")) {
@@ -562,7 +656,7 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 			print_table(w);
 			json_decref(w);
 		} else {
-			rc = print_json(list);
+			rc = output_resource(cli, r, parent, list);
 		}
 		json_decref(list);
 		goto cleanup;
@@ -627,7 +721,7 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 	json_object_set(req, r->field, res);
 	method(r, "CreateOrUpdate", m, sizeof(m));
 	if ((rc = call(cli, m, req, &resp)) == 0)
-		rc = output(cli, resp);
+		rc = output_resource(cli, r, parent, resp);
 cleanup:
 	free(value);
 	json_decref(res);
@@ -1096,6 +1190,11 @@ static int dispatch(cli_t *cli, int argc, char **argv)
 			    : cmd_export(cli, &a);
 		free(a.pos);
 		return rc;
+	}
+	/* the cloud CLI's spelling: az network private-dns ... */
+	if (!strcmp(cmd, "network") && argc > 1 && !strcmp(argv[1], "private-dns")) {
+		argc--;
+		argv++;
 	}
 	int used = 0;
 	const cli_resource_t *r = find_group(argc, argv, &used);

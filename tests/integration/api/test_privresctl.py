@@ -88,13 +88,17 @@ def scenario(run, js, srv, tmp, state, example, ctl):
     check(p.returncode == 0 and r and r["id"].endswith(
         "/dnsForwardingRulesets/hub-rules/forwardingRules/Fabrikam"),
         "forwarding-rule create: exit 0, ARM id (%d %s)" % (p.returncode, p.stderr.strip()))
-    check(r and r["targetDnsServers"] == [{"ipAddress": "10.100.0.5", "port": 5353},
-                                          {"ipAddress": "10.100.0.6"}],
+    check(r and r["properties"]["targetDnsServers"] == [{"ipAddress": "10.100.0.5", "port": 5353},
+                                                        {"ipAddress": "10.100.0.6", "port": 53}],
           "--target-dns-servers ip-address= port= shorthand (F-4)")
+    check(r and r["type"] == "Microsoft.Network/dnsForwardingRulesets/forwardingRules" and
+          r["etag"] and r["properties"]["provisioningState"] == "Succeeded" and
+          r["properties"]["forwardingRuleState"] == "Enabled",
+          "the cloud's shape: type, etag, properties with provisioningState")
     p = run(*RULE, "show", "--ruleset-name", "hub-rules", "--name", "Fabrikam")
     r = js(p)
-    check(p.returncode == 0 and r["domainName"] == "fabrikam.com." and
-          r["dnsForwardingRuleset"] == "hub-rules", "forwarding-rule show")
+    check(p.returncode == 0 and r["properties"]["domainName"] == "fabrikam.com." and
+          "/dnsForwardingRulesets/hub-rules/" in r["id"], "forwarding-rule show")
     p = run(*RULE, "list", "--ruleset-name", "hub-rules")
     r = js(p)
     check(p.returncode == 0 and isinstance(r, list) and
@@ -110,8 +114,8 @@ def scenario(run, js, srv, tmp, state, example, ctl):
     # update keeps what is not given (F-6)
     p = run(*RULE, "update", "--ruleset-name", "hub-rules", "-n", "Fabrikam", "--state", "Disabled")
     r = js(p)
-    check(p.returncode == 0 and r["forwardingRuleState"] == "Disabled" and
-          len(r["targetDnsServers"]) == 2, "forwarding-rule update keeps the targets")
+    check(p.returncode == 0 and r["properties"]["forwardingRuleState"] == "Disabled" and
+          len(r["properties"]["targetDnsServers"]) == 2, "forwarding-rule update keeps the targets")
 
     # refusals: exit 1 with the rule id
     p = run("dns-resolver", "vnet-link", "create", "--ruleset-name", "hub-rules", "-n", "hub-link",
@@ -134,21 +138,30 @@ def scenario(run, js, srv, tmp, state, example, ctl):
 
     # other groups: resolver, inbound endpoint (I-2 output), zone link, record sets
     p = run("dns-resolver", "show", "-n", "hub-resolver")
-    check(p.returncode == 0 and js(p)["virtualNetwork"] == "hub", "dns-resolver show")
+    check(p.returncode == 0 and
+          js(p)["properties"]["virtualNetwork"]["id"].endswith("/virtualNetworks/hub"),
+          "dns-resolver show: the VNet as {id}")
     p = run("dns-resolver", "inbound-endpoint", "list", "--dns-resolver-name", "hub-resolver")
-    check(p.returncode == 0 and js(p)[0]["privateIpAddress"] == "10.10.0.4",
+    check(p.returncode == 0 and
+          js(p)[0]["properties"]["ipConfigurations"][0]["privateIpAddress"] == "10.10.0.4",
           "inbound-endpoint list: the allocated address (I-2)")
     p = run("private-dns", "record-set", "a", "add-record", "-z", "azure.contoso.com", "-n", "db",
             "-a", "10.10.2.7")
-    check(p.returncode == 0 and js(p)["records"] == ["10.10.2.7"], "record-set a add-record")
+    check(p.returncode == 0 and js(p)["properties"]["aRecords"] == [{"ipv4Address": "10.10.2.7"}],
+          "record-set a add-record")
     p = run("private-dns", "record-set", "a", "add-record", "-z", "azure.contoso.com", "-n", "db",
             "-a", "10.10.2.8")
-    check(p.returncode == 0 and js(p)["records"] == ["10.10.2.7", "10.10.2.8"],
-          "add-record appends to the set")
+    check(p.returncode == 0 and [x["ipv4Address"] for x in js(p)["properties"]["aRecords"]] ==
+          ["10.10.2.7", "10.10.2.8"], "add-record appends to the set")
+    p = run("network", "private-dns", "record-set", "a", "show", "-g", "privres", "-z",
+            "azure.contoso.com", "--record-set-name", "db")
+    check(p.returncode == 0 and js(p)["name"] == "db",
+          "the cloud CLI's spelling: network private-dns, -g, --record-set-name")
     p = run("private-dns", "record-set", "mx", "add-record", "-z", "azure.contoso.com", "-n", "m2",
             "--preference", "20", "--exchange", "mail.azure.contoso.com.")
-    check(p.returncode == 0 and js(p)["records"] == ["20 mail.azure.contoso.com."],
-          "record-set mx add-record: zone-file value")
+    check(p.returncode == 0 and js(p)["properties"]["mxRecords"] ==
+          [{"preference": 20, "exchange": "mail.azure.contoso.com."}],
+          "record-set mx add-record: the cloud's mxRecords")
     p = run("private-dns", "record-set", "a", "list", "-z", "azure.contoso.com")
     names = [x["name"] for x in js(p) or []]
     check(p.returncode == 0 and "db" in names and "m2" not in names,
@@ -161,16 +174,18 @@ def scenario(run, js, srv, tmp, state, example, ctl):
     check(p.returncode == 1, "the last record removed deletes the set")
     p = run("private-dns", "link", "vnet", "create", "-z", "azure.contoso.com", "-n", "spoke1-link",
             "-v", "spoke1", "-e", "false")
-    check(p.returncode == 0 and js(p)["virtualNetwork"] == "spoke1", "private-dns link vnet create")
+    check(p.returncode == 0 and
+          js(p)["properties"]["virtualNetwork"]["id"].endswith("/virtualNetworks/spoke1"),
+          "private-dns link vnet create")
     p = run("dns-resolver", "domain-list", "create", "-n", "blocked", "--domains", "bad.example.",
             "worse.example.")
-    check(p.returncode == 0 and js(p)["domains"] == ["bad.example.", "worse.example."],
+    check(p.returncode == 0 and js(p)["properties"]["domains"] == ["bad.example.", "worse.example."],
           "dns-resolver domain-list create")
     p = run("dns-resolver", "policy", "create", "-n", "pol")
     check(p.returncode == 0, "dns-resolver policy create")
     p = run("dns-resolver", "policy", "dns-security-rule", "create", "--policy-name", "pol",
             "-n", "block", "--priority", "100", "--action", "Block", "--domain-lists", "blocked")
-    check(p.returncode == 0 and js(p)["action"]["actionType"] == "Block",
+    check(p.returncode == 0 and js(p)["properties"]["action"]["actionType"] == "Block",
           "dns-security-rule create: nested action (S-1)")
     p = run("dns-resolver", "policy", "dns-security-rule", "create", "--policy-name", "pol",
             "-n", "bad", "--priority", "99", "--action", "Block", "--domain-lists", "blocked")

@@ -149,7 +149,7 @@ class Scale(unittest.TestCase):
             p = subprocess.run(ctl + ["dns-resolver", "forwarding-rule", "show", "--ruleset-name",
                                       "bulk", "-n", "r7"], capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertEqual(json.loads(p.stdout)["domainName"], "d7.bulk.example.")
+            self.assertEqual(json.loads(p.stdout)["properties"]["domainName"], "d7.bulk.example.")
             p = subprocess.run(ctl + ["dns-resolver", "forwarding-rule", "create",
                                       "--ruleset-name", "bulk", "-n", "r1000", "--domain-name",
                                       "d1000.bulk.example.", "--target-dns-servers",

@@ -192,12 +192,12 @@ class TagsAndOutputs(unittest.TestCase):
         rc, r, err = self.ctl("dns-resolver", "show", "-n", "hub-resolver")
         self.assertEqual(rc, 0, err)
         self.assertEqual(r["tags"], {"env": "test", "owner": "dns"})
-        self.assertEqual(r["provisioningState"], "Succeeded")
+        self.assertEqual(r["properties"]["provisioningState"], "Succeeded")
         self.assertRegex(r["etag"], r'^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"$')
         rc, rule, err = self.ctl("dns-resolver", "forwarding-rule", "show", "--ruleset-name",
                                  "hub-rules", "-n", "Contoso")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(rule["metadata"], {"ticket": "42"})
+        self.assertEqual(rule["properties"]["metadata"], {"ticket": "42"})
         self.assertNotIn("tags", rule)  # a proxy resource: no tags
         # privresctl sets tags (tracked) and metadata (record sets) from the schema
         rc, rs, err = self.ctl("dns-resolver", "forwarding-ruleset", "update", "-n", "hub-rules",
@@ -214,7 +214,7 @@ class TagsAndOutputs(unittest.TestCase):
                                 "azure.contoso.com", "-n", "tagged", "--records", "10.10.2.9",
                                 "--metadata", "app=web")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(rec["metadata"], {"app": "web"})
+        self.assertEqual(rec["properties"]["metadata"], {"app": "web"})
         rc, out, err = self.ctl("export")
         self.assertEqual(rc, 0, err)
         for text in ("owner: dns", "ticket:", "team: dns", "app: web", "provisioningState"):
