@@ -14,11 +14,15 @@ typedef struct rset {
 	json_t *json;
 	uint8_t owner[DNS_NAME_MAXLEN];
 	uint16_t type;
+	bool ok; /* readable (a set the model would refuse is skipped) */
 } rset_t;
 
 typedef struct upd {
 	json_t *zone;
 	json_t *sets; /* the zone's recordSets (created when missing) */
+	rset_t *idx;  /* each of sets read once, in the same order (an update of
+		       * thousands of records stays linear per record) */
+	size_t n_idx, cap_idx;
 	const uint8_t *apex;
 	uint64_t now;
 	const model_aging_t *aging;
@@ -49,8 +53,27 @@ static bool rset_read(const upd_t *z, json_t *js, rset_t *out)
 /* The i-th record set of the zone, or false past the end / unreadable. */
 static bool rset_at(const upd_t *z, size_t i, rset_t *out)
 {
-	json_t *js = json_array_get(z->sets, i);
-	return js && rset_read(z, js, out);
+	if (i >= z->n_idx || !z->idx[i].ok)
+		return false;
+	*out = z->idx[i];
+	return true;
+}
+
+static void idx_append(upd_t *z, json_t *js)
+{
+	if (z->n_idx == z->cap_idx) {
+		z->cap_idx = z->cap_idx ? 2 * z->cap_idx : 16;
+		z->idx = pr_realloc(z->idx, z->cap_idx * sizeof(rset_t));
+	}
+	rset_t *r = &z->idx[z->n_idx++];
+	r->ok = rset_read(z, js, r);
+}
+
+static void set_remove(upd_t *z, size_t i)
+{
+	json_array_remove(z->sets, i);
+	memmove(&z->idx[i], &z->idx[i + 1], (z->n_idx - i - 1) * sizeof(rset_t));
+	z->n_idx--;
 }
 
 /* Canonical wire of a record value written as in a zone file. */
@@ -84,7 +107,7 @@ static int record_index(const upd_t *z, const rset_t *s, const uint8_t *rdata, u
 static int find_set(const upd_t *z, const uint8_t *owner, uint16_t type, rset_t *out)
 {
 	rset_t s;
-	for (size_t i = 0; i < json_array_size(z->sets); i++)
+	for (size_t i = 0; i < z->n_idx; i++)
 		if (rset_at(z, i, &s) && dns_name_equal(s.owner, owner) &&
 		    (type == DNS_TYPE_ANY || s.type == type) &&
 		    json_array_size(json_object_get(s.json, "records"))) {
@@ -212,6 +235,7 @@ static json_t *new_set(upd_t *z, const dns_update_rr_t *c)
 				(json_int_t)c->ttl, "records");
 	free(owner);
 	json_array_append_new(z->sets, set);
+	idx_append(z, set);
 	return set;
 }
 
@@ -226,7 +250,7 @@ static int add_record(upd_t *z, const dns_update_rr_t *c, uint8_t (*replaced)[DN
 		return 0;
 	bool has_cname = find_set(z, c->owner, 5, NULL) >= 0;
 	bool has_other = false;
-	for (size_t i = 0; i < json_array_size(z->sets); i++)
+	for (size_t i = 0; i < z->n_idx; i++)
 		if (rset_at(z, i, &s) && dns_name_equal(s.owner, c->owner) && s.type != 5 &&
 		    json_array_size(json_object_get(s.json, "records")))
 			has_other = true;
@@ -242,6 +266,8 @@ static int add_record(upd_t *z, const dns_update_rr_t *c, uint8_t (*replaced)[DN
 		s.type = c->type;
 	}
 	json_t *recs = json_object_get(set, "records");
+	bool before = z->changed; /* this record's own change decides its stamp */
+	z->changed = false;
 	bool first = true;
 	for (size_t i = 0; i < *n_replaced; i++)
 		if (dns_name_equal(replaced[i], c->owner))
@@ -268,6 +294,7 @@ static int add_record(upd_t *z, const dns_update_rr_t *c, uint8_t (*replaced)[DN
 		stamp(z, set);
 	else
 		refresh(z, set);
+	z->changed |= before;
 	return 0;
 }
 
@@ -280,12 +307,12 @@ static bool apex_protected(const upd_t *z, const uint8_t *owner, uint16_t type)
 static void delete_sets(upd_t *z, const dns_update_rr_t *c)
 {
 	rset_t s;
-	for (size_t i = json_array_size(z->sets); i-- > 0;) {
+	for (size_t i = z->n_idx; i-- > 0;) {
 		if (!rset_at(z, i, &s) || !dns_name_equal(s.owner, c->owner) ||
 		    (c->type != DNS_TYPE_ANY && s.type != c->type) ||
 		    apex_protected(z, s.owner, s.type))
 			continue;
-		json_array_remove(z->sets, i);
+		set_remove(z, i);
 		z->changed = true;
 	}
 }
@@ -302,7 +329,7 @@ static void delete_record(upd_t *z, const dns_update_rr_t *c)
 	json_t *recs = json_object_get(s.json, "records");
 	json_array_remove(recs, (size_t)at);
 	if (!json_array_size(recs))
-		json_array_remove(z->sets, (size_t)i);
+		set_remove(z, (size_t)i);
 	z->changed = true;
 }
 
@@ -329,7 +356,15 @@ static upd_t upd_init(json_t *zone, const uint8_t *apex, uint64_t now, const mod
 		sets = json_array();
 		json_object_set_new(zone, "recordSets", sets);
 	}
-	return (upd_t){.zone = zone, .sets = sets, .apex = apex, .now = now, .aging = aging};
+	upd_t z = {.zone = zone, .sets = sets, .apex = apex, .now = now, .aging = aging};
+	for (size_t i = 0; i < json_array_size(sets); i++)
+		idx_append(&z, json_array_get(sets, i));
+	return z;
+}
+
+static void upd_fini(upd_t *z)
+{
+	free(z->idx);
 }
 
 int zone_update_apply(json_t *zone, const uint8_t *apex, const dns_update_t *u, uint64_t now,
@@ -340,19 +375,17 @@ int zone_update_apply(json_t *zone, const uint8_t *apex, const dns_update_t *u, 
 	const dns_update_rr_t *pre = dns_update_prereqs(u, &np);
 	const dns_update_rr_t *chg = dns_update_changes(u, &nc);
 	*res = (zone_update_result_t){0};
-	for (size_t i = 0; i < np; i++) {
-		int rc = check_prereq(&z, pre, np, &pre[i]);
-		if (rc)
-			return rc;
-	}
-	for (size_t i = 0; i < nc; i++) {
-		int rc = prescan(&z, &chg[i]);
-		if (rc)
-			return rc;
+	int rc = 0;
+	for (size_t i = 0; i < np && !rc; i++)
+		rc = check_prereq(&z, pre, np, &pre[i]);
+	for (size_t i = 0; i < nc && !rc; i++)
+		rc = prescan(&z, &chg[i]);
+	if (rc) {
+		upd_fini(&z);
+		return rc;
 	}
 	uint8_t(*replaced)[DNS_NAME_MAXLEN] = pr_calloc(nc + 1, DNS_NAME_MAXLEN);
 	size_t n_replaced = 0;
-	int rc = 0;
 	for (size_t i = 0; i < nc && !rc; i++) {
 		const dns_update_rr_t *c = &chg[i];
 		if (c->rclass == DNS_CLASS_IN)
@@ -363,6 +396,7 @@ int zone_update_apply(json_t *zone, const uint8_t *apex, const dns_update_t *u, 
 			delete_record(&z, c);
 	}
 	free(replaced);
+	upd_fini(&z);
 	if (rc)
 		return rc;
 	if (z.changed)
@@ -383,33 +417,39 @@ int zone_add_ptr(json_t *zone, const uint8_t *apex, const uint8_t *owner, const 
 	dns_update_rr_t c = {.type = 12, .rclass = DNS_CLASS_IN, .ttl = ttl,
 			     .rdlen = (uint16_t)info.wire_len, .rdata = rd};
 	memcpy(c.owner, owner, dns_name_wire_length(owner));
-	if (!dns_name_is_under(c.owner, apex))
+	if (!dns_name_is_under(c.owner, apex)) {
+		upd_fini(&z);
 		return PR_ENOTFOUND;
+	}
 	/* one PTR per address, as the DHCP server registers it */
 	rset_t s;
 	int at = find_set(&z, c.owner, 12, &s);
+	int rc = 0;
 	if (at >= 0 && record_index(&z, &s, c.rdata, c.rdlen) >= 0 &&
 	    json_array_size(json_object_get(s.json, "records")) == 1) {
-		*changed = false;
-		return 0;
+		refresh(&z, s.json);
+	} else {
+		if (at >= 0) {
+			set_remove(&z, (size_t)at);
+			z.changed = true;
+		}
+		size_t none = 0;
+		rc = add_record(&z, &c, NULL, &none);
 	}
-	if (at >= 0)
-		json_array_remove(z.sets, (size_t)at);
-	size_t none = 0;
-	int rc = add_record(&z, &c, NULL, &none);
+	upd_fini(&z);
 	if (rc == 0 && z.changed)
 		bump_serial(zone);
-	*changed = z.changed;
+	*changed = z.changed || z.stamped;
 	return rc ? PR_EPARSE : 0;
 }
 
 int zone_scavenge(json_t *zone, const uint8_t *apex, uint64_t now, const model_aging_t *aging,
 		  size_t *removed)
 {
-	upd_t z = upd_init(zone, apex, now, aging);
 	*removed = 0;
 	if (!aging || !aging->enabled)
 		return 0;
+	upd_t z = upd_init(zone, apex, now, aging);
 	uint64_t life = ((uint64_t)aging->no_refresh_hours + aging->refresh_hours) * 3600;
 	for (size_t i = json_array_size(z.sets); i-- > 0;) {
 		json_t *set = json_array_get(z.sets, i);
@@ -418,10 +458,11 @@ int zone_scavenge(json_t *zone, const uint8_t *apex, uint64_t now, const model_a
 		if (!json_is_true(json_object_get(set, "dynamic")) || ts <= 0)
 			continue;
 		if ((uint64_t)ts + life < now) {
-			json_array_remove(z.sets, i);
+			set_remove(&z, i);
 			(*removed)++;
 		}
 	}
+	upd_fini(&z);
 	if (*removed)
 		bump_serial(zone);
 	return 0;
