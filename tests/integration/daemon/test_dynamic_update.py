@@ -62,6 +62,11 @@ externalDnsServers:
       - name: secure.contoso.com
         dynamicUpdate: Secure
       - name: filebacked.contoso.com
+      - name: aged.contoso.com
+        dynamicUpdate: Nonsecure
+        aging: {enabled: true, noRefreshHours: 2, refreshHours: 3}
+        recordSets:
+          - {name: static2, type: A, records: [10.100.3.1]}
 """ % SECRET
 
 
@@ -94,7 +99,9 @@ def send(port, msg, tcp=False):
     return dns.query.udp(msg, HOST, port=port, timeout=5)
 
 
-class DynamicUpdate(unittest.TestCase):
+class Served(unittest.TestCase):
+    """privresd on YAML with a state directory; dc1's port."""
+
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="privres-state-")
         self.d = Privresd(YAML, args=["--quiet"], state_dir=self.state)
@@ -112,6 +119,9 @@ class DynamicUpdate(unittest.TestCase):
 
     def update(self, zone="corp.contoso.com"):
         return dns.update.UpdateMessage(zone)
+
+
+class DynamicUpdate(Served):
 
     # ---- E-2: nsupdate adds, replaces, deletes; the serial grows ----------------
     def test_E2_nsupdate_add_replace_delete_and_serial(self):
@@ -362,6 +372,38 @@ class DynamicUpdate(unittest.TestCase):
         self.assertGreater(sets["durable"]["timestamp"], time.time() - 600)
         self.assertNotIn("dynamic", sets["static1"])
         self.assertEqual(zone["soa"]["serialNumber"], s)
+
+
+class Scavenging(Served):
+    """E-4 through privresctl, the clock given with --at (no sleeping hours)."""
+
+    def scavenge(self, *args):
+        rc, out, err = self.ctl("scavenge", *args)
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def test_E4_scavenge_on_demand(self):
+        rc, out = nsupdate(self.port, ["zone aged.contoso.com",
+                                       "update add old.aged.contoso.com 300 A 10.100.3.9"])
+        self.assertEqual(rc, 0, out)
+        t0 = time.time()
+        life = (2 + 3) * 3600
+        # not yet stale: no-refresh + refresh have not passed
+        got = self.scavenge("--server", "dc1", "--at", str(int(t0 + life - 120)))
+        self.assertEqual(int(got.get("removed", 0)), 0)
+        self.assertEqual(kdig(self.port, "old.aged.contoso.com"), ["10.100.3.9"])
+        s = int(kdig_soa(self.port, "aged.contoso.com")[2])
+        got = self.scavenge("--at", str(int(t0 + life + 120)))
+        self.assertEqual(int(got["removed"]), 1)
+        self.assertEqual(kdig(self.port, "old.aged.contoso.com"), [])
+        self.assertEqual(int(kdig_soa(self.port, "aged.contoso.com")[2]), s + 1)
+        # static records never age; zones without aging keep dynamic ones
+        self.assertEqual(kdig(self.port, "static2.aged.contoso.com"), ["10.100.3.1"])
+        got = self.scavenge("--at", str(int(t0 + 1000 * life)))
+        self.assertEqual(int(got.get("removed", 0)), 0)
+        rc, out, err = self.ctl("scavenge", "--server", "nosuch")
+        self.assertEqual(rc, 1)
+        self.assertIn("nosuch", err)
 
 
 if __name__ == "__main__":
