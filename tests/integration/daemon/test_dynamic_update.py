@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from privres_harness import BUILD, Privresd  # noqa: E402
+from privres_harness import BUILD, Privresd, Unbound, free_port  # noqa: E402
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
@@ -404,6 +404,70 @@ class Scavenging(Served):
         rc, out, err = self.ctl("scavenge", "--server", "nosuch")
         self.assertEqual(rc, 1)
         self.assertIn("nosuch", err)
+
+
+FORWARDING = """
+emulator:
+  basePort: 0
+  addressMap: {"10.100.9.9:53": "127.0.0.1:%(silent)d", "10.100.9.10:53": "127.0.0.1:%(second)d"}
+externalDnsServers:
+  - name: dc1
+    ipAddress: 10.100.0.2
+    forwarderTimeoutSeconds: %(timeout)d
+    forwarders:
+      - {domainName: partner.example., targetDnsServers: [{ipAddress: 10.100.9.9}, {ipAddress: 10.100.9.10}]}
+    zones: [{name: corp.contoso.com, recordSets: [{name: h, type: A, records: [10.100.1.1]}]}]
+  - name: dc2
+    ipAddress: 10.100.0.3
+    recursion: false
+    forwarders:
+      - {domainName: partner.example., targetDnsServers: [{ipAddress: 10.100.9.10}]}
+    zones: [{name: corp.contoso.com, recordSets: [{name: h, type: A, records: [10.100.1.2]}]}]
+"""
+
+
+class ForwarderOrder(unittest.TestCase):
+    """E-1: forwarders in list order, each waited for the server's timeout."""
+
+    def setUp(self):
+        self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # reads, never answers
+        self.silent.bind((HOST, 0))
+        second = free_port()
+        self.unbound = Unbound(second, ["www.partner.example. 60 IN A 192.0.2.44"])
+        self.d = None
+        self.params = {"silent": self.silent.getsockname()[1], "second": second}
+
+    def tearDown(self):
+        if self.d:
+            self.d.stop()
+        self.unbound.stop()
+        self.silent.close()
+
+    def timed(self, timeout):
+        self.d = Privresd(FORWARDING % dict(self.params, timeout=timeout), args=["--quiet"])
+        q = dns.message.make_query("www.partner.example", "A")
+        t = time.monotonic()
+        r = dns.query.udp(q, HOST, port=self.d.port("external/dc1"), timeout=30)
+        return r, time.monotonic() - t
+
+    def test_E1_first_forwarder_silent_answer_from_second_after_timeout(self):
+        for timeout in (3, 2):
+            r, took = self.timed(timeout)
+            print("forwarderTimeoutSeconds %d: answered after %.3f s" % (timeout, took),
+                  file=sys.stderr)
+            self.assertEqual([a.address for rr in r.answer for a in rr], ["192.0.2.44"])
+            self.assertGreaterEqual(took, timeout * 0.9, "timeout %d" % timeout)
+            self.assertLessEqual(took, timeout * 1.1, "timeout %d" % timeout)
+            self.d.stop()
+            self.d = None
+
+    def test_E1_recursion_off_answers_own_zones_only(self):
+        self.d = Privresd(FORWARDING % dict(self.params, timeout=3), args=["--quiet"])
+        port = self.d.port("external/dc2")
+        r = dns.query.udp(dns.message.make_query("www.partner.example", "A"), HOST, port=port,
+                          timeout=5)
+        self.assertEqual(r.rcode(), dns.rcode.REFUSED)
+        self.assertEqual(kdig(port, "h.corp.contoso.com"), ["10.100.1.2"])
 
 
 if __name__ == "__main__":
