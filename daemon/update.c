@@ -9,10 +9,14 @@
 
 #include "daemon/daemon_p.h"
 #include "dns/dns.h"
+#include "zones/zones.h"
 
 /* Updates waiting for the control thread, beyond which a flood is answered
  * SERVFAIL at once (the client retries, as for a busy server). */
 #define UPDATES_MAX_PENDING 1024
+/* How often the control thread looks whether a server's scavenging is due
+ * (E-4; periods are whole hours). */
+#define SCAVENGE_CHECK_MS 60000
 
 typedef struct update_job {
 	struct update_job *next;
@@ -31,6 +35,9 @@ struct updates {
 	update_job_t *todo;
 	size_t pending;
 	daemon_t *dm;
+	uv_timer_t scavenge; /* E-4, on the control loop */
+	uint64_t load;       /* when the zones were loaded (start) */
+	json_t *last_run;    /* server name → Unix time of its last scavenging */
 };
 
 static void job_free(update_job_t *j)
@@ -91,6 +98,46 @@ static void on_done(uv_async_t *h)
 	}
 }
 
+/* E-4: the longest refresh interval of a server's zones with aging on, or 0. */
+static uint32_t refresh_hours(const model_external_server_t *x)
+{
+	uint32_t h = 0;
+	for (size_t i = 0; i < x->n_zones; i++)
+		if (x->zones[i].aging.enabled && x->zones[i].aging.refresh_hours > h)
+			h = x->zones[i].aging.refresh_hours;
+	return h;
+}
+
+/* E-4: scavenge each server with scavenging on whose period has come. */
+static void on_scavenge(uv_timer_t *t)
+{
+	updates_t *up = t->data;
+	uint64_t now = (uint64_t)time(NULL);
+	const deployment_t *d = control_deployment(up->dm->control);
+	json_t *due = json_array();
+	for (size_t i = 0; i < d->n_external_servers; i++) {
+		const model_external_server_t *x = &d->external_servers[i];
+		uint32_t refresh = refresh_hours(x);
+		json_t *last = json_object_get(up->last_run, x->name);
+		if (x->scavenging && refresh &&
+		    zone_scavenging_due(x->scavenging_period_hours, refresh, up->load,
+					(uint64_t)json_integer_value(last), now))
+			json_array_append_new(due, json_string(x->name));
+	}
+	size_t i;
+	json_t *name;
+	json_array_foreach(due, i, name) {
+		/* by name: a scavenging that removes records replaces the deployment */
+		pr_diag_t *diag = pr_diag_new();
+		size_t removed = 0;
+		control_scavenge(up->dm->control, json_string_value(name), now, &removed, diag);
+		pr_diag_destroy(&diag);
+		json_object_set_new(up->last_run, json_string_value(name),
+				    json_integer((json_int_t)now));
+	}
+	json_decref(due);
+}
+
 void updates_open(daemon_t *dm)
 {
 	updates_t *up = pr_calloc(1, sizeof(*up));
@@ -98,6 +145,11 @@ void updates_open(daemon_t *dm)
 	uv_async_init(&dm->loop, &up->wake, on_wake);
 	up->wake.data = up;
 	up->dm = dm;
+	up->load = (uint64_t)time(NULL);
+	up->last_run = json_object();
+	uv_timer_init(&dm->loop, &up->scavenge);
+	up->scavenge.data = up;
+	uv_timer_start(&up->scavenge, on_scavenge, SCAVENGE_CHECK_MS, SCAVENGE_CHECK_MS);
 	dm->updates = up;
 }
 
@@ -108,6 +160,7 @@ void updates_close(daemon_t *dm)
 		return;
 	/* workers are stopped and the control loop closed: nothing is pending */
 	uv_mutex_destroy(&up->lock);
+	json_decref(up->last_run);
 	free(up);
 	dm->updates = NULL;
 }

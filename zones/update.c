@@ -467,3 +467,13 @@ int zone_scavenge(json_t *zone, const uint8_t *apex, uint64_t now, const model_a
 		bump_serial(zone);
 	return 0;
 }
+
+bool zone_scavenging_due(uint32_t period_hours, uint32_t refresh_hours, uint64_t load,
+			 uint64_t last, uint64_t now)
+{
+	if (period_hours < MODEL_SCAVENGING_MIN_HOURS)
+		period_hours = MODEL_SCAVENGING_MIN_HOURS;
+	if (now < load + (uint64_t)refresh_hours * 3600)
+		return false;
+	return !last || now >= last + (uint64_t)period_hours * 3600;
+}

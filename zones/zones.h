@@ -181,3 +181,9 @@ int zone_add_ptr(json_t *zone, const uint8_t *apex, const uint8_t *owner, const 
  * is before now; the serial grows when any was. Nothing when aging is off. */
 int zone_scavenge(json_t *zone, const uint8_t *apex, uint64_t now, const model_aging_t *aging,
 		  size_t *removed);
+
+/* E-4: is a server's scavenging due at now? Its zones may be scavenged once
+ * now >= load time + the refresh interval (hours), then every period (hours,
+ * at least MODEL_SCAVENGING_MIN_HOURS); last is the last run (0: never). */
+bool zone_scavenging_due(uint32_t period_hours, uint32_t refresh_hours, uint64_t load,
+			 uint64_t last, uint64_t now);

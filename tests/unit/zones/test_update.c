@@ -212,6 +212,19 @@ static void test_add_ptr(void **state)
 	json_decref(rz);
 }
 
+/* E-4: the first run waits load + refresh, then one per period. */
+static void test_scavenging_due(void **state)
+{
+	(void)state;
+	assert_false(zone_scavenging_due(168, 168, T0, 0, T0 + 167 * HOUR));
+	assert_true(zone_scavenging_due(168, 168, T0, 0, T0 + 168 * HOUR));
+	assert_false(zone_scavenging_due(168, 168, T0, T0 + 168 * HOUR, T0 + 300 * HOUR));
+	assert_true(zone_scavenging_due(168, 168, T0, T0 + 168 * HOUR, T0 + 336 * HOUR));
+	/* a period under the minimum counts as one hour */
+	assert_true(zone_scavenging_due(0, 1, T0, T0 + HOUR, T0 + 2 * HOUR));
+	assert_false(zone_scavenging_due(0, 1, T0, T0 + HOUR, T0 + 2 * HOUR - 1));
+}
+
 int main(void)
 {
 	dns_name_from_text("corp.contoso.com.", apex, NULL, NULL);
@@ -221,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_scavenging),
 		cmocka_unit_test(test_notzone_and_apex),
 		cmocka_unit_test(test_add_ptr),
+		cmocka_unit_test(test_scavenging_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
