@@ -470,5 +470,42 @@ class ForwarderOrder(unittest.TestCase):
         self.assertEqual(kdig(port, "h.corp.contoso.com"), ["10.100.1.2"])
 
 
+class Validation(unittest.TestCase):
+    """The new keys are checked with their rule ids (privresd --check)."""
+
+    def check(self, servers):
+        d = tempfile.mkdtemp(prefix="privres-check-")
+        try:
+            path = os.path.join(d, "d.yaml")
+            with open(path, "w") as f:
+                f.write("externalDnsServers:\n" + servers)
+            p = subprocess.run([os.path.join(BUILD, "daemon", "privresd"), "--check", path],
+                               capture_output=True, text=True, timeout=30)
+            return p.returncode, p.stdout + p.stderr
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_rule_ids(self):
+        cases = [
+            ("    zones: [{name: a.example, dynamicUpdate: Sometimes}]\n", "(E-2)"),
+            ("    zones: [{name: a.example, dynamicUpdate: Secure}]\n", "(E-3)"),
+            ("    tsigKeys: [{name: k, algorithm: hmac-sha256, secret: '!!!'}]\n", "(E-3)"),
+            ("    tsigKeys: [{name: k, algorithm: hmac-foo, secret: YWJj}]\n", "(E-3)"),
+            ("    scavenging: {enabled: true, periodHours: 0}\n", "(E-4)"),
+            ("    zones: [{name: a.example, aging: {enabled: true, noRefresh: 3}}]\n",
+             "noRefresh"),
+            ("    forwarderTimeoutSeconds: 0\n", "forwarderTimeoutSeconds"),
+        ]
+        for body, want in cases:
+            rc, out = self.check("  - name: dc1\n    ipAddress: 10.100.0.2\n" + body)
+            self.assertEqual(rc, 1, body + out)
+            self.assertIn(want, out, body)
+        rc, out = self.check("  - name: dc1\n    ipAddress: 10.100.0.2\n"
+                             "    tsigKeys: [{name: k, secret: YWJjZGVm}]\n"
+                             "    zones: [{name: a.example, dynamicUpdate: Secure, "
+                             "registerPtr: true}]\n")
+        self.assertEqual(rc, 0, out)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
