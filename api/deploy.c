@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/api_p.h"
 #include "api/privres.pb-c.h"
@@ -335,6 +336,35 @@ static int handle_stats(void *ctx, const ProtobufCMessage *req, ProtobufCMessage
 	return diagnose(ctx, DIAG_STATS, req, &privres__v1__stats_response__descriptor, resp, st);
 }
 
+/* E-4: scavenging on demand (control_scavenge). */
+static int handle_scavenge(void *ctx, const ProtobufCMessage *req, ProtobufCMessage **resp,
+			   api_status_t *st)
+{
+	api_control_t *c = ctx;
+	json_t *rq = NULL;
+	if (pbjson_from_message(req, &rq) != 0)
+		return api_status_set(st, API_STATUS_INVALID_ARGUMENT,
+				      "the request holds a string that is not UTF-8");
+	const char *server = *str_of(rq, "server") ? str_of(rq, "server") : NULL;
+	json_t *at = json_object_get(rq, "at");
+	long long when = json_is_integer(at) ? json_integer_value(at)
+		       : json_is_string(at) ? atoll(json_string_value(at)) : 0;
+	uint64_t now = when > 0 ? (uint64_t)when : (uint64_t)time(NULL);
+	pr_diag_t *diag = pr_diag_new();
+	size_t removed = 0;
+	int ret = control_scavenge(api_control_owner(c), server, now, &removed, diag);
+	int code;
+	if (ret != 0) {
+		code = api_status_of_change(ret, diag, st);
+	} else {
+		json_t *out = json_pack("{s:I}", "removed", (json_int_t)removed);
+		code = respond(&privres__v1__scavenge_response__descriptor, out, resp, st);
+	}
+	pr_diag_destroy(&diag);
+	json_decref(rq);
+	return code;
+}
+
 int api_deploy_register(api_control_t *c, api_registry_t *reg)
 {
 	static const struct {
@@ -346,6 +376,7 @@ int api_deploy_register(api_control_t *c, api_registry_t *reg)
 		{"DiagnosticsService/Explain", handle_explain},
 		{"DiagnosticsService/TargetHealth", handle_health},
 		{"DiagnosticsService/Stats", handle_stats},
+		{"ExternalDnsServerService/Scavenge", handle_scavenge},
 	};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		const ProtobufCMessageDescriptor *in, *out;

@@ -142,3 +142,25 @@ int control_check(model_doc_t **docp, resolve_snapshot_t **out, pr_diag_t *diag)
 
 /* Load a deployment file, or the embedded default when path is NULL. */
 int control_load_source(const char *path, model_doc_t **doc, pr_diag_t *diag);
+
+/* ---- Emulated on-premises servers (control/update.c; E-2..E-5) ------------ */
+
+/*
+ * Answer a DNS UPDATE (msg, untrusted) received by the external server named
+ * server, applying it when it is allowed (E-2: the zone's dynamicUpdate; E-3:
+ * TSIG) and its prerequisites hold. An accepted change is a PUT of the
+ * server's resource through control_apply(): journaled and fsync'ed before the
+ * answer is written, published to every worker. now: Unix seconds (E-4 time
+ * stamps). Returns the answer's length in buf (0: nothing to send).
+ */
+size_t control_dns_update(control_t *c, const char *server, const uint8_t *msg, size_t len,
+			  uint64_t now, uint8_t *buf, size_t cap);
+
+/*
+ * E-4: scavenge the zones with aging on of one server (NULL: every server) as
+ * of now (Unix seconds): dynamic record sets older than no-refresh + refresh
+ * are removed, each server's removals one change. *removed counts record sets.
+ * 0, PR_ENOTFOUND for an unknown server, or control_apply()'s errors.
+ */
+int control_scavenge(control_t *c, const char *server, uint64_t now, size_t *removed,
+		     pr_diag_t *diag);

@@ -57,6 +57,7 @@ void querylog_counts(const querylog_t *q, uint64_t *written, uint64_t *dropped);
 /* ---- the runtime ----------------------------------------------------------- */
 
 typedef struct daemon daemon_t;
+typedef struct updates updates_t;
 
 /* One per worker thread; everything but `pending` is the worker's alone. */
 typedef struct worker {
@@ -67,6 +68,8 @@ typedef struct worker {
 	_Atomic(resolve_snapshot_t *) pending; /* published, with a reference */
 	uv_async_t swap;
 	ep_forwarder_t *forwarder;
+	uv_async_t update_done;            /* update.c: answers from the control thread */
+	struct update_job *updates_done;   /* under the updates' lock */
 } worker_t;
 
 struct daemon {
@@ -86,6 +89,7 @@ struct daemon {
 	api_server_t *api;
 	arm_server_t *arm; /* ARM REST (--arm-listen), or NULL */
 	querylog_t *qlog; /* emulator.queryLog, or NULL */
+	updates_t *updates; /* E-2: UPDATE to external servers, applied by the control thread */
 	int exit_code;
 };
 
@@ -96,6 +100,16 @@ resolve_snapshot_t *daemon_snapshot(const daemon_t *dm);
  * of a published snapshot to every worker (one reference transferred). */
 void workers_config(daemon_t *dm, ep_config_t *cfg);
 void workers_publish(daemon_t *dm, resolve_snapshot_t *next);
+
+/* update.c: DNS UPDATE received by an external server's listener (E-2) goes
+ * to the control thread; the answer comes back to the worker. open/close on
+ * the control thread; the rest on the worker. updates_take() returns true when
+ * it took the query (it answers it later). */
+void updates_open(daemon_t *dm);
+void updates_close(daemon_t *dm);
+void updates_worker_init(worker_t *w, uv_loop_t *loop);
+void updates_worker_stop(worker_t *w);
+bool updates_take(worker_t *w, ep_query_t *eq);
 
 /* listeners.c: where each listener of a snapshot listens (design.md §4). */
 typedef struct bound {

@@ -147,6 +147,7 @@ static int start_workers(daemon_t *dm)
 	dm->health = ep_health_new(em->unresponsive_seconds * 1000u);
 	dm->inflight = resolve_inflight_new();
 	dm->cache = resolve_cache_new();
+	updates_open(dm);
 	int rc = ep_server_new(&cfg, &dm->server);
 	if (rc != 0)
 		return rc;
@@ -293,6 +294,7 @@ cleanup:
 	ep_health_destroy(&dm.health);
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
 	resolve_cache_destroy(&dm.cache);
+	updates_close(&dm);
 	free(dm.workers);
 	control_destroy(&dm.control);
 	return dm.exit_code;

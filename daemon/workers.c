@@ -111,6 +111,8 @@ static void on_query(void *ctx, ep_query_t *eq)
 	 * has run the wake-up (one load per query). */
 	if (atomic_load_explicit(&w->pending, memory_order_acquire))
 		take_pending(w);
+	if (updates_take(w, eq))
+		return;
 	uint64_t t0 = w->dm->qlog ? pr_now_ns() : 0;
 	resolve_query_t *rq = resolve_query_new(w->rw);
 	resolve_input_t in = {
@@ -146,6 +148,7 @@ static int worker_init(void *ctx, unsigned index, uv_loop_t *loop, void **state)
 	atomic_init(&w->pending, NULL);
 	uv_async_init(loop, &w->swap, on_swap);
 	w->swap.data = w;
+	updates_worker_init(w, loop);
 	int rc = ep_forwarder_new(loop, dm->health, &w->forwarder);
 	if (rc != 0)
 		return rc;
@@ -159,6 +162,7 @@ static void worker_stop(void *ctx, void *state)
 	worker_t *w = state;
 	ep_forwarder_close(&w->forwarder);
 	uv_close((uv_handle_t *)&w->swap, NULL);
+	updates_worker_stop(w);
 }
 
 static void worker_fini(void *ctx, void *state)

@@ -302,3 +302,83 @@ bool dns_query_wants_padding(const uint8_t *wire, size_t len);
  * when the answer has no OPT record, is malformed, or would not fit.
  */
 size_t dns_pad_answer(const uint8_t *ans, size_t len, uint16_t block, uint8_t *out, size_t cap);
+
+/* ---------------------------------------------------------------------------
+ * Dynamic update (dns/update.c; RFC 2136, TSIG RFC 8945; E-2, E-3)
+ *
+ * An UPDATE message is read whole (libknot's parser): its zone, its
+ * prerequisites and its changes, and verified against a server's TSIG keys.
+ * The answer is the request's header and zone section with an rcode, signed
+ * when the request was.
+ * ------------------------------------------------------------------------ */
+
+#define DNS_OPCODE_UPDATE 5
+/* RFC 2136 §2.2 response codes. */
+enum {
+	DNS_RCODE_YXDOMAIN = 6,
+	DNS_RCODE_YXRRSET = 7,
+	DNS_RCODE_NXRRSET = 8,
+	DNS_RCODE_NOTAUTH = 9,
+	DNS_RCODE_NOTZONE = 10,
+};
+/* RFC 8945 §5.3 TSIG errors (in the TSIG record; the rcode is NOTAUTH). */
+enum {
+	DNS_TSIG_BADSIG = 16,
+	DNS_TSIG_BADKEY = 17,
+	DNS_TSIG_BADTIME = 18,
+};
+#define DNS_CLASS_IN 1
+#define DNS_CLASS_NONE 254
+#define DNS_CLASS_ANY 255
+#define DNS_TYPE_ANY 255
+
+/* A prerequisite or change record as received; rdata borrowed from the update. */
+typedef struct dns_update_rr {
+	uint8_t owner[DNS_NAME_MAXLEN]; /* lowercase */
+	uint16_t type, rclass;
+	uint32_t ttl;
+	uint16_t rdlen;
+	const uint8_t *rdata;
+} dns_update_rr_t;
+
+/* A TSIG key as a deployment gives it (strings borrowed). */
+typedef struct dns_tsig_key_spec {
+	const char *name;      /* "dhcp-key" */
+	const char *algorithm; /* "hmac-sha256" */
+	const char *secret;    /* base64 */
+} dns_tsig_key_spec_t;
+
+typedef struct dns_update dns_update_t;
+
+/* Is wire (untrusted) an UPDATE request (opcode 5, QR clear)? */
+bool dns_message_is_update(const uint8_t *wire, size_t len);
+/* Read an UPDATE (copied). 0 and *out (owned), or PR_EPARSE with *why (static):
+ * malformed records, or a zone section that is not one SOA question of class
+ * IN (the answer is FORMERR, dns_update_error()). */
+int dns_update_parse(const uint8_t *wire, size_t len, dns_update_t **out, const char **why);
+void dns_update_free(dns_update_t **up);
+/* The zone (lowercase wire), prerequisites and changes (borrowed). */
+const uint8_t *dns_update_zone(const dns_update_t *u);
+const dns_update_rr_t *dns_update_prereqs(const dns_update_t *u, size_t *n);
+const dns_update_rr_t *dns_update_changes(const dns_update_t *u, size_t *n);
+/* Does the update carry a TSIG record? */
+bool dns_update_signed(const dns_update_t *u);
+/* Check a TSIG key spec: 0, or PR_EPARSE with *why (static). */
+int dns_tsig_key_check(const dns_tsig_key_spec_t *k, const char **why);
+/* Verify the update's TSIG against keys (borrowed; kept for the answer, which
+ * dns_update_answer() signs with the same array). 0 when unsigned or valid,
+ * else DNS_TSIG_BADKEY (no such key or algorithm), DNS_TSIG_BADSIG or
+ * DNS_TSIG_BADTIME (outside the fudge of the system clock). */
+int dns_update_verify(dns_update_t *u, const dns_tsig_key_spec_t *keys, size_t n);
+/* The answer to u with rcode (NOTAUTH when tsig_error is set), signed per RFC
+ * 8945 §5.3 when u was signed. Returns its length, or 0 when cap is short. */
+size_t dns_update_answer(const dns_update_t *u, uint16_t rcode, const dns_tsig_key_spec_t *keys,
+			 uint16_t tsig_error, uint8_t *buf, size_t cap);
+/* An answer with rcode to a request that could not be read (header only). */
+size_t dns_update_error(const uint8_t *wire, size_t len, uint16_t rcode, uint8_t *buf, size_t cap);
+/* Canonical form of an rdata (names in it lowercase, RFC 4034 §6.2) into out
+ * (DNS_RDATA_MAXLEN octets). 0, or an error for rdata libknot can't read. */
+int dns_rdata_canonical(uint16_t type, const uint8_t *rdata, uint16_t len, uint8_t *out,
+			uint16_t *out_len);
+/* Presentation form of one rdata of type (names absolute). Length or error. */
+int dns_rdata_text(uint16_t type, const uint8_t *rdata, uint16_t len, char *out, size_t outlen);

@@ -3,6 +3,7 @@
 #include "dns/dns.h"
 
 #include <libknot/libknot.h>
+#include <pthread.h>
 #include <libzscanner/scanner.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -96,6 +97,28 @@ static bool address_from_text(uint16_t type, const char *text, uint8_t *rdata, s
 	return true;
 }
 
+/* One scanner per thread, kept: a scanner is ~200 KB, and allocating (and
+ * faulting in) a fresh one per value made zones of thousands of records, and
+ * updates that add them, slow. Freed when the thread ends. */
+static pthread_key_t scanner_key;
+static pthread_once_t scanner_once = PTHREAD_ONCE_INIT;
+
+static void scanner_key_make(void)
+{
+	pthread_key_create(&scanner_key, free);
+}
+
+static zs_scanner_t *thread_scanner(void)
+{
+	pthread_once(&scanner_once, scanner_key_make);
+	zs_scanner_t *s = pthread_getspecific(scanner_key);
+	if (!s) {
+		s = pr_malloc(sizeof(*s)); /* never on a stack */
+		pthread_setspecific(scanner_key, s);
+	}
+	return s;
+}
+
 int dns_rdata_from_text(uint16_t type, const char *text, const uint8_t *origin_wire,
 			uint8_t *rdata, size_t rdata_cap, size_t *rdata_len, char **why)
 {
@@ -133,7 +156,7 @@ int dns_rdata_from_text(uint16_t type, const char *text, const uint8_t *origin_w
 		pr_buf_printf(&line, "%s", text);
 	pr_buf_append(&line, "\n", 1);
 
-	s = pr_malloc(sizeof(*s)); /* ~200 KB: never on a stack */
+	s = thread_scanner();
 	if (zs_init(s, origin, KNOT_CLASS_IN, 0) != 0) {
 		msg = pr_strdup("the origin is not a valid name");
 		goto cleanup;
@@ -170,7 +193,6 @@ int dns_rdata_from_text(uint16_t type, const char *text, const uint8_t *origin_w
 cleanup:
 	if (scanner_ready)
 		zs_deinit(s);
-	free(s);
 	pr_buf_free(&line);
 	if (ret != 0 && why)
 		*why = msg;

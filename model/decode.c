@@ -686,7 +686,19 @@ static void decode_soa(model_ctx_t *c, const json_t *e, const char *p, model_soa
 		soa->ttl = (uint32_t)v;
 }
 
-static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, model_zone_t *z)
+/* E-2, E-4: an external zone's record sets say whether dynamic update made
+ * them, and when (the journal and export carry both). */
+static void decode_dynamic(model_ctx_t *c, const json_t *re, const char *rp,
+			   model_record_set_t *rs)
+{
+	long long ts;
+	rs->dynamic = get_bool(c, re, "dynamic", rp, false);
+	if (get_int(c, re, "timestamp", rp, 0, INT64_MAX, &ts))
+		rs->timestamp = ts;
+}
+
+static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, model_zone_t *z,
+			       bool external)
 {
 	const json_t *l = get_list(c, e, "recordSets", p);
 	if (!l)
@@ -697,10 +709,16 @@ static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, m
 		const char *rp;
 		if (!item(c, l, i, p, "recordSets", &re, &rp))
 			continue;
-		check_resource_keys(c, re, rp, MODEL_KIND_RECORD_SET,
-				    KEYS("type", "ttl", "records", "isAutoRegistered"));
+		if (external)
+			check_resource_keys(c, re, rp, MODEL_KIND_RECORD_SET,
+					    KEYS("type", "ttl", "records", "dynamic", "timestamp"));
+		else
+			check_resource_keys(c, re, rp, MODEL_KIND_RECORD_SET,
+					    KEYS("type", "ttl", "records", "isAutoRegistered"));
 		model_record_set_t *rs = &z->record_sets[z->n_record_sets++];
 		rs->origin = (model_origin_t){re, rp};
+		if (external)
+			decode_dynamic(c, re, rp, rs);
 		rs->name = get_str(c, re, "name", rp, true);
 		rs->type_text = get_str(c, re, "type", rp, true);
 		long long ttl;
@@ -732,10 +750,39 @@ static void decode_record_sets(model_ctx_t *c, const json_t *e, const char *p, m
 	}
 }
 
-/* Zones of three kinds share one shape; only private ones have links. */
+/* E-2, E-4, E-5: what an external server's zone adds to the shape. */
+static void decode_external_zone(model_ctx_t *c, const json_t *e, const char *p, model_zone_t *z)
+{
+	const char *du = get_str(c, e, "dynamicUpdate", p, false);
+	if (du && !strcasecmp(du, "Nonsecure"))
+		z->dynamic_update = MODEL_UPDATE_NONSECURE;
+	else if (du && !strcasecmp(du, "Secure"))
+		z->dynamic_update = MODEL_UPDATE_SECURE;
+	else if (du && strcasecmp(du, "None"))
+		model_report(c, e, "dynamicUpdate", p, "E-2", PR_ECONFIG,
+			     "'%s' is not a dynamic update setting; valid: None, Nonsecure, Secure",
+			     du);
+	z->register_ptr = get_bool(c, e, "registerPtr", p, false);
+	z->aging.no_refresh_hours = z->aging.refresh_hours = MODEL_AGING_DEFAULT_HOURS;
+	const json_t *a = get_map(c, e, "aging", p);
+	if (!a)
+		return;
+	const char *ap = p;
+	model_check_keys(c, a, ap, KEYS("enabled", "noRefreshHours", "refreshHours"));
+	z->aging.enabled = get_bool(c, a, "enabled", ap, false);
+	long long h;
+	if (get_int(c, a, "noRefreshHours", ap, 1, 8760 * 100, &h))
+		z->aging.no_refresh_hours = (uint32_t)h;
+	if (get_int(c, a, "refreshHours", ap, 1, 8760 * 100, &h))
+		z->aging.refresh_hours = (uint32_t)h;
+}
+
+/* Zones of three kinds share one shape; only private ones have links, only
+ * external ones dynamic update. */
 static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *key,
 			     const char *path, bool private_zone, model_zone_t **out, size_t *n)
 {
+	bool external = !private_zone && strcmp(path, "publicDns") != 0;
 	const json_t *l = get_list(c, parent, key, path);
 	*n = 0;
 	*out = NULL;
@@ -750,13 +797,19 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 		if (private_zone)
 			check_resource_keys(c, e, p, MODEL_KIND_ZONE,
 					    KEYS("soa", "recordSets", "virtualNetworkLinks"));
+		else if (external)
+			model_check_keys(c, e, p,
+					 KEYS("name", "soa", "recordSets", "dynamicUpdate", "aging",
+					      "registerPtr"));
 		else
 			model_check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
 		model_zone_t *z = &(*out)[(*n)++];
 		z->origin = (model_origin_t){e, p};
 		z->name = get_str(c, e, "name", p, true);
 		decode_soa(c, e, p, &z->soa);
-		decode_record_sets(c, e, p, z);
+		decode_record_sets(c, e, p, z, external);
+		if (external)
+			decode_external_zone(c, e, p, z);
 		if (private_zone)
 			decode_links(c, e, p, MODEL_KIND_ZONE_LINK, &z->links, &z->n_links);
 	}
@@ -933,6 +986,55 @@ static void decode_forwarders(model_ctx_t *c, const json_t *e, const char *p,
 	}
 }
 
+static void decode_tsig_keys(model_ctx_t *c, const json_t *e, const char *p,
+			     model_external_server_t *x)
+{
+	const json_t *l = get_list(c, e, "tsigKeys", p);
+	if (!l)
+		return;
+	ALLOC_ARRAY(c, x->tsig_keys, json_array_size(l));
+	for (size_t i = 0; i < json_array_size(l); i++) {
+		const json_t *ke;
+		const char *kp;
+		if (!item(c, l, i, p, "tsigKeys", &ke, &kp))
+			continue;
+		model_check_keys(c, ke, kp, KEYS("name", "algorithm", "secret"));
+		model_tsig_key_t *k = &x->tsig_keys[x->n_tsig_keys++];
+		k->origin = (model_origin_t){ke, kp};
+		k->name = get_str(c, ke, "name", kp, true);
+		k->algorithm = get_str(c, ke, "algorithm", kp, false);
+		if (!k->algorithm)
+			k->algorithm = "hmac-sha256";
+		k->secret = get_str(c, ke, "secret", kp, true);
+	}
+}
+
+/* E-1, E-3, E-4: how the server forwards, its keys and its scavenging. */
+static void decode_external_settings(model_ctx_t *c, const json_t *e, const char *p,
+				     model_external_server_t *x)
+{
+	x->recursion = get_bool(c, e, "recursion", p, true);
+	x->forwarder_timeout_s = MODEL_FORWARDER_TIMEOUT_DEFAULT;
+	long long v;
+	if (get_int(c, e, "forwarderTimeoutSeconds", p, 1, 15, &v))
+		x->forwarder_timeout_s = (uint32_t)v;
+	decode_tsig_keys(c, e, p, x);
+	x->scavenging_period_hours = MODEL_SCAVENGING_DEFAULT_HOURS;
+	const json_t *s = get_map(c, e, "scavenging", p);
+	if (!s)
+		return;
+	const char *sp = p;
+	model_check_keys(c, s, sp, KEYS("enabled", "periodHours"));
+	x->scavenging = get_bool(c, s, "enabled", sp, false);
+	if (json_object_get(s, "periodHours") &&
+	    json_integer_value(json_object_get(s, "periodHours")) < MODEL_SCAVENGING_MIN_HOURS)
+		model_report(c, s, "periodHours", sp, "E-4", PR_ECONFIG,
+			     "the scavenging period is at least %u hour (Windows' minimum)",
+			     MODEL_SCAVENGING_MIN_HOURS);
+	else if (get_int(c, s, "periodHours", sp, MODEL_SCAVENGING_MIN_HOURS, 8760 * 100, &v))
+		x->scavenging_period_hours = (uint32_t)v;
+}
+
 static void decode_externals(model_ctx_t *c, const json_t *root)
 {
 	const json_t *l = get_list(c, root, "externalDnsServers", "");
@@ -945,7 +1047,9 @@ static void decode_externals(model_ctx_t *c, const json_t *root)
 		const char *p;
 		if (!item(c, l, i, "", "externalDnsServers", &e, &p))
 			continue;
-		model_check_keys(c, e, p, KEYS("name", "ipAddress", "port", "zones", "forwarders"));
+		model_check_keys(c, e, p,
+				 KEYS("name", "ipAddress", "port", "zones", "forwarders", "recursion",
+				      "forwarderTimeoutSeconds", "tsigKeys", "scavenging"));
 		model_external_server_t *x = &d->external_servers[d->n_external_servers++];
 		x->origin = (model_origin_t){e, p};
 		x->name = get_str(c, e, "name", p, true);
@@ -956,6 +1060,7 @@ static void decode_externals(model_ctx_t *c, const json_t *root)
 			x->port = (uint16_t)port;
 		decode_zone_list(c, e, "zones", p, false, &x->zones, &x->n_zones);
 		decode_forwarders(c, e, p, x);
+		decode_external_settings(c, e, p, x);
 	}
 }
 

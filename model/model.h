@@ -231,6 +231,10 @@ typedef struct model_record_set {
 	uint32_t ttl;
 	const char **records; /* values as in a zone file */
 	size_t n_records;
+	/* E-2, E-4: made or changed by dynamic update (external zones), and when
+	 * (Unix seconds; 0 for static record sets, which never age). */
+	bool dynamic;
+	int64_t timestamp;
 } model_record_set_t;
 
 typedef struct model_soa {
@@ -249,6 +253,23 @@ typedef struct model_soa {
 		       .refresh = 3600, .retry = 300, .expire = 2419200, .minimum = 300,    \
 		       .ttl = MODEL_DEFAULT_TTL})
 
+/* E-2: who may update an external server's zone, as Windows Server names it. */
+typedef enum model_dynamic_update {
+	MODEL_UPDATE_NONE = 0,  /* a file-backed zone (the default) */
+	MODEL_UPDATE_NONSECURE, /* anyone may update */
+	MODEL_UPDATE_SECURE,    /* only TSIG-signed updates (E-3) */
+} model_dynamic_update_t;
+
+/* E-4: aging of an external zone (hours; off by default). */
+typedef struct model_aging {
+	bool enabled;
+	uint32_t no_refresh_hours, refresh_hours;
+} model_aging_t;
+#define MODEL_AGING_DEFAULT_HOURS 168u /* 7 days, Windows' default for both */
+#define MODEL_SCAVENGING_DEFAULT_HOURS 168u
+#define MODEL_SCAVENGING_MIN_HOURS 1u
+#define MODEL_FORWARDER_TIMEOUT_DEFAULT 3u /* E-1: seconds */
+
 /* A zone: private (with links), public (publicDns) or an external server's. */
 typedef struct model_zone {
 	model_origin_t origin;
@@ -261,6 +282,10 @@ typedef struct model_zone {
 	size_t n_record_sets;
 	model_vnet_link_t *links;
 	size_t n_links;
+	/* external zones only (E-2, E-4, E-5) */
+	model_dynamic_update_t dynamic_update;
+	model_aging_t aging;
+	bool register_ptr;
 } model_zone_t;
 
 typedef struct model_vm {
@@ -323,6 +348,12 @@ typedef struct model_forwarder {
 	size_t n_targets;
 } model_forwarder_t;
 
+/* E-3: a TSIG key of an external server. */
+typedef struct model_tsig_key {
+	model_origin_t origin;
+	const char *name, *algorithm, *secret;
+} model_tsig_key_t;
+
 /* A DNS server outside the cloud (on-premises) that rules may target. */
 typedef struct model_external_server {
 	model_origin_t origin;
@@ -333,6 +364,12 @@ typedef struct model_external_server {
 	size_t n_zones;
 	model_forwarder_t *forwarders;
 	size_t n_forwarders;
+	bool recursion;                   /* E-1: false answers its own zones only */
+	uint32_t forwarder_timeout_s;     /* E-1 */
+	model_tsig_key_t *tsig_keys;      /* E-3 */
+	size_t n_tsig_keys;
+	bool scavenging;                  /* E-4 */
+	uint32_t scavenging_period_hours; /* E-4: at least MODEL_SCAVENGING_MIN_HOURS */
 } model_external_server_t;
 
 typedef struct model_public_dns {

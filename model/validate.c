@@ -1149,6 +1149,28 @@ static void validate_policies(model_ctx_t *c)
 
 /* ---- external servers, public DNS, emulator --------------------------------- */
 
+/* E-3: every key is usable by libknot, names are unique, and a Secure zone
+ * has a key to be updated with. */
+static void validate_tsig_keys(model_ctx_t *c, model_external_server_t *x)
+{
+	CHECK_UNIQUE(c, x->tsig_keys, x->n_tsig_keys, name, "TSIG key");
+	for (size_t k = 0; k < x->n_tsig_keys; k++) {
+		model_tsig_key_t *key = &x->tsig_keys[k];
+		dns_tsig_key_spec_t spec = {key->name, key->algorithm, key->secret};
+		const char *why = NULL;
+		if (key->name && key->secret && dns_tsig_key_check(&spec, &why) != 0)
+			model_report(c, key->origin.node, NULL, key->origin.path, "E-3", PR_ECONFIG,
+				     "TSIG key '%s': %s", key->name, why);
+	}
+	for (size_t z = 0; z < x->n_zones; z++)
+		if (x->zones[z].dynamic_update == MODEL_UPDATE_SECURE && !x->n_tsig_keys)
+			model_report(c, x->zones[z].origin.node, "dynamicUpdate",
+				     x->zones[z].origin.path, "E-3", PR_ECONFIG,
+				     "a Secure zone takes only TSIG-signed updates, and server '%s' "
+				     "has no tsigKeys",
+				     x->name);
+}
+
 static void validate_externals(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
@@ -1172,6 +1194,7 @@ static void validate_externals(model_ctx_t *c)
 					     x->port, d->external_servers[j].name);
 		for (size_t z = 0; z < x->n_zones; z++)
 			validate_zone(c, &x->zones[z], false);
+		validate_tsig_keys(c, x);
 		for (size_t f = 0; f < x->n_forwarders; f++) {
 			model_forwarder_t *fw = &x->forwarders[f];
 			if (check_domain(c, fw->origin.node, "domainName", fw->origin.path, "F-2",

@@ -489,6 +489,17 @@ static void inflight_release(resolve_query_t *q)
  * whole list, in order, for the forwarder's health logic, F-10). Targets the
  * user did not map are never contacted (design.md §4).
  */
+/* E-1: an external server waits its own timeout (Windows' 3 s by default)
+ * for each forwarder, in list order, and the query lasts long enough for
+ * every one to have its turn. */
+static void external_timing(const model_external_server_t *x, size_t n, resolve_forward_t *fw)
+{
+	fw->try_timeout_ms = x->forwarder_timeout_s * 1000u;
+	uint32_t all = fw->try_timeout_ms * (uint32_t)n + 1000u;
+	if (fw->deadline_ms < all)
+		fw->deadline_ms = all;
+}
+
 static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target_t *targets,
 			      size_t n, uint32_t source_address)
 {
@@ -512,6 +523,8 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 		fw->source_address = d->emulator.listen == MODEL_LISTEN_VIRTUAL ? source_address : 0;
 		fw->deadline_ms = d->emulator.query_deadline_ms;
 		fw->try_timeout_ms = d->emulator.forward_timeout_ms;
+		if (f->kind == FRAME_EXTERNAL)
+			external_timing(&d->external_servers[f->index], n, fw);
 		step_t cached;
 		if (answer_from_cache(q, f, &targets[i], &cached))
 			return cached;
@@ -678,6 +691,11 @@ static step_t resolve_as_external(resolve_query_t *q, frame_t *f)
 		st->zone = mx->zones[e->index].name;
 		st->rcode = r.kind == ZONE_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
 		return answer_from_zone(q, f, &r, true);
+	}
+	if (!mx->recursion) { /* E-1: its own zones only */
+		trace(q, RESOLVE_STEP_REFUSED, f);
+		f->rcode = DNS_RCODE_REFUSED;
+		return frame_finish(f);
 	}
 	const model_forwarder_t *fw = &mx->forwarders[e->index];
 	trace(q, RESOLVE_STEP_FORWARDER, f)->domain = fw->domain_name;

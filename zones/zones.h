@@ -144,3 +144,46 @@ int zone_lookup(const zone_t *z, const uint8_t *qname, uint16_t qtype, zone_resu
  * Returns 0 or what dns_answer_add() returned (-ENOSPC: truncated, Q-7).
  */
 int zone_result_write(const zone_result_t *r, const uint8_t *qname, dns_answer_t *a);
+
+/* ---- Dynamic update, aging and scavenging (zones/update.c; E-2, E-4, E-5) ----
+ *
+ * These work on an external server's zone as the deployment holds it (its
+ * JSON resource: recordSets with values as in a zone file, soa), edited in
+ * place; control/ validates, persists and publishes the result. Record sets
+ * made or changed by update carry "dynamic": true and "timestamp" (Unix
+ * seconds); static ones have neither and never age.
+ */
+
+typedef struct zone_update_result {
+	bool changed;   /* records changed; the SOA serial grew */
+	bool refreshed; /* only time stamps moved (a refresh outside no-refresh) */
+} zone_update_result_t;
+
+/*
+ * Apply an update u (borrowed) to zone, whose apex is apex (lowercase wire):
+ * prerequisites first (RFC 2136 §3.2), then a prescan of every change
+ * (§3.4.1.3), then the changes (§3.4.2) — all or nothing. now: Unix seconds
+ * (an injected clock in tests); aging (borrowed, may be NULL) decides whether a
+ * refresh moves time stamps. Returns 0 (NOERROR) with *res, or the RFC 2136
+ * rcode (FORMERR, NXDOMAIN, YXDOMAIN, YXRRSET, NXRRSET, NOTZONE), after which
+ * zone may be half-edited: pass a copy.
+ */
+int zone_update_apply(json_t *zone, const uint8_t *apex, const dns_update_t *u, uint64_t now,
+		      const model_aging_t *aging, zone_update_result_t *res);
+
+/* E-5: the PTR record owner → target (a name in text) in the reverse zone
+ * (apex: lowercase wire), replacing another PTR of that owner, dynamic and
+ * stamped now. 0 with *changed, PR_ENOTFOUND when owner is not in the zone. */
+int zone_add_ptr(json_t *zone, const uint8_t *apex, const uint8_t *owner, const char *target,
+		 uint32_t ttl, uint64_t now, bool *changed);
+
+/* E-4: remove the dynamic record sets whose time stamp + no-refresh + refresh
+ * is before now; the serial grows when any was. Nothing when aging is off. */
+int zone_scavenge(json_t *zone, const uint8_t *apex, uint64_t now, const model_aging_t *aging,
+		  size_t *removed);
+
+/* E-4: is a server's scavenging due at now? Its zones may be scavenged once
+ * now >= load time + the refresh interval (hours), then every period (hours,
+ * at least MODEL_SCAVENGING_MIN_HOURS); last is the last run (0: never). */
+bool zone_scavenging_due(uint32_t period_hours, uint32_t refresh_hours, uint64_t load,
+			 uint64_t last, uint64_t now);

@@ -64,6 +64,9 @@ static void usage(FILE *f)
 	      "  health                                   forwarding target health (F-10)\n"
 	      "  stats                                    counters\n"
 	      "\n"
+	      "Emulated on-premises servers:\n"
+	      "  scavenge [--server NAME] [--at UNIXTIME] remove stale dynamic records now (E-4)\n"
+	      "\n"
 	      "Local CA of DoT/DoH listeners (W-6; tls --help):\n"
 	      "  tls ca | tls issue-client NAME           its certificate; a client certificate\n"
 	      "\n"
@@ -1110,6 +1113,38 @@ static int cmd_diag(cli_t *cli, const char *cmd, args_t *a)
 	return rc;
 }
 
+/* E-4: scavenging on demand, of one server or every one. */
+static int cmd_scavenge(cli_t *cli, args_t *a)
+{
+	static const char *const outs[] = {"json", NULL};
+	bool bad = false;
+	json_t *resp = NULL;
+	int rc;
+	if (a->help) {
+		printf("usage: privresctl scavenge [--server NAME] [--at UNIXTIME]\n\n"
+		       "Remove the dynamic records of external zones with aging on whose time "
+		       "stamp +\nno-refresh + refresh is past (E-4), as of now or of --at.\n");
+		return 0;
+	}
+	const char *server = take_one(a, "--server", NULL, &bad);
+	const char *at = take_one(a, "--at", NULL, &bad);
+	char *end = NULL;
+	long long when = at ? strtoll(at, &end, 10) : 0;
+	if (bad || a->n_pos || (at && (*end || when <= 0))) {
+		fprintf(stderr, "privresctl scavenge: [--server NAME] [--at UNIXTIME]\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = finish_args(a, cli, outs)) != 0)
+		return EXIT_USAGE;
+	json_t *req = json_pack("{s:s, s:I}", "server", server ? server : "", "at",
+				(json_int_t)when);
+	if ((rc = call(cli, "ExternalDnsServerService/Scavenge", req, &resp)) != 0)
+		return rc;
+	rc = output(cli, resp);
+	json_decref(resp);
+	return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 /* The resource group named by the most leading words of argv; *used words. */
@@ -1182,6 +1217,13 @@ static int dispatch(cli_t *cli, int argc, char **argv)
 		return cli_tls(argc, argv);
 	bool deploy = !strcmp(cmd, "apply") || !strcmp(cmd, "plan");
 	bool diag = !strcmp(cmd, "explain") || !strcmp(cmd, "health") || !strcmp(cmd, "stats");
+	if (!strcmp(cmd, "scavenge")) {
+		if ((rc = parse_args(argc - 1, argv + 1, &a, deploy_arity, NULL)) != 0)
+			return rc;
+		rc = cmd_scavenge(cli, &a);
+		free(a.pos);
+		return rc;
+	}
 	if (deploy || diag || !strcmp(cmd, "export")) {
 		if ((rc = parse_args(argc - 1, argv + 1, &a, deploy_arity, NULL)) != 0)
 			return rc;

@@ -16,6 +16,10 @@ servers, and dig runs inside the hosts' namespaces.
       the zone for resolution only, whose own VMs are not registered; a manual
       record overrides an automatic one until it is removed; a deleted VM's
       record goes (Z-3);
+  (f) dynamic update (E-2, E-3, E-5): an on-premises laptop registers its own
+      name by TSIG-signed update on the domain controller privresd emulates;
+      a spoke VM resolves it through the ruleset and the outbound endpoint, and
+      the DC's PTR answers, on the DC and from the spoke;
   (e) a loop made on purpose through an on-premises unbound (the forwarder
       back to the inbound endpoint is in its configuration only, so the
       deployment passes --check): the host gets SERVFAIL within seconds,
@@ -344,6 +348,38 @@ def scenario_loop_through_onprem():
            "\n".join(map(json.dumps, entries[n:])))
 
 
+def nsupdate_in(host, commands, key=None):
+    """nsupdate inside host's namespace: exit code and output."""
+    argv = [TOPO, "exec", host, "--", "nsupdate"] + (["-y", key] if key else [])
+    r = subprocess.run(argv, env=ENV, input="\n".join(commands) + "\nsend\n",
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout + r.stderr
+
+
+def scenario_dynamic_update():
+    """(f) E-2/E-3/E-5: the laptop registers itself on the emulated DC."""
+    topo("up", os.path.join(SRC, "tests", "scenarios", "dynamic-update.yaml"))
+    key = "hmac-sha256:laptop-key:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="
+    add = ["server 192.168.20.2", "zone corp.contoso.com",
+           "update add laptop.corp.contoso.com 300 A 192.168.10.20"]
+    rc, out = nsupdate_in("laptop", add)
+    expect(rc != 0 and "REFUSED" in out, "an unsigned update to the Secure zone is refused", out)
+    rc, out = nsupdate_in("laptop", add, key)
+    expect(rc == 0, "the laptop's signed update is accepted", out)
+    out = dig("spoke1", "laptop.corp.contoso.com")
+    expect(answers(out) == ["192.168.10.20"] and "SERVER: 168.63.129.16#53" in out,
+           "the spoke resolves the registered name through the ruleset", out)
+    hit, entries = query_log(lambda e: e["name"] == "laptop.corp.contoso.com.")
+    expect(hit and any("OnPrem" in step for step in hit[-1]["path"]),
+           "answered through the forwarding rule (Q-3)", hit or entries[-3:])
+    out = topo("exec", "laptop", "--", "dig", "+time=3", "+tries=1", "@192.168.20.2",
+               "-x", "192.168.10.20", check=False).stdout
+    expect("laptop.corp.contoso.com." in out and status(out) == "NOERROR",
+           "the DC answers the PTR it registered (E-5)", out)
+    out = dig("spoke1", "-x", "192.168.10.20")
+    expect("laptop.corp.contoso.com." in out, "the spoke gets the PTR through the ruleset", out)
+
+
 def main():
     if os.geteuid() != 0 or not can_make_namespaces():
         print("skipped: creating network namespaces is not permitted (run as root)")
@@ -355,7 +391,8 @@ def main():
     t0 = time.time()
     only = sys.argv[1:]
     for fn in (scenario_hub_and_spoke, scenario_hybrid, scenario_failover,
-               scenario_autoregistration, scenario_loop_through_onprem):
+               scenario_autoregistration, scenario_loop_through_onprem,
+               scenario_dynamic_update):
         if only and fn.__name__.replace("scenario_", "") not in only:
             continue
         t = time.time()
