@@ -21,6 +21,7 @@ typedef struct daemon_options {
 	const char *api_socket;  /* Unix socket of the API; NULL: <state dir>/privres.sock */
 	const char *api_listen;  /* loopback TCP address of the API, or NULL */
 	const char *api_token_file;
+	const char *metrics_listen; /* /metrics, /healthz, /readyz, the live view (web/), or NULL */
 	int workers;             /* 0: emulator.workers, else the number of cores */
 	size_t compact_bytes;    /* journal size that calls for a snapshot; 0: control's default */
 	bool quiet;              /* no listener table and examples on stdout */

@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"                        (default: <state dir or ./privres-state>/privres.sock)\n"
 		"      --api-listen A    also serve the API on loopback TCP A (127.0.0.1:PORT)\n"
 		"      --api-token-file F  the bearer token TCP callers must present\n"
+		"      --metrics-listen A  serve /metrics, /healthz, /readyz and the live view\n"
+		"                        on plain HTTP A (127.0.0.1:PORT; default: emulator.metrics.listen)\n"
 		"  -w, --workers N       worker threads (default: emulator.workers, else cores)\n"
 		"  -q, --quiet           no listener table on start\n"
 		"      --check FILE      validate FILE, print a summary and exit (0 valid, 1 not)\n"
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
 		OPT_API_SOCKET,
 		OPT_API_LISTEN,
 		OPT_API_TOKEN,
-		OPT_COMPACT
+		OPT_COMPACT,
+		OPT_METRICS
 	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
 		{"compact-bytes", required_argument, NULL, OPT_COMPACT},
 		{"api-listen", required_argument, NULL, OPT_API_LISTEN},
 		{"api-token-file", required_argument, NULL, OPT_API_TOKEN},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"workers", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -167,6 +171,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_API_TOKEN:
 			o.api_token_file = optarg;
+			break;
+		case OPT_METRICS:
+			o.metrics_listen = optarg;
 			break;
 		case 'q':
 			o.quiet = true;
