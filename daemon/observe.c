@@ -129,9 +129,11 @@ static void set_targets(daemon_t *dm, const deployment_t *d, const resolve_snaps
 					continue;
 				snprintf(text, sizeof(text), "%s:%u", pr_ipv4_format(t->address, ip),
 					 t->port);
-				json_array_append_new(targets, json_pack("{s:s, s:I, s:i}", "target",
-									 text, "address",
-									 (json_int_t)ra, "port", rp));
+				json_t *e = json_pack("{s:s, s:I, s:i}", "target", text, "address",
+						      (json_int_t)ra, "port", rp);
+				snprintf(text, sizeof(text), "%s:%u", pr_ipv4_format(ra, ip), rp);
+				json_object_set_new(e, "real", json_string(text));
+				json_array_append_new(targets, e);
 			}
 		}
 	pthread_mutex_lock(&dm->targets_lock);
@@ -152,6 +154,9 @@ void observe_publish(daemon_t *dm, resolve_snapshot_t *s)
 	set_targets(dm, d, s);
 	dm->generation++;
 	json_t *estate = json_pack("{s:o}", "deployment", deployment_to_json(d));
+	pthread_mutex_lock(&dm->targets_lock);
+	json_object_set_new(estate, "targets", json_deep_copy(dm->targets));
+	pthread_mutex_unlock(&dm->targets_lock);
 	if (dm->serving) {
 		bound_t b;
 		listeners_assign(s, &b);
