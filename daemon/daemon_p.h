@@ -35,8 +35,10 @@ typedef struct querylog querylog_t;
  * -errno. */
 int querylog_open(const char *path, model_query_log_format_t format, unsigned workers,
 		  querylog_t **out);
-/* Is anything written: a file, or a live view watching (one atomic load)? */
-bool querylog_wanted(const querylog_t *q);
+/* Should worker `worker` make an entry for the query it answers at now_ns:
+ * always with a file; for the live view alone, while one watches, at most
+ * 200 a second per worker (the view is a sample under load). Worker only. */
+bool querylog_wanted(querylog_t *q, unsigned worker, uint64_t now_ns);
 /* The live stream to feed too (borrowed; set before the first query). */
 void querylog_set_web(querylog_t *q, web_t *web);
 /* What the azure format names by ARM id (querylog_context(); transferred;

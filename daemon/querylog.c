@@ -14,6 +14,7 @@
 #include "policies/policies.h"
 
 #define RING_SLOTS 4096 /* per worker; a power of two */
+#define STREAM_GAP_NS 5000000ull /* the live view alone: 200 entries a second per worker */
 #define MAX_STEPS 24
 #define TEXT_BYTES 640  /* the names the steps carry, one after another */
 #define QUESTION_BYTES 300 /* header + question: the longest name fits */
@@ -54,6 +55,7 @@ typedef struct ring {
 	_Atomic uint64_t head; /* next slot the producer writes */
 	_Atomic uint64_t tail; /* next slot the writer reads */
 	_Atomic uint64_t dropped;
+	uint64_t next_stream_ns; /* the producer's: when the live view gets its next entry */
 	rec_t *slots;
 } ring_t;
 
@@ -142,9 +144,19 @@ static size_t drain(querylog_t *q)
 	return n;
 }
 
-bool querylog_wanted(const querylog_t *q)
+bool querylog_wanted(querylog_t *q, unsigned worker, uint64_t now_ns)
 {
-	return q->f || atomic_load_explicit(&q->streaming, memory_order_relaxed);
+	if (q->f)
+		return true;
+	if (!atomic_load_explicit(&q->streaming, memory_order_relaxed))
+		return false;
+	/* The live view only: at most one entry per STREAM_GAP_NS per worker,
+	 * so a view open under load costs the queries nothing measurable. */
+	ring_t *ring = &q->rings[worker % q->n_rings];
+	if (now_ns < ring->next_stream_ns)
+		return false;
+	ring->next_stream_ns = now_ns + STREAM_GAP_NS;
+	return true;
 }
 
 void querylog_set_web(querylog_t *q, web_t *web)

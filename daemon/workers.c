@@ -102,7 +102,7 @@ static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 	}
 	size_t len = 0;
 	const uint8_t *answer = resolve_query_answer(rq, &len);
-	if (w->dm->qlog && querylog_wanted(w->dm->qlog))
+	if (w->dm->qlog && querylog_wanted(w->dm->qlog, w->index, t0))
 		log_query(w, eq, rq, t0, answer, len);
 	if (w->tally)
 		tally_answer(w, eq, rq, t0, answer, len);
