@@ -1,0 +1,84 @@
+#!/bin/sh
+# What /metrics and the live view cost the data plane (issue "see it"): one
+# privresd without --metrics-listen, one with it, loaded in turn by dnsperf on
+# the private-zone answer, in rounds: off, on (nobody looking), on while
+# /metrics is scraped every second and a live view is open (its event stream
+# and its estate refresh every 2 s). Every figure comes from the same run; the
+# text and a chart (bench/chart.py) are written beside each other.
+#   bench/bench_web.sh [seconds per run, default 5] [rounds, default 3] [workers, default: cores]
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-5}
+rounds=${2:-3}
+workers=${3:-$(nproc)}
+"$src/scripts/setup-deps" --bench
+build="$src/build-release"
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPRIVRES_TESTS=OFF >/dev/null
+make -C "$build" -j"$(nproc)" privresd >/dev/null
+work=$(mktemp -d)
+pids=""
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+start() { # name [args…]: a privresd on the embedded default, its ready file in $work/name
+	name=$1; shift
+	mkdir -p "$work/$name"
+	"$build/daemon/privresd" --workers "$workers" --quiet --ready-file "$work/$name/ready.json" \
+		--api-socket "$work/$name/api.sock" --state-dir "$work/$name" "$@" &
+	pids="$pids $!"
+	i=0; until [ -s "$work/$name/ready.json" ]; do i=$((i + 1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done
+}
+field() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+listener='[l["port"] for l in d["listeners"] if l["name"]=="hub-resolver/in"][0]'
+
+# The embedded default binds fixed ports from 5300: the second one gets its own.
+"$build/daemon/privresd" --print-default | sed 's/^emulator:/emulator:\n  basePort: 0/' >"$work/d.yaml"
+start off --config "$work/d.yaml"
+start on --config "$work/d.yaml" --metrics-listen 127.0.0.1:0
+port_off=$(field "$work/off/ready.json" "$listener")
+port_on=$(field "$work/on/ready.json" "$listener")
+web=$(field "$work/on/ready.json" 'd["web"]["port"]')
+echo "web.azure.contoso.com A" >"$work/queries"
+
+load() { # port → QPS
+	dnsperf -s 127.0.0.1 -p "$1" -c 16 -q 200 -l "$seconds" -d "$work/queries" 2>&1 >"$work/out" || true
+	awk '/Queries per second/ {printf "%.0f", $4}' "$work/out"
+}
+watch_start() { # a scrape every second, a live view open
+	(while :; do curl -s -o /dev/null "http://127.0.0.1:$web/metrics"; sleep 1; done) &
+	scraper=$!
+	(while :; do curl -s -o /dev/null "http://127.0.0.1:$web/api/estate"; sleep 2; done) &
+	estate=$!
+	curl -s -N -o "$work/stream" "http://127.0.0.1:$web/api/stream" &
+	stream=$!
+	sleep 0.5
+}
+watch_stop() { kill "$scraper" "$estate" "$stream" 2>/dev/null || true; wait "$scraper" "$estate" "$stream" 2>/dev/null || true; }
+
+sum_off=0 sum_on=0 sum_watched=0
+echo "private-zone answer, $workers workers, ${seconds}s per run, $rounds rounds, $(nproc) cores shared with dnsperf"
+for r in $(seq "$rounds"); do
+	a=$(load "$port_off")
+	b=$(load "$port_on")
+	watch_start
+	c=$(load "$port_on")
+	watch_stop
+	echo "round $r: off $a  on $b  on+scraped+view $c qps"
+	sum_off=$((sum_off + a)) sum_on=$((sum_on + b)) sum_watched=$((sum_watched + c))
+done
+scrapes=$(curl -s "http://127.0.0.1:$web/metrics" | awk '/^privres_udp_queries_total/ {print $2}')
+lines=$(grep -c '^data:' "$work/stream" 2>/dev/null || echo 0)
+off=$((sum_off / rounds)) on=$((sum_on / rounds)) watched=$((sum_watched / rounds))
+text="${BENCH_WEB_OUT:-$build/bench-web}"
+{
+	echo "mean QPS: off $off, on $on, on+scraped+view $watched"
+	awk -v a="$on" -v b="$off" 'BEGIN { printf "tallies (metrics on, nobody looking) / off: %.3f\n", a / b }'
+	awk -v a="$watched" -v b="$on" 'BEGIN { printf "scraped every second + view open / on: %.3f\n", a / b }'
+	echo "the last view's stream got $lines entries (sampled); udp queries counted: $scrapes"
+} | tee "$text.txt"
+{
+	printf 'private-zone answer, mean of %s rounds\tprivresd, no metrics\t%s\n' "$rounds" "$off"
+	printf 'private-zone answer, mean of %s rounds\tprivresd --metrics-listen\t%s\n' "$rounds" "$on"
+	printf 'private-zone answer, mean of %s rounds\tprivresd, scraped 1/s + view open\t%s\n' "$rounds" "$watched"
+} | /usr/bin/python3 "$src/bench/chart.py" "$text.svg" "What /metrics and the live view cost" QPS
+echo "text: $text.txt  chart: $text.svg"
