@@ -55,30 +55,22 @@ watch_start() { # a scrape every second, a live view open
 }
 watch_stop() { kill "$scraper" "$estate" "$stream" 2>/dev/null || true; wait "$scraper" "$estate" "$stream" 2>/dev/null || true; }
 
-sum_off=0 sum_on=0 sum_watched=0
+# Each round runs the three in a mirrored order (off on watched, then watched
+# on off) so that a drift of the machine's load weighs on each alike; the
+# ratios are taken within a round and their median reported.
 echo "private-zone answer, $workers workers, ${seconds}s per run, $rounds rounds, $(nproc) cores shared with dnsperf"
+: >"$work/rounds"
+watched() { watch_start; c=$(load "$port_on"); watch_stop; }
 for r in $(seq "$rounds"); do
-	a=$(load "$port_off")
-	b=$(load "$port_on")
-	watch_start
-	c=$(load "$port_on")
-	watch_stop
+	if [ $((r % 2)) -eq 1 ]; then
+		a=$(load "$port_off"); b=$(load "$port_on"); watched
+	else
+		watched; b=$(load "$port_on"); a=$(load "$port_off")
+	fi
 	echo "round $r: off $a  on $b  on+scraped+view $c qps"
-	sum_off=$((sum_off + a)) sum_on=$((sum_on + b)) sum_watched=$((sum_watched + c))
+	echo "$a $b $c" >>"$work/rounds"
 done
-scrapes=$(curl -s "http://127.0.0.1:$web/metrics" | awk '/^privres_udp_queries_total/ {print $2}')
 lines=$(grep -c '^data:' "$work/stream" 2>/dev/null || echo 0)
-off=$((sum_off / rounds)) on=$((sum_on / rounds)) watched=$((sum_watched / rounds))
 text="${BENCH_WEB_OUT:-$build/bench-web}"
-{
-	echo "mean QPS: off $off, on $on, on+scraped+view $watched"
-	awk -v a="$on" -v b="$off" 'BEGIN { printf "tallies (metrics on, nobody looking) / off: %.3f\n", a / b }'
-	awk -v a="$watched" -v b="$on" 'BEGIN { printf "scraped every second + view open / on: %.3f\n", a / b }'
-	echo "the last view's stream got $lines entries (sampled); udp queries counted: $scrapes"
-} | tee "$text.txt"
-{
-	printf 'private-zone answer, mean of %s rounds\tprivresd, no metrics\t%s\n' "$rounds" "$off"
-	printf 'private-zone answer, mean of %s rounds\tprivresd --metrics-listen\t%s\n' "$rounds" "$on"
-	printf 'private-zone answer, mean of %s rounds\tprivresd, scraped 1/s + view open\t%s\n' "$rounds" "$watched"
-} | /usr/bin/python3 "$src/bench/chart.py" "$text.svg" "What /metrics and the live view cost" QPS
+/usr/bin/python3 "$src/bench/web_rounds.py" "$work/rounds" "$lines" "$text.txt" "$text.svg"
 echo "text: $text.txt  chart: $text.svg"

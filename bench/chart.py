@@ -16,10 +16,10 @@ COLORS = {"privresd": "#0969da"}
 PEER_COLOR = "#8c959f"
 
 
-def main():
-    out, title, unit = sys.argv[1], sys.argv[2], sys.argv[3]
+def read_groups(lines):
+    """[(group, [(label, value or None)])] from "group<TAB>label<TAB>value" lines."""
     groups = []
-    for line in sys.stdin:
+    for line in lines:
         parts = line.rstrip("\n").split("\t")
         if len(parts) != 3:
             continue
@@ -31,6 +31,10 @@ def main():
         if not groups or groups[-1][0] != group:
             groups.append((group, []))
         groups[-1][1].append((label, v))
+    return groups
+
+
+def write_chart(out, title, unit, groups):
     y = 40
     body = []
     for group, bars in groups:
@@ -57,6 +61,10 @@ def main():
            '<text x="10" y="22" font-size="15" font-weight="bold">%s</text>' % html.escape(title)]
     with open(out, "w") as f:
         f.write("\n".join(svg + body + ["</svg>\n"]))
+
+
+def main():
+    write_chart(sys.argv[1], sys.argv[2], sys.argv[3], read_groups(sys.stdin))
 
 
 if __name__ == "__main__":
