@@ -129,10 +129,10 @@ static enum MHD_Result serve_estate(web_t *w, struct MHD_Connection *c)
 	json_object_set(j, "estate", w->estate ? w->estate : json_null());
 	json_object_set(j, "refused", w->findings ? w->findings : json_null());
 	pthread_mutex_unlock(&w->lock);
-	json_t *targets = w->src.targets ? w->src.targets(w->src.ctx) : NULL;
-	json_object_set_new(j, "targets",
-			    json_incref(targets ? json_object_get(targets, "targets") : NULL) ?: json_array());
-	json_decref(targets);
+	json_t *health = w->src.targets ? w->src.targets(w->src.ctx) : NULL;
+	json_t *targets = json_object_get(health, "targets");
+	json_object_set_new(j, "targets", targets ? json_incref(targets) : json_array());
+	json_decref(health);
 	return reply_json(c, MHD_HTTP_OK, j);
 }
 
