@@ -5,12 +5,17 @@
 # /metrics is scraped every second and a live view is open (its event stream
 # and its estate refresh every 2 s). Every figure comes from the same run; the
 # text and a chart (bench/chart.py) are written beside each other.
+# Two figures per run: QPS flat out, and privresd's CPU time per answer at a
+# fixed rate (dnsperf -Q; user+system time of the whole process, web thread
+# included, from /proc), which a machine shared with other jobs disturbs less.
 #   bench/bench_web.sh [seconds per run, default 5] [rounds, default 3] [workers, default: cores]
+#                      [fixed rate, default 5000 QPS]
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-5}
 rounds=${2:-3}
 workers=${3:-$(nproc)}
+rate=${4:-5000}
 "$src/scripts/setup-deps" --bench
 build="$src/build-release"
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPRIVRES_TESTS=OFF >/dev/null
@@ -37,12 +42,22 @@ start off --config "$work/d.yaml"
 start on --config "$work/d.yaml" --metrics-listen 127.0.0.1:0
 port_off=$(field "$work/off/ready.json" "$listener")
 port_on=$(field "$work/on/ready.json" "$listener")
+pid_off=$(field "$work/off/ready.json" 'd["pid"]')
+pid_on=$(field "$work/on/ready.json" 'd["pid"]')
 web=$(field "$work/on/ready.json" 'd["web"]["port"]')
 echo "web.azure.contoso.com A" >"$work/queries"
 
-load() { # port → QPS
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+load() { # port pid → "QPS flat out, CPU µs per answer at the fixed rate"
 	dnsperf -s 127.0.0.1 -p "$1" -c 16 -q 200 -l "$seconds" -d "$work/queries" 2>&1 >"$work/out" || true
-	awk '/Queries per second/ {printf "%.0f", $4}' "$work/out"
+	q=$(awk '/Queries per second/ {printf "%.0f", $4}' "$work/out")
+	t0=$(cpu_ticks "$2")
+	dnsperf -s 127.0.0.1 -p "$1" -c 16 -q 200 -Q "$rate" -l "$seconds" -d "$work/queries" \
+		2>&1 >"$work/out" || true
+	t1=$(cpu_ticks "$2")
+	n=$(awk '/Queries completed/ {print $3}' "$work/out")
+	awk -v q="$q" -v t="$((t1 - t0))" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%s %.2f", q, (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 watch_start() { # a scrape every second, a live view open
 	(while :; do curl -s -o /dev/null "http://127.0.0.1:$web/metrics"; sleep 1; done) &
@@ -60,14 +75,14 @@ watch_stop() { kill "$scraper" "$estate" "$stream" 2>/dev/null || true; wait "$s
 # ratios are taken within a round and their median reported.
 echo "private-zone answer, $workers workers, ${seconds}s per run, $rounds rounds, $(nproc) cores shared with dnsperf"
 : >"$work/rounds"
-watched() { watch_start; c=$(load "$port_on"); watch_stop; }
+watched() { watch_start; c=$(load "$port_on" "$pid_on"); watch_stop; }
 for r in $(seq "$rounds"); do
 	if [ $((r % 2)) -eq 1 ]; then
-		a=$(load "$port_off"); b=$(load "$port_on"); watched
+		a=$(load "$port_off" "$pid_off"); b=$(load "$port_on" "$pid_on"); watched
 	else
-		watched; b=$(load "$port_on"); a=$(load "$port_off")
+		watched; b=$(load "$port_on" "$pid_on"); a=$(load "$port_off" "$pid_off")
 	fi
-	echo "round $r: off $a  on $b  on+scraped+view $c qps"
+	echo "round $r (QPS, CPU µs per answer at $rate QPS): off $a  on $b  on+scraped+view $c"
 	echo "$a $b $c" >>"$work/rounds"
 done
 lines=$(grep -c '^data:' "$work/stream" 2>/dev/null || echo 0)
