@@ -42,7 +42,7 @@ def write_chart(out, title, unit, groups):
         y += 20
         top = max([v for _, v in bars if v is not None] or [1]) or 1
         for label, v in bars:
-            color = COLORS.get(label.split()[0], PEER_COLOR)
+            color = COLORS["privresd"] if label.startswith("privresd") else PEER_COLOR
             w = 0 if v is None else max(1, WIDTH * v / top)
             body.append('<text x="%d" y="%d" class="l" text-anchor="end">%s</text>'
                         % (LEFT - 8, y + 13, html.escape(label)))

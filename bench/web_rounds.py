@@ -40,7 +40,7 @@ def main():
         "scraped every second + view open / on, medians of the rounds' ratios: "
         "QPS %.3f, CPU per answer %.3f" % (med(r[4] / r[2] for r in rows),
                                           med(r[5] / r[3] for r in rows)),
-        "the last view's stream got %s entries (a sample: at most 200 a second per worker)" % lines,
+        "the last view's stream got %s entries (a sample: at most 50 a second per worker)" % lines,
     ]
     with open(text_out, "w") as f:
         f.write("\n".join(text) + "\n")

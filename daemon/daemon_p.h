@@ -37,7 +37,7 @@ int querylog_open(const char *path, model_query_log_format_t format, unsigned wo
 		  querylog_t **out);
 /* Should worker `worker` make an entry for the query it answers at now_ns:
  * always with a file; for the live view alone, while one watches, at most
- * 200 a second per worker (the view is a sample under load). Worker only. */
+ * 50 a second per worker (the view is a sample under load). Worker only. */
 bool querylog_wanted(querylog_t *q, unsigned worker, uint64_t now_ns);
 /* The live stream to feed too (borrowed; set before the first query). */
 void querylog_set_web(querylog_t *q, web_t *web);

@@ -14,7 +14,7 @@
 #include "policies/policies.h"
 
 #define RING_SLOTS 4096 /* per worker; a power of two */
-#define STREAM_GAP_NS 5000000ull /* the live view alone: 200 entries a second per worker */
+#define STREAM_GAP_NS 20000000ull /* the live view alone: 50 entries a second per worker */
 #define MAX_STEPS 24
 #define TEXT_BYTES 640  /* the names the steps carry, one after another */
 #define QUESTION_BYTES 300 /* header + question: the longest name fits */

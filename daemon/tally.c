@@ -37,6 +37,7 @@ typedef struct label_slot {
 } label_slot_t;
 
 struct tally {
+	listener_slot_t *last; /* the slot of the worker's last query: most often the same */
 	listener_slot_t listeners[LISTENER_SLOTS];
 	label_slot_t labels[LABEL_SLOTS];
 	_Atomic uint64_t overflow;
@@ -160,7 +161,10 @@ static void count_trace(tally_t *t, const resolve_trace_t *tr)
 
 void tally_query(tally_t *t, const tally_query_t *q)
 {
-	listener_slot_t *s = listener_slot(t, q->listener ? q->listener : "");
+	const char *name = q->listener ? q->listener : "";
+	listener_slot_t *s = t->last && !strcmp(t->last->name, name) ? t->last
+								    : listener_slot(t, name);
+	t->last = s;
 	if (!s) {
 		bump(&t->overflow, 1);
 		return;

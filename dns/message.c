@@ -53,6 +53,8 @@ int dns_message_rcode(const uint8_t *wire, size_t len)
 	if (!wire || len < KNOT_WIRE_HEADER_SIZE)
 		return -1;
 	uint8_t rcode = knot_wire_get_rcode(wire);
+	if (knot_wire_get_arcount(wire) == 0)
+		return rcode; /* no OPT record: the header's four bits are all */
 	size_t pos = dns_questions_skip(wire, len);
 	unsigned total = (unsigned)knot_wire_get_ancount(wire) + knot_wire_get_nscount(wire) +
 			 knot_wire_get_arcount(wire);
