@@ -3,8 +3,8 @@ playwright-core (npm, tests/integration/web/browser). On the hub-and-spoke
 example the diagram shows every resource; the query box draws the path of
 web.azure.contoso.com from spoke1 through rule AzurePrivate (Q-3) to the hub's
 inbound endpoint (I-4) and its zone (Q-2); a dig sent meanwhile appears in the
-live stream; a refused reload with a P-2 loop shows the loop as a cycle while
-the estate keeps serving. Screenshots of each state: <build>/web-screenshots."""
+live stream; an accepted reload redraws the diagram; a refused reload with a
+P-2 loop shows the loop as a cycle while the estate keeps serving. Screenshots of each state: <build>/web-screenshots."""
 import json
 import os
 import shutil
@@ -64,9 +64,15 @@ class LiveView(unittest.TestCase):
             with open(d.ready) as f:
                 ready = json.load(f)
             url = "http://127.0.0.1:%d/" % ready["web"]["port"]
+            grown = os.path.join(d.dir, "grown.yaml")
+            with open(d.config) as f:
+                text = f.read()
+            with open(grown, "w") as f:
+                f.write(text.replace("virtualNetworks:\n", "virtualNetworks:\n  - name: spoke3\n"
+                                     "    addressPrefixes: [10.40.0.0/16]\n", 1))
             run = subprocess.run(
                 ["node", os.path.join(BROWSER, "view.js"), url,
-                 str(d.port("azure-dns/spoke1")), shots, str(ready["pid"]), d.config,
+                 str(d.port("azure-dns/spoke1")), shots, str(ready["pid"]), d.config, grown,
                  os.path.join(SOURCE, "examples", "invalid", "p2-three-hop-cycle.yaml")],
                 capture_output=True, text=True, timeout=180, cwd=BROWSER)
             self.assertEqual(run.returncode, 0, run.stderr + d.log())
@@ -91,11 +97,13 @@ class LiveView(unittest.TestCase):
         self.assertIn("NXDOMAIN", seen["logLine"])
         self.assertIn("Q-3 rule AzurePrivate", seen["logLine"])
         self.assertIn("rule:hub-rules/AzurePrivate", seen["livePath"])
+        # an accepted change is drawn: a new deployment, one VNet more
+        self.assertEqual(seen["generation"], "deployment #2")
         # P-2: the refused change's loop drawn as a cycle; the estate still drawn
         self.assertEqual(seen["cycle"], ["a", "rb/in", "rc/in", "ra/in"], seen["findings"])
         self.assertIn("P-2", seen["findings"])
-        self.assertEqual(seen["nodesAfter"], len(seen["nodes"]))
-        for shot in ("1-estate", "2-explain-path", "3-live-query", "4-refused-loop"):
+        self.assertEqual(seen["nodesAfter"], len(seen["nodes"]) + 1)  # spoke3 still there
+        for shot in ("1-estate", "2-explain-path", "3-live-query", "4-reloaded", "5-refused-loop"):
             self.assertGreater(os.path.getsize(os.path.join(shots, shot + ".png")), 10000)
 
 

@@ -1,14 +1,14 @@
 // Drives headless Chromium (Debian's) through privresd's live view with
 // playwright-core, for test_live_view.py: prints what it saw as JSON and saves
 // a screenshot of each state into the given directory.
-//   node view.js URL SPOKE_PORT SHOT_DIR PID CONFIG LOOP_YAML
+//   node view.js URL SPOKE_PORT SHOT_DIR PID CONFIG GROWN_YAML LOOP_YAML
 'use strict';
 const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const [url, spokePort, shots, pid, config, loopYaml] = process.argv.slice(2);
+const [url, spokePort, shots, pid, config, grownYaml, loopYaml] = process.argv.slice(2);
 
 (async () => {
   const browser = await chromium.launch({
@@ -47,6 +47,13 @@ const [url, spokePort, shots, pid, config, loopYaml] = process.argv.slice(2);
     out.livePath = await page.$$eval('.live-path', ns => ns.map(n => n.getAttribute('data-node')));
     await page.screenshot({ path: path.join(shots, '3-live-query.png'), fullPage: true });
 
+    // an accepted reload (a VNet more): the diagram is redrawn
+    fs.copyFileSync(grownYaml, config);
+    process.kill(Number(pid), 'SIGHUP');
+    await page.waitForSelector('[data-node="vnet:spoke3"]', { timeout: 15000 });
+    out.generation = await page.textContent('#generation');
+    await page.screenshot({ path: path.join(shots, '4-reloaded.png'), fullPage: true });
+
     // a refused reload (a P-2 loop): the view keeps the estate and draws the cycle
     fs.copyFileSync(loopYaml, config);
     process.kill(Number(pid), 'SIGHUP');
@@ -54,7 +61,7 @@ const [url, spokePort, shots, pid, config, loopYaml] = process.argv.slice(2);
     out.cycle = await page.$$eval('[data-cycle-node]', ns => ns.map(n => n.getAttribute('data-cycle-node')));
     out.findings = await page.textContent('#findings');
     out.nodesAfter = (await page.$$eval('[data-node]', ns => ns.length));
-    await page.screenshot({ path: path.join(shots, '4-refused-loop.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, '5-refused-loop.png'), fullPage: true });
     out.errors = errors;
   } finally {
     await browser.close();
