@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from privres_harness import BUILD, PRIVRESD, SOURCE, Privresd  # noqa: E402
+from privres_harness import BUILD, PRIVRESD, SOURCE, Privresd, free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER = os.path.join(HERE, "browser")
@@ -67,9 +67,18 @@ class LiveView(unittest.TestCase):
             grown = os.path.join(d.dir, "grown.yaml")
             with open(d.config) as f:
                 text = f.read()
+            # one VNet more, and a rule whose outside target never answers (F-10)
+            text = text.replace("virtualNetworks:\n", "virtualNetworks:\n  - name: spoke3\n"
+                                "    addressPrefixes: [10.40.0.0/16]\n", 1)
+            text = text.replace("    forwardingRules:\n", "    forwardingRules:\n      - {name: Dead, "
+                                "domainName: dead.example., targetDnsServers: [{ipAddress: "
+                                "10.200.0.9}]}\n", 1)
+            text = text.replace("emulator:\n", "emulator:\n  forwardTimeoutMs: 100\n"
+                                "  queryDeadlineMs: 300\n  addressMap: {\"10.200.0.9:53\": "
+                                "\"127.0.0.1:%d\"}\n" % free_port(), 1)
+            self.assertEqual(text.count("10.200.0.9"), 2)
             with open(grown, "w") as f:
-                f.write(text.replace("virtualNetworks:\n", "virtualNetworks:\n  - name: spoke3\n"
-                                     "    addressPrefixes: [10.40.0.0/16]\n", 1))
+                f.write(text)
             run = subprocess.run(
                 ["node", os.path.join(BROWSER, "view.js"), url,
                  str(d.port("azure-dns/spoke1")), shots, str(ready["pid"]), d.config, grown,
@@ -99,10 +108,13 @@ class LiveView(unittest.TestCase):
         self.assertIn("rule:hub-rules/AzurePrivate", seen["livePath"])
         # an accepted change is drawn: a new deployment, one VNet more
         self.assertEqual(seen["generation"], "deployment #2")
+        # F-10: the target that never answers is listed and its rule marked
+        self.assertIn("10.200.0.9:53", seen["unresponsive"])
+        self.assertIn("rule:hub-rules/Dead", seen["marked"])
         # P-2: the refused change's loop drawn as a cycle; the estate still drawn
         self.assertEqual(seen["cycle"], ["a", "rb/in", "rc/in", "ra/in"], seen["findings"])
         self.assertIn("P-2", seen["findings"])
-        self.assertEqual(seen["nodesAfter"], len(seen["nodes"]) + 1)  # spoke3 still there
+        self.assertEqual(seen["nodesAfter"], len(seen["nodes"]) + 2)  # spoke3 and rule Dead kept
         for shot in ("1-estate", "2-explain-path", "3-live-query", "4-reloaded", "5-refused-loop"):
             self.assertGreater(os.path.getsize(os.path.join(shots, shot + ".png")), 10000)
 

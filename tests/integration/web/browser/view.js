@@ -52,6 +52,12 @@ const [url, spokePort, shots, pid, config, grownYaml, loopYaml] = process.argv.s
     process.kill(Number(pid), 'SIGHUP');
     await page.waitForSelector('[data-node="vnet:spoke3"]', { timeout: 15000 });
     out.generation = await page.textContent('#generation');
+    // a target that never answers: listed, and its rule marked, at the next refresh
+    for (let i = 0; i < 3; i++)
+      execFileSync('dig', ['@127.0.0.1', '-p', spokePort, `x${i}.dead.example`, '+tries=1', '+time=2']);
+    await page.waitForSelector('.unresponsive-target', { timeout: 10000 });
+    out.unresponsive = await page.textContent('#targets');
+    out.marked = await page.$$eval('.unresponsive', ns => ns.map(n => n.getAttribute('data-node')));
     await page.screenshot({ path: path.join(shots, '4-reloaded.png'), fullPage: true });
 
     // a refused reload (a P-2 loop): the view keeps the estate and draws the cycle
