@@ -161,7 +161,8 @@ struct daemon {
 	querylog_t *qlog; /* emulator.queryLog, or the live view's stream, or NULL */
 	web_t *web;       /* --metrics-listen / emulator.metrics.listen, or NULL */
 	bool metrics_on;  /* workers keep tallies (web is on) */
-	_Atomic bool data_ready; /* workers, health and the query log set: the web thread may read them */
+	/* workers, health and the query log set: the web thread may read them */
+	_Atomic bool data_ready;
 	_Atomic bool api_ready;  /* api set and answering: the web thread may read it */
 	uint64_t generation; /* deployments published */
 	pthread_mutex_t targets_lock;

@@ -134,7 +134,7 @@ static const counter_t counters[] = {
 	SERVER("tcpClosedIdle", tcp_closed_idle, 0, "TCP connections closed idle (RFC 7766)."),
 	SERVER("tcpClosedCap", tcp_closed_cap, 0, "TCP connections closed by the connection cap."),
 	SERVER("tcpClosedSlow", tcp_closed_slow, 0, "TCP connections closed: client not reading."),
-	SERVER("tcpClosedBadLength", tcp_closed_badlen, 0, "TCP connections closed: bad length (W-3)."),
+	SERVER("tcpClosedBadLength", tcp_closed_badlen, 0, "TCP closed: bad length (W-3)."),
 	SERVER("tlsAccepted", tls_accepted, 0, "TLS handshakes completed (W-6)."),
 	SERVER("tlsFailed", tls_failed, 0, "TLS handshakes refused or failed (W-6)."),
 	SERVER("dohBadRequests", doh_bad_requests, 0, "DoH requests answered with an HTTP error."),
@@ -152,9 +152,9 @@ static const counter_t counters[] = {
 	FORWARD("forwardTryTimeouts", try_timeouts, 0, "Tries that timed out."),
 	FORWARD("forwardTryErrors", try_errors, 0, "Tries that failed."),
 	FORWARD("forwardSourceBindErrors", source_bind_errors, 0, "Source address bind errors."),
-	FORWARD("forwardDroppedWrongSource", dropped_wrong_source, 0, "Replies from a wrong source (W-4)."),
+	FORWARD("forwardDroppedWrongSource", dropped_wrong_source, 0, "Wrong source (W-4)."),
 	FORWARD("forwardDroppedBadId", dropped_bad_id, 0, "Replies with a wrong ID (W-4)."),
-	FORWARD("forwardDroppedBadQuestion", dropped_bad_question, 0, "Replies with a wrong question (W-4)."),
+	FORWARD("forwardDroppedBadQuestion", dropped_bad_question, 0, "Wrong question (W-4)."),
 	FORWARD("forwardDroppedMalformed", dropped_malformed, 0, "Malformed replies."),
 	FORWARD("forwardCancelled", cancelled, 0, "Forwards cancelled."),
 	FORWARD("forwardJoined", joined, 0, "Questions joined to one in flight (Q-6)."),
@@ -344,9 +344,9 @@ static void metric_targets(daemon_t *dm, web_text_t *t)
 		uint16_t port = (uint16_t)json_integer_value(json_object_get(e, "port"));
 		snprintf(real[i], sizeof(real[i]), "%s:%u", pr_ipv4_format(addr, ip), port);
 		now_state[i] = ep_health_get(dm->health, addr, port, now, &h[i]);
+		const char *target = json_string_value(json_object_get(e, "target"));
 		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
-			const char *labels[] = {"target", json_string_value(json_object_get(e, "target")),
-						"address", real[i], "state",
+			const char *labels[] = {"target", target, "address", real[i], "state",
 						ep_target_state_name(states[s]), NULL};
 			web_metric_u64(t, g, "", labels, now_state[i] == states[s]);
 		}

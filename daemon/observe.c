@@ -50,8 +50,10 @@ static json_t *context_vnets(const json_t *doc)
 				json_object_set_new(rules, rn, json_string(id_of(list)));
 		}
 		json_array_foreach(json_object_get(p, "virtualNetworkLinks"), k, link) {
-			json_t *vn = json_object_get(
-				vnets, json_string_value(json_object_get(link, "virtualNetwork")) ?: "");
+			const json_t *vname = json_object_get(link, "virtualNetwork");
+			json_t *vn = NULL;
+			if (json_is_string(vname))
+				vn = json_object_get(vnets, json_string_value(vname));
 			if (vn && id_of(p)) {
 				json_object_set_new(vn, "policy", json_string(id_of(p)));
 				json_object_set(vn, "rules", rules);
@@ -81,8 +83,8 @@ static json_t *context_listeners(const json_t *doc, const resolve_snapshot_t *s)
 	}
 	for (size_t n = 0; n < resolve_snapshot_listener_count(s); n++) {
 		const resolve_listener_t *l = resolve_snapshot_listener(s, n);
-		json_t *e = json_pack("{s:s, s:i}", "address", pr_ipv4_format(l->virtual_address, ip),
-				      "port", l->virtual_port);
+		pr_ipv4_format(l->virtual_address, ip);
+		json_t *e = json_pack("{s:s, s:i}", "address", ip, "port", l->virtual_port);
 		if (l->kind == RESOLVE_LISTENER_INBOUND && json_object_get(endpoints, l->name))
 			json_object_set(e, "endpoint", json_object_get(endpoints, l->name));
 		json_object_set_new(out, l->name, e);
@@ -127,8 +129,8 @@ static void set_targets(daemon_t *dm, const deployment_t *d, const resolve_snaps
 				if (is_own_listener(s, t->address, t->port) ||
 				    !resolve_target_where(d, t->address, t->port, &ra, &rp))
 					continue;
-				snprintf(text, sizeof(text), "%s:%u", pr_ipv4_format(t->address, ip),
-					 t->port);
+				snprintf(text, sizeof(text), "%s:%u",
+					 pr_ipv4_format(t->address, ip), t->port);
 				json_t *e = json_pack("{s:s, s:I, s:i}", "target", text, "address",
 						      (json_int_t)ra, "port", rp);
 				snprintf(text, sizeof(text), "%s:%u", pr_ipv4_format(ra, ip), rp);

@@ -321,7 +321,8 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 	r->rule_id = 0xffff;
 	r->answer_len = 0;
 	if (q->format == MODEL_QUERY_LOG_AZURE && e->answer) {
-		r->answer_len = (uint16_t)(e->answer_len < ANSWER_BYTES ? e->answer_len : ANSWER_BYTES);
+		size_t n = e->answer_len < ANSWER_BYTES ? e->answer_len : ANSWER_BYTES;
+		r->answer_len = (uint16_t)n;
 		memcpy(r->answer, e->answer, r->answer_len);
 	}
 	for (size_t i = 0; e->trace && i < e->trace->n_steps; i++)
@@ -578,7 +579,8 @@ static void put_destination(out_t *o, const rec_t *r, const json_t *context, con
 		return;
 	}
 	const json_t *l = json_object_get(json_object_get(context, "listeners"), listener);
-	put_key_str(o, "DestinationIpAddress", json_string_value(json_object_get(l, "address")) ?: "");
+	const char *address = json_string_value(json_object_get(l, "address"));
+	put_key_str(o, "DestinationIpAddress", address ? address : "");
 	put(o, ",\"DestinationPort\":%lld", json_integer_value(json_object_get(l, "port")));
 }
 
@@ -618,8 +620,8 @@ static size_t format_azure(const rec_t *r, const json_t *context, char *buf, siz
 	put_key_str(&o, "ResolverPolicyId", policy_id);
 	put_key_str(&o, "ResolverPolicyRuleAction", policy_action_word(policy, *policy_id));
 	const char *policy_rule = policy ? text_at(r, policy->text) : "";
-	const json_t *lists = json_object_get(json_object_get(json_object_get(context, "vnets"), vnet),
-					      "rules");
+	const json_t *of_vnet = json_object_get(json_object_get(context, "vnets"), vnet);
+	const json_t *lists = json_object_get(of_vnet, "rules");
 	put_key_str(&o, "ResolverPolicyDomainListId",
 		    json_string_value(json_object_get(lists, policy_rule)) ?: "");
 	/* A rule's id ends in /forwardingRules/<name>: its ruleset's is the rest. */
@@ -631,7 +633,8 @@ static size_t format_azure(const rec_t *r, const json_t *context, char *buf, siz
 	put_key_str(&o, "DnsForwardingRulesetId", ruleset);
 	put_key_str(&o, "DnsForwardingRulesetDomain", rule ? text_at(r, rule->text2) : "");
 	put_destination(&o, r, context, listener);
-	put_key_str(&o, "PrivateResolverEndpointId", ctx_str(context, "listeners", listener, "endpoint"));
+	put_key_str(&o, "PrivateResolverEndpointId",
+		    ctx_str(context, "listeners", listener, "endpoint"));
 	put_sections(&o, r);
 	o.full = false;
 	o.cap = cap;

@@ -248,7 +248,8 @@ static int start_web(daemon_t *dm, const char *listen)
 	char *why = NULL;
 	int rc = web_start(listen, &src, &dm->web, &why);
 	if (rc != 0) {
-		fprintf(stderr, "privresd: metrics and live view: %s\n", why ? why : pr_strerror(rc));
+		fprintf(stderr, "privresd: metrics and live view: %s\n",
+			why ? why : pr_strerror(rc));
 		free(why);
 		return rc;
 	}

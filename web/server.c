@@ -77,7 +77,7 @@ static void own_metrics(web_t *w, web_text_t *t)
 	web_metric_double(t, "privres_last_change_timestamp_seconds", "", NULL,
 			  (double)when_ms / 1000.0);
 	web_metric_family(t, "privres_ready", WEB_GAUGE, NULL,
-			  "1 when every listener is bound, the API answers and a deployment is served.");
+			  "1 when a deployment is served, the listeners bound, the API answering.");
 	bool ready = atomic_load(&w->deployment) && atomic_load(&w->listeners) &&
 		     atomic_load(&w->api);
 	web_metric_u64(t, "privres_ready", "", NULL, ready ? 1 : 0);
@@ -181,7 +181,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	web_t *w = s->w;
 	ssize_t n = 0;
 	pthread_mutex_lock(&w->lock);
-	while (!w->stopping && s->next == w->next_line && time(NULL) - s->last < STREAM_KEEPALIVE_S) {
+	while (!w->stopping && s->next == w->next_line &&
+	       time(NULL) - s->last < STREAM_KEEPALIVE_S) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;

@@ -88,7 +88,8 @@ static void routes_and_readiness(void **state)
 	assert_int_equal(calls, 1);
 	/* Prometheus text: the counter's TYPE names its _total; label values escaped */
 	assert_non_null(strstr(r, "# TYPE privres_things_total counter\n"));
-	assert_non_null(strstr(r, "privres_things_total{name=\"a \\\"quoted\\\\ name\\nwith a newline\"} 42\n"));
+	assert_non_null(strstr(r, "privres_things_total{name=\"a \\\"quoted\\\\ name"
+				  "\\nwith a newline\"} 42\n"));
 	assert_non_null(strstr(r, "privres_level 1.500000\n"));
 	assert_null(strstr(r, "# EOF"));
 	assert_non_null(strstr(r, "privres_ready 0\n"));
