@@ -74,9 +74,9 @@ static json_t *context_listeners(const json_t *doc, const resolve_snapshot_t *s)
 	json_t *endpoints = json_object();
 	json_array_foreach(json_object_get(doc, "dnsResolvers"), i, r) {
 		json_array_foreach(json_object_get(r, "inboundEndpoints"), k, ie) {
-			snprintf(name, sizeof(name), "%s/%s",
-				 json_string_value(json_object_get(r, "name")) ?: "",
-				 json_string_value(json_object_get(ie, "name")) ?: "");
+			const char *rn = json_string_value(json_object_get(r, "name"));
+			const char *en = json_string_value(json_object_get(ie, "name"));
+			snprintf(name, sizeof(name), "%s/%s", rn ? rn : "", en ? en : "");
 			if (id_of(ie))
 				json_object_set_new(endpoints, name, json_string(id_of(ie)));
 		}

@@ -14,6 +14,7 @@
 #include "policies/policies.h"
 
 #define RING_SLOTS 4096 /* per worker; a power of two */
+#define STREAM_RING_SLOTS 64 /* the live view alone: 50 entries a second per worker */
 #define STREAM_GAP_NS 20000000ull /* the live view alone: 50 entries a second per worker */
 #define MAX_STEPS 24
 #define TEXT_BYTES 640  /* the names the steps carry, one after another */
@@ -69,6 +70,7 @@ struct querylog {
 	bool is_stdout;
 	ring_t *rings;
 	unsigned n_rings;
+	size_t ring_slots; /* RING_SLOTS, or STREAM_RING_SLOTS without a file */
 	uv_thread_t writer;
 	_Atomic bool stop;
 	_Atomic bool reopen;
@@ -132,7 +134,7 @@ static size_t drain(querylog_t *q)
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 		for (; tail != head; tail++, n++)
-			write_rec(q, &r->slots[tail & (RING_SLOTS - 1)], context, stream);
+			write_rec(q, &r->slots[tail & (q->ring_slots - 1)], context, stream);
 		atomic_store_explicit(&r->tail, tail, memory_order_release);
 	}
 	json_decref(context);
@@ -206,9 +208,10 @@ int querylog_open(const char *path, model_query_log_format_t format, unsigned wo
 		return rc;
 	}
 	q->n_rings = workers;
+	q->ring_slots = path ? RING_SLOTS : STREAM_RING_SLOTS;
 	q->rings = pr_calloc(workers, sizeof(*q->rings));
 	for (unsigned i = 0; i < workers; i++)
-		q->rings[i].slots = pr_malloc(RING_SLOTS * sizeof(rec_t));
+		q->rings[i].slots = pr_malloc(q->ring_slots * sizeof(rec_t));
 	if (uv_thread_create(&q->writer, writer_main, q) != 0) {
 		q->stop = true;
 		querylog_close(&q);
@@ -294,11 +297,11 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 	ring_t *ring = &q->rings[worker % q->n_rings];
 	uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	if (head - tail >= RING_SLOTS) {
+	if (head - tail >= q->ring_slots) {
 		atomic_fetch_add_explicit(&ring->dropped, 1, memory_order_relaxed);
 		return;
 	}
-	rec_t *r = &ring->slots[head & (RING_SLOTS - 1)];
+	rec_t *r = &ring->slots[head & (q->ring_slots - 1)];
 	clock_gettime(CLOCK_REALTIME, &r->when);
 	r->latency_us = e->latency_us;
 	memset(&r->client, 0, sizeof(r->client));
@@ -604,7 +607,8 @@ static size_t format_azure(const rec_t *r, const json_t *context, char *buf, siz
 	const step_rec_t *rule = first_step(r, RESOLVE_STEP_RULE);
 	put(&o, "{\"TimeGenerated\":\"%s.%03ldZ\",\"OperationName\":\"%s\"", second_text(r),
 	    r->when.tv_nsec / 1000000, r->rcode < 0 ? "RESPONSE_FAILURE" : "RESPONSE_SUCCESS");
-	put_key_str(&o, "Region", json_string_value(json_object_get(context, "region")) ?: "");
+	const char *region = json_string_value(json_object_get(context, "region"));
+	put_key_str(&o, "Region", region ? region : "");
 	put_key_str(&o, "VirtualNetworkId", ctx_str(context, "vnets", vnet, "id"));
 	char ip[INET6_ADDRSTRLEN], name[DNS_NAME_TEXT_MAX], type[16];
 	unsigned port = rec_client(r, ip);
@@ -622,8 +626,8 @@ static size_t format_azure(const rec_t *r, const json_t *context, char *buf, siz
 	const char *policy_rule = policy ? text_at(r, policy->text) : "";
 	const json_t *of_vnet = json_object_get(json_object_get(context, "vnets"), vnet);
 	const json_t *lists = json_object_get(of_vnet, "rules");
-	put_key_str(&o, "ResolverPolicyDomainListId",
-		    json_string_value(json_object_get(lists, policy_rule)) ?: "");
+	const char *list = json_string_value(json_object_get(lists, policy_rule));
+	put_key_str(&o, "ResolverPolicyDomainListId", list ? list : "");
 	/* A rule's id ends in /forwardingRules/<name>: its ruleset's is the rest. */
 	char ruleset[512] = "";
 	const char *rule_id = text_at(r, r->rule_id);
