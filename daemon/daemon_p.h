@@ -45,6 +45,8 @@ void querylog_set_web(querylog_t *q, web_t *web);
  * any thread): {region, vnets:{name:{id, policy, rules:{rule:listId}}},
  * listeners:{name:{address, port, endpoint}}}. */
 void querylog_set_context(querylog_t *q, json_t *context);
+/* Does its format use the context (azure)? */
+bool querylog_wants_context(const querylog_t *q);
 json_t *querylog_context(const deployment_t *d, const resolve_snapshot_t *s);
 /* Drain, stop the writer and close. Accepts NULL. */
 void querylog_close(querylog_t **qp);

@@ -149,7 +149,7 @@ static void set_targets(daemon_t *dm, const deployment_t *d, const resolve_snaps
 void observe_publish(daemon_t *dm, resolve_snapshot_t *s)
 {
 	const deployment_t *d = resolve_snapshot_deployment(s);
-	if (dm->qlog)
+	if (dm->qlog && querylog_wants_context(dm->qlog))
 		querylog_set_context(dm->qlog, querylog_context(d, s));
 	if (!dm->web)
 		return;

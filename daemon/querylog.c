@@ -168,6 +168,11 @@ void querylog_set_web(querylog_t *q, web_t *web)
 	pthread_mutex_unlock(&q->lock);
 }
 
+bool querylog_wants_context(const querylog_t *q)
+{
+	return q->format == MODEL_QUERY_LOG_AZURE;
+}
+
 void querylog_set_context(querylog_t *q, json_t *context)
 {
 	pthread_mutex_lock(&q->lock);

@@ -233,7 +233,9 @@ static int open_query_log(daemon_t *dm)
 	querylog_set_web(dm->qlog, dm->web);
 	/* the azure format's ids, before the first query */
 	resolve_snapshot_t *snap = daemon_snapshot(dm);
-	querylog_set_context(dm->qlog, querylog_context(resolve_snapshot_deployment(snap), snap));
+	if (querylog_wants_context(dm->qlog))
+		querylog_set_context(dm->qlog,
+				     querylog_context(resolve_snapshot_deployment(snap), snap));
 	return 0;
 }
 
