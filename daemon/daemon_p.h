@@ -169,6 +169,7 @@ struct daemon {
 	uint64_t generation; /* deployments published */
 	pthread_mutex_t targets_lock;
 	json_t *targets; /* [{target, address, port}]: outside targets and where they are reached */
+	json_t *policies; /* {vnet: its security policy's name} (S-2), under targets_lock */
 	int exit_code;
 };
 

@@ -317,6 +317,28 @@ static void metric_labels(web_text_t *t, const tally_totals_t *tt, tally_kind_t 
 	}
 }
 
+/* Q-1, S-3: verdicts by policy (the one linked to the VNet, S-2), VNet,
+ * deciding rule and action. */
+static void metric_policies(daemon_t *dm, web_text_t *t, const tally_totals_t *tt)
+{
+	const char *name = "privres_policy_verdicts";
+	pthread_mutex_lock(&dm->targets_lock);
+	json_t *policies = json_incref(dm->policies);
+	pthread_mutex_unlock(&dm->targets_lock);
+	web_metric_family(t, name, WEB_COUNTER, NULL,
+			  "Security policy verdicts by policy, VNet, rule and action (S-3).");
+	for (size_t i = 0; i < tt->n_labels; i++) {
+		const tally_label_t *l = &tt->labels[i];
+		if (l->kind != TALLY_POLICY)
+			continue;
+		const char *policy = json_string_value(json_object_get(policies, l->values[0]));
+		const char *labels[] = {"policy", policy ? policy : "", "vnet", l->values[0],
+					"rule", l->values[1], "action", l->values[2], NULL};
+		web_metric_u64(t, name, "_total", labels, l->count);
+	}
+	json_decref(policies);
+}
+
 /* F-10: each outside target of the rules, one gauge per state (1: the
  * current one), labelled with the target as the rule names it and the
  * address it is really reached at (where health tracks it). */
@@ -383,12 +405,9 @@ static void metrics_write(void *ctx, web_text_t *t)
 	tally_sum(tallies, dm->n_workers, &tt);
 	metric_listeners(t, &tt);
 	static const char *const fwd_keys[3] = {"rule", "target", "via"};
-	static const char *const pol_keys[3] = {"vnet", "rule", "action"};
 	metric_labels(t, &tt, TALLY_FORWARD, "privres_forwards",
 		      "Questions sent to a target, by forwarding rule and target (Q-3).", fwd_keys);
-	metric_labels(t, &tt, TALLY_POLICY, "privres_policy_verdicts",
-		      "Security policy verdicts by VNet, deciding rule and action (Q-1, S-3).",
-		      pol_keys);
+	metric_policies(dm, t, &tt);
 	metric_one(t, "privres_metrics_untallied", false,
 		   "Queries not in the tallies above (a table was full).", tt.overflow);
 	tally_totals_free(&tt);

@@ -145,6 +145,28 @@ static void set_targets(daemon_t *dm, const deployment_t *d, const resolve_snaps
 	json_decref(old);
 }
 
+/* Which security policy each VNet is linked to (S-2: one at most), for the
+ * policy label of /metrics' verdicts. */
+static void set_policies(daemon_t *dm, const json_t *doc)
+{
+	json_t *of_vnet = json_object();
+	size_t i, k;
+	json_t *p, *link;
+	json_array_foreach(json_object_get(doc, "dnsResolverPolicies"), i, p) {
+		json_array_foreach(json_object_get(p, "virtualNetworkLinks"), k, link) {
+			const json_t *vnet = json_object_get(link, "virtualNetwork");
+			if (json_is_string(vnet) && json_is_string(json_object_get(p, "name")))
+				json_object_set(of_vnet, json_string_value(vnet),
+						json_object_get(p, "name"));
+		}
+	}
+	pthread_mutex_lock(&dm->targets_lock);
+	json_t *old = dm->policies;
+	dm->policies = of_vnet;
+	pthread_mutex_unlock(&dm->targets_lock);
+	json_decref(old);
+}
+
 /* Control thread: a snapshot was published (or the first one is served). */
 void observe_publish(daemon_t *dm, resolve_snapshot_t *s)
 {
@@ -155,7 +177,9 @@ void observe_publish(daemon_t *dm, resolve_snapshot_t *s)
 		return;
 	set_targets(dm, d, s);
 	dm->generation++;
-	json_t *estate = json_pack("{s:o}", "deployment", deployment_to_json(d));
+	json_t *doc = deployment_to_json(d);
+	set_policies(dm, doc);
+	json_t *estate = json_pack("{s:o}", "deployment", doc);
 	pthread_mutex_lock(&dm->targets_lock);
 	json_object_set_new(estate, "targets", json_deep_copy(dm->targets));
 	pthread_mutex_unlock(&dm->targets_lock);

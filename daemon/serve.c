@@ -324,6 +324,7 @@ cleanup:
 		tally_destroy(&dm.workers[i].tally);
 	free(dm.workers);
 	json_decref(dm.targets);
+	json_decref(dm.policies);
 	pthread_mutex_destroy(&dm.targets_lock);
 	control_destroy(&dm.control);
 	return dm.exit_code;

@@ -173,7 +173,8 @@ class Metrics(unittest.TestCase):
         # the spoke's policy allowed corp.example (no rule covers the rest:
         # no verdict to count)
         p = "privres_policy_verdicts_total"
-        self.assertEqual(value(m, p, vnet="spoke", rule="allow-corp", action="allow"), 3)
+        self.assertEqual(value(m, p, policy="p", vnet="spoke", rule="allow-corp",
+                               action="allow"), 3)
         self.assertEqual(len([k for k in m if k[0] == p]), 1)
         self.assertEqual(value(m, "privres_snapshot_generation"), 1)
         self.assertGreater(value(m, "privres_last_change_timestamp_seconds"),
