@@ -8,7 +8,7 @@
 # answers, so the start-up cancels out: instructions per answer are
 # (I(N2) - I(N1)) / (N2 - N1), for the whole process (web thread included).
 # Last, one scrape's own cost: an idle privresd scraped 0 and 200 times.
-# Under valgrind privresd runs some 20 times slower, so the live view's
+# Under valgrind privresd runs many times slower, so the live view's
 # stream (at most 50 entries a second per worker) samples a larger share of
 # the answers than it would at full speed: the "view open" figure is an upper
 # bound.
