@@ -23,6 +23,7 @@ typedef struct daemon_options {
 	const char *api_token_file;
 	const char *arm_listen;     /* ARM REST over HTTPS on this loopback address, or NULL */
 	const char *arm_token_file; /* the one bearer token ARM accepts; NULL: any well-formed */
+	const char *metrics_listen; /* /metrics, /healthz, /readyz, the live view (web/), or NULL */
 	int workers;             /* 0: emulator.workers, else the number of cores */
 	size_t compact_bytes;    /* journal size that calls for a snapshot; 0: control's default */
 	bool quiet;              /* no listener table and examples on stdout */

@@ -98,6 +98,8 @@ int listeners_write_ready_file(const daemon_t *dm, const bound_t *b)
 {
 	json_t *j = json_pack("{s:i, s:o}", "pid", (int)getpid(), "listeners",
 			      listeners_json(dm, b));
+	if (dm->web) /* /metrics and the live view (web/) */
+		json_object_set_new(j, "web", json_pack("{s:i}", "port", web_port(dm->web)));
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dm->opts.ready_file);
 	int rc = json_dump_file(j, tmp, JSON_INDENT(2)) == 0 && rename(tmp, dm->opts.ready_file) == 0

@@ -33,6 +33,9 @@ static void usage(FILE *out)
 		"      --api-token-file F  the bearer token TCP callers must present\n"
 		"      --arm-listen A    serve ARM REST (the cloud's management API) over HTTPS on A\n"
 		"      --arm-token-file F  the one bearer token ARM accepts (default: any well-formed)\n"
+		"      --metrics-listen A  serve /metrics, /healthz, /readyz and the live view\n"
+		"                        on plain HTTP A (127.0.0.1:PORT;\n"
+		"                        default: emulator.metrics.listen)\n"
 		"  -w, --workers N       worker threads (default: emulator.workers, else cores)\n"
 		"  -q, --quiet           no listener table on start\n"
 		"      --check FILE      validate FILE, print a summary and exit (0 valid, 1 not)\n"
@@ -121,7 +124,8 @@ int main(int argc, char **argv)
 		OPT_API_TOKEN,
 		OPT_COMPACT,
 		OPT_ARM_LISTEN,
-		OPT_ARM_TOKEN
+		OPT_ARM_TOKEN,
+		OPT_METRICS
 	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -136,6 +140,7 @@ int main(int argc, char **argv)
 		{"api-token-file", required_argument, NULL, OPT_API_TOKEN},
 		{"arm-listen", required_argument, NULL, OPT_ARM_LISTEN},
 		{"arm-token-file", required_argument, NULL, OPT_ARM_TOKEN},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"workers", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -179,6 +184,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ARM_TOKEN:
 			o.arm_token_file = optarg;
+			break;
+		case OPT_METRICS:
+			o.metrics_listen = optarg;
 			break;
 		case 'q':
 			o.quiet = true;

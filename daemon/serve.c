@@ -37,6 +37,7 @@ static int bind_listeners(void *ctx, const resolve_snapshot_t *next, pr_diag_t *
 
 static void publish(void *ctx, resolve_snapshot_t *next)
 {
+	observe_publish(ctx, next);
 	workers_publish(ctx, next);
 }
 
@@ -105,6 +106,7 @@ static void on_reload(uv_signal_t *h, int signum)
 		rc = control_apply(dm->control, &ch, NULL, diag);
 	if (rc != 0) {
 		console_print_diag(diag);
+		observe_refused(dm, diag);
 		fprintf(stderr, "privresd: reload refused (%s); the deployment keeps serving\n", name);
 	} else {
 		fprintf(stderr, "privresd: reloaded %s\n", name);
@@ -144,6 +146,8 @@ static int start_workers(daemon_t *dm)
 	cfg.options.workers = n;
 	dm->n_workers = n;
 	dm->workers = pr_calloc(n, sizeof(*dm->workers));
+	for (unsigned i = 0; dm->metrics_on && i < n; i++)
+		dm->workers[i].tally = tally_new();
 	dm->health = ep_health_new(em->unresponsive_seconds * 1000u);
 	dm->inflight = resolve_inflight_new();
 	dm->cache = resolve_cache_new();
@@ -214,15 +218,54 @@ static int open_encrypted(daemon_t *dm)
 	return rc;
 }
 
+/* emulator.queryLog; with the web surfaces on, the live view's stream too
+ * (without a file: entries are made only while a view watches). */
 static int open_query_log(daemon_t *dm)
 {
-	const char *qlog = control_deployment(dm->control)->emulator.query_log;
-	if (!qlog)
+	const model_emulator_t *em = &control_deployment(dm->control)->emulator;
+	const char *qlog = em->query_log;
+	if (!qlog && !dm->web)
 		return 0;
-	int rc = querylog_open(qlog, worker_count(dm), &dm->qlog);
-	if (rc != 0)
+	int rc = querylog_open(qlog, em->query_log_format, worker_count(dm), &dm->qlog);
+	if (rc != 0) {
 		fprintf(stderr, "privresd: query log %s: %s\n", qlog, pr_strerror(rc));
-	return rc;
+		return rc;
+	}
+	querylog_set_web(dm->qlog, dm->web);
+	/* the azure format's ids, before the first query */
+	resolve_snapshot_t *snap = daemon_snapshot(dm);
+	if (querylog_wants_context(dm->qlog))
+		querylog_set_context(dm->qlog,
+				     querylog_context(resolve_snapshot_deployment(snap), snap));
+	return 0;
+}
+
+/* --metrics-listen, else emulator.metrics.listen: /metrics, /healthz,
+ * /readyz and the live view (web/). */
+static int start_web(daemon_t *dm, const char *listen)
+{
+	if (!listen || dm->web)
+		return 0;
+	web_sources_t src = daemon_web_sources;
+	src.ctx = dm;
+	char *why = NULL;
+	int rc = web_start(listen, &src, &dm->web, &why);
+	if (rc != 0) {
+		fprintf(stderr, "privresd: metrics and live view: %s\n",
+			why ? why : pr_strerror(rc));
+		free(why);
+		return rc;
+	}
+	dm->metrics_on = true;
+	if (!dm->opts.quiet)
+		printf("metrics, health and the live view on http://127.0.0.1:%u/\n",
+		       web_port(dm->web));
+	return 0;
+}
+
+static const char *metrics_listen_key(const daemon_t *dm)
+{
+	return control_deployment(dm->control)->emulator.metrics_listen;
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -268,16 +311,34 @@ static int start_arm(daemon_t *dm)
 int daemon_run(const daemon_options_t *opts)
 {
 	daemon_t dm = {.opts = *opts, .exit_code = 1};
+	pthread_mutex_init(&dm.targets_lock, NULL);
 	signal(SIGPIPE, SIG_IGN); /* libuv writes TCP answers with write(2) */
 	uv_loop_init(&dm.loop);
-	if (open_control(&dm) != 0 || open_query_log(&dm) != 0 || open_encrypted(&dm) != 0 ||
-	    start_workers(&dm) != 0 || start_api(&dm) != 0 || start_arm(&dm) != 0)
+	/* The option starts the web surfaces first, so /readyz answers (not
+	 * ready) while a large state loads. */
+	if (start_web(&dm, opts->metrics_listen) != 0 || open_control(&dm) != 0 ||
+	    start_web(&dm, metrics_listen_key(&dm)) != 0 || open_query_log(&dm) != 0 ||
+	    open_encrypted(&dm) != 0 || start_workers(&dm) != 0)
 		goto cleanup;
+	atomic_store(&dm.data_ready, true);
+	observe_publish(&dm, daemon_snapshot(&dm));
+	if (dm.web)
+		web_set_ready(dm.web, true, false);
+	if (start_api(&dm) != 0 || start_arm(&dm) != 0)
+		goto cleanup;
+	atomic_store(&dm.api_ready, true);
+	if (dm.web)
+		web_set_ready(dm.web, true, true);
 	announce_ready(&dm);
 	start_signals(&dm);
 	uv_run(&dm.loop, UV_RUN_DEFAULT);
 	dm.exit_code = 0;
 cleanup:
+	/* The web thread reads the workers' counters, and the query log's writer
+	 * feeds the web's stream: both let go of them first. */
+	if (dm.qlog)
+		querylog_set_web(dm.qlog, NULL);
+	web_stop(&dm.web);
 	if (dm.server) {
 		ep_server_stop(dm.server);
 		ep_server_destroy(&dm.server);
@@ -295,7 +356,12 @@ cleanup:
 	resolve_inflight_destroy(&dm.inflight); /* after every worker's resolve_worker_destroy */
 	resolve_cache_destroy(&dm.cache);
 	updates_close(&dm);
+	for (unsigned i = 0; dm.workers && i < dm.n_workers; i++)
+		tally_destroy(&dm.workers[i].tally);
 	free(dm.workers);
+	json_decref(dm.targets);
+	json_decref(dm.policies);
+	pthread_mutex_destroy(&dm.targets_lock);
 	control_destroy(&dm.control);
 	return dm.exit_code;
 }

@@ -72,6 +72,24 @@ static void log_query(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t
 	querylog_write(w->dm->qlog, w->index, &e);
 }
 
+/* The per-listener metrics (tally.c): a few adds into the worker's own table. */
+static void tally_answer(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
+			 const uint8_t *answer, size_t len)
+{
+	static const int of_protocol[] = {[EP_PLAIN] = TALLY_UDP, [EP_DOT] = TALLY_DOT,
+					  [EP_DOH] = TALLY_DOH};
+	ep_protocol_t p = ep_query_protocol(eq);
+	int transport = of_protocol[p];
+	if (p == EP_PLAIN && ep_query_transport(eq) == EP_TCP)
+		transport = TALLY_TCP;
+	tally_query_t q = {.listener = ep_query_listener_name(eq),
+			   .transport = transport,
+			   .rcode = len ? dns_message_rcode(answer, len) : -1,
+			   .latency_us = (pr_now_ns() - t0) / 1000,
+			   .trace = resolve_query_trace(rq)};
+	tally_query(w->tally, &q);
+}
+
 static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 		  resolve_status_t st, const resolve_forward_t *fwd)
 {
@@ -84,8 +102,10 @@ static void drive(worker_t *w, ep_query_t *eq, resolve_query_t *rq, uint64_t t0,
 	}
 	size_t len = 0;
 	const uint8_t *answer = resolve_query_answer(rq, &len);
-	if (w->dm->qlog)
+	if (w->dm->qlog && querylog_wanted(w->dm->qlog, w->index, t0))
 		log_query(w, eq, rq, t0, answer, len);
+	if (w->tally)
+		tally_answer(w, eq, rq, t0, answer, len);
 	if (len)
 		ep_query_answer(eq, answer, len);
 	else
@@ -113,7 +133,7 @@ static void on_query(void *ctx, ep_query_t *eq)
 		take_pending(w);
 	if (updates_take(w, eq))
 		return;
-	uint64_t t0 = w->dm->qlog ? pr_now_ns() : 0;
+	uint64_t t0 = w->dm->qlog || w->tally ? pr_now_ns() : 0;
 	resolve_query_t *rq = resolve_query_new(w->rw);
 	resolve_input_t in = {
 		.listener = ep_query_listener_name(eq),

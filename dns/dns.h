@@ -284,6 +284,13 @@ bool dns_message_truncated(const uint8_t *wire, size_t len);
  * walked; -1 for less than a header. */
 int dns_message_rcode(const uint8_t *wire, size_t len);
 
+/* The records of one section (0 answer, 1 authority, 2 additional; OPT left
+ * out) in zone-file form, "owner TTL IN TYPE rdata" joined by "; ", written
+ * into out (always terminated when cap > 0). Returns how many records, or -1
+ * when the message does not parse (out is then empty). */
+int dns_message_section_text(const uint8_t *wire, size_t len, int section, char *out,
+			     size_t cap);
+
 /* libknot's name of an rcode ("NOERROR", "NXDOMAIN", "BADVERS"), or
  * "RCODE<n>" written into buf (at least 16 bytes). */
 const char *dns_rcode_name(int rcode, char *buf, size_t len);

@@ -53,6 +53,8 @@ int dns_message_rcode(const uint8_t *wire, size_t len)
 	if (!wire || len < KNOT_WIRE_HEADER_SIZE)
 		return -1;
 	uint8_t rcode = knot_wire_get_rcode(wire);
+	if (knot_wire_get_arcount(wire) == 0)
+		return rcode; /* no OPT record: the header's four bits are all */
 	size_t pos = dns_questions_skip(wire, len);
 	unsigned total = (unsigned)knot_wire_get_ancount(wire) + knot_wire_get_nscount(wire) +
 			 knot_wire_get_arcount(wire);
@@ -65,6 +67,42 @@ int dns_message_rcode(const uint8_t *wire, size_t len)
 			return knot_edns_whole_rcode((uint8_t)(rr.ttl >> 24), rcode);
 	}
 	return rcode;
+}
+
+int dns_message_section_text(const uint8_t *wire, size_t len, int section, char *out,
+			     size_t cap)
+{
+	if (cap)
+		out[0] = '\0';
+	if (!wire || len < KNOT_WIRE_HEADER_SIZE || len > UINT16_MAX || section < 0 || section > 2)
+		return -1;
+	knot_pkt_t *pkt = knot_pkt_new((void *)wire, (uint16_t)len, NULL);
+	if (!pkt || knot_pkt_parse(pkt, 0) != KNOT_EOK) {
+		knot_pkt_free(pkt);
+		return -1;
+	}
+	static const knot_section_t sections[] = {KNOT_ANSWER, KNOT_AUTHORITY, KNOT_ADDITIONAL};
+	const knot_pktsection_t *sec = knot_pkt_section(pkt, sections[section]);
+	char owner[DNS_NAME_TEXT_MAX], type[16], rdata[1024];
+	size_t n = 0;
+	int count = 0;
+	for (uint16_t i = 0; i < sec->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(sec, i);
+		if (rr->type == KNOT_RRTYPE_OPT)
+			continue;
+		dns_name_to_text(rr->owner, owner, sizeof(owner));
+		dns_rrtype_to_text(rr->type, type, sizeof(type));
+		for (uint16_t k = 0; k < rr->rrs.count; k++, count++) {
+			if (dns_rdata_to_text(rr, k, rdata, sizeof(rdata)) < 0)
+				snprintf(rdata, sizeof(rdata), "?");
+			int w = snprintf(out + n, cap > n ? cap - n : 0, "%s%s %u IN %s %s",
+					 count ? "; " : "", owner, rr->ttl, type, rdata);
+			if (w > 0)
+				n = n + (size_t)w < cap ? n + (size_t)w : (cap ? cap - 1 : 0);
+		}
+	}
+	knot_pkt_free(pkt);
+	return count;
 }
 
 bool dns_message_truncated(const uint8_t *wire, size_t len)

@@ -1110,6 +1110,25 @@ static void decode_arm(model_ctx_t *c, const json_t *e)
 			     "local CA then issues one)");
 }
 
+/* emulator.queryLog: a path (privres's format), or {path, format: privres|azure}. */
+static void decode_query_log(model_ctx_t *c, const json_t *e, model_emulator_t *em)
+{
+	const json_t *q = json_object_get(e, "queryLog");
+	if (!json_is_object(q)) {
+		em->query_log = get_str(c, e, "queryLog", "emulator", false);
+		return;
+	}
+	const char *p = "emulator.queryLog";
+	model_check_keys(c, q, p, KEYS("path", "format"));
+	em->query_log = get_str(c, q, "path", p, true);
+	const char *format = get_str(c, q, "format", p, false);
+	if (format && !strcmp(format, "azure"))
+		em->query_log_format = MODEL_QUERY_LOG_AZURE;
+	else if (format && strcmp(format, "privres"))
+		model_report(c, q, "format", p, NULL, PR_ECONFIG,
+			     "'%s' is not a query log format; valid: privres, azure", format);
+}
+
 static void decode_emulator(model_ctx_t *c, const json_t *root)
 {
 	model_emulator_t *em = &c->d->emulator;
@@ -1131,7 +1150,7 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 		   KEYS("listen", "listeners", "addressMap", "basePort", "unresponsiveSeconds",
 			"hopLimit", "stateDir", "queryLog", "workers", "forwardTimeoutMs",
 			"queryDeadlineMs", "tcpIdleTimeoutMs", "cacheEntries", "tls",
-			"encryptedListeners", "arm"));
+			"encryptedListeners", "arm", "metrics"));
 	model_decode_encrypted(c, e);
 	decode_arm(c, e);
 	const char *listen = get_str(c, e, "listen", p, false);
@@ -1159,7 +1178,12 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 	if (get_int(c, e, "cacheEntries", p, 0, 100000000, &v))
 		em->cache_entries = (uint32_t)v;
 	em->state_dir = get_str(c, e, "stateDir", p, false);
-	em->query_log = get_str(c, e, "queryLog", p, false);
+	decode_query_log(c, e, em);
+	const json_t *mt = get_map(c, e, "metrics", p);
+	if (mt) {
+		model_check_keys(c, mt, "emulator.metrics", KEYS("listen"));
+		em->metrics_listen = get_str(c, mt, "listen", "emulator.metrics", false);
+	}
 
 	const json_t *lm = get_map(c, e, "listeners", p);
 	if (lm) {

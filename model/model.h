@@ -425,6 +425,10 @@ typedef struct model_encrypted_listener {
 #define MODEL_DOT_PORT 853 /* RFC 7858 §3.1 */
 #define MODEL_DOH_PORT 443 /* RFC 8484 over HTTPS */
 
+/* emulator.queryLog.format: privres's JSON with the path, or the cloud's
+ * DNSQueryLogs record (reference/azure.md §3.6). */
+typedef enum { MODEL_QUERY_LOG_PRIVRES = 0, MODEL_QUERY_LOG_AZURE } model_query_log_format_t;
+
 typedef struct model_emulator {
 	model_listen_mode_t listen;
 	model_listener_map_t *listeners;
@@ -436,6 +440,8 @@ typedef struct model_emulator {
 	int hop_limit;                 /* P-3 */
 	const char *state_dir;         /* NULL: no persistence */
 	const char *query_log;         /* NULL: off; "-": stdout */
+	model_query_log_format_t query_log_format; /* emulator.queryLog.format */
+	const char *metrics_listen;    /* emulator.metrics.listen: web/'s host:port, or NULL */
 	int workers;                   /* 0: the number of cores */
 	uint32_t forward_timeout_ms;   /* one try at one target (F-10) */
 	uint32_t query_deadline_ms;    /* a whole forwarded query (F-10) */

@@ -267,6 +267,17 @@ static resolve_target_t target_mapping(const deployment_t *d, uint32_t addr, uin
 	return t;
 }
 
+bool resolve_target_where(const deployment_t *d, uint32_t address, uint16_t port,
+			  uint32_t *real_address, uint16_t *real_port)
+{
+	resolve_target_t t = target_mapping(d, address, port);
+	if (t.mapped) {
+		*real_address = t.real_address;
+		*real_port = t.real_port;
+	}
+	return t.mapped;
+}
+
 /* Push a frame that answers as our own inbound endpoint or external server. */
 static step_t dispatch_in_process(resolve_query_t *q, frame_t *f, const linker_target_t *lt,
 				  uint32_t addr, uint16_t port)

@@ -405,6 +405,12 @@ resolve_step_facts_t resolve_step_facts(const resolve_trace_t *t, size_t i, char
  * Written into buf (cap bytes, always terminated); returns buf. */
 const char *resolve_step_words(const resolve_step_facts_t *f, char *buf, size_t cap);
 
+/* Where a forwarding target address:port of d is really reached (design.md
+ * §4): true and *real_address, *real_port, or false when it is never
+ * contacted (unmapped in loopback mode). For /metrics' target states. */
+bool resolve_target_where(const deployment_t *d, uint32_t address, uint16_t port,
+			  uint32_t *real_address, uint16_t *real_port);
+
 /*
  * Explain how a question asked in VNet vnet (its Azure DNS address) is
  * answered, running the same step functions without sending anything:
