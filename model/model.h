@@ -704,11 +704,33 @@ char *model_state_checksum(const json_t *deployment_json);
  * network and broadcast addresses are reserved (T-3).
  */
 
+/* A network adapter of a host running the client stub (stub/, T-7/T-8):
+ * the Windows DNS Client service asks its adapters' DNS servers in the order
+ * of their interface metrics. */
+#define MODEL_CLIENT_MAX_ADAPTERS 8        /* T-7 */
+#define MODEL_CLIENT_MAX_ADAPTER_SERVERS 8 /* T-7 */
+#define MODEL_CLIENT_MAX_METRIC 9999       /* T-7: Windows' interface metric range */
+
+typedef struct model_client_adapter {
+	model_origin_t origin;
+	const char *name;
+	uint32_t metric;            /* interfaceMetric, 1..9999; lower is preferred */
+	const char *network_ref;    /* `network` as written; NULL: the host's own */
+	int network;                /* on-premises network index (T-8), -1 unresolved */
+	const char **server_refs;   /* dnsServers as written */
+	uint32_t *servers;          /* their addresses, once resolved (T-8) */
+	uint16_t *ports;
+	size_t n_servers;
+} model_client_adapter_t;
+
 /* A host of an on-premises network (a namespace of its own in a topology). */
 typedef struct model_onprem_host {
 	model_origin_t origin;
 	const char *name;
 	uint32_t address;
+	bool dns_client; /* has a dnsClient: the stub runs on the host */
+	model_client_adapter_t *adapters;
+	size_t n_adapters;
 } model_onprem_host_t;
 
 typedef struct model_onprem_network {

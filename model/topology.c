@@ -83,6 +83,75 @@ static const char **get_strings(model_ctx_t *c, const json_t *obj, const char *k
 	return out;
 }
 
+/* T-7: one adapter of a host's dnsClient: {name, interfaceMetric,
+ * dnsServers, network}. */
+static bool decode_adapter(model_ctx_t *c, const json_t *e, const char *p,
+			   model_client_adapter_t *ad)
+{
+	if (!json_is_object(e)) {
+		model_report(c, e, NULL, p, "T-7", PR_ECONFIG,
+			     "an adapter is {name, interfaceMetric, dnsServers, network}");
+		return false;
+	}
+	model_check_keys(c, e, p, KEYS("name", "interfaceMetric", "dnsServers", "network"));
+	ad->origin = (model_origin_t){e, p};
+	ad->name = get_str(c, e, "name", p, true);
+	ad->network_ref = get_str(c, e, "network", p, false);
+	ad->network = -1;
+	const json_t *m = json_object_get(e, "interfaceMetric");
+	if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+	    json_integer_value(m) > MODEL_CLIENT_MAX_METRIC)
+		model_report(c, e, m ? "interfaceMetric" : NULL, p, "T-7", PR_ECONFIG,
+			     "'interfaceMetric' is required: an integer from 1 to %d (lower is "
+			     "preferred)",
+			     MODEL_CLIENT_MAX_METRIC);
+	else
+		ad->metric = (uint32_t)json_integer_value(m);
+	ad->server_refs = get_strings(c, e, "dnsServers", p, &ad->n_servers);
+	if (ad->n_servers == 0 || ad->n_servers > MODEL_CLIENT_MAX_ADAPTER_SERVERS)
+		model_report(c, e, ad->n_servers ? "dnsServers" : NULL, p, "T-7", PR_ELIMIT,
+			     "'dnsServers' needs 1 to %d servers (external DNS server names or "
+			     "IPv4 addresses), has %zu",
+			     MODEL_CLIENT_MAX_ADAPTER_SERVERS, ad->n_servers);
+	ALLOC(c, ad->servers, ad->n_servers);
+	ALLOC(c, ad->ports, ad->n_servers);
+	return ad->name != NULL;
+}
+
+/* dnsClient: the client stub on the host (topology/README.md). */
+static void decode_dns_client(model_ctx_t *c, const json_t *he, const char *hp,
+			      model_onprem_host_t *h)
+{
+	const json_t *dc = json_object_get(he, "dnsClient");
+	if (!dc || json_is_null(dc))
+		return;
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s.dnsClient", hp);
+	const char *p = dup(c, buf);
+	if (!json_is_object(dc)) {
+		model_report(c, he, "dnsClient", hp, "T-7", PR_ECONFIG,
+			     "must be a mapping (adapters: …)");
+		return;
+	}
+	model_check_keys(c, dc, p, KEYS("adapters"));
+	h->dns_client = true;
+	const json_t *l = get_list(c, dc, "adapters", p);
+	size_t n = l ? json_array_size(l) : 0;
+	if (n == 0 || n > MODEL_CLIENT_MAX_ADAPTERS)
+		model_report(c, dc, l ? "adapters" : NULL, p, "T-7", PR_ELIMIT,
+			     "'adapters' needs 1 to %d adapters, has %zu", MODEL_CLIENT_MAX_ADAPTERS,
+			     n);
+	ALLOC(c, h->adapters, n);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(l, i);
+		const json_t *nm = json_is_object(e) ? json_object_get(e, "name") : NULL;
+		const char *ap =
+			path_of(c, p, "adapters", json_is_string(nm) ? json_string_value(nm) : NULL, i);
+		if (decode_adapter(c, e, ap, &h->adapters[h->n_adapters]))
+			h->n_adapters++;
+	}
+}
+
 static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
 			 model_onprem_network_t *net)
 {
@@ -100,7 +169,7 @@ static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
 				     "a host is {name: …, privateIpAddress: …}");
 			continue;
 		}
-		model_check_keys(c, he, hp, KEYS("name", "privateIpAddress"));
+		model_check_keys(c, he, hp, KEYS("name", "privateIpAddress", "dnsClient"));
 		const char *name = get_str(c, he, "name", hp, true);
 		const char *ip = get_str(c, he, "privateIpAddress", hp, true);
 		uint32_t addr;
@@ -111,7 +180,9 @@ static void decode_hosts(model_ctx_t *c, const json_t *e, const char *p,
 				     "'%s' is not an IPv4 address", ip);
 			continue;
 		}
-		net->hosts[net->n_hosts++] = (model_onprem_host_t){{he, hp}, name, addr};
+		model_onprem_host_t *h = &net->hosts[net->n_hosts++];
+		*h = (model_onprem_host_t){.origin = {he, hp}, .name = name, .address = addr};
+		decode_dns_client(c, he, hp, h);
 	}
 }
 
@@ -513,6 +584,79 @@ static void check_rule_targets(model_ctx_t *c)
 	}
 }
 
+static int find_network(const deployment_t *d, const char *name)
+{
+	for (size_t i = 0; name && i < d->topology->n_networks; i++)
+		if (d->topology->networks[i].name && !strcmp(d->topology->networks[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* T-8: one DNS server of an adapter, by external server name or address:
+ * a server placed in the adapter's network, or an inbound endpoint of a VNet
+ * that network is connected to. Fills the address and port. */
+static void resolve_adapter_server(model_ctx_t *c, model_client_adapter_t *ad, size_t j)
+{
+	const deployment_t *d = c->d;
+	const char *ref = ad->server_refs[j];
+	const model_onprem_network_t *net = &d->topology->networks[ad->network];
+	uint32_t addr;
+	const model_external_server_t *s = NULL;
+	if (pr_ipv4_parse(ref, &addr) == 0) {
+		const model_resolver_t *r = NULL;
+		const model_inbound_endpoint_t *ie =
+			deployment_find_inbound_by_address(d, addr, &r);
+		if (ie && r && deployment_topology_connects(d, ad->network, r->vnet)) {
+			ad->servers[j] = addr;
+			ad->ports[j] = DNS_PORT;
+			return;
+		}
+		for (size_t x = 0; x < d->n_external_servers && !s; x++)
+			if (d->external_servers[x].address == addr)
+				s = &d->external_servers[x];
+	} else {
+		int x = find_external(d, ref);
+		s = x >= 0 ? &d->external_servers[x] : NULL;
+	}
+	if (s && deployment_topology_network_of_server(d, (int)(s - d->external_servers)) ==
+			 ad->network) {
+		ad->servers[j] = s->address;
+		ad->ports[j] = s->port;
+		return;
+	}
+	model_report(c, ad->origin.node, "dnsServers", ad->origin.path, "T-8", PR_ECONFIG,
+		     "'%s' is not reachable over adapter '%s': a DNS server is an external DNS "
+		     "server placed in its network '%s', or an inbound endpoint's address in a "
+		     "virtual network '%s' is connected to",
+		     ref, ad->name, net->name, net->name);
+}
+
+/* T-7/T-8: a host's adapters have unique names, networks that exist and DNS
+ * servers they can reach. */
+static void check_dns_client(model_ctx_t *c, int ni, model_onprem_host_t *h)
+{
+	const deployment_t *d = c->d;
+	for (size_t i = 0; i < h->n_adapters; i++) {
+		model_client_adapter_t *ad = &h->adapters[i];
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(h->adapters[k].name, ad->name))
+				model_report(c, ad->origin.node, "name", ad->origin.path, "T-7",
+					     PR_EEXIST, "adapter '%s' is defined twice on host '%s'",
+					     ad->name, h->name);
+		ad->network = ad->network_ref ? find_network(d, ad->network_ref) : ni;
+		if (ad->network < 0) {
+			model_report(c, ad->origin.node, "network", ad->origin.path, "T-8",
+				     PR_ENOTFOUND,
+				     "on-premises network '%s' does not exist (an adapter's network "
+				     "is one of topology.onPremisesNetworks)",
+				     ad->network_ref);
+			continue;
+		}
+		for (size_t j = 0; j < ad->n_servers; j++)
+			resolve_adapter_server(c, ad, j);
+	}
+}
+
 void model_validate_topology(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
@@ -547,4 +691,8 @@ void model_validate_topology(model_ctx_t *c)
 	for (size_t x = 0; x < d->n_external_servers; x++)
 		check_server_forwarders(c, (int)x);
 	check_rule_targets(c);
+	for (size_t i = 0; i < topo->n_networks; i++)
+		for (size_t j = 0; j < topo->networks[i].n_hosts; j++)
+			if (topo->networks[i].hosts[j].dns_client)
+				check_dns_client(c, (int)i, &topo->networks[i].hosts[j]);
 }

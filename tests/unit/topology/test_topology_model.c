@@ -381,6 +381,75 @@ static void test_topology_example_file_valid(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* A laptop running the client stub: corp (connected to the hub) holds dns1
+ * and dns2, home holds nothing. ADAPTERS is the laptop's adapter list. */
+#define CLIENT_NET(ADAPTERS)                                                                       \
+	"topology:\n"                                                                              \
+	"  onPremisesNetworks:\n"                                                                  \
+	"    - name: corp\n"                                                                       \
+	"      addressPrefixes: [192.168.10.0/24]\n"                                               \
+	"      connectedVirtualNetworks: [hub]\n"                                                  \
+	"      dnsServers: [dns1, dns2]\n"                                                         \
+	"      hosts:\n"                                                                           \
+	"        - name: laptop\n"                                                                 \
+	"          privateIpAddress: 192.168.10.20\n"                                              \
+	"          dnsClient:\n"                                                                   \
+	"            adapters: " ADAPTERS "\n"                                                     \
+	"    - name: home\n"                                                               \
+	"      addressPrefixes: [192.168.1.0/24]\n"
+
+/* T-7 (adapters' shape) and T-8 (networks and reachable DNS servers). */
+static void test_topology_t7_t8_dns_client(void **state)
+{
+	(void)state;
+	deployment_t *d = NULL;
+	pr_diag_t *diag = load(CLIENT_NET("[{name: vpn, interfaceMetric: 5, dnsServers: [dns1, "
+					  "10.10.0.4]}, {name: wifi, interfaceMetric: 25, "
+					  "dnsServers: [192.168.10.5]}]"),
+			       &d);
+	if (pr_diag_count(diag))
+		dump(diag);
+	assert_non_null(d);
+	const model_onprem_host_t *h = &d->topology->networks[0].hosts[0];
+	assert_true(h->dns_client);
+	assert_int_equal(h->n_adapters, 2);
+	assert_string_equal(h->adapters[0].name, "vpn");
+	assert_int_equal(h->adapters[0].metric, 5);
+	assert_int_equal(h->adapters[0].network, 0);
+	assert_int_equal(h->adapters[0].n_servers, 2);
+	assert_int_equal(h->adapters[0].servers[0], 0xC0A80A04); /* dns1 */
+	assert_int_equal(h->adapters[0].servers[1], 0x0A0A0004); /* the inbound endpoint */
+	assert_int_equal(h->adapters[1].servers[0], 0xC0A80A05);
+	assert_int_equal(h->adapters[1].ports[0], 53);
+	deployment_destroy(&d);
+	pr_diag_destroy(&diag);
+
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 0, dnsServers: [dns1]}]"), "T-7",
+		       "'interfaceMetric' is required");
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 10000, dnsServers: [dns1]}]"),
+		       "T-7", "from 1 to 9999");
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 5}]"), "T-7",
+		       "'dnsServers' needs 1 to 8");
+	expect_finding(CLIENT_NET("[]"), "T-7", "'adapters' needs 1 to 8");
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, dnsServers: [dns1]}, {name: a, "
+				  "interfaceMetric: 6, dnsServers: [dns2]}]"),
+		       "T-7", "defined twice");
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: nowhere, dnsServers: "
+				  "[dns1]}]"),
+		       "T-8", "'nowhere' does not exist");
+	/* a VM's address is no DNS server */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, dnsServers: [10.20.0.4]}]"),
+		       "T-8", "'10.20.0.4' is not reachable over adapter 'a'");
+	/* dns1 is placed in corp, not in the adapter's network */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: home, dnsServers: "
+				  "[dns1]}]"),
+		       "T-8", "'dns1' is not reachable");
+	/* home is not connected to the hub: its inbound endpoint is out of reach */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: home, dnsServers: "
+				  "[10.10.0.4]}]"),
+		       "T-8", "'10.10.0.4' is not reachable");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_topology_t5_forwarder_reaches_inbound),
 		cmocka_unit_test(test_topology_t6_rule_target_reachable),
 		cmocka_unit_test(test_topology_example_file_valid),
+		cmocka_unit_test(test_topology_t7_t8_dns_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
