@@ -721,7 +721,51 @@ typedef struct model_client_adapter {
 	uint32_t *servers;          /* their addresses, once resolved (T-8) */
 	uint16_t *ports;
 	size_t n_servers;
+	const char *overlay_ref;    /* overlayNetwork: the adapter of an overlay agent (T-10) */
+	int overlay;                /* index into topology overlays, -1 none/unresolved */
 } model_client_adapter_t;
+
+#define MODEL_OVERLAY_ZONE "enclave" /* an overlay network's names end in it by default */
+
+/* An overlay network (Enclave-style, T-9): systems with ids, hostnames and
+ * tags, manual DNS records and the policies that connect systems. */
+typedef struct model_overlay_system {
+	model_origin_t origin;
+	const char *system_id;
+	const char *hostname; /* may be NULL */
+	const char *host;     /* the topology host it runs on, or NULL */
+	uint32_t address;
+	const char **tags;
+	size_t n_tags;
+} model_overlay_system_t;
+
+typedef struct model_overlay_record {
+	model_origin_t origin;
+	const char *name;
+	const char **systems; /* systemIds */
+	size_t n_systems;
+	const char **tags;
+	size_t n_tags;
+} model_overlay_record_t;
+
+typedef struct model_overlay_policy {
+	model_origin_t origin;
+	const char *name;
+	const char **senders, **receivers; /* tags or systemIds */
+	size_t n_senders, n_receivers;
+} model_overlay_policy_t;
+
+typedef struct model_overlay_network {
+	model_origin_t origin;
+	const char *name;
+	const char *zone; /* "enclave" unless given */
+	model_overlay_system_t *systems;
+	size_t n_systems;
+	model_overlay_record_t *records;
+	size_t n_records;
+	model_overlay_policy_t *policies;
+	size_t n_policies;
+} model_overlay_network_t;
 
 /* A host of an on-premises network (a namespace of its own in a topology). */
 typedef struct model_onprem_host {
@@ -752,6 +796,8 @@ struct model_topology {
 	model_origin_t origin;
 	model_onprem_network_t *networks;
 	size_t n_networks;
+	model_overlay_network_t *overlays;
+	size_t n_overlays;
 };
 
 /* The on-premises network an external server is placed in (T-4), or -1. */

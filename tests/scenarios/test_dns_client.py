@@ -13,6 +13,12 @@ host's resolv.conf points at it, and dig inside the host resolves through it.
       (the 1 s / 2 s / 2 s / 4 s / 8 s waits, each within 10%) — with the Wi-Fi
       server out of the search after its NXDOMAIN, and the silent VPN adapter
       is then skipped for 30 s.
+  (b) overlay_agent — the same file's ws1 runs an overlay agent (metric 1) and a
+      LAN adapter: the agent answers its names with one system the host's
+      policy reaches, chosen at random (over many queries each of them, never
+      the unreachable one), TTL 0; {systemId}.id names; a manual record
+      overriding an automatic one; no name for a hostname with '_'; SERVFAIL
+      for other names, which then resolve through the LAN adapter at once.
 
 Run as root; without permission to create namespaces it prints "skipped".
 """
@@ -139,6 +145,60 @@ def scenario_windows_order():
            "the log shows the VPN skipped and the Wi-Fi asked first", json.dumps(e))
 
 
+def a_records(out):
+    """(ttl, address) of dig's answer section."""
+    got, section = [], False
+    for line in out.splitlines():
+        if line.startswith(";; ANSWER SECTION"):
+            section = True
+        elif section and not line.strip():
+            break
+        elif section and len(line.split()) >= 5 and line.split()[3] == "A":
+            got.append((int(line.split()[1]), line.split()[4]))
+    return got
+
+
+def scenario_overlay_agent():
+    topo("up", os.path.join(SRC, "tests", "scenarios", "dns-client.yaml"))
+    seen = {}
+    for _ in range(60):
+        out = base.dig("ws1", "db.enclave")
+        recs = a_records(out)
+        expect(len(recs) == 1 and recs[0][0] == 0, "one system, TTL 0", out)
+        seen[recs[0][1]] = seen.get(recs[0][1], 0) + 1
+    expect(set(seen) == {"100.64.0.5", "100.64.0.6"},
+           "each reachable system of db.enclave chosen, the unreachable one never", seen)
+    e = last_search("ws1", "db.enclave.")
+    expect(e and [x[3] for x in asks(e)] == ["enclave"] and e["outcome"] == "answered",
+           "the agent's adapter (metric 1) answered first", json.dumps(e))
+    out = base.dig("ws1", "db-1.enclave")
+    expect(answers(out) == ["100.64.0.6"], "a manual record overrides the automatic one", out)
+    out = base.dig("ws1", "D3E4F1.id.enclave")
+    expect(answers(out) == ["100.64.0.5"], "{systemId}.id names", out)
+    out = base.dig("ws1", "ws1.enclave")
+    expect(answers(out) == ["100.64.0.2"], "its own hostname", out)
+    # straight at the agent: what it was not given is SERVFAIL
+    for name in ("db-3.enclave", "x9y8z3.id.enclave", "db_2.enclave", "www.contoso.com"):
+        out = base.dig("ws1", "@127.0.0.2", name)
+        expect(status(out) == "SERVFAIL", "the agent does not answer %s" % name, out)
+    # anything else falls through to the LAN adapter without a wait
+    name = "contosostorage.%s." % PRIVATE
+    t = time.time()
+    out = base.dig("ws1", name)
+    expect(answers(out) == ["10.10.2.10"] and time.time() - t < 0.9,
+           "SERVFAIL from the agent falls through to the LAN's server", out)
+    e = last_search("ws1", name)
+    ev = [(x.get("ask") or x.get("from"), x.get("rcode"), x.get("step")) for x in e["events"]
+          if "ask" in x or "from" in x]
+    expect(ev == [("127.0.0.2:53", None, 1), ("127.0.0.2:53", "SERVFAIL", None),
+                  ("192.168.10.4:53", None, 2), ("192.168.10.4:53", "NOERROR", None)],
+           "the log shows the agent's SERVFAIL and the LAN asked next", json.dumps(e))
+    agent = [x for x in stub_log("ws1") if x.get("role") == "agent"]
+    expect(any(x["name"] == name and x["rcode"] == "SERVFAIL" for x in agent) and
+           any(x.get("answer") == "100.64.0.6" and x["ttl"] == 0 for x in agent),
+           "the agent logs its answers too", json.dumps(agent[-3:]))
+
+
 def main():
     if os.geteuid() != 0 or not base.can_make_namespaces():
         print("skipped: creating network namespaces is not permitted (run as root)")
@@ -148,7 +208,7 @@ def main():
         return 1
     failed = 0
     only = sys.argv[1:]
-    for fn in (scenario_windows_order,):
+    for fn in (scenario_windows_order, scenario_overlay_agent):
         if only and fn.__name__.replace("scenario_", "") not in only:
             continue
         t = time.time()
