@@ -450,6 +450,81 @@ static void test_topology_t7_t8_dns_client(void **state)
 		       "T-8", "'10.10.0.4' is not reachable");
 }
 
+/* The laptop with an overlay agent's adapter, and an overlay network whose
+ * systems, records and policies are OVERLAY's lines. */
+#define OVERLAY_NET(ADAPTER, OVERLAY)                                                             \
+	CLIENT_NET("[" ADAPTER ", {name: lan, interfaceMetric: 10, dnsServers: [dns1]}]")         \
+	"  overlayNetworks:\n"                                                                     \
+	"    - name: mesh\n" OVERLAY
+
+#define MESH_OK                                                                                    \
+	"      systems:\n"                                                                         \
+	"        - {systemId: A1, host: laptop, hostname: LAPTOP, address: 100.64.0.2, tags: [s]}\n" \
+	"        - {systemId: B2, hostname: db, address: 100.64.0.5, tags: [db]}\n"                 \
+	"      dnsRecords: [{name: data, tags: [db]}]\n"                                           \
+	"      policies: [{name: p, senders: [s], receivers: [db]}]\n"
+
+#define AGENT "{name: enclave, interfaceMetric: 1, overlayNetwork: mesh}"
+
+static void test_topology_t9_t10_overlay(void **state)
+{
+	(void)state;
+	deployment_t *d = NULL;
+	pr_diag_t *diag = load(OVERLAY_NET(AGENT, MESH_OK), &d);
+	if (pr_diag_count(diag))
+		dump(diag);
+	assert_non_null(d);
+	const model_overlay_network_t *o = &d->topology->overlays[0];
+	assert_string_equal(o->zone, "enclave");
+	assert_int_equal(o->n_systems, 2);
+	assert_int_equal(o->systems[1].address, 0x64400005);
+	assert_int_equal(d->topology->networks[0].hosts[0].adapters[0].overlay, 0);
+	deployment_destroy(&d);
+	pr_diag_destroy(&diag);
+
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: a1, address: 100.64.0.2}\n"
+					  "        - {systemId: c-3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "system id 'a1' is used twice");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: B2, address: 100.64.0.2}\n"),
+		       "T-9", "address 100.64.0.2 is already system 'A1'");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: c-3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "'c-3': a system id is 1-63 letters and digits");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: C3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "'nobody' is not a host");
+	expect_finding(OVERLAY_NET(AGENT, MESH_OK "      zone: \"bad..zone\"\n"), "T-9",
+		       "'bad..zone' is not a DNS name");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: A1, host: laptop, address: "
+					  "100.64.0.2}]\n"
+					  "      dnsRecords: [{name: x, systems: [Z9]}]\n"),
+		       "T-9", "'Z9' is no system id of overlay network 'mesh'");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: A1, host: laptop, address: "
+					  "100.64.0.2}]\n"
+					  "      policies: [{name: p, senders: [nosuchtag], receivers: "
+					  "[A1]}]\n"),
+		       "T-9", "'nosuchtag' is no system id or tag");
+	/* T-10 */
+	expect_finding(OVERLAY_NET("{name: enclave, interfaceMetric: 1, overlayNetwork: other}",
+				   MESH_OK),
+		       "T-10", "overlay network 'other' does not exist");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: B2, address: 100.64.0.5}]\n"),
+		       "T-10", "host 'laptop' runs no system of overlay network 'mesh'");
+	expect_finding(OVERLAY_NET("{name: enclave, interfaceMetric: 1, overlayNetwork: mesh, "
+				   "dnsServers: [dns1]}",
+				   MESH_OK),
+		       "T-10", "no 'dnsServers' or 'network'");
+	expect_finding(OVERLAY_NET(AGENT ", {name: e2, interfaceMetric: 2, overlayNetwork: mesh}",
+				   MESH_OK),
+		       "T-10", "has one overlay agent's adapter already");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_topology_t6_rule_target_reachable),
 		cmocka_unit_test(test_topology_example_file_valid),
 		cmocka_unit_test(test_topology_t7_t8_dns_client),
+		cmocka_unit_test(test_topology_t9_t10_overlay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
