@@ -291,6 +291,18 @@ int dns_message_rcode(const uint8_t *wire, size_t len);
 int dns_message_section_text(const uint8_t *wire, size_t len, int section, char *out,
 			     size_t cap);
 
+/* How long a client may keep a reply, in seconds (RFC 2308): the smallest
+ * answer TTL, capped at max_ttl; for NXDOMAIN and NODATA min(SOA TTL, SOA
+ * MINIMUM) capped at max_negative_ttl (0 without an SOA). 0 for replies not to
+ * keep: not NOERROR/NXDOMAIN, truncated, malformed, not one question. */
+uint32_t dns_message_lifetime(const uint8_t *wire, size_t len, uint32_t max_ttl,
+			      uint32_t max_negative_ttl);
+
+/* Count every record's TTL of a message down by elapsed seconds (not below
+ * 0), in place; the OPT record is left alone. A malformed message is changed
+ * up to where it stops reading. */
+void dns_message_age(uint8_t *wire, size_t len, uint32_t elapsed);
+
 /* libknot's name of an rcode ("NOERROR", "NXDOMAIN", "BADVERS"), or
  * "RCODE<n>" written into buf (at least 16 bytes). */
 const char *dns_rcode_name(int rcode, char *buf, size_t len);

@@ -156,3 +156,62 @@ dns_reply_verdict_t dns_reply_check(const uint8_t *reply, size_t len, uint16_t i
 		return DNS_REPLY_BAD_QUESTION;
 	return DNS_REPLY_OK;
 }
+
+/* ---- Lifetimes of replies kept by a client's cache (RFC 2308) ------------------- */
+
+uint32_t dns_message_lifetime(const uint8_t *wire, size_t len, uint32_t max_ttl,
+			      uint32_t max_negative_ttl)
+{
+	if (!wire || len < KNOT_WIRE_HEADER_SIZE || !knot_wire_get_qr(wire) ||
+	    knot_wire_get_tc(wire) || knot_wire_get_qdcount(wire) != 1)
+		return 0;
+	int rcode = dns_message_rcode(wire, len);
+	if (rcode != KNOT_RCODE_NOERROR && rcode != KNOT_RCODE_NXDOMAIN)
+		return 0;
+	size_t pos = dns_questions_skip(wire, len);
+	unsigned an = knot_wire_get_ancount(wire), ns = knot_wire_get_nscount(wire);
+	uint32_t answer_min = UINT32_MAX, negative = UINT32_MAX;
+	dns_rr_wire_t rr;
+	for (unsigned i = 0; pos && i < an + ns; i++) {
+		if (dns_record_read(wire, len, &pos, &rr) != NULL)
+			return 0;
+		uint32_t ttl = rr.ttl > INT32_MAX ? 0 : rr.ttl; /* RFC 2181 §8 */
+		if (i < an && ttl < answer_min)
+			answer_min = ttl;
+		else if (i >= an && rr.type == KNOT_RRTYPE_SOA && rr.rdlen >= 22 &&
+			 negative == UINT32_MAX) {
+			/* RFC 2308 §5: min(SOA TTL, MINIMUM); MINIMUM ends the RDATA. */
+			uint32_t min = knot_wire_read_u32(rr.rdata + rr.rdlen - 4);
+			negative = ttl < min ? ttl : min;
+		}
+	}
+	if (!pos)
+		return 0;
+	bool is_negative = rcode == KNOT_RCODE_NXDOMAIN || an == 0;
+	if (is_negative) {
+		/* Without an SOA a negative answer is not kept (RFC 2308 §5). */
+		uint32_t t = negative == UINT32_MAX ? 0 : negative;
+		if (t > max_negative_ttl)
+			t = max_negative_ttl;
+		return an && answer_min < t ? answer_min : t;
+	}
+	return answer_min < max_ttl ? answer_min : max_ttl;
+}
+
+void dns_message_age(uint8_t *wire, size_t len, uint32_t elapsed)
+{
+	size_t pos = dns_questions_skip(wire, len);
+	if (!pos)
+		return;
+	unsigned total = (unsigned)knot_wire_get_ancount(wire) + knot_wire_get_nscount(wire) +
+			 knot_wire_get_arcount(wire);
+	dns_rr_wire_t rr;
+	for (unsigned i = 0; i < total; i++) {
+		if (dns_record_read(wire, len, &pos, &rr) != NULL)
+			return;
+		if (rr.type == KNOT_RRTYPE_OPT)
+			continue; /* its "TTL" is flags and the extended rcode */
+		uint8_t *ttl = (uint8_t *)rr.rdata - 6;
+		knot_wire_write_u32(ttl, rr.ttl > elapsed ? rr.ttl - elapsed : 0);
+	}
+}

@@ -811,11 +811,77 @@ char *model_state_checksum(const json_t *deployment_json);
  * network and broadcast addresses are reserved (T-3).
  */
 
+/* A network adapter of a host running the client stub (stub/, T-7/T-8):
+ * the Windows DNS Client service asks its adapters' DNS servers in the order
+ * of their interface metrics. */
+#define MODEL_CLIENT_MAX_ADAPTERS 8        /* T-7 */
+#define MODEL_CLIENT_MAX_ADAPTER_SERVERS 8 /* T-7 */
+#define MODEL_CLIENT_MAX_METRIC 9999       /* T-7: Windows' interface metric range */
+
+typedef struct model_client_adapter {
+	model_origin_t origin;
+	const char *name;
+	uint32_t metric;            /* interfaceMetric, 1..9999; lower is preferred */
+	const char *network_ref;    /* `network` as written; NULL: the host's own */
+	int network;                /* on-premises network index (T-8), -1 unresolved */
+	const char **server_refs;   /* dnsServers as written */
+	uint32_t *servers;          /* their addresses, once resolved (T-8) */
+	uint16_t *ports;
+	size_t n_servers;
+	const char *overlay_ref;    /* overlayNetwork: the adapter of an overlay agent (T-10) */
+	int overlay;                /* index into topology overlays, -1 none/unresolved */
+} model_client_adapter_t;
+
+#define MODEL_OVERLAY_ZONE "enclave" /* an overlay network's names end in it by default */
+
+/* An overlay network (Enclave-style, T-9): systems with ids, hostnames and
+ * tags, manual DNS records and the policies that connect systems. */
+typedef struct model_overlay_system {
+	model_origin_t origin;
+	const char *system_id;
+	const char *hostname; /* may be NULL */
+	const char *host;     /* the topology host it runs on, or NULL */
+	uint32_t address;
+	const char **tags;
+	size_t n_tags;
+} model_overlay_system_t;
+
+typedef struct model_overlay_record {
+	model_origin_t origin;
+	const char *name;
+	const char **systems; /* systemIds */
+	size_t n_systems;
+	const char **tags;
+	size_t n_tags;
+} model_overlay_record_t;
+
+typedef struct model_overlay_policy {
+	model_origin_t origin;
+	const char *name;
+	const char **senders, **receivers; /* tags or systemIds */
+	size_t n_senders, n_receivers;
+} model_overlay_policy_t;
+
+typedef struct model_overlay_network {
+	model_origin_t origin;
+	const char *name;
+	const char *zone; /* "enclave" unless given */
+	model_overlay_system_t *systems;
+	size_t n_systems;
+	model_overlay_record_t *records;
+	size_t n_records;
+	model_overlay_policy_t *policies;
+	size_t n_policies;
+} model_overlay_network_t;
+
 /* A host of an on-premises network (a namespace of its own in a topology). */
 typedef struct model_onprem_host {
 	model_origin_t origin;
 	const char *name;
 	uint32_t address;
+	bool dns_client; /* has a dnsClient: the stub runs on the host */
+	model_client_adapter_t *adapters;
+	size_t n_adapters;
 } model_onprem_host_t;
 
 typedef struct model_onprem_network {
@@ -837,6 +903,8 @@ struct model_topology {
 	model_origin_t origin;
 	model_onprem_network_t *networks;
 	size_t n_networks;
+	model_overlay_network_t *overlays;
+	size_t n_overlays;
 };
 
 /* The on-premises network an external server is placed in (T-4), or -1. */

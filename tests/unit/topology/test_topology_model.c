@@ -381,6 +381,150 @@ static void test_topology_example_file_valid(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* A laptop running the client stub: corp (connected to the hub) holds dns1
+ * and dns2, home holds nothing. ADAPTERS is the laptop's adapter list. */
+#define CLIENT_NET(ADAPTERS)                                                                       \
+	"topology:\n"                                                                              \
+	"  onPremisesNetworks:\n"                                                                  \
+	"    - name: corp\n"                                                                       \
+	"      addressPrefixes: [192.168.10.0/24]\n"                                               \
+	"      connectedVirtualNetworks: [hub]\n"                                                  \
+	"      dnsServers: [dns1, dns2]\n"                                                         \
+	"      hosts:\n"                                                                           \
+	"        - name: laptop\n"                                                                 \
+	"          privateIpAddress: 192.168.10.20\n"                                              \
+	"          dnsClient:\n"                                                                   \
+	"            adapters: " ADAPTERS "\n"                                                     \
+	"    - name: home\n"                                                               \
+	"      addressPrefixes: [192.168.1.0/24]\n"
+
+/* T-7 (adapters' shape) and T-8 (networks and reachable DNS servers). */
+static void test_topology_t7_t8_dns_client(void **state)
+{
+	(void)state;
+	deployment_t *d = NULL;
+	pr_diag_t *diag = load(CLIENT_NET("[{name: vpn, interfaceMetric: 5, dnsServers: [dns1, "
+					  "10.10.0.4]}, {name: wifi, interfaceMetric: 25, "
+					  "dnsServers: [192.168.10.5]}]"),
+			       &d);
+	if (pr_diag_count(diag))
+		dump(diag);
+	assert_non_null(d);
+	const model_onprem_host_t *h = &d->topology->networks[0].hosts[0];
+	assert_true(h->dns_client);
+	assert_int_equal(h->n_adapters, 2);
+	assert_string_equal(h->adapters[0].name, "vpn");
+	assert_int_equal(h->adapters[0].metric, 5);
+	assert_int_equal(h->adapters[0].network, 0);
+	assert_int_equal(h->adapters[0].n_servers, 2);
+	assert_int_equal(h->adapters[0].servers[0], 0xC0A80A04); /* dns1 */
+	assert_int_equal(h->adapters[0].servers[1], 0x0A0A0004); /* the inbound endpoint */
+	assert_int_equal(h->adapters[1].servers[0], 0xC0A80A05);
+	assert_int_equal(h->adapters[1].ports[0], 53);
+	deployment_destroy(&d);
+	pr_diag_destroy(&diag);
+
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 0, dnsServers: [dns1]}]"), "T-7",
+		       "'interfaceMetric' is required");
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 10000, dnsServers: [dns1]}]"),
+		       "T-7", "from 1 to 9999");
+	expect_finding(CLIENT_NET("[{name: vpn, interfaceMetric: 5}]"), "T-7",
+		       "'dnsServers' needs 1 to 8");
+	expect_finding(CLIENT_NET("[]"), "T-7", "'adapters' needs 1 to 8");
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, dnsServers: [dns1]}, {name: a, "
+				  "interfaceMetric: 6, dnsServers: [dns2]}]"),
+		       "T-7", "defined twice");
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: nowhere, dnsServers: "
+				  "[dns1]}]"),
+		       "T-8", "'nowhere' does not exist");
+	/* a VM's address is no DNS server */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, dnsServers: [10.20.0.4]}]"),
+		       "T-8", "'10.20.0.4' is not reachable over adapter 'a'");
+	/* dns1 is placed in corp, not in the adapter's network */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: home, dnsServers: "
+				  "[dns1]}]"),
+		       "T-8", "'dns1' is not reachable");
+	/* home is not connected to the hub: its inbound endpoint is out of reach */
+	expect_finding(CLIENT_NET("[{name: a, interfaceMetric: 5, network: home, dnsServers: "
+				  "[10.10.0.4]}]"),
+		       "T-8", "'10.10.0.4' is not reachable");
+}
+
+/* The laptop with an overlay agent's adapter, and an overlay network whose
+ * systems, records and policies are OVERLAY's lines. */
+#define OVERLAY_NET(ADAPTER, OVERLAY)                                                             \
+	CLIENT_NET("[" ADAPTER ", {name: lan, interfaceMetric: 10, dnsServers: [dns1]}]")         \
+	"  overlayNetworks:\n"                                                                     \
+	"    - name: mesh\n" OVERLAY
+
+#define MESH_OK                                                                                    \
+	"      systems:\n"                                                                         \
+	"        - {systemId: A1, host: laptop, hostname: LAPTOP, address: 100.64.0.2, tags: [s]}\n" \
+	"        - {systemId: B2, hostname: db, address: 100.64.0.5, tags: [db]}\n"                 \
+	"      dnsRecords: [{name: data, tags: [db]}]\n"                                           \
+	"      policies: [{name: p, senders: [s], receivers: [db]}]\n"
+
+#define AGENT "{name: enclave, interfaceMetric: 1, overlayNetwork: mesh}"
+
+static void test_topology_t9_t10_overlay(void **state)
+{
+	(void)state;
+	deployment_t *d = NULL;
+	pr_diag_t *diag = load(OVERLAY_NET(AGENT, MESH_OK), &d);
+	if (pr_diag_count(diag))
+		dump(diag);
+	assert_non_null(d);
+	const model_overlay_network_t *o = &d->topology->overlays[0];
+	assert_string_equal(o->zone, "enclave");
+	assert_int_equal(o->n_systems, 2);
+	assert_int_equal(o->systems[1].address, 0x64400005);
+	assert_int_equal(d->topology->networks[0].hosts[0].adapters[0].overlay, 0);
+	deployment_destroy(&d);
+	pr_diag_destroy(&diag);
+
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: a1, address: 100.64.0.2}\n"
+					  "        - {systemId: c-3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "system id 'a1' is used twice");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: B2, address: 100.64.0.2}\n"),
+		       "T-9", "address 100.64.0.2 is already system 'A1'");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: c-3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "'c-3': a system id is 1-63 letters and digits");
+	expect_finding(OVERLAY_NET(AGENT, "      systems:\n"
+					  "        - {systemId: A1, host: laptop, address: 100.64.0.2}\n"
+					  "        - {systemId: C3, host: nobody, address: 100.64.0.9}\n"),
+		       "T-9", "'nobody' is not a host");
+	expect_finding(OVERLAY_NET(AGENT, MESH_OK "      zone: \"bad..zone\"\n"), "T-9",
+		       "'bad..zone' is not a DNS name");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: A1, host: laptop, address: "
+					  "100.64.0.2}]\n"
+					  "      dnsRecords: [{name: x, systems: [Z9]}]\n"),
+		       "T-9", "'Z9' is no system id of overlay network 'mesh'");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: A1, host: laptop, address: "
+					  "100.64.0.2}]\n"
+					  "      policies: [{name: p, senders: [nosuchtag], receivers: "
+					  "[A1]}]\n"),
+		       "T-9", "'nosuchtag' is no system id or tag");
+	/* T-10 */
+	expect_finding(OVERLAY_NET("{name: enclave, interfaceMetric: 1, overlayNetwork: other}",
+				   MESH_OK),
+		       "T-10", "overlay network 'other' does not exist");
+	expect_finding(OVERLAY_NET(AGENT, "      systems: [{systemId: B2, address: 100.64.0.5}]\n"),
+		       "T-10", "host 'laptop' runs no system of overlay network 'mesh'");
+	expect_finding(OVERLAY_NET("{name: enclave, interfaceMetric: 1, overlayNetwork: mesh, "
+				   "dnsServers: [dns1]}",
+				   MESH_OK),
+		       "T-10", "no 'dnsServers' or 'network'");
+	expect_finding(OVERLAY_NET(AGENT ", {name: e2, interfaceMetric: 2, overlayNetwork: mesh}",
+				   MESH_OK),
+		       "T-10", "has one overlay agent's adapter already");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_topology_t5_forwarder_reaches_inbound),
 		cmocka_unit_test(test_topology_t6_rule_target_reachable),
 		cmocka_unit_test(test_topology_example_file_valid),
+		cmocka_unit_test(test_topology_t7_t8_dns_client),
+		cmocka_unit_test(test_topology_t9_t10_overlay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
