@@ -14,6 +14,9 @@ seconds=${1:-30}
 filter=${2:-}
 keep=${PRIVRES_FUZZ_KEEP:-0}
 jobs=${PRIVRES_FUZZ_JOBS:-$(nproc)}
+# per input; long runs on a shared machine raise it (a slow input under load
+# is not a finding)
+timeout=${PRIVRES_FUZZ_TIMEOUT:-5}
 
 CC=clang cmake -S "$src" -B "$build" -DPRIVRES_FUZZ=ON -DPRIVRES_TESTS=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -33,7 +36,7 @@ for dir in "$src"/tests/fuzz/*/; do
 		set --
 		[ -f "$dir/dict" ] && set -- -dict="$dir/dict"
 		echo "== $name: ${seconds}s"
-		if ! "$bin" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+		if ! "$bin" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix="$build/$name-" "$@" "$work" \
 			>"$log" 2>&1; then
 			tail -n 60 "$log"
