@@ -207,6 +207,32 @@ class Flood(unittest.TestCase):
         print("\n  pipeline: %d queries on one TCP connection answered in %.1f s (%.0f q/s)"
               % (n, took, n / took))
 
+    def test_5_grpc_socket_idle_and_garbage(self):
+        """The management socket: 500 idle connections and 50 sending garbage
+        in place of the HTTP/2 preface; stats is still answered."""
+        path = os.path.join(self.d.dir, "api.sock")
+        conns = []
+        for i in range(550):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)
+            if i >= 500:
+                c.sendall(os.urandom(4096))
+            conns.append(c)
+        try:
+            start = time.monotonic()
+            st = self.stats()
+            took = time.monotonic() - start
+            self.assertGreater(st["answersSent"], 0)
+            self.assertLess(took, 5.0)
+            qps, lost = self.well_behaved_qps(2)
+            self.check_memory()
+        finally:
+            for c in conns:
+                c.close()
+        self.assertGreater(self.stats()["apiCalls"], 0)
+        print("\n  gRPC socket, 500 idle + 50 garbage connections: stats in %.0f ms, DNS %.0f q/s"
+              % (took * 1000, qps))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
