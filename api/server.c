@@ -548,6 +548,17 @@ static int conn_start_session(conn_t *c)
 	return 0;
 }
 
+/* The connection accepted longest ago with no call open, other than c, or
+ * NULL (the list holds the newest first). */
+static conn_t *oldest_idle(api_server_t *srv, const conn_t *c)
+{
+	conn_t *found = NULL;
+	for (conn_t *o = srv->conns; o; o = o->next)
+		if (o != c && !o->closing && !o->streams)
+			found = o;
+	return found;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	api_server_t *srv = listener->data;
@@ -569,6 +580,10 @@ static void on_connection(uv_stream_t *listener, int status)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	/* At the cap, an idle connection makes room for the newcomer: connections
+	 * left open and silent must not lock the management surface out. */
+	if (srv->nconns > MAX_CONNECTIONS && oldest_idle(srv, c))
+		conn_close(oldest_idle(srv, c));
 	if (uv_accept(listener, &c->io.stream) != 0 || srv->nconns > MAX_CONNECTIONS ||
 	    conn_start_session(c) != 0 || uv_read_start(&c->io.stream, on_alloc, on_read) != 0) {
 		conn_close(c);

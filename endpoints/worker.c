@@ -515,6 +515,8 @@ static void conn_dispatch(conn_t *c)
 			break;
 		}
 		ep_frame_consume(&c->frame);
+		conn_touch(c);
+		idle_timer_restart(c);
 		q->transport = EP_TCP;
 		q->conn = c;
 		q->wl = c->wl;
@@ -534,9 +536,9 @@ static void tcp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	conn_t *c = st->data;
 	if (nread > 0) {
+		/* Only a whole message counts as activity (conn_dispatch): a
+		 * client sending a byte now and then (slow-loris) is idle. */
 		ep_frame_commit(&c->frame, (size_t)nread);
-		conn_touch(c);
-		idle_timer_restart(c);
 		conn_dispatch(c);
 	} else if (nread == UV_EOF) {
 		c->eof = true;

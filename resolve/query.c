@@ -941,8 +941,8 @@ static void answer_error(resolve_query_t *q, frame_t *f, uint16_t rcode)
 }
 
 /* The VNet a client of 168.63.129.16 is in, in virtual mode (design.md §4):
- * the one whose prefixes hold its address; the listener's own when it is one
- * of several or when none does. */
+ * the one whose prefixes hold its address, the listener's own when it is one
+ * of several; -1 when none does (W-7: refused). */
 static int view_for_source(const deployment_t *d, int listener_vnet, uint32_t client)
 {
 	int found = -1;
@@ -954,7 +954,7 @@ static int view_for_source(const deployment_t *d, int listener_vnet, uint32_t cl
 				if (found < 0)
 					found = (int)v;
 			}
-	return found >= 0 ? found : listener_vnet;
+	return found;
 }
 
 /* Parse the packet into frame 0 and answer what needs no view (W-3). Returns
@@ -1024,10 +1024,15 @@ resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
 	case RESOLVE_LISTENER_EXTERNAL:
 		return start_frame0(q, FRAME_EXTERNAL, lt->external, in->hops, fwd);
 	case RESOLVE_LISTENER_AZURE_DNS:
-		if (s->d->emulator.listen == MODEL_LISTEN_VIRTUAL && q->client)
-			return start_frame0(q, FRAME_VIEW,
-					    view_for_source(s->d, lt->vnet, q->client), in->hops,
-					    fwd);
+		if (s->d->emulator.listen == MODEL_LISTEN_VIRTUAL && q->client) {
+			int v = view_for_source(s->d, lt->vnet, q->client);
+			if (v < 0) {
+				/* W-7: Azure DNS answers only clients inside a VNet */
+				answer_error(q, &q->frames[0], DNS_RCODE_REFUSED);
+				return RESOLVE_DONE;
+			}
+			return start_frame0(q, FRAME_VIEW, v, in->hops, fwd);
+		}
 		/* fall through */
 	case RESOLVE_LISTENER_INBOUND:
 		break;

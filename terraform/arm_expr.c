@@ -111,10 +111,12 @@ static json_t *resource_id(ep_t *p, json_t **a, size_t n)
 	for (char *t = strtok_r(type + strlen(ns), "/", &save); t; t = strtok_r(NULL, "/", &save)) {
 		char *name = k < n ? text_of(a[k]) : NULL;
 		if (!name) {
+			/* t points into type: the message first, then the frees */
+			json_t *err = efail(p, "resourceId(): a name is missing for %s", t);
 			free(type);
 			free(ns);
 			pr_buf_free(&b);
-			return efail(p, "resourceId(): a name is missing for %s", t);
+			return err;
 		}
 		pr_buf_printf(&b, "/%s/%s", t, name);
 		free(name);

@@ -733,6 +733,13 @@ static void test_virtual_mode(void **state)
 	assert_string_equal(find_step(&r, RESOLVE_STEP_VIEW, 0)->view, "hub");
 	assert_null(find_step(&r, RESOLVE_STEP_RULE, 0));
 	finish(&r);
+	/* W-7: a source in no VNet (an on-premises host routed to it) is refused */
+	start(&r, s, "azure-dns/spoke1", "web.azure.contoso.com", KNOT_RRTYPE_A,
+	      &(qopts_t){.client = "192.168.10.20"});
+	assert_int_equal(r.status, RESOLVE_DONE);
+	assert_int_equal(rcode_of(&r), KNOT_RCODE_REFUSED);
+	assert_int_equal(knot_wire_get_ancount(r.pkt->wire), 0);
+	finish(&r);
 	resolve_snapshot_unref(&s);
 }
 

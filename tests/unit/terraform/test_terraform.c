@@ -773,6 +773,17 @@ static void test_arm_template(void **state)
 	if (!strstr(t, "resources[0].name: function reference() is not supported"))
 		fail_msg("%s", t);
 	free(t);
+
+	/* a resource type with more segments than names: the message names the
+	 * segment (it was read after being freed, found by fuzz_arm_template) */
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[resourceId('Microsoft.Network/privateDnsZones/A')]\"}]}",
+			     NULL, 0, diag));
+	t = pr_diag_format(diag);
+	if (!strstr(t, "resourceId(): a name is missing for privateDnsZones"))
+		fail_msg("%s", t);
+	free(t);
 	pr_diag_destroy(&diag);
 }
 
