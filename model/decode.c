@@ -1129,6 +1129,80 @@ static void decode_query_log(model_ctx_t *c, const json_t *e, model_emulator_t *
 			     "'%s' is not a query log format; valid: privres, azure", format);
 }
 
+/* emulator's numbers: ports, timers, sizes, each within its range. */
+static void decode_emulator_numbers(model_ctx_t *c, const json_t *e, model_emulator_t *em)
+{
+	const char *p = "emulator";
+	long long v;
+	/* 0: every listener not in `listeners` gets a free port (tests) */
+	if (get_int(c, e, "basePort", p, 0, 65535, &v))
+		em->base_port = (uint16_t)v;
+	if (get_int(c, e, "unresponsiveSeconds", p, 1, 86400 * 365, &v))
+		em->unresponsive_seconds = (uint32_t)v;
+	if (get_int(c, e, "hopLimit", p, 1, 32, &v))
+		em->hop_limit = (int)v;
+	if (get_int(c, e, "workers", p, 0, 256, &v))
+		em->workers = (int)v;
+	if (get_int(c, e, "forwardTimeoutMs", p, 10, 60000, &v))
+		em->forward_timeout_ms = (uint32_t)v;
+	if (get_int(c, e, "queryDeadlineMs", p, 10, 120000, &v))
+		em->query_deadline_ms = (uint32_t)v;
+	if (get_int(c, e, "tcpIdleTimeoutMs", p, 10, 3600000, &v))
+		em->tcp_idle_timeout_ms = (uint32_t)v;
+	if (get_int(c, e, "cacheEntries", p, 0, 100000000, &v))
+		em->cache_entries = (uint32_t)v;
+}
+
+/* emulator.listeners: {listener name: host:port}. */
+static void decode_listener_map(model_ctx_t *c, const json_t *e, model_emulator_t *em)
+{
+	const json_t *lm = get_map(c, e, "listeners", "emulator");
+	if (!lm)
+		return;
+	ALLOC_ARRAY(c, em->listeners, json_object_size(lm));
+	const char *k;
+	json_t *val;
+	json_object_foreach((json_t *)lm, k, val) {
+		const char *lp = path_of(c, "emulator", "listeners", k, 0);
+		if (!json_is_string(val)) {
+			model_report(c, val, NULL, lp, NULL, PR_ECONFIG,
+				     "a listener address is a string host:port");
+			continue;
+		}
+		model_listener_map_t *m = &em->listeners[em->n_listeners];
+		m->origin = (model_origin_t){val, lp};
+		m->listener = dup(c, k);
+		if (parse_hostport(c, val, lp, "listener address", json_string_value(val),
+				   &m->address, &m->port))
+			em->n_listeners++;
+	}
+}
+
+/* emulator.addressMap: {virtual host:port: real host:port}. */
+static void decode_address_map(model_ctx_t *c, const json_t *e, model_emulator_t *em)
+{
+	const json_t *am = get_map(c, e, "addressMap", "emulator");
+	if (!am)
+		return;
+	ALLOC_ARRAY(c, em->address_map, json_object_size(am));
+	const char *k;
+	json_t *val;
+	json_object_foreach((json_t *)am, k, val) {
+		const char *ap = path_of(c, "emulator", "addressMap", k, 0);
+		model_address_map_t *m = &em->address_map[em->n_address_map];
+		m->origin = (model_origin_t){val, ap};
+		if (!json_is_string(val)) {
+			model_report(c, val, NULL, ap, NULL, PR_ECONFIG,
+				     "a mapped address is a string host:port");
+			continue;
+		}
+		if (parse_hostport(c, val, ap, "key", k, &m->virtual_address, &m->virtual_port) &&
+		    parse_hostport(c, val, ap, "address", json_string_value(val),
+				   &m->real_address, &m->real_port))
+			em->n_address_map++;
+	}
+}
+
 static void decode_emulator(model_ctx_t *c, const json_t *root)
 {
 	model_emulator_t *em = &c->d->emulator;
@@ -1159,24 +1233,7 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 	else if (listen && strcmp(listen, "loopback"))
 		model_report(c, e, "listen", p, NULL, PR_ECONFIG,
 			     "'%s' is not an address mode; valid: loopback, virtual", listen);
-	long long v;
-	/* 0: every listener not in `listeners` gets a free port (tests) */
-	if (get_int(c, e, "basePort", p, 0, 65535, &v))
-		em->base_port = (uint16_t)v;
-	if (get_int(c, e, "unresponsiveSeconds", p, 1, 86400 * 365, &v))
-		em->unresponsive_seconds = (uint32_t)v;
-	if (get_int(c, e, "hopLimit", p, 1, 32, &v))
-		em->hop_limit = (int)v;
-	if (get_int(c, e, "workers", p, 0, 256, &v))
-		em->workers = (int)v;
-	if (get_int(c, e, "forwardTimeoutMs", p, 10, 60000, &v))
-		em->forward_timeout_ms = (uint32_t)v;
-	if (get_int(c, e, "queryDeadlineMs", p, 10, 120000, &v))
-		em->query_deadline_ms = (uint32_t)v;
-	if (get_int(c, e, "tcpIdleTimeoutMs", p, 10, 3600000, &v))
-		em->tcp_idle_timeout_ms = (uint32_t)v;
-	if (get_int(c, e, "cacheEntries", p, 0, 100000000, &v))
-		em->cache_entries = (uint32_t)v;
+	decode_emulator_numbers(c, e, em);
 	em->state_dir = get_str(c, e, "stateDir", p, false);
 	decode_query_log(c, e, em);
 	const json_t *mt = get_map(c, e, "metrics", p);
@@ -1184,48 +1241,8 @@ static void decode_emulator(model_ctx_t *c, const json_t *root)
 		model_check_keys(c, mt, "emulator.metrics", KEYS("listen"));
 		em->metrics_listen = get_str(c, mt, "listen", "emulator.metrics", false);
 	}
-
-	const json_t *lm = get_map(c, e, "listeners", p);
-	if (lm) {
-		ALLOC_ARRAY(c, em->listeners, json_object_size(lm));
-		const char *k;
-		json_t *val;
-		json_object_foreach((json_t *)lm, k, val) {
-			const char *lp = path_of(c, "emulator", "listeners", k, 0);
-			if (!json_is_string(val)) {
-				model_report(c, val, NULL, lp, NULL, PR_ECONFIG,
-					     "a listener address is a string host:port");
-				continue;
-			}
-			model_listener_map_t *m = &em->listeners[em->n_listeners];
-			m->origin = (model_origin_t){val, lp};
-			m->listener = dup(c, k);
-			if (parse_hostport(c, val, lp, "listener address", json_string_value(val),
-					   &m->address, &m->port))
-				em->n_listeners++;
-		}
-	}
-	const json_t *am = get_map(c, e, "addressMap", p);
-	if (am) {
-		ALLOC_ARRAY(c, em->address_map, json_object_size(am));
-		const char *k;
-		json_t *val;
-		json_object_foreach((json_t *)am, k, val) {
-			const char *ap = path_of(c, "emulator", "addressMap", k, 0);
-			model_address_map_t *m = &em->address_map[em->n_address_map];
-			m->origin = (model_origin_t){val, ap};
-			if (!json_is_string(val)) {
-				model_report(c, val, NULL, ap, NULL, PR_ECONFIG,
-					     "a mapped address is a string host:port");
-				continue;
-			}
-			if (parse_hostport(c, val, ap, "key", k, &m->virtual_address,
-					   &m->virtual_port) &&
-			    parse_hostport(c, val, ap, "address", json_string_value(val),
-					   &m->real_address, &m->real_port))
-				em->n_address_map++;
-		}
-	}
+	decode_listener_map(c, e, em);
+	decode_address_map(c, e, em);
 }
 
 static void decode_limits(model_ctx_t *c, const json_t *root)
