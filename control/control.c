@@ -317,7 +317,7 @@ static int replay_one(void *ctx, const json_t *change, pr_diag_t *diag)
 }
 
 /* The state directory's deployment: its snapshot with the journal replayed.
- * PR_ENOTFOUND when there is no state. */
+ * 0 with *out left NULL when there is no state. */
 static int load_state(control_t *c, model_doc_t **out, pr_diag_t *diag)
 {
 	json_t *doc = NULL;
@@ -331,6 +331,8 @@ static int load_state(control_t *c, model_doc_t **out, pr_diag_t *diag)
 			    MODEL_STATE_FILE);
 		return PR_ECORRUPT;
 	}
+	if (ret == PR_ENOTFOUND)
+		return 0;
 	if (ret != 0)
 		return ret;
 	c->snapshot_bytes = file_size(c->state_dir, MODEL_STATE_FILE);
@@ -356,17 +358,23 @@ int control_open(const control_options_t *opts, control_t **out, pr_diag_t *diag
 {
 	model_doc_t *file = NULL, *state = NULL;
 	control_t *c = NULL;
-	int ret = control_load_source(opts->config, &file, diag);
+	int ret = 0;
 
-	if (ret != 0)
-		return ret;
-	c = control_alloc(state_dir_of(opts, file), opts->compact_bytes);
-	if (c->state_dir) {
-		/* design.md §7: a state directory wins over the file */
-		ret = load_state(c, &state, diag);
-		if (ret == PR_ENOTFOUND)
-			ret = 0;
-		if (ret != 0)
+	/* With --state-dir and a saved state, the file is not read at all: the
+	 * state wins (design.md §7), and reading a large file only to set it
+	 * aside would make a start from the state slower than one from YAML. */
+	if (opts->state_dir) {
+		c = control_alloc(opts->state_dir, opts->compact_bytes);
+		if ((ret = load_state(c, &state, diag)) != 0)
+			goto cleanup;
+	}
+	if (!state) {
+		if ((ret = control_load_source(opts->config, &file, diag)) != 0)
+			goto cleanup;
+		if (!c)
+			c = control_alloc(state_dir_of(opts, file), opts->compact_bytes);
+		/* the file may name the state directory (emulator.stateDir) */
+		if (!opts->state_dir && c->state_dir && (ret = load_state(c, &state, diag)) != 0)
 			goto cleanup;
 	}
 	c->source = pr_strdup(state ? "the saved state"
