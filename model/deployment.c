@@ -4,6 +4,25 @@
 
 #include "model/model_p.h"
 
+/* Who is at an address is asked for every forwarding target of every view
+ * the linker builds: a map instead of a walk over every inbound endpoint.
+ * Built once the addresses are final (validation allocates dynamic ones). */
+static void index_inbound_addresses(deployment_t *d)
+{
+	for (size_t i = 0; i < d->n_resolvers; i++)
+		if (d->resolvers[i].n_inbound > 0xffff || i > 0x7fff)
+			return; /* beyond any limit: the walk below answers */
+	d->inbound_index = pr_map_new();
+	for (size_t i = 0; i < d->n_resolvers; i++)
+		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
+			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];
+			/* I-3 keeps addresses unique; the first keeps its place */
+			if (ie->has_address)
+				(void)pr_map_put(d->inbound_index, &ie->address, sizeof(ie->address),
+						 (int)(i << 16 | j), NULL);
+		}
+}
+
 int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag)
 {
 	model_doc_t *doc = *docp;
@@ -26,6 +45,7 @@ int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag)
 		return code ? code : PR_ECONFIG;
 	}
 	d->validated = true;
+	index_inbound_addresses(d);
 	*out = d;
 	return 0;
 }
@@ -55,6 +75,7 @@ void deployment_destroy(deployment_t **dp)
 		return;
 	deployment_t *d = *dp;
 	json_decref(d->doc);
+	pr_map_destroy(&d->inbound_index);
 	marks_destroy(&d->marks);
 	pr_arena_destroy(&d->arena);
 	free(d);
@@ -70,6 +91,14 @@ const model_inbound_endpoint_t *deployment_find_inbound_by_address(const deploym
 								   uint32_t addr,
 								   const model_resolver_t **resolver)
 {
+	if (d->inbound_index) {
+		int v = pr_map_get(d->inbound_index, &addr, sizeof(addr));
+		if (v < 0)
+			return NULL;
+		if (resolver)
+			*resolver = &d->resolvers[v >> 16];
+		return &d->resolvers[v >> 16].inbound[v & 0xffff];
+	}
 	for (size_t i = 0; i < d->n_resolvers; i++)
 		for (size_t j = 0; j < d->resolvers[i].n_inbound; j++) {
 			const model_inbound_endpoint_t *ie = &d->resolvers[i].inbound[j];

@@ -502,6 +502,7 @@ struct deployment {
 	json_t *doc;
 	struct model_marks *marks;
 	pr_arena_t *arena;
+	pr_map_t *inbound_index; /* address → resolver << 16 | endpoint, once validated */
 };
 
 /* ---- Loading ------------------------------------------------------------- */
