@@ -701,8 +701,12 @@ static void patch(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_r
 		} else if (preconditions(rq, v.element, rs)) {
 			json_t *cur = shape_of(&v, r->kind, v.element);
 			merge(cur, body);
-			view_clear(&v);
-			put_shape(a, rq, r, cur, true, rs);
+			if (is_soa(r)) {
+				put_soa(a, rq, r, cur, &v, rs);
+			} else {
+				view_clear(&v);
+				put_shape(a, rq, r, cur, true, rs);
+			}
 			json_decref(cur);
 		}
 	}
