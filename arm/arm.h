@@ -41,6 +41,9 @@ typedef struct arm_settings {
 	/* The bearer token requests must carry; NULL: any well-formed JWT
 	 * (three dot-separated base64url parts). Copied. */
 	const char *token;
+	/* How long a long-running operation reports itself in progress
+	 * (emulator.arm.operationSeconds); 0: done at once. */
+	uint32_t operation_ms;
 } arm_settings_t;
 
 /* A protocol object over control (borrowed; must outlive it). */
@@ -69,6 +72,7 @@ typedef struct arm_response {
 	char *async_operation; /* Azure-AsyncOperation header, or NULL */
 	char *location;        /* Location header, or NULL */
 	char *request_id;      /* x-ms-request-id */
+	unsigned retry_after;  /* Retry-After seconds: sent when > 0 or with the LRO headers */
 } arm_response_t;
 
 /* Answer rq into *rs (zeroed first). Changes go through control_apply(). */
@@ -83,6 +87,7 @@ typedef struct arm_server_options {
 	const char *tls_dir;    /* the local CA's directory (<state dir>/tls) */
 	const char *cert_file;  /* the user's own certificate and key, or NULL: issued by the CA */
 	const char *key_file;
+	uint32_t operation_ms;  /* arm_settings_t's */
 } arm_server_options_t;
 
 /*

@@ -12,16 +12,26 @@
 
 #include "arm/arm_p.h"
 
-/* Operations are answered whole before the reply (an emulator setting for
- * time in progress is not there yet); their ids are remembered so that a
- * poll of an unknown one is a 404, as in the cloud. */
+/* Operations are remembered (the last ARM_OPERATIONS of them) so that a poll
+ * of an unknown one is a 404, as in the cloud. */
 #define ARM_OPERATIONS 1024
+
+/* One long-running operation. Its change was made before the answer; what
+ * lags for operation_ms is only the state reported (arm/README.md). */
+typedef struct op {
+	char *id;
+	char *resource_id;  /* the resource's ARM id, as answered */
+	json_t *shape;      /* a deleted resource as it was (GET answers it Deleting) */
+	const char *state;  /* "Creating", "Updating" or "Deleting" */
+	uint64_t end_ms;    /* pr_now_ms() when it is done */
+	time_t start;       /* wall clock, for startTime/endTime */
+} op_t;
 
 struct arm {
 	control_t *control; /* borrowed */
 	char *token;        /* NULL: any well-formed bearer token */
-	char *ops[ARM_OPERATIONS];
-	bool op_delete[ARM_OPERATIONS];
+	uint32_t operation_ms;
+	op_t ops[ARM_OPERATIONS];
 	size_t next_op;
 	uint64_t serial;
 };
@@ -33,8 +43,18 @@ int arm_new(control_t *control, const arm_settings_t *settings, arm_t **out)
 	a->control = control;
 	if (settings && settings->token)
 		a->token = pr_strdup(settings->token);
+	if (settings)
+		a->operation_ms = settings->operation_ms;
 	*out = a;
 	return 0;
+}
+
+static void op_clear(op_t *o)
+{
+	free(o->id);
+	free(o->resource_id);
+	json_decref(o->shape);
+	memset(o, 0, sizeof(*o));
 }
 
 void arm_destroy(arm_t **ap)
@@ -42,7 +62,7 @@ void arm_destroy(arm_t **ap)
 	if (!ap || !*ap)
 		return;
 	for (size_t i = 0; i < ARM_OPERATIONS; i++)
-		free((*ap)->ops[i]);
+		op_clear(&(*ap)->ops[i]);
 	free((*ap)->token);
 	free(*ap);
 	*ap = NULL;
@@ -225,19 +245,63 @@ static void op_collections(const model_kind_t *k, const char **statuses, const c
 			: net ? "operationResults" : "dnsResolverOperationResults";
 }
 
-/* A finished operation: its id remembered, the headers that point at it. */
+static bool op_running(const op_t *o)
+{
+	return o->id && pr_now_ms() < o->end_ms;
+}
+
+/* Whole seconds a client should wait before polling o again (at least 1). */
+static unsigned op_retry_after(const op_t *o)
+{
+	uint64_t now = pr_now_ms();
+	return o->end_ms > now ? (unsigned)((o->end_ms - now + 999) / 1000) : 1;
+}
+
+/* The newest operation still running on the resource of ARM id rid. */
+static const op_t *op_running_on(const arm_t *a, const char *rid)
+{
+	for (size_t n = 1; n <= ARM_OPERATIONS && n <= a->next_op; n++) {
+		const op_t *o = &a->ops[(a->next_op - n) % ARM_OPERATIONS];
+		if (o->resource_id && !strcasecmp(o->resource_id, rid))
+			return op_running(o) ? o : NULL;
+	}
+	return NULL;
+}
+
+/* shape (the resource as the API shows it) with the state of an operation
+ * still running on it. Returns shape. */
+static json_t *with_state(const arm_t *a, json_t *shape)
+{
+	const op_t *o = op_running_on(a, str(shape, "id"));
+	json_t *props = json_object_get(shape, "properties");
+	if (o && json_is_object(props))
+		json_object_set_new(props, "provisioningState", json_string(o->state));
+	return shape;
+}
+
+/*
+ * A long-running operation on the resource shape (borrowed) is answered:
+ * its id remembered, the headers that point at it. state is what the
+ * resource shows until it is done (operation_ms; 0: done at once); a
+ * deletion keeps shape to answer GETs with until then.
+ */
 static void operation(arm_t *a, const arm_request_t *rq, const arm_route_t *r, const json_t *all,
-		      bool deleting, arm_response_t *rs)
+		      const json_t *shape, const char *state, arm_response_t *rs)
 {
 	char id[40];
 	a->serial++;
 	snprintf(id, sizeof(id), "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)time(NULL),
 		 (unsigned)(a->serial >> 16) & 0xffff, (unsigned)a->serial & 0xfff,
 		 (unsigned)(a->next_op & 0xfff), (unsigned long long)a->serial);
-	size_t slot = a->next_op++ % ARM_OPERATIONS;
-	free(a->ops[slot]);
-	a->ops[slot] = pr_strdup(id);
-	a->op_delete[slot] = deleting;
+	op_t *o = &a->ops[a->next_op++ % ARM_OPERATIONS];
+	op_clear(o);
+	o->id = pr_strdup(id);
+	o->resource_id = pr_strdup(str(shape, "id"));
+	o->state = state;
+	o->start = time(NULL);
+	o->end_ms = pr_now_ms() + a->operation_ms;
+	if (!strcmp(state, "Deleting"))
+		o->shape = json_deep_copy(shape);
 	const char *statuses, *results, *loc = str(all, "location");
 	op_collections(r->kind, &statuses, &results);
 	const char *host = rq->host && *rq->host ? rq->host : "127.0.0.1";
@@ -248,23 +312,71 @@ static void operation(arm_t *a, const arm_request_t *rq, const arm_route_t *r, c
 	rs->location = pr_asprintf(
 		"https://%s/subscriptions/%s/providers/Microsoft.Network/locations/%s/%s/%s"
 		"?api-version=%s", host, r->subscription, *loc ? loc : "eastus", results, id, v);
+	rs->retry_after = op_running(o) ? op_retry_after(o) : 0;
 }
 
-static void get_operation(arm_t *a, const arm_route_t *r, arm_response_t *rs)
+static json_t *iso_time(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+/* The operation's status (…OperationStatuses: InProgress, then Succeeded)
+ * or result (…OperationResults: 202 with Location while running, then 204
+ * for a deletion, 200 otherwise). */
+static void get_operation(arm_t *a, const arm_request_t *rq, const arm_route_t *r,
+			  arm_response_t *rs)
 {
 	for (size_t i = 0; i < ARM_OPERATIONS; i++) {
-		if (!a->ops[i] || strcasecmp(a->ops[i], r->name) != 0)
+		const op_t *o = &a->ops[i];
+		if (!o->id || strcasecmp(o->id, r->name) != 0)
 			continue;
+		bool running = op_running(o), deleting = !strcmp(o->state, "Deleting");
+		if (running)
+			rs->retry_after = op_retry_after(o);
 		if (strcasestr(r->action, "Results")) {
-			reply(rs, a->op_delete[i] ? 204 : 200, a->op_delete[i] ? NULL : json_object());
+			if (running)
+				rs->location = pr_asprintf("https://%s%s?api-version=%s",
+							   rq->host ? rq->host : "127.0.0.1",
+							   rq->path, rq->api_version);
+			reply(rs, running ? 202 : deleting ? 204 : 200,
+			      running || deleting ? NULL : json_object());
 			return;
 		}
-		reply(rs, 200, json_pack("{s:s, s:s, s:s}", "id", r->name, "name", r->name,
-					 "status", "Succeeded"));
+		json_t *st = json_pack("{s:s, s:s, s:s, s:o}", "id", r->name, "name", r->name,
+				       "status", running ? "InProgress" : "Succeeded", "startTime",
+				       iso_time(o->start));
+		if (!running)
+			json_object_set_new(st, "endTime",
+					    iso_time(o->start + (time_t)(a->operation_ms / 1000)));
+		reply(rs, 200, st);
 		return;
 	}
 	fail(rs, 404, "OperationNotFound", NULL, NULL, "The operation '%s' was not found.",
 	     r->name);
+}
+
+/* A resource deleted by an operation still running: as it was, Deleting. */
+static json_t *being_deleted(const arm_t *a, const arm_route_t *r, const view_t *v)
+{
+	if (!v->parent_id && r->kind->parent >= 0)
+		return NULL;
+	for (size_t n = 1; n <= ARM_OPERATIONS && n <= a->next_op; n++) {
+		const op_t *o = &a->ops[(a->next_op - n) % ARM_OPERATIONS];
+		if (!o->shape || !op_running(o) || strcasecmp(str(o->shape, "name"), r->name))
+			continue;
+		const char *t = str(o->shape, "type");
+		if (strcasecmp(t, r->kind->arm_type) != 0)
+			continue;
+		if (v->parent_id && strncasecmp(o->resource_id, v->parent_id,
+						strlen(v->parent_id)) != 0)
+			continue;
+		return with_state(a, json_deep_copy(o->shape));
+	}
+	return NULL;
 }
 
 /* ---- etags (M-2) ----------------------------------------------------------------- */
@@ -306,10 +418,13 @@ static void get_resource(arm_t *a, const arm_route_t *r, arm_response_t *rs)
 	view_t v;
 	if (view_of(a, r, &v, rs) != 0)
 		return view_clear(&v);
-	if (!v.element)
+	json_t *gone = v.element ? NULL : being_deleted(a, r, &v);
+	if (gone)
+		reply(rs, 200, gone);
+	else if (!v.element)
 		not_found(rs, r);
 	else
-		reply(rs, 200, shape_of(&v, r->kind, v.element));
+		reply(rs, 200, with_state(a, shape_of(&v, r->kind, v.element)));
 	view_clear(&v);
 }
 
@@ -365,10 +480,10 @@ static void list(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_re
 	size_t i;
 	json_t *e;
 	if (v.soa && (!r->type || is_soa(r)))
-		json_array_append_new(items, shape_of(&v, r->kind, v.soa));
+		json_array_append_new(items, with_state(a, shape_of(&v, r->kind, v.soa)));
 	json_array_foreach(v.collection, i, e)
 		if (!r->kind->keyed_by_type || !r->type || !strcasecmp(str(e, "type"), r->type))
-			json_array_append_new(items, shape_of(&v, r->kind, e));
+			json_array_append_new(items, with_state(a, shape_of(&v, r->kind, e)));
 	view_clear(&v);
 	page(rq, items, rs);
 }
@@ -470,9 +585,10 @@ static bool apply(arm_t *a, control_change_t *ch, arm_response_t *rs)
 	return err == 0;
 }
 
-/* The resource after a change, answered with status (and the LRO headers). */
+/* The resource after a change, answered with status (and the LRO headers;
+ * state: what it shows while the operation runs). */
 static void answer_changed(arm_t *a, const arm_request_t *rq, const arm_route_t *r, int status,
-			   arm_response_t *rs)
+			   const char *state, arm_response_t *rs)
 {
 	view_t v;
 	if (view_of(a, r, &v, rs) != 0)
@@ -481,9 +597,10 @@ static void answer_changed(arm_t *a, const arm_request_t *rq, const arm_route_t 
 		not_found(rs, r);
 		return view_clear(&v);
 	}
-	reply(rs, status, shape_of(&v, r->kind, v.element));
+	json_t *shape = shape_of(&v, r->kind, v.element);
 	if (arm_kind_is_lro(r->kind))
-		operation(a, rq, r, v.all, false, rs);
+		operation(a, rq, r, v.all, shape, state, rs);
+	reply(rs, status, with_state(a, shape));
 	free(rs->location); /* a PUT's final state is the resource itself */
 	rs->location = NULL;
 	view_clear(&v);
@@ -505,7 +622,7 @@ static void put_shape(arm_t *a, const arm_request_t *rq, const arm_route_t *r, c
 	control_change_t ch = {.op = CONTROL_PUT, .kind = r->kind, .parent = r->parent,
 			       .resource = res};
 	if (apply(a, &ch, rs))
-		answer_changed(a, rq, r, existed ? 200 : 201, rs);
+		answer_changed(a, rq, r, existed ? 200 : 201, existed ? "Updating" : "Creating", rs);
 	json_decref(res);
 }
 
@@ -527,7 +644,7 @@ static void put_soa(arm_t *a, const arm_request_t *rq, const arm_route_t *r, con
 		control_change_t ch = {.op = CONTROL_PUT, .kind = model_kind(MODEL_KIND_ZONE),
 				       .resource = zone};
 		if (apply(a, &ch, rs))
-			answer_changed(a, rq, r, 200, rs);
+			answer_changed(a, rq, r, 200, "Updating", rs);
 	}
 	json_decref(zone);
 	pr_diag_destroy(&diag);
@@ -584,8 +701,12 @@ static void patch(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_r
 		} else if (preconditions(rq, v.element, rs)) {
 			json_t *cur = shape_of(&v, r->kind, v.element);
 			merge(cur, body);
-			view_clear(&v);
-			put_shape(a, rq, r, cur, true, rs);
+			if (is_soa(r)) {
+				put_soa(a, rq, r, cur, &v, rs);
+			} else {
+				view_clear(&v);
+				put_shape(a, rq, r, cur, true, rs);
+			}
 			json_decref(cur);
 		}
 	}
@@ -615,18 +736,20 @@ static void delete(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_
 	}
 	char *name = pr_strdup(str(v.element, "name"));
 	json_t *all = json_incref(v.all);
+	json_t *shape = shape_of(&v, r->kind, v.element);
 	view_clear(&v);
 	control_change_t ch = {.op = CONTROL_DELETE, .kind = r->kind, .parent = r->parent,
 			       .name = name, .type = r->type};
 	if (apply(a, &ch, rs)) {
 		if (arm_kind_is_lro(r->kind)) {
 			rs->status = 202;
-			operation(a, rq, r, all, true, rs);
+			operation(a, rq, r, all, shape, "Deleting", rs);
 		} else {
 			rs->status = 200;
 		}
 	}
 	json_decref(all);
+	json_decref(shape);
 	free(name);
 }
 
@@ -773,7 +896,7 @@ static void dispatch(arm_t *a, const arm_request_t *rq, arm_route_t *r, arm_resp
 {
 	switch (r->target) {
 	case ARM_OPERATION:
-		return get_operation(a, r, rs);
+		return get_operation(a, rq, r, rs);
 	case ARM_ACTION:
 		if (!method_is(rq, "POST"))
 			break;

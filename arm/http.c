@@ -108,8 +108,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const arm_respons
 		MHD_add_response_header(r, "Azure-AsyncOperation", rs->async_operation);
 	if (rs->location)
 		MHD_add_response_header(r, "Location", rs->location);
-	if (rs->async_operation || rs->location)
-		MHD_add_response_header(r, "Retry-After", "0");
+	if (rs->async_operation || rs->location || rs->retry_after) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", rs->retry_after);
+		MHD_add_response_header(r, "Retry-After", ra);
+	}
 	if (rs->request_id) {
 		MHD_add_response_header(r, "x-ms-request-id", rs->request_id);
 		MHD_add_response_header(r, "x-ms-correlation-request-id", rs->request_id);
@@ -317,7 +320,7 @@ int arm_server_start(uv_loop_t *loop, control_t *control, const arm_server_optio
 	if (rc != 0)
 		return rc;
 	arm_server_t *s = pr_calloc(1, sizeof(*s));
-	arm_settings_t set = {.token = token};
+	arm_settings_t set = {.token = token, .operation_ms = o->operation_ms};
 	arm_new(control, &set, &s->arm);
 	free(token);
 	pthread_mutex_init(&s->mu, NULL);

@@ -291,7 +291,8 @@ static int start_arm(daemon_t *dm)
 									: em->arm_token_file,
 				  .tls_dir = dir,
 				  .cert_file = em->arm_certificate,
-				  .key_file = em->arm_private_key};
+				  .key_file = em->arm_private_key,
+				  .operation_ms = em->arm_operation_ms};
 	char *why = NULL;
 	int rc = arm_server_start(&dm->loop, dm->control, &o, &dm->arm, &why);
 	free(dir);

@@ -1086,6 +1086,27 @@ static bool parse_hostport(model_ctx_t *c, const json_t *node, const char *path,
 	return false;
 }
 
+/* emulator.arm.operationSeconds: seconds (fractions allowed) from 0 to 3600. */
+static void decode_operation_seconds(model_ctx_t *c, const json_t *a, model_emulator_t *em)
+{
+	const json_t *v = json_object_get(a, "operationSeconds");
+	if (!v || json_is_null(v))
+		return;
+	double s = json_is_number(v) ? json_number_value(v) : -1;
+	if (json_is_string(v)) {
+		char *end;
+		s = strtod(json_string_value(v), &end);
+		if (end == json_string_value(v) || *end)
+			s = -1;
+	}
+	if (!(s >= 0 && s <= 3600)) {
+		model_report(c, a, "operationSeconds", "emulator.arm", NULL, PR_ECONFIG,
+			     "must be a number of seconds from 0 to 3600");
+		return;
+	}
+	em->arm_operation_ms = (uint32_t)(s * 1000 + 0.5);
+}
+
 /* emulator.arm: ARM REST over HTTPS (arm/README.md). Read at start. */
 static void decode_arm(model_ctx_t *c, const json_t *e)
 {
@@ -1094,7 +1115,8 @@ static void decode_arm(model_ctx_t *c, const json_t *e)
 	if (!a)
 		return;
 	const char *p = "emulator.arm";
-	model_check_keys(c, a, p, KEYS("listen", "certificate", "privateKey", "tokenFile"));
+	model_check_keys(c, a, p, KEYS("listen", "certificate", "privateKey", "tokenFile",
+					  "operationSeconds"));
 	em->arm_listen = get_str(c, a, "listen", p, false);
 	uint32_t addr;
 	uint16_t port;
@@ -1104,6 +1126,7 @@ static void decode_arm(model_ctx_t *c, const json_t *e)
 	em->arm_certificate = get_str(c, a, "certificate", p, false);
 	em->arm_private_key = get_str(c, a, "privateKey", p, false);
 	em->arm_token_file = get_str(c, a, "tokenFile", p, false);
+	decode_operation_seconds(c, a, em);
 	if (!em->arm_certificate != !em->arm_private_key)
 		model_report(c, a, em->arm_certificate ? "certificate" : "privateKey", p, NULL,
 			     PR_ECONFIG, "give both certificate and privateKey, or neither (the "

@@ -457,6 +457,9 @@ typedef struct model_emulator {
 	const char *arm_certificate;
 	const char *arm_private_key;
 	const char *arm_token_file;
+	/* emulator.arm.operationSeconds: how long a long-running operation
+	 * reports itself in progress ([privres]; 0: done at once). */
+	uint32_t arm_operation_ms;
 } model_emulator_t;
 
 #define MODEL_DEFAULT_FORWARD_TIMEOUT_MS 800

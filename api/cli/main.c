@@ -404,6 +404,31 @@ static int output(cli_t *cli, const json_t *j)
 
 /* ---- the cloud's shape (design.md §6) ------------------------------------- */
 
+/* -g names the deployment's one resource group (resourceGroup), as the cloud
+ * CLI's would name an existing one: 0, or EXIT_REJECTED saying which it is. */
+static int check_group(cli_t *cli, const char *group)
+{
+	json_t *resp = NULL;
+	int rc = call(cli, "DeploymentService/Export", json_pack("{s:s}", "format", "json"), &resp);
+	if (rc != 0)
+		return rc;
+	json_t *doc = json_loads(json_string_value(json_object_get(resp, "document")) ?: "{}", 0,
+				 NULL);
+	const char *rg = json_string_value(json_object_get(doc, "resourceGroup"));
+	if (!rg || !*rg)
+		rg = MODEL_DEFAULT_RESOURCE_GROUP;
+	if (strcasecmp(group, rg) != 0) {
+		fprintf(stderr, "privresctl: NOT_FOUND: ResourceGroupNotFound: resource group '%s' "
+				"could not be found; privres serves '%s' (resourceGroup in the "
+				"deployment)\n",
+			group, rg);
+		rc = EXIT_REJECTED;
+	}
+	json_decref(doc);
+	json_decref(resp);
+	return rc;
+}
+
 /* The subscription and resource group of an ARM id, as an exported
  * deployment names them (for model_arm_resource). */
 static json_t *scope_of(const char *id)
@@ -599,7 +624,7 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 		return EXIT_USAGE;
 	}
 	/* the cloud CLI's -g: privres serves one resource group, its ids name it */
-	take_one(a, "--resource-group", "-g", &bad);
+	const char *group = take_one(a, "--resource-group", "-g", &bad);
 	if (strcmp(verb, "list") != 0 && !(name = take_one(a, "--name", "-n", &bad)) &&
 	    !(name = take_one(a, long_name(r), NULL, &bad))) {
 		if (!bad)
@@ -626,6 +651,8 @@ static int run_resource(cli_t *cli, const cli_resource_t *r, const char *verb, a
 		rc = EXIT_USAGE;
 		goto cleanup;
 	}
+	if (group && (rc = check_group(cli, group)) != 0)
+		goto cleanup;
 	if (!strcmp(verb, "show") || !strcmp(verb, "delete")) {
 		method(r, !strcmp(verb, "show") ? "Get" : "Delete", m, sizeof(m));
 		rc = call(cli, m, request(r, parent, name), &resp);

@@ -157,6 +157,10 @@ def scenario(run, js, srv, tmp, state, example, ctl):
             "azure.contoso.com", "--record-set-name", "db")
     check(p.returncode == 0 and js(p)["name"] == "db",
           "the cloud CLI's spelling: network private-dns, -g, --record-set-name")
+    p = run("network", "private-dns", "record-set", "a", "show", "-g", "other-rg", "-z",
+            "azure.contoso.com", "--record-set-name", "db")
+    check(p.returncode == 1 and "ResourceGroupNotFound" in p.stderr and "privres" in p.stderr,
+          "-g naming another resource group → ResourceGroupNotFound")
     p = run("private-dns", "record-set", "mx", "add-record", "-z", "azure.contoso.com", "-n", "m2",
             "--preference", "20", "--exchange", "mail.azure.contoso.com.")
     check(p.returncode == 0 and js(p)["properties"]["mxRecords"] ==

@@ -154,6 +154,11 @@ def bodies(arm):
     s, j, _ = arm.call("PUT", path + "/SOA/@", soa, version="2020-06-01")
     check(s == 200 and j["properties"]["soaRecord"]["minimumTtl"] == 600,
           "the SOA record set takes an update")
+    s, j, _ = arm.call("PATCH", path + "/SOA/@", {"properties": {"soaRecord": {"refreshTime": 1800}}},
+                       version="2020-06-01")
+    check(s == 200 and j["properties"]["soaRecord"]["refreshTime"] == 1800
+          and j["properties"]["soaRecord"]["minimumTtl"] == 600,
+          "the SOA record set takes a PATCH, the rest kept (Z-2)")
     s, _, _ = arm.call("DELETE", path)
     check(s == 202, "the zone deleted (202, long-running)")
 

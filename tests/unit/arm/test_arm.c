@@ -1,9 +1,11 @@
 /* arm/: the protocol without I/O over the real control and the embedded
  * default deployment: routes from the schema, tokens, api-versions, the
  * cloud's status codes, etags (M-2), long-running operation headers, shapes
- * and refusals with rule ids (F-5, F-7, O-4). */
+ * and refusals with rule ids (F-5, F-7, O-4); operations that stay in
+ * progress for emulator.arm.operationSeconds. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <setjmp.h>
@@ -37,6 +39,18 @@ static int setup(void **state)
 	pr_diag_destroy(&diag);
 	assert_int_equal(arm_new(f->control, NULL, &f->arm), 0);
 	*state = f;
+	return 0;
+}
+
+/* The same with operations that stay in progress for SLOW_MS. */
+#define SLOW_MS 300
+static int setup_slow(void **state)
+{
+	setup(state);
+	fixture_t *f = *state;
+	arm_destroy(&f->arm);
+	arm_settings_t set = {.operation_ms = SLOW_MS};
+	assert_int_equal(arm_new(f->control, &set, &f->arm), 0);
 	return 0;
 }
 
@@ -190,6 +204,56 @@ static void test_refusals_and_operations(void **state)
 			 404);
 }
 
+static const char *state_of(const fixture_t *f)
+{
+	return json_string_value(
+		json_object_get(json_object_get(f->body, "properties"), "provisioningState"));
+}
+
+/* The path of an absolute URL header, without its query. */
+static void path_of(const char *url, char *out, size_t cap)
+{
+	const char *p = strstr(url, "/subscriptions/");
+	snprintf(out, cap, "%.*s", (int)strcspn(p, "?"), p);
+}
+
+static void test_operations_take_time(void **state)
+{
+	fixture_t *f = *state;
+	const char *zone = NET "/privateDnsZones/slow.example";
+	char status[512], result[512];
+	assert_int_equal(req(f, "PUT", zone, "2020-06-01", "{\"location\": \"global\"}", NULL), 201);
+	assert_string_equal(state_of(f), "Creating");
+	assert_true(f->rs.retry_after >= 1);
+	path_of(f->rs.async_operation, status, sizeof(status));
+	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 200);
+	assert_string_equal(state_of(f), "Creating");
+	assert_int_equal(req(f, "GET", status, "2020-06-01", NULL, NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(f->body, "status")), "InProgress");
+	usleep((SLOW_MS + 50) * 1000);
+	assert_int_equal(req(f, "GET", status, "2020-06-01", NULL, NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(f->body, "status")), "Succeeded");
+	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 200);
+	assert_string_equal(state_of(f), "Succeeded");
+	/* a PATCH updates: 200, Updating */
+	assert_int_equal(req(f, "PATCH", zone, "2020-06-01", "{\"tags\": {\"a\": \"b\"}}", NULL),
+			 200);
+	assert_string_equal(state_of(f), "Updating");
+	usleep((SLOW_MS + 50) * 1000);
+	/* a deletion: gone from lists at once, Deleting for a GET until done */
+	assert_int_equal(req(f, "DELETE", zone, "2020-06-01", NULL, NULL), 202);
+	path_of(f->rs.location, result, sizeof(result));
+	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 200);
+	assert_string_equal(state_of(f), "Deleting");
+	assert_int_equal(req(f, "GET", result, "2020-06-01", NULL, NULL), 202);
+	assert_non_null(f->rs.location);
+	assert_int_equal(req(f, "GET", NET "/privateDnsZones", "2020-06-01", NULL, NULL), 200);
+	assert_null(strstr(f->rs.body, "slow.example"));
+	usleep((SLOW_MS + 50) * 1000);
+	assert_int_equal(req(f, "GET", result, "2020-06-01", NULL, NULL), 204);
+	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 404);
+}
+
 static void test_paging(void **state)
 {
 	fixture_t *f = *state;
@@ -224,6 +288,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_rule_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_and_operations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operations_take_time, setup_slow, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
