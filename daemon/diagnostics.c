@@ -137,6 +137,8 @@ static const counter_t counters[] = {
 	SERVER("tcpClosedBadLength", tcp_closed_badlen, 0, "TCP closed: bad length (W-3)."),
 	SERVER("tlsAccepted", tls_accepted, 0, "TLS handshakes completed (W-6)."),
 	SERVER("tlsFailed", tls_failed, 0, "TLS handshakes refused or failed (W-6)."),
+	SERVER("tlsClientCertRefused", tls_client_cert_refused, 0,
+	       "TLS handshakes refused for a missing or untrusted client certificate (W-6)."),
 	SERVER("dohBadRequests", doh_bad_requests, 0, "DoH requests answered with an HTTP error."),
 	SERVER("answersSent", answers_sent, 0, "Answers sent."),
 	SERVER("droppedShort", dropped_short, 0, "UDP messages without a full header (W-3)."),

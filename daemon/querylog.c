@@ -39,7 +39,7 @@ typedef struct rec {
 	struct sockaddr_storage client;
 	uint16_t question_len;
 	int16_t rcode; /* extended (BADVERS is 16); -1: dropped */
-	uint8_t tcp, alert, blocked, loop, n_steps, cut;
+	uint8_t tcp, alert, blocked, would_block, loop, n_steps, cut;
 	uint16_t text_len;
 	uint16_t listener; /* offset in text */
 	uint16_t subject;  /* W-6: the client certificate's subject, offset in text or 0xffff */
@@ -319,6 +319,7 @@ void querylog_write(querylog_t *q, unsigned worker, const querylog_entry_t *e)
 	r->tcp = e->tcp;
 	r->alert = e->trace && e->trace->alert;
 	r->blocked = e->trace && e->trace->blocked;
+	r->would_block = e->trace && e->trace->would_block;
 	r->loop = e->trace && e->trace->loop;
 	r->n_steps = 0;
 	r->cut = 0;
@@ -479,6 +480,8 @@ static size_t format_rec(const rec_t *r, char *buf, size_t cap)
 	put_raw(&o, r->alert ? "true" : "false", r->alert ? 4 : 5);
 	PUT_LIT(&o, ",\"blocked\":");
 	put_raw(&o, r->blocked ? "true" : "false", r->blocked ? 4 : 5);
+	if (r->would_block) /* S-4: only in Audit mode, so older readers see no change */
+		PUT_LIT(&o, ",\"wouldBlock\":true");
 	PUT_LIT(&o, ",\"loop\":");
 	put_raw(&o, r->loop ? "true" : "false", r->loop ? 4 : 5);
 	put(&o, ",\"latencyUs\":%llu,\"path\":[", (unsigned long long)r->latency_us);
@@ -543,7 +546,8 @@ static const step_rec_t *first_step(const rec_t *r, resolve_step_kind_t kind)
 }
 
 /* ResolverPolicyRuleAction: the observed values (Allow, Deny, NoMatch, None)
- * and Alert (S-3); None when no policy is linked to the VNet. */
+ * and Alert (S-3); None when no policy is linked to the VNet. [privres]
+ * AuditDeny: a Block rule of a policy in Audit mode (S-4), answered. */
 static const char *policy_action_word(const step_rec_t *st, bool has_policy)
 {
 	if (!st)
@@ -555,6 +559,8 @@ static const char *policy_action_word(const step_rec_t *st, bool has_policy)
 		return "Alert";
 	case POLICY_BLOCK:
 		return "Deny";
+	case POLICY_WOULD_BLOCK:
+		return "AuditDeny";
 	default:
 		return "NoMatch";
 	}

@@ -136,6 +136,7 @@ typedef struct ep_stats {
 	uint64_t doh_queries;       /* DoH requests handed to the handler (W-6) */
 	uint64_t tls_accepted;      /* TLS handshakes completed */
 	uint64_t tls_failed;        /* TLS handshakes refused or failed (client certificates too) */
+	uint64_t tls_client_cert_refused; /* of those, refused for the client certificate (W-6) */
 	uint64_t doh_bad_requests;  /* DoH requests answered with an HTTP error */
 } ep_stats_t;
 

@@ -482,6 +482,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			/* Garbage, another protocol, a refused client certificate
 			 * (W-6): the alert goes out, the connection closes. */
 			counter_add(c->w, C_TLS_FAILED, 1);
+			counter_add(c->w, C_TLS_CLIENT_CERT_REFUSED,
+				    tls_session_client_cert_refused(c->tls));
 			flush(c);
 			sconn_close(c);
 			return;

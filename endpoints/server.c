@@ -550,6 +550,7 @@ void ep_server_stats(const ep_server_t *s, ep_stats_t *out)
 	out->doh_queries = sum[C_DOH_QUERIES];
 	out->tls_accepted = sum[C_TLS_ACCEPTED];
 	out->tls_failed = sum[C_TLS_FAILED];
+	out->tls_client_cert_refused = sum[C_TLS_CLIENT_CERT_REFUSED];
 	out->doh_bad_requests = sum[C_DOH_BAD_REQUESTS];
 }
 

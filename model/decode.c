@@ -882,11 +882,17 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 		if (!item(c, l, i, "", key, &e, &p))
 			continue;
 		check_resource_keys(c, e, p, MODEL_KIND_POLICY,
-				    KEYS("dnsSecurityRules", "virtualNetworkLinks"));
+				    KEYS("dnsSecurityRules", "virtualNetworkLinks", "mode"));
 		model_policy_t *pol = &d->policies[d->n_policies++];
 		pol->origin = (model_origin_t){e, p};
 		pol->name = get_str(c, e, "name", p, true);
 		pol->location = get_str(c, e, "location", p, false);
+		const char *mode = get_str(c, e, "mode", p, false);
+		if (mode && !strcmp(mode, "Audit"))
+			pol->mode = MODEL_POLICY_AUDIT;
+		else if (mode && strcmp(mode, "Enforce"))
+			model_report(c, e, "mode", p, "S-4", PR_ECONFIG,
+				     "'%s' is not a policy mode; valid: Enforce (default), Audit", mode);
 		const json_t *rl = get_list(c, e, "dnsSecurityRules", p);
 		ALLOC_ARRAY(c, pol->rules, rl ? json_array_size(rl) : 0);
 		for (size_t j = 0; rl && j < json_array_size(rl); j++) {

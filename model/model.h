@@ -328,11 +328,16 @@ typedef struct model_security_rule {
 	size_t n_lists;
 } model_security_rule_t;
 
+/* S-4 [privres]: Enforce (the default) or Audit (Block rules answer normally
+ * and are logged as would-block). */
+typedef enum model_policy_mode { MODEL_POLICY_ENFORCE, MODEL_POLICY_AUDIT } model_policy_mode_t;
+
 typedef struct model_policy {
 	model_origin_t origin;
 	const char *name;
 	const char *location;
 	const char *id;
+	model_policy_mode_t mode;
 	model_security_rule_t *rules;
 	size_t n_rules;
 	model_vnet_link_t *links;

@@ -48,6 +48,8 @@ typedef enum policy_action {
 	POLICY_ALLOW,    /* resolve normally */
 	POLICY_ALERT,    /* resolve normally and record an alert */
 	POLICY_BLOCK,    /* answer with policy_block_answer() */
+	POLICY_WOULD_BLOCK, /* S-4: a Block rule of a policy in Audit mode: resolve
+			     * normally, log the block it would have been */
 } policy_action_t;
 
 /* The outcome of one evaluation. Strings are borrowed from the set and live as
@@ -92,6 +94,7 @@ void policy_set_destroy(policy_set_t **sp);
  * hold a domain the name falls under (by whole labels, case-insensitive,
  * W-5), the one with the lowest priority number decides. policy_index -1
  * means "no policy linked" (deployment_policy_for_vnet()) and gives NONE.
+ * A Block rule of a policy in Audit mode gives WOULD_BLOCK (S-4).
  * Returns 0 with *out filled, or PR_EPARSE for a malformed wire name (*out
  * untouched).
  */
@@ -137,5 +140,5 @@ const char *policy_set_name(const policy_set_t *s, size_t i);
  * of every list of its enabled rules, counted once. */
 size_t policy_set_domain_count(const policy_set_t *s, size_t i);
 
-/* "none", "allow", "alert", "block"; never NULL. */
+/* "none", "allow", "alert", "block", "would-block"; never NULL. */
 const char *policy_action_name(policy_action_t a);

@@ -67,6 +67,7 @@ typedef struct rule {
 
 typedef struct policy {
 	const char *name;
+	bool audit; /* S-4: Block rules say WOULD_BLOCK */
 	rule_t *rules; /* enabled rules only, by ascending priority */
 	size_t n_rules;
 	slot_t *slots;
@@ -252,6 +253,7 @@ static void compile_policy(policy_set_t *s, const deployment_t *d, const model_p
 			   policy_t *p)
 {
 	p->name = pr_arena_strdup(s->arena, mp->name);
+	p->audit = mp->mode == MODEL_POLICY_AUDIT;
 	p->rules = pr_arena_alloc(s->arena, (mp->n_rules ? mp->n_rules : 1) * sizeof(rule_t));
 	size_t candidates = 0;
 	for (size_t j = 0; j < mp->n_rules; j++) {
@@ -467,8 +469,11 @@ int policy_evaluate(const policy_set_t *s, int policy_index, const uint8_t *qnam
 		[MODEL_ACTION_ALERT] = POLICY_ALERT,
 		[MODEL_ACTION_BLOCK] = POLICY_BLOCK,
 	};
+	policy_action_t action = actions[r->action];
+	if (action == POLICY_BLOCK && p->audit)
+		action = POLICY_WOULD_BLOCK; /* S-4 */
 	*out = (policy_verdict_t){
-		.action = actions[r->action],
+		.action = action,
 		.block_response = r->action == MODEL_ACTION_BLOCK ? r->block_response
 								  : MODEL_BLOCK_CNAME,
 		.rule = r->name,
@@ -521,6 +526,8 @@ const char *policy_action_name(policy_action_t a)
 		return "alert";
 	case POLICY_BLOCK:
 		return "block";
+	case POLICY_WOULD_BLOCK:
+		return "would-block";
 	case POLICY_NONE:
 		break;
 	}

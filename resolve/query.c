@@ -575,6 +575,8 @@ static step_t policy_step(resolve_query_t *q, frame_t *f, const linker_view_t *v
 	st->domain = pv.domain;
 	if (pv.action == POLICY_ALERT)
 		q->trace.alert = true;
+	if (pv.action == POLICY_WOULD_BLOCK)
+		q->trace.would_block = true; /* S-4: answered, logged */
 	if (pv.action != POLICY_BLOCK)
 		return STEP_PASS;
 	q->trace.blocked = true;

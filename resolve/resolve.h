@@ -374,6 +374,7 @@ typedef struct resolve_trace {
 	bool unmapped;    /* a target without a mapping was left out */
 	bool alert;       /* S-3: an Alert rule matched a name of the query */
 	bool blocked;     /* S-3: a Block rule answered */
+	bool would_block; /* S-4: a Block rule of a policy in Audit mode matched */
 } resolve_trace_t;
 
 /* The steps a query took so far (borrowed; valid until the query is reused or

@@ -382,6 +382,19 @@ const char *tls_session_version(const tls_session_t *s)
 	return v ? v : "";
 }
 
+bool tls_session_client_cert_refused(const tls_session_t *s)
+{
+	switch (s->last_error) {
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+	case GNUTLS_E_CERTIFICATE_ERROR:
+	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+	case GNUTLS_E_CERTIFICATE_REQUIRED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 const char *tls_session_error(const tls_session_t *s)
 {
 	return s->last_error ? gnutls_strerror(s->last_error) : "";

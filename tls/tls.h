@@ -154,5 +154,8 @@ const char *tls_session_peer_subject(const tls_session_t *s);
 const char *tls_session_alpn(const tls_session_t *s);
 bool tls_session_resumed(const tls_session_t *s);
 const char *tls_session_version(const tls_session_t *s);
+/* Whether the handshake failed for the client's certificate: none given
+ * where one is required, or one that does not chain to the client CAs (W-6). */
+bool tls_session_client_cert_refused(const tls_session_t *s);
 /* The last TLS failure, as GnuTLS words it (static), or "". */
 const char *tls_session_error(const tls_session_t *s);

@@ -96,6 +96,7 @@ static const cli_opt_t domain_list_props[] = {
 
 static const cli_opt_t policy_props[] = {
 	NAME, LOCATION,
+	{"--mode", NULL, "mode", CLI_STR, "Enforce (default) or Audit [privres] (S-4)"},
 	END,
 };
 

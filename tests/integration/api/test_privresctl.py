@@ -185,8 +185,11 @@ def scenario(run, js, srv, tmp, state, example, ctl):
             "worse.example.")
     check(p.returncode == 0 and js(p)["properties"]["domains"] == ["bad.example.", "worse.example."],
           "dns-resolver domain-list create")
-    p = run("dns-resolver", "policy", "create", "-n", "pol")
-    check(p.returncode == 0, "dns-resolver policy create")
+    p = run("dns-resolver", "policy", "create", "-n", "pol", "--mode", "Audit")
+    check(p.returncode == 0 and js(p)["properties"].get("mode") == "Audit",
+          "dns-resolver policy create --mode Audit (S-4)")
+    p = run("dns-resolver", "policy", "create", "-n", "pol2", "--mode", "Lenient")
+    check(p.returncode == 1 and "S-4" in p.stderr, "an unknown policy mode: S-4, exit 1")
     p = run("dns-resolver", "policy", "dns-security-rule", "create", "--policy-name", "pol",
             "-n", "block", "--priority", "100", "--action", "Block", "--domain-lists", "blocked")
     check(p.returncode == 0 and js(p)["properties"]["action"]["actionType"] == "Block",

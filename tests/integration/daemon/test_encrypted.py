@@ -382,7 +382,13 @@ class Encrypted(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         return cert, key
 
+    def counters(self):
+        r = run([PRIVRESCTL, "--socket", os.path.join(self.d.dir, "api.sock"), "stats"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {k: int(v) for k, v in json.loads(r.stdout)["counters"].items()}
+
     def test_client_certificate_required(self):
+        before = self.counters()
         # none: the handshake fails, nothing is answered
         r = self.kdig(self.az_dot, "+tls", "web.azure.contoso.com", hostname=AZ_HOSTNAME)
         self.assertNotIn("10.10.2.5", r.stdout)
@@ -402,6 +408,13 @@ class Encrypted(unittest.TestCase):
         r = self.kdig(self.az_dot, "+tls", "+tls-certfile=" + cert, "+tls-keyfile=" + key,
                       "cert-dot.azure.contoso.com", hostname=AZ_HOSTNAME)
         self.assertIn("NXDOMAIN", r.stdout)  # answered (a name the zone lacks)
+        # stats count the refusals (three clients above) apart from other failures
+        after = self.counters()
+        refused = after["tlsClientCertRefused"] - before["tlsClientCertRefused"]
+        self.assertGreaterEqual(refused, 3, after)
+        self.assertGreaterEqual(after["tlsFailed"] - before["tlsFailed"], refused)
+        self.assertGreater(after["tlsAccepted"], before["tlsAccepted"])
+        self.assertGreater(after["dotQueries"], before["dotQueries"])
         r = run(["curl", "-s", "--http2", "--cacert", self.ca, "--cert", cert, "--key", key,
                  "-o", "/dev/null", "-w", "%{http_code}",
                  "https://%s:%d/dns-query?dns=%s" % (HOST, self.az_doh, base64.urlsafe_b64encode(
@@ -549,6 +562,98 @@ class ZeroTrustOverDoH(unittest.TestCase):
         with self.assertRaises(dns.exception.Timeout):
             dns.query.udp(dns.message.make_query("web.azure.contoso.com", "A"), HOST,
                           port=self.doh, timeout=1)
+
+
+class ZeroTrustAuditOverDoH(unittest.TestCase):
+    """The same example with its policy in Audit mode (S-4): over DoH only,
+    every name is answered, the would-be blocks are logged in both query-log
+    formats and shown by explain; plain UDP still gets nothing (W-6)."""
+
+    @classmethod
+    def setUpClass(cls):
+        from privres_harness import SOURCE
+        with open(os.path.join(SOURCE, "examples", "zero-trust.yaml")) as f:
+            text = f.read()
+        body = text[:text.index("\nemulator:")]
+        body = body.replace("  - name: zero-trust\n", "  - name: zero-trust\n    mode: Audit\n")
+        cls.tmp = tempfile.mkdtemp(prefix="privres-ztaudit-")
+        cls.state = os.path.join(cls.tmp, "state")
+        cls.qlog = {fmt: os.path.join(cls.tmp, fmt + ".log") for fmt in ("privres", "azure")}
+        cls.d = {}
+        for fmt in ("privres", "azure"):
+            cls.d[fmt] = Privresd(
+                body + "\nemulator:\n  basePort: 0\n  stateDir: %s-%s\n"
+                "  queryLog: {path: %s, format: %s}\n"
+                "  encryptedListeners:\n"
+                "    azure-dns/spoke: {doh: true, plainDns: false}\n"
+                % (cls.state, fmt, cls.qlog[fmt], fmt))
+        cls.ready, cls.doh = {}, {}
+        for fmt, d in cls.d.items():
+            with open(d.ready) as f:
+                cls.ready[fmt] = json.load(f)["listeners"]
+            cls.doh[fmt] = [l["port"] for l in cls.ready[fmt]
+                            if l["name"] == "azure-dns/spoke" and l["protocol"] == "doh"][0]
+
+    @classmethod
+    def tearDownClass(cls):
+        rcs = [d.stop() for d in cls.d.values()]
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rcs == [0, 0], "privresd exited %s" % rcs
+
+    def ask(self, fmt, name):
+        return dns.query.https(dns.message.make_query(name, "A"),
+                               "https://%s:%d/dns-query" % (HOST, self.doh[fmt]),
+                               verify=os.path.join("%s-%s" % (self.state, fmt), "tls", "ca.pem"),
+                               timeout=5)
+
+    def log_entries(self, fmt, key, value, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(self.qlog[fmt]):
+                with open(self.qlog[fmt]) as f:
+                    got = [json.loads(l) for l in f if l.strip()]
+                got = [e for e in got if e.get(key) == value]
+                if got:
+                    return got
+            time.sleep(0.05)
+        return []
+
+    def test_S4_blocked_names_answered_and_logged(self):
+        for fmt in ("privres", "azure"):
+            r = self.ask(fmt, "web.azure.contoso.com")
+            self.assertEqual([str(x) for rr in r.answer for x in rr], ["10.10.2.5"])
+            r = self.ask(fmt, "www.example.com")  # block-rest in Enforce
+            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+            self.assertNotIn("blockpolicy.azuredns.invalid.", r.to_text())
+            self.assertEqual([str(x) for rr in r.answer for x in rr], ["93.184.216.34"])
+        e = self.log_entries("privres", "name", "www.example.com.")
+        self.assertTrue(e, self.d["privres"].log())
+        self.assertFalse(e[0]["blocked"])
+        self.assertTrue(e[0]["wouldBlock"])
+        self.assertEqual(e[0]["transport"], "doh")
+        self.assertIn("Q-1 policy would-block block-rest", e[0]["path"])
+        ok = self.log_entries("privres", "name", "web.azure.contoso.com.")
+        self.assertNotIn("wouldBlock", ok[0])
+        a = self.log_entries("azure", "QueryName", "www.example.com.")
+        self.assertTrue(a, self.d["azure"].log())
+        self.assertEqual(a[0]["ResolverPolicyRuleAction"], "AuditDeny")
+        self.assertTrue(a[0]["ResolverPolicyDomainListId"].endswith("/everything"))
+        self.assertNotEqual(a[0]["ResolutionPath"], "DnsSecurityPolicy")
+
+    def test_S4_explain_shows_would_block(self):
+        d = self.d["privres"]
+        from privres_harness import BUILD
+        r = run([os.path.join(BUILD, "api", "privresctl"), "--socket",
+                 os.path.join(d.dir, "api.sock"), "explain", "--vnet", "spoke",
+                 "www.example.com", "A"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Q-1 policy would-block block-rest", json.loads(r.stdout)["text"])
+        self.assertIn("93.184.216.34", r.stdout)
+
+    def test_no_plain_dns(self):
+        with self.assertRaises(dns.exception.Timeout):
+            dns.query.udp(dns.message.make_query("www.example.com", "A"), HOST,
+                          port=self.doh["privres"], timeout=1)
 
 
 class AddedByReload(unittest.TestCase):

@@ -132,6 +132,49 @@ static void test_s3_block_cname(void **state)
 	unload(&f);
 }
 
+/* S-4: a policy in Audit mode turns its Block rules into WOULD_BLOCK (the rule
+ * and domain still named); Allow and Alert are unchanged; Enforce, the
+ * default, still blocks; an unknown mode is refused with the rule id. */
+static void test_s4_audit_mode(void **state)
+{
+	(void)state;
+	fixture_t f;
+	load(&f, "dnsResolverDomainLists:\n"
+		 "  - {name: ok, domains: [contoso.com.]}\n"
+		 "  - {name: all, domains: [\".\"]}\n"
+		 "dnsResolverPolicies:\n"
+		 "  - name: audit\n"
+		 "    mode: Audit\n"
+		 "    dnsSecurityRules:\n"
+		 "      - {name: allow-ok, priority: 100, action: {actionType: Allow},\n"
+		 "         dnsResolverDomainLists: [ok]}\n"
+		 "      - {name: block-rest, priority: 65000, action: {actionType: Block},\n"
+		 "         dnsResolverDomainLists: [all]}\n"
+		 "  - name: enforce\n"
+		 "    mode: Enforce\n"
+		 "    dnsSecurityRules:\n"
+		 "      - {name: block-rest, priority: 65000, action: {actionType: Block},\n"
+		 "         dnsResolverDomainLists: [all]}\n");
+	assert_verdict(&f, 0, "www.contoso.com", POLICY_ALLOW, "allow-ok", "contoso.com.");
+	assert_verdict(&f, 0, "evil.example", POLICY_WOULD_BLOCK, "block-rest", ".");
+	assert_verdict(&f, 1, "evil.example", POLICY_BLOCK, "block-rest", ".");
+	assert_string_equal(policy_action_name(POLICY_WOULD_BLOCK), "would-block");
+	unload(&f);
+
+	const char *bad = "location: eastus\n"
+			  "dnsResolverPolicies:\n"
+			  "  - {name: p, mode: Permissive}\n";
+	deployment_t *d = NULL;
+	pr_diag_t *diag = pr_diag_new();
+	assert_int_not_equal(deployment_load_text(bad, strlen(bad), "t.yaml", &d, diag), 0);
+	assert_null(d);
+	char *msg = pr_diag_format(diag);
+	assert_non_null(strstr(msg, "S-4"));
+	assert_non_null(strstr(msg, "Audit"));
+	libc_free(msg);
+	pr_diag_destroy(&diag);
+}
+
 /* S-3: blockResponseCode SERVFAIL. */
 static void test_s3_block_servfail(void **state)
 {
@@ -833,6 +876,7 @@ int main(void)
 		cmocka_unit_test(test_s3_block_answer_servfail_parsed),
 		cmocka_unit_test(test_q5_block_cname_mid_chain),
 		cmocka_unit_test(test_block_answer_requires_block),
+		cmocka_unit_test(test_s4_audit_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
