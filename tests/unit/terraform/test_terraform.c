@@ -700,6 +700,81 @@ static void test_missing_variables_at_once(void **state)
 	json_decref(j);
 }
 
+/* The files Terraform reads by itself, in its order: TF_VAR_* < terraform.tfvars
+ * < terraform.tfvars.json < *.auto.tfvars and *.auto.tfvars.json by file name;
+ * --var-file (HCL or JSON) and --var above them. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char *p = pr_asprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+static void test_variable_files_precedence(void **state)
+{
+	(void)state;
+	char *dir = write_config(
+		"variable \"p\" {\n  type = list(string)\n}\n"
+		"variable \"q\" {\n  type = string\n}\n"
+		"resource \"azurerm_virtual_network\" \"v\" {\n  name = join(\"-\", var.p)\n"
+		"  location = \"eastus\"\n  resource_group_name = \"rg\"\n"
+		"  address_space = [var.q]\n}\n");
+	put_file(dir, "terraform.tfvars", "p = [\"tfvars\", \"tfvars\", \"tfvars\", \"tfvars\"]\n");
+	put_file(dir, "terraform.tfvars.json",
+		 "{\"p\": [\"tfvars\", \"json\", \"json\", \"json\"], \"q\": \"10.1.0.0/16\"}");
+	put_file(dir, "b.auto.tfvars", "p = [\"tfvars\", \"json\", \"b\", \"b\"]\n");
+	put_file(dir, "a.auto.tfvars.json", "{\"p\": [\"x\", \"x\", \"a\", \"a\"]}");
+	put_file(dir, "c.auto.tfvars.json", "{\"p\": [\"tfvars\", \"json\", \"b\", \"c\"]}");
+	setenv("TF_VAR_q", "10.9.0.0/16", 1); /* below every file */
+	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (terraform_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "tfvars-json-b-c");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.1.0.0/16");
+	json_decref(j);
+
+	/* --var-file (JSON, then HCL) above the automatic files, --var above all */
+	put_file(dir, "extra.json", "{\"p\": [\"e\", \"e\", \"e\", \"e\"], \"q\": \"10.2.0.0/16\"}");
+	put_file(dir, "extra.hcl", "p = [\"h\", \"h\", \"h\", \"h\"]\n");
+	char *files[] = {pr_asprintf("%s/extra.json", dir), pr_asprintf("%s/extra.hcl", dir)};
+	const char *vars[] = {"q=10.3.0.0/16"};
+	o.var_files = (const char *const *)files;
+	o.n_var_files = 2;
+	o.vars = vars;
+	o.n_vars = 1;
+	if (terraform_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "h-h-h-h");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.3.0.0/16");
+	json_decref(j);
+
+	/* a broken terraform.tfvars.json is named */
+	put_file(dir, "terraform.tfvars.json", "{\"p\": ");
+	o.n_var_files = o.n_vars = 0;
+	pr_diag_clear(diag);
+	assert_int_not_equal(terraform_import(&o, &j, diag), 0);
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "terraform.tfvars.json:1:") || !strstr(t, "not a JSON object"))
+		fail_msg("%s", t);
+	free(t);
+	unsetenv("TF_VAR_q");
+	free(files[0]);
+	free(files[1]);
+	pr_diag_destroy(&diag);
+	remove_config(dir);
+}
+
 /* ---- ARM templates ------------------------------------------------------------- */
 
 static json_t *arm_text(const char *text, const char *const *params, size_t n, pr_diag_t *diag)
@@ -862,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_declared_twice),
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_missing_variables_at_once),
+		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
 		cmocka_unit_test(test_modules_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
