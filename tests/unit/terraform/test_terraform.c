@@ -899,6 +899,33 @@ static void test_modules_same_as_flat(void **state)
 	deployment_destroy(&flat);
 }
 
+/* The same estate as an ARM template (copy loops over an array parameter, a
+ * record set nested in its zone, links named zone/link): it plans to nothing
+ * against the flat Terraform estate. */
+static void test_arm_same_as_flat(void **state)
+{
+	(void)state;
+	deployment_t *flat = import_deployment(SRC "/tests/unit/terraform/fixtures/modules/flat");
+	arm_import_options_t o = {.path = SRC "/tests/unit/terraform/fixtures/arm/azuredeploy.json",
+				  .resource_group = "rg-modules",
+				  .location = "eastus"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (arm_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	deployment_t *d = load(j, "azuredeploy.json");
+	json_t *plan = deployment_plan(flat, d), *back = deployment_plan(d, flat);
+	if (json_array_size(plan) || json_array_size(back))
+		fail_msg("the ARM template differs from the flat estate: %s %s",
+			 json_dumps(plan, JSON_COMPACT), json_dumps(back, JSON_COMPACT));
+	json_decref(plan);
+	json_decref(back);
+	json_decref(j);
+	deployment_destroy(&d);
+	deployment_destroy(&flat);
+	pr_diag_destroy(&diag);
+}
+
 /* A registry module that terraform init has not installed is named at its
  * file:line with the hint. */
 static void test_module_not_installed(void **state)
@@ -940,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
 		cmocka_unit_test(test_modules_same_as_flat),
+		cmocka_unit_test(test_arm_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
