@@ -862,6 +862,54 @@ static void test_arm_template(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* Record sets of every type the cloud's templates write, nested in the zone or
+ * named zone/record, as the ARM surface reads them; the SOA record set sets the
+ * zone's soa (Z-2); a record array of another type is refused. */
+static void test_arm_record_sets(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"location\": \"global\", \"resources\": ["
+		"  {\"type\": \"MX\", \"name\": \"@\", \"properties\": {\"ttl\": 600,"
+		"   \"mxRecords\": [{\"preference\": 10, \"exchange\": \"mx1.corp.example\"}]}},"
+		"  {\"type\": \"TXT\", \"name\": \"txt\", \"properties\": {\"ttl\": 300,"
+		"   \"metadata\": {\"k\": \"v\"}, \"txtRecords\": [{\"value\": [\"hello\"]}]}},"
+		"  {\"type\": \"SOA\", \"name\": \"@\", \"properties\": {\"ttl\": 3600,"
+		"   \"soaRecord\": {\"email\": \"admin.corp.example\", \"minimumTtl\": 20}}}]},"
+		" {\"type\": \"Microsoft.Network/privateDnsZones/CNAME\","
+		"  \"name\": \"corp.example/www\", \"properties\": {\"ttl\": 300,"
+		"   \"cnameRecord\": {\"cname\": \"web.corp.example\"}}}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	const json_t *rs = json_object_get(zone, "recordSets");
+	assert_int_equal(json_array_size(rs), 3);
+	char *text = json_dumps(rs, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!strstr(text, "\"records\":[\"10 mx1.corp.example\"]") ||
+	    !strstr(text, "\"metadata\":{\"k\":\"v\"}") || !strstr(text, "\"type\":\"TXT\"") ||
+	    !strstr(text, "\"name\":\"www\",\"records\":[\"web.corp.example\"]"))
+		fail_msg("%s", text);
+	free(text);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(zone, "soa"),
+							     "minimumTtl")),
+			 20);
+	json_decref(j);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones/A\","
+			     " \"name\": \"corp.example/a\", \"properties\": {\"ttl\": 300,"
+			     " \"cnameRecord\": {\"cname\": \"x.example\"}}}]}",
+			     NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "a record set of type A can't hold cnameRecord"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 /* ---- modules ----------------------------------------------------------------- */
 
 static deployment_t *import_deployment(const char *path)
@@ -966,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_missing_variables_at_once),
 		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
+		cmocka_unit_test(test_arm_record_sets),
 		cmocka_unit_test(test_modules_same_as_flat),
 		cmocka_unit_test(test_arm_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
