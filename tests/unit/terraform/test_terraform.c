@@ -845,7 +845,7 @@ static void test_arm_template(void **state)
 			     " \"name\": \"[reference('x').name]\"}]}",
 			     NULL, 0, diag));
 	t = pr_diag_format(diag);
-	if (!strstr(t, "resources[0].name: function reference() is not supported"))
+	if (!strstr(t, "resources[0].name: reference(): x is not a resource of the template"))
 		fail_msg("%s", t);
 	free(t);
 
@@ -898,12 +898,47 @@ static void test_arm_record_sets(void **state)
 			 20);
 	json_decref(j);
 
+	/* reference(): a resource of the template by id or name, Full (.id) or
+	 * its properties; a resource referring to itself is a cycle */
+	pr_diag_clear(diag);
+	j = arm_text(
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"resources\": [{\"type\": \"A\", \"name\": \"a\","
+		"  \"properties\": {\"ttl\": 300, \"aRecords\": [{\"ipv4Address\": \"10.0.0.9\"}]}}]},"
+		" {\"type\": \"Microsoft.Network/privateDnsZones/A\", \"name\": \"corp.example/b\","
+		"  \"properties\": {\"ttl\": 300, \"metadata\": {\"zone\": \"[reference(resourceId("
+		"'Microsoft.Network/privateDnsZones', 'corp.example'), '2020-06-01', 'Full').id]\"},"
+		"  \"aRecords\": [{\"ipv4Address\":"
+		" \"[reference('corp.example/a').aRecords[0].ipv4Address]\"}]}}]}",
+		NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *b = json_array_get(
+		json_object_get(json_array_get(json_object_get(j, "privateDnsZones"), 0), "recordSets"),
+		1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "records"), 0)),
+			    "10.0.0.9");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "metadata"), "zone")),
+			    "/subscriptions/" MODEL_DEFAULT_SUBSCRIPTION "/resourceGroups/"
+			    MODEL_DEFAULT_RESOURCE_GROUP
+			    "/providers/Microsoft.Network/privateDnsZones/corp.example");
+	json_decref(j);
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"z.example\", \"properties\": {\"x\":"
+			     " \"[reference('z.example').x]\"}}]}",
+			     NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "z.example refers to itself"))
+		fail_msg("%s", t);
+	free(t);
+
 	pr_diag_clear(diag);
 	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones/A\","
 			     " \"name\": \"corp.example/a\", \"properties\": {\"ttl\": 300,"
 			     " \"cnameRecord\": {\"cname\": \"x.example\"}}}]}",
 			     NULL, 0, diag));
-	char *t = pr_diag_format(diag);
+	t = pr_diag_format(diag);
 	if (!strstr(t, "a record set of type A can't hold cnameRecord"))
 		fail_msg("%s", t);
 	free(t);
