@@ -3,6 +3,7 @@
  * template's parameters (defaults, a parameters file, name=value), variables
  * and expressions are evaluated (arm_expr.c); resources are read at the top
  * level and nested, with `copy` loops; names "parent/child" place children. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,33 @@ static void copy_if(json_t *dst, const char *k, const json_t *src)
 		json_object_set(dst, k, (json_t *)v);
 }
 
+/* A record set (privateDnsZones/A, /TXT ...) as the ARM surface reads one
+ * (model_arm_to_doc: aRecords, txtRecords ... into records); the SOA record
+ * set is the zone's soa (Z-2). */
+static void place_record_set(out_t *o, const char *rtype, char **parts, const json_t *r)
+{
+	json_t *zone = named(o->doc, "privateDnsZones", parts[0]), *doc = NULL;
+	char type[16];
+	size_t i = 0;
+	for (; rtype[i] && i < sizeof(type) - 1; i++)
+		type[i] = (char)toupper((unsigned char)rtype[i]);
+	type[i] = '\0';
+	int rc;
+	if (!strcmp(type, "SOA")) {
+		rc = model_arm_soa_to_zone(zone, r, &doc, o->diag);
+		if (rc == 0 && json_object_get(doc, "soa"))
+			json_object_set(zone, "soa", json_object_get(doc, "soa"));
+	} else {
+		rc = model_arm_to_doc(model_kind(MODEL_KIND_RECORD_SET), parts[1], type, r, &doc,
+				      o->diag);
+		if (rc == 0)
+			json_array_append(tf_list_of(zone, "recordSets"), doc);
+	}
+	if (rc != 0)
+		o->failed++;
+	json_decref(doc);
+}
+
 /* One evaluated resource into the deployment. */
 static void place(out_t *o, const char *type, char **parts, size_t n, const json_t *r)
 {
@@ -240,11 +268,19 @@ static void place(out_t *o, const char *type, char **parts, size_t n, const json
 	} else if (IS("privateDnsZones") && n == 1) {
 		x = named(d, "privateDnsZones", parts[0]);
 		copy_if(x, "tags", r);
+	} else if (!strncasecmp(type, "Microsoft.Network/privateDnsZones/", 34) && n == 2 &&
+		   model_arm_record_key(type + 34)) {
+		place_record_set(o, type + 34, parts, r);
 	} else if (IS("privateDnsZones/virtualNetworkLinks") && n == 2) {
 		x = named(named(d, "privateDnsZones", parts[0]), "virtualNetworkLinks", parts[1]);
 		set_own(x, "virtualNetwork", id_name(props, "virtualNetwork", "virtualNetworks"));
-		copy_if(x, "registrationEnabled", props);
-		copy_if(x, "resolutionPolicy", props);
+		/* the cloud's defaults left out, as the Terraform import leaves them
+		 * (a link written either way plans to nothing) */
+		if (json_is_true(arm_iget(props, "registrationEnabled")))
+			json_object_set_new(x, "registrationEnabled", json_true());
+		const char *rp = sget(props, "resolutionPolicy");
+		if (rp && strcasecmp(rp, "Default") != 0)
+			json_object_set_new(x, "resolutionPolicy", json_string(rp));
 	} else {
 		json_int_t c = json_integer_value(json_object_get(o->skipped, type));
 		json_object_set_new(o->skipped, type, json_integer(c + 1));
@@ -354,6 +390,9 @@ int arm_import(const arm_import_options_t *opts, json_t **deployment, pr_diag_t 
 		     .location = opts->location ?: MODEL_DEFAULT_LOCATION,
 		     .copy_index = -1};
 	out_t o = {.doc = json_object(), .skipped = json_object(), .diag = diag};
+	/* the group the template is deployed to (az deployment group create -g) */
+	if (opts->resource_group)
+		json_object_set_new(o.doc, "resourceGroup", json_string(opts->resource_group));
 	int rc = load_params(&arm, opts, diag);
 	if (rc == 0) {
 		size_t i;

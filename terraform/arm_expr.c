@@ -127,6 +127,117 @@ static json_t *resource_id(ep_t *p, json_t **a, size_t n)
 	return str_new(pr_buf_take(&b));
 }
 
+/* The id of a resource of the template of full type and name (borrowed
+ * strings): "Microsoft.Network/privateDnsZones/A" + "corp.example/web". */
+static char *declared_id(const arm_t *arm, const char *type, const char *name)
+{
+	char *t = pr_strdup(type), *nm = pr_strdup(name), *st = NULL, *sn = NULL;
+	pr_buf_t b = {0};
+	char *ns = strtok_r(t, "/", &st), *seg = strtok_r(NULL, "/", &st);
+	pr_buf_printf(&b, "/subscriptions/%s/resourceGroups/%s/providers/%s", arm->subscription,
+		      arm->resource_group, ns ? ns : "");
+	for (char *n = strtok_r(nm, "/", &sn); seg && n;
+	     seg = strtok_r(NULL, "/", &st), n = strtok_r(NULL, "/", &sn))
+		pr_buf_printf(&b, "/%s/%s", seg, n);
+	free(t);
+	free(nm);
+	return pr_buf_take(&b);
+}
+
+/* reference(): the resource of the template (outside copy loops) named by
+ * want, an id or a name: {id, name, type, location, properties} as declared,
+ * the properties evaluated. What only a deployment knows is not there. */
+static json_t *find_declared(ep_t *p, const json_t *list, const char *ptype, const char *pname,
+			     const char *want)
+{
+	size_t i;
+	json_t *r, *found = NULL;
+	json_array_foreach((json_t *)list, i, r) {
+		if (found || arm_iget(r, "copy"))
+			continue;
+		char *e1 = NULL, *e2 = NULL;
+		json_t *type = arm_eval_string(p->arm, json_string_value(arm_iget(r, "type")) ?: "", &e1);
+		json_t *name = arm_eval_string(p->arm, json_string_value(arm_iget(r, "name")) ?: "", &e2);
+		free(e1);
+		free(e2);
+		const char *t = json_string_value(type), *n = json_string_value(name);
+		if (t && n && *t && *n) {
+			char *ft = ptype && !strchr(t, '.') ? pr_asprintf("%s/%s", ptype, t)
+							  : pr_strdup(t);
+			char *fn = pname && !strchr(n, '/') ? pr_asprintf("%s/%s", pname, n)
+							  : pr_strdup(n);
+			char *id = declared_id(p->arm, ft, fn);
+			if (!strcasecmp(id, want) || !strcasecmp(fn, want))
+				found = json_pack("{s:s, s:s, s:s, s:O}", "id", id, "name", fn, "type",
+						  ft, "raw", r);
+			else
+				found = find_declared(p, arm_iget(r, "resources"), ft, fn, want);
+			free(id);
+			free(ft);
+			free(fn);
+		}
+		json_decref(type);
+		json_decref(name);
+	}
+	return found;
+}
+
+static json_t *reference_fn(ep_t *p, json_t **a, size_t n)
+{
+	if (n < 1 || n > 3 || !json_is_string(a[0]))
+		return efail(p, "reference(): a resource id or name");
+	const char *want = json_string_value(a[0]);
+	bool full = n == 3 && json_is_string(a[2]) && !strcasecmp(json_string_value(a[2]), "Full");
+	char *key = pr_asprintf("reference(%s)", want);
+	if (json_object_get(p->arm->resolving, key)) {
+		free(key);
+		return efail(p, "reference(): %s refers to itself", want);
+	}
+	/* marked first: a name that calls reference() is met while searching */
+	json_object_set_new(p->arm->resolving, key, json_true());
+	json_t *d = find_declared(p, arm_iget(p->arm->template, "resources"), NULL, NULL, want);
+	if (!d) {
+		json_object_del(p->arm->resolving, key);
+		free(key);
+		return efail(p, "reference(): %s is not a resource of the template (outside copy "
+				"loops)",
+			     want);
+	}
+	pr_diag_t *diag = pr_diag_new();
+	int failed = 0;
+	const json_t *raw = json_object_get(d, "raw");
+	json_t *empty = json_object();
+	const json_t *declared = arm_iget(raw, "properties");
+	json_t *props = arm_eval(p->arm, declared ? declared : empty, "properties", diag, &failed);
+	json_decref(empty);
+	json_object_del(p->arm->resolving, key);
+	free(key);
+	json_t *out = NULL;
+	if (failed || !props) {
+		char *t = pr_diag_format(diag);
+		efail(p, "reference(%s): %s", want, t);
+		free(t);
+	} else if (full) {
+		out = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(d, "id"), "name",
+				json_object_get(d, "name"), "type", json_object_get(d, "type"),
+				"properties", props);
+		const json_t *loc = arm_iget(raw, "location");
+		if (json_is_string(loc)) {
+			char *e = NULL;
+			json_t *l = arm_eval_string(p->arm, json_string_value(loc), &e);
+			if (l)
+				json_object_set_new(out, "location", l);
+			free(e);
+		}
+	} else {
+		out = json_incref(props);
+	}
+	json_decref(props);
+	json_decref(d);
+	pr_diag_destroy(&diag);
+	return out;
+}
+
 static json_t *format_fn(ep_t *p, json_t **a, size_t n)
 {
 	if (n < 1 || !json_is_string(a[0]))
@@ -179,6 +290,8 @@ static json_t *call(ep_t *p, const char *fn, json_t **a, size_t n)
 		return resource_id(p, a, n);
 	if (!strcasecmp(fn, "format"))
 		return format_fn(p, a, n);
+	if (!strcasecmp(fn, "reference"))
+		return reference_fn(p, a, n);
 	if (!strcasecmp(fn, "concat")) {
 		bool lists = n && json_is_array(a[0]);
 		json_t *out = lists ? json_array() : NULL;

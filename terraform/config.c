@@ -1,7 +1,7 @@
 /* A configuration folder: its blocks (hcl2json output per file), variables
- * with Terraform's precedence (default < terraform.tfvars < *.auto.tfvars <
- * --var-file < --var), locals, and resource blocks expanded by count and
- * for_each into instances. Blocks are expanded on first reference, so the
+ * with Terraform's precedence (default < TF_VAR_* < terraform.tfvars <
+ * terraform.tfvars.json < *.auto.tfvars(.json) < --var-file < --var),
+ * locals, and resource blocks expanded by count and for_each into instances. Blocks are expanded on first reference, so the
  * order of blocks in files does not matter, and a reference cycle is
  * reported instead of recursing forever. */
 #include <dirent.h>
@@ -531,14 +531,67 @@ static bool all_vars_set(tf_import_t *imp)
 	return missing == 0;
 }
 
+/* A .tfvars.json file's values. */
+static void apply_json_var_file(tf_import_t *imp, const char *f)
+{
+	json_error_t e;
+	json_t *doc = json_load_file(f, 0, &e);
+	if (!json_is_object(doc))
+		tf_report(imp, f, e.line, NULL, PR_EPARSE, "not a JSON object: %s", e.text);
+	else
+		apply_var_file(imp, f, doc);
+	json_decref(doc);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The variable files in Terraform's order of precedence (later ones win):
+ * terraform.tfvars, terraform.tfvars.json, *.auto.tfvars and
+ * *.auto.tfvars.json by file name, then --var-file in the order given. The
+ * paths are borrowed from *owned (freed with free_list). */
+static const char **var_files(tf_import_t *imp, size_t *n, char ***owned, size_t *n_owned)
+{
+	size_t n_auto = 0, n_json = 0;
+	char **autos = list_files(imp->dir, ".auto.tfvars", &n_auto);
+	char **jsons = list_files(imp->dir, ".auto.tfvars.json", &n_json);
+	*owned = pr_calloc(n_auto + n_json + 2, sizeof(**owned));
+	*n_owned = 0;
+	const char *main_names[] = {"terraform.tfvars", "terraform.tfvars.json"};
+	for (size_t i = 0; i < 2; i++) {
+		char *p = pr_asprintf("%s/%s", imp->dir, main_names[i]);
+		if (access(p, R_OK) == 0)
+			(*owned)[(*n_owned)++] = p;
+		else
+			free(p);
+	}
+	size_t first_auto = *n_owned;
+	for (size_t i = 0; i < n_auto; i++)
+		(*owned)[(*n_owned)++] = autos[i];
+	for (size_t i = 0; i < n_json; i++)
+		(*owned)[(*n_owned)++] = jsons[i];
+	qsort(*owned + first_auto, n_auto + n_json, sizeof(**owned), by_path);
+	free(autos);
+	free(jsons);
+	const char **all = pr_calloc(*n_owned + imp->opts->n_var_files + 1, sizeof(*all));
+	*n = 0;
+	for (size_t i = 0; i < *n_owned; i++)
+		all[(*n)++] = (*owned)[i];
+	for (size_t i = 0; i < imp->opts->n_var_files; i++)
+		all[(*n)++] = imp->opts->var_files[i];
+	return all;
+}
+
 int tf_load_hcl(tf_import_t *imp)
 {
-	size_t n_tf = 0, n_tfjson = 0, n_auto = 0, n_all = 0;
+	size_t n_tf = 0, n_tfjson = 0, n_vf = 0, n_owned = 0, n_all = 0;
+	char **owned = NULL;
 	char **tf = list_files(imp->dir, ".tf", &n_tf);
 	char **tfjson = list_files(imp->dir, ".tf.json", &n_tfjson);
-	char **autos = list_files(imp->dir, ".auto.tfvars", &n_auto);
-	const char **all = pr_calloc(n_tf + n_auto + imp->opts->n_var_files + 2, sizeof(*all));
-	char *main_vars = pr_asprintf("%s/terraform.tfvars", imp->dir);
+	const char **vf = var_files(imp, &n_vf, &owned, &n_owned);
+	const char **all = pr_calloc(n_tf + n_vf + 1, sizeof(*all));
 	int rc = 0;
 
 	for (size_t i = 0; i < n_tfjson; i++)
@@ -551,13 +604,9 @@ int tf_load_hcl(tf_import_t *imp)
 	}
 	for (size_t i = 0; i < n_tf; i++)
 		all[n_all++] = tf[i];
-	if (access(main_vars, R_OK) == 0)
-		all[n_all++] = main_vars;
-	for (size_t i = 0; i < n_auto; i++)
-		all[n_all++] = autos[i];
-	for (size_t i = 0; i < imp->opts->n_var_files; i++)
-		if (!ends_with(imp->opts->var_files[i], ".json"))
-			all[n_all++] = imp->opts->var_files[i];
+	for (size_t i = 0; i < n_vf; i++)
+		if (!ends_with(vf[i], ".json"))
+			all[n_all++] = vf[i];
 	imp->parsed = tf_hcl_parse_files(imp, all, n_all);
 	if (!imp->parsed) {
 		rc = imp->err ? imp->err : PR_EPARSE;
@@ -566,19 +615,11 @@ int tf_load_hcl(tf_import_t *imp)
 	for (size_t i = 0; i < n_tf; i++)
 		tf_collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), "", imp->dir);
 	apply_env_vars(imp);
-	for (size_t i = n_tf; i < n_all; i++)
-		apply_var_file(imp, all[i], json_object_get(imp->parsed, all[i]));
-	for (size_t i = 0; i < imp->opts->n_var_files; i++) {
-		const char *f = imp->opts->var_files[i];
-		if (!ends_with(f, ".json"))
-			continue;
-		json_error_t e;
-		json_t *doc = json_load_file(f, 0, &e);
-		if (!json_is_object(doc))
-			tf_report(imp, f, e.line, NULL, PR_EPARSE, "not a JSON object: %s", e.text);
+	for (size_t i = 0; i < n_vf; i++) {
+		if (ends_with(vf[i], ".json"))
+			apply_json_var_file(imp, vf[i]);
 		else
-			apply_var_file(imp, f, doc);
-		json_decref(doc);
+			apply_var_file(imp, vf[i], json_object_get(imp->parsed, vf[i]));
 	}
 	for (size_t i = 0; i < imp->opts->n_vars; i++)
 		apply_var(imp, imp->opts->vars[i]);
@@ -609,10 +650,10 @@ int tf_load_hcl(tf_import_t *imp)
 		}
 	}
 cleanup:
-	free(main_vars);
 	free(all);
+	free(vf);
 	free_list(tf, n_tf);
 	free_list(tfjson, n_tfjson);
-	free_list(autos, n_auto);
+	free_list(owned, n_owned);
 	return rc;
 }

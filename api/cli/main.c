@@ -927,9 +927,12 @@ static int cmd_import_arm(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--parameters") && i + 1 < argc && opts.n_parameters < 64) {
 			params[opts.n_parameters++] = argv[++i];
+		} else if ((!strcmp(argv[i], "--resource-group") || !strcmp(argv[i], "-g")) &&
+			   i + 1 < argc) {
+			opts.resource_group = argv[++i]; /* as az deployment group create -g */
 		} else if (!strcmp(argv[i], "--help")) {
 			printf("usage: privresctl import arm TEMPLATE.json [--parameters FILE]... "
-			       "[--parameters NAME=VALUE]...\n"
+			       "[--parameters NAME=VALUE]... [-g RESOURCE_GROUP]\n"
 			       "  Bicep: compile with `bicep build main.bicep` first\n");
 			return 0;
 		} else if (argv[i][0] != '-' && !path) {

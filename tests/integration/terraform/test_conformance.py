@@ -4,7 +4,12 @@ every azurerm acceptance-test configuration the provider applies successfully
 must import and pass `privresd --check`; every configuration its test expects
 to fail (requiresImportError in TEST_STEPS.md) must be refused; the cloud
 documentation's quickstarts and the ARM quickstart must import and pass.
-Prints the pass count. Skips (exit 77) when the material is absent."""
+Multi-step tests (basic -> updateRecords, complete -> update, ...) are applied
+in their order to one privresd, as the provider applies them to the cloud:
+before each step, `privresctl plan -f` must list exactly the change the step
+makes, derived here from the two configurations (tf_steps.py); after it, the
+step's own file plans to nothing (the provider's ImportStep).
+Prints the pass counts. Skips (exit 77) when the material is absent."""
 import os
 import re
 import shutil
@@ -12,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+
+import tf_steps
 
 SRC = os.environ["PRIVRES_SOURCE_DIR"]
 BUILD = os.environ["PRIVRES_BUILD_DIR"]
@@ -38,20 +45,25 @@ def check_yaml(text, work):
     return r.returncode == 0, r.stdout + r.stderr
 
 
-def import_dir(d, work, extra=()):
+def import_dir(d, work, extra=(), imported=None):
     r = subprocess.run([TFIMPORT, *extra, d], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         return False, r.stderr
+    if imported is not None:
+        imported.append(r.stdout)
     return check_yaml(r.stdout, work)
 
 
 def one_file(tf):
-    """A configuration alone in a folder, as the acceptance test applies it."""
+    """A configuration alone in a folder, as the acceptance test applies it:
+    (passes, output, the imported YAML or None)."""
     with tempfile.TemporaryDirectory() as work:
         d = os.path.join(work, "cfg")
         os.makedirs(d)
         shutil.copy(tf, os.path.join(d, "main.tf"))
-        return import_dir(d, work)
+        imported = []
+        ok, out = import_dir(d, work, imported=imported)
+        return ok, out, imported[0] if imported else None
 
 
 def main():
@@ -73,7 +85,7 @@ def main():
                    if name.endswith(".tf")]  # .tfquery.hcl: list queries, no resources
         with ThreadPoolExecutor(max_workers=3) as pool:
             results = list(pool.map(lambda c: one_file(os.path.join(acc, *c)), configs))
-        for (sub, name), (ok, out) in zip(configs, results):
+        for (sub, name), (ok, out, _) in zip(configs, results):
             if name in must_fail:
                 refused_total += 1
                 if not ok and "declared twice" in out:
@@ -87,6 +99,11 @@ def main():
                     valid_pass += 1
                 else:
                     failures.append(f"{sub}/{name}: {out.strip()[:400]}")
+        yamls = {os.path.join(sub, name): y for (sub, name), (ok, _, y) in zip(configs, results)
+                 if ok}
+        seq_pass, seq_total, seq_failures, notes = tf_steps.check_sequences(
+            acc, yamls, PRIVRESCTL)
+        failures += seq_failures
         quick_pass = quick_total = 0
         qs = os.path.join(CONF, "azure-quickstarts")
         for name in sorted(os.listdir(qs)) if os.path.isdir(qs) else []:
@@ -111,12 +128,15 @@ def main():
                 failures.append(f"arm/azuredeploy.json: {out.strip()[:400]}")
     for f in failures:
         print("FAIL:", f)
+    for n in notes:
+        print("NOTE:", n)
     ratio = valid_pass / valid_total if valid_total else 0
     print(f"acceptance configurations: {valid_pass} of {valid_total} valid ones import and "
           f"pass --check ({100 * ratio:.0f}%); {refused_ok} of {refused_total} "
-          f"requiresImport refused; quickstarts: {quick_pass} of {quick_total}")
+          f"requiresImport refused; {seq_pass} of {seq_total} steps of multi-step tests plan to "
+          f"their change; quickstarts: {quick_pass} of {quick_total}")
     good = (ratio >= MIN_RATIO and refused_ok == refused_total and
-            quick_pass == quick_total)
+            quick_pass == quick_total and seq_total > 0 and seq_pass == seq_total)
     return 0 if good else 1
 
 

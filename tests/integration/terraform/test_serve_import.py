@@ -89,6 +89,50 @@ class ServeImport(unittest.TestCase):
                     a.stop()
                     b.stop()
 
+    def assert_same_answers(self, yaml_a, yaml_b, what):
+        a = Privresd(on_free_ports(yaml_a), args=["--quiet"])
+        b = Privresd(on_free_ports(yaml_b), args=["--quiet"])
+        try:
+            self.assertEqual(sorted(a.listeners), sorted(b.listeners), what)
+            exported = subprocess.run([PRIVRESD, "--export", a.config],
+                                      capture_output=True, text=True).stdout
+            qs = questions(exported)
+            self.assertGreater(len(qs), 1)
+            compared = 0
+            for listener in a.listeners:
+                for name, rdtype in qs:
+                    self.assertEqual(answer(a.port(listener), name, rdtype),
+                                     answer(b.port(listener), name, rdtype),
+                                     "%s: %s %s at %s" % (what, name, rdtype, listener))
+                    compared += 1
+            self.assertGreater(compared, 3)
+        finally:
+            a.stop()
+            b.stop()
+
+    def test_modules_and_arm_answer_like_flat(self):
+        """The estate written flat, with a local module (for_each over a map of
+        spokes), with an installed registry module (as terraform init lays it
+        out) and as an ARM template: each served answers like the flat one."""
+        fixtures = os.path.join(SOURCE, "tests", "unit", "terraform", "fixtures")
+
+        def imported(*args):
+            p = subprocess.run([PRIVRESCTL, "import", *args], capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout
+
+        flat = imported("terraform", os.path.join(fixtures, "modules", "flat"))
+        self.assertIn("recordSets", flat)
+        for what in ("local", "installed"):
+            with self.subTest(estate=what):
+                self.assert_same_answers(
+                    flat, imported("terraform", os.path.join(fixtures, "modules", what)), what)
+        with self.subTest(estate="arm"):
+            self.assert_same_answers(
+                flat, imported("arm", os.path.join(fixtures, "arm", "azuredeploy.json"),
+                               "-g", "rg-modules"), "arm")
+
     def test_import_apply_to_running_privresd(self):
         d = Privresd(on_free_ports("virtualNetworks: [{name: other, addressPrefixes: [10.99.0.0/16]}]\n"),
                      args=["--quiet"])

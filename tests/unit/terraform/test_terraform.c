@@ -700,6 +700,81 @@ static void test_missing_variables_at_once(void **state)
 	json_decref(j);
 }
 
+/* The files Terraform reads by itself, in its order: TF_VAR_* < terraform.tfvars
+ * < terraform.tfvars.json < *.auto.tfvars and *.auto.tfvars.json by file name;
+ * --var-file (HCL or JSON) and --var above them. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char *p = pr_asprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+static void test_variable_files_precedence(void **state)
+{
+	(void)state;
+	char *dir = write_config(
+		"variable \"p\" {\n  type = list(string)\n}\n"
+		"variable \"q\" {\n  type = string\n}\n"
+		"resource \"azurerm_virtual_network\" \"v\" {\n  name = join(\"-\", var.p)\n"
+		"  location = \"eastus\"\n  resource_group_name = \"rg\"\n"
+		"  address_space = [var.q]\n}\n");
+	put_file(dir, "terraform.tfvars", "p = [\"tfvars\", \"tfvars\", \"tfvars\", \"tfvars\"]\n");
+	put_file(dir, "terraform.tfvars.json",
+		 "{\"p\": [\"tfvars\", \"json\", \"json\", \"json\"], \"q\": \"10.1.0.0/16\"}");
+	put_file(dir, "b.auto.tfvars", "p = [\"tfvars\", \"json\", \"b\", \"b\"]\n");
+	put_file(dir, "a.auto.tfvars.json", "{\"p\": [\"x\", \"x\", \"a\", \"a\"]}");
+	put_file(dir, "c.auto.tfvars.json", "{\"p\": [\"tfvars\", \"json\", \"b\", \"c\"]}");
+	setenv("TF_VAR_q", "10.9.0.0/16", 1); /* below every file */
+	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (terraform_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "tfvars-json-b-c");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.1.0.0/16");
+	json_decref(j);
+
+	/* --var-file (JSON, then HCL) above the automatic files, --var above all */
+	put_file(dir, "extra.json", "{\"p\": [\"e\", \"e\", \"e\", \"e\"], \"q\": \"10.2.0.0/16\"}");
+	put_file(dir, "extra.hcl", "p = [\"h\", \"h\", \"h\", \"h\"]\n");
+	char *files[] = {pr_asprintf("%s/extra.json", dir), pr_asprintf("%s/extra.hcl", dir)};
+	const char *vars[] = {"q=10.3.0.0/16"};
+	o.var_files = (const char *const *)files;
+	o.n_var_files = 2;
+	o.vars = vars;
+	o.n_vars = 1;
+	if (terraform_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "h-h-h-h");
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
+		"10.3.0.0/16");
+	json_decref(j);
+
+	/* a broken terraform.tfvars.json is named */
+	put_file(dir, "terraform.tfvars.json", "{\"p\": ");
+	o.n_var_files = o.n_vars = 0;
+	pr_diag_clear(diag);
+	assert_int_not_equal(terraform_import(&o, &j, diag), 0);
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "terraform.tfvars.json:1:") || !strstr(t, "not a JSON object"))
+		fail_msg("%s", t);
+	free(t);
+	unsetenv("TF_VAR_q");
+	free(files[0]);
+	free(files[1]);
+	pr_diag_destroy(&diag);
+	remove_config(dir);
+}
+
 /* ---- ARM templates ------------------------------------------------------------- */
 
 static json_t *arm_text(const char *text, const char *const *params, size_t n, pr_diag_t *diag)
@@ -770,7 +845,7 @@ static void test_arm_template(void **state)
 			     " \"name\": \"[reference('x').name]\"}]}",
 			     NULL, 0, diag));
 	t = pr_diag_format(diag);
-	if (!strstr(t, "resources[0].name: function reference() is not supported"))
+	if (!strstr(t, "resources[0].name: reference(): x is not a resource of the template"))
 		fail_msg("%s", t);
 	free(t);
 
@@ -782,6 +857,89 @@ static void test_arm_template(void **state)
 			     NULL, 0, diag));
 	t = pr_diag_format(diag);
 	if (!strstr(t, "resourceId(): a name is missing for privateDnsZones"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
+/* Record sets of every type the cloud's templates write, nested in the zone or
+ * named zone/record, as the ARM surface reads them; the SOA record set sets the
+ * zone's soa (Z-2); a record array of another type is refused. */
+static void test_arm_record_sets(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"location\": \"global\", \"resources\": ["
+		"  {\"type\": \"MX\", \"name\": \"@\", \"properties\": {\"ttl\": 600,"
+		"   \"mxRecords\": [{\"preference\": 10, \"exchange\": \"mx1.corp.example\"}]}},"
+		"  {\"type\": \"TXT\", \"name\": \"txt\", \"properties\": {\"ttl\": 300,"
+		"   \"metadata\": {\"k\": \"v\"}, \"txtRecords\": [{\"value\": [\"hello\"]}]}},"
+		"  {\"type\": \"SOA\", \"name\": \"@\", \"properties\": {\"ttl\": 3600,"
+		"   \"soaRecord\": {\"email\": \"admin.corp.example\", \"minimumTtl\": 20}}}]},"
+		" {\"type\": \"Microsoft.Network/privateDnsZones/CNAME\","
+		"  \"name\": \"corp.example/www\", \"properties\": {\"ttl\": 300,"
+		"   \"cnameRecord\": {\"cname\": \"web.corp.example\"}}}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	const json_t *rs = json_object_get(zone, "recordSets");
+	assert_int_equal(json_array_size(rs), 3);
+	char *text = json_dumps(rs, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!strstr(text, "\"records\":[\"10 mx1.corp.example\"]") ||
+	    !strstr(text, "\"metadata\":{\"k\":\"v\"}") || !strstr(text, "\"type\":\"TXT\"") ||
+	    !strstr(text, "\"name\":\"www\",\"records\":[\"web.corp.example\"]"))
+		fail_msg("%s", text);
+	free(text);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(zone, "soa"),
+							     "minimumTtl")),
+			 20);
+	json_decref(j);
+
+	/* reference(): a resource of the template by id or name, Full (.id) or
+	 * its properties; a resource referring to itself is a cycle */
+	pr_diag_clear(diag);
+	j = arm_text(
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"resources\": [{\"type\": \"A\", \"name\": \"a\","
+		"  \"properties\": {\"ttl\": 300, \"aRecords\": [{\"ipv4Address\": \"10.0.0.9\"}]}}]},"
+		" {\"type\": \"Microsoft.Network/privateDnsZones/A\", \"name\": \"corp.example/b\","
+		"  \"properties\": {\"ttl\": 300, \"metadata\": {\"zone\": \"[reference(resourceId("
+		"'Microsoft.Network/privateDnsZones', 'corp.example'), '2020-06-01', 'Full').id]\"},"
+		"  \"aRecords\": [{\"ipv4Address\":"
+		" \"[reference('corp.example/a').aRecords[0].ipv4Address]\"}]}}]}",
+		NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *b = json_array_get(
+		json_object_get(json_array_get(json_object_get(j, "privateDnsZones"), 0), "recordSets"),
+		1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "records"), 0)),
+			    "10.0.0.9");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "metadata"), "zone")),
+			    "/subscriptions/" MODEL_DEFAULT_SUBSCRIPTION "/resourceGroups/"
+			    MODEL_DEFAULT_RESOURCE_GROUP
+			    "/providers/Microsoft.Network/privateDnsZones/corp.example");
+	json_decref(j);
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"z.example\", \"properties\": {\"x\":"
+			     " \"[reference('z.example').x]\"}}]}",
+			     NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "z.example refers to itself"))
+		fail_msg("%s", t);
+	free(t);
+
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones/A\","
+			     " \"name\": \"corp.example/a\", \"properties\": {\"ttl\": 300,"
+			     " \"cnameRecord\": {\"cname\": \"x.example\"}}}]}",
+			     NULL, 0, diag));
+	t = pr_diag_format(diag);
+	if (!strstr(t, "a record set of type A can't hold cnameRecord"))
 		fail_msg("%s", t);
 	free(t);
 	pr_diag_destroy(&diag);
@@ -824,6 +982,33 @@ static void test_modules_same_as_flat(void **state)
 	deployment_destroy(&flat);
 }
 
+/* The same estate as an ARM template (copy loops over an array parameter, a
+ * record set nested in its zone, links named zone/link): it plans to nothing
+ * against the flat Terraform estate. */
+static void test_arm_same_as_flat(void **state)
+{
+	(void)state;
+	deployment_t *flat = import_deployment(SRC "/tests/unit/terraform/fixtures/modules/flat");
+	arm_import_options_t o = {.path = SRC "/tests/unit/terraform/fixtures/arm/azuredeploy.json",
+				  .resource_group = "rg-modules",
+				  .location = "eastus"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = NULL;
+	if (arm_import(&o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	deployment_t *d = load(j, "azuredeploy.json");
+	json_t *plan = deployment_plan(flat, d), *back = deployment_plan(d, flat);
+	if (json_array_size(plan) || json_array_size(back))
+		fail_msg("the ARM template differs from the flat estate: %s %s",
+			 json_dumps(plan, JSON_COMPACT), json_dumps(back, JSON_COMPACT));
+	json_decref(plan);
+	json_decref(back);
+	json_decref(j);
+	deployment_destroy(&d);
+	deployment_destroy(&flat);
+	pr_diag_destroy(&diag);
+}
+
 /* A registry module that terraform init has not installed is named at its
  * file:line with the hint. */
 static void test_module_not_installed(void **state)
@@ -862,8 +1047,11 @@ int main(void)
 		cmocka_unit_test(test_declared_twice),
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_missing_variables_at_once),
+		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
+		cmocka_unit_test(test_arm_record_sets),
 		cmocka_unit_test(test_modules_same_as_flat),
+		cmocka_unit_test(test_arm_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
