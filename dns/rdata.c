@@ -201,10 +201,47 @@ cleanup:
 	return ret;
 }
 
+/* libknot checks a name inside a value only where the type's descriptor says
+ * so; SVCB, HTTPS and IPSECKEY carry theirs in an opaque remainder that its
+ * dumper then walks without a bound. A value read from an outside answer is
+ * checked here first. */
+static bool rdata_names_are_whole(uint16_t type, const uint8_t *data, uint16_t len)
+{
+	const uint8_t *end = data + len;
+	switch (type) {
+	case KNOT_RRTYPE_SVCB:
+	case KNOT_RRTYPE_HTTPS:
+		return len > 2 && knot_dname_wire_check(data + 2, end, NULL) > 0;
+	case KNOT_RRTYPE_IPSECKEY:
+		if (len < 3)
+			return false;
+		return data[1] != 3 || knot_dname_wire_check(data + 3, end, NULL) > 0;
+	default:
+		return true;
+	}
+}
+
+/* RFC 3597's generic form, for a value whose own form cannot be trusted. */
+static int rdata_generic_text(const uint8_t *data, uint16_t len, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "\\# %u%s", len, len ? " " : "");
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOSPC;
+	for (uint16_t k = 0; k < len; k++) {
+		if ((size_t)n + 3 > outlen)
+			return -ENOSPC;
+		n += snprintf(out + n, outlen - (size_t)n, "%02x", data[k]);
+	}
+	return n;
+}
+
 int dns_rdata_to_text(const knot_rrset_t *rr, uint16_t i, char *out, size_t outlen)
 {
 	if (!rr || i >= rr->rrs.count)
 		return -EINVAL;
+	const knot_rdata_t *rd = knot_rdataset_at(&rr->rrs, i);
+	if (!rdata_names_are_whole(rr->type, rd->data, rd->len))
+		return rdata_generic_text(rd->data, rd->len, out, outlen);
 	int n = knot_rrset_txt_dump_data(rr, i, out, outlen, &KNOT_DUMP_STYLE_DEFAULT);
 	if (n == KNOT_ESPACE)
 		return -ENOSPC;

@@ -178,6 +178,24 @@ static void test_rdata_to_text_roundtrip(void **state)
 	knot_rdataset_clear(&rr.rrs, NULL);
 }
 
+/* An HTTPS value from an outside answer whose target name runs past the
+ * value (found by fuzz_log_sections): worded in RFC 3597's generic form. */
+static void test_rdata_to_text_broken_name_generic(void **state)
+{
+	(void)state;
+	static const uint8_t rd[] = {0x0b, 'b', 'l', 'o', 'c', 'o', 'k', 'p', 'l', 'i', 'c', 'y',
+				     0x08, 'a', 'z', 'u', 'r', 'e', 'd', 'n', 's'};
+	knot_rrset_t rr;
+	knot_rrset_init(&rr, origin, KNOT_RRTYPE_HTTPS, KNOT_CLASS_IN, 60);
+	assert_int_equal(knot_rrset_add_rdata(&rr, rd, sizeof(rd), NULL), 0);
+	char out[256];
+	assert_true(dns_rdata_to_text(&rr, 0, out, sizeof(out)) > 0);
+	assert_string_equal(out, "\\# 21 0b626c6f636f6b706c69637908617a757265646e73");
+	char small[8];
+	assert_int_equal(dns_rdata_to_text(&rr, 0, small, sizeof(small)), -ENOSPC);
+	knot_rdataset_clear(&rr.rrs, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_txt_forms),
 		cmocka_unit_test(test_bad_values_explain),
 		cmocka_unit_test(test_rdata_to_text_roundtrip),
+		cmocka_unit_test(test_rdata_to_text_broken_name_generic),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
