@@ -18,10 +18,14 @@ struct model_marks {
 	size_t cap, n;
 };
 
-model_marks_t *marks_new(void)
+/* expected: how many nodes will be marked, so that a large document's table
+ * is sized once instead of doubled (each doubling faults in fresh pages). */
+model_marks_t *marks_new(size_t expected)
 {
 	model_marks_t *m = pr_calloc(1, sizeof(*m));
 	m->cap = 256;
+	while (m->cap < 2 * expected && m->cap < ((size_t)1 << 28))
+		m->cap *= 2;
 	m->slots = pr_calloc(m->cap, sizeof(*m->slots));
 	return m;
 }
@@ -112,7 +116,8 @@ static json_t *scalar_value(const yaml_event_t *ev)
 
 struct frame {
 	json_t *node;
-	json_t *key; /* pending mapping key (a string) */
+	int line, column; /* where the node starts */
+	json_t *key;      /* pending mapping key (a string) */
 	int key_line, key_col;
 };
 
@@ -139,15 +144,19 @@ static void load_error(struct loader *l, int line, int column, const char *fmt, 
 	l->failed = true;
 }
 
-/* Place a finished node into its parent (or make it the root). */
-static void attach(struct loader *l, json_t *node, int line, int column)
+/* Place a finished node into its parent (or make it the root). Only values
+ * are marked (a key's place is its frame's, and the key is freed once used);
+ * a container was marked when it opened. */
+static void attach(struct loader *l, json_t *node, int line, int column, bool mark)
 {
-	marks_put(l->marks, node, line, column);
-	if (l->depth == 0) {
+	struct frame *f = l->depth ? &l->stack[l->depth - 1] : NULL;
+	bool is_key = f && !json_is_array(f->node) && !f->key;
+	if (mark && !is_key)
+		marks_put(l->marks, node, line, column);
+	if (!f) {
 		l->root = node;
 		return;
 	}
-	struct frame *f = &l->stack[l->depth - 1];
 	if (json_is_array(f->node)) {
 		json_array_append_new(f->node, node);
 		return;
@@ -174,10 +183,10 @@ static void attach(struct loader *l, json_t *node, int line, int column)
 	f->key = NULL;
 }
 
-static void push(struct loader *l, json_t *node)
+static void push(struct loader *l, json_t *node, int line, int column)
 {
 	pr_grow(&l->stack, &l->cap, l->depth + 1, sizeof(*l->stack));
-	l->stack[l->depth++] = (struct frame){.node = node};
+	l->stack[l->depth++] = (struct frame){.node = node, .line = line, .column = column};
 }
 
 static void remember_anchor(struct loader *l, const unsigned char *anchor, json_t *node)
@@ -204,27 +213,25 @@ static void handle_event(struct loader *l, yaml_event_t *ev)
 	case YAML_SCALAR_EVENT:
 		node = scalar_value(ev);
 		remember_anchor(l, ev->data.scalar.anchor, node);
-		attach(l, node, line, col);
+		attach(l, node, line, col, true);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 		node = json_array();
 		remember_anchor(l, ev->data.sequence_start.anchor, node);
 		marks_put(l->marks, node, line, col);
-		push(l, node);
+		push(l, node, line, col);
 		break;
 	case YAML_MAPPING_START_EVENT:
 		node = json_object();
 		remember_anchor(l, ev->data.mapping_start.anchor, node);
 		marks_put(l->marks, node, line, col);
-		push(l, node);
+		push(l, node, line, col);
 		break;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
 		struct frame f = l->stack[--l->depth];
 		json_decref(f.key);
-		int fl = 0, fc = 0;
-		marks_get(l->marks, f.node, &fl, &fc);
-		attach(l, f.node, fl, fc);
+		attach(l, f.node, f.line, f.column, false);
 		break;
 	}
 	case YAML_ALIAS_EVENT: {
@@ -234,7 +241,7 @@ static void handle_event(struct loader *l, yaml_event_t *ev)
 				   (const char *)ev->data.alias.anchor);
 			break;
 		}
-		attach(l, json_deep_copy(target), line, col);
+		attach(l, json_deep_copy(target), line, col, true);
 		break;
 	}
 	default:
@@ -257,7 +264,8 @@ static void loader_free(struct loader *l)
 int model_doc_load_text(const char *text, size_t len, const char *name, model_doc_t **doc,
 			pr_diag_t *diag)
 {
-	struct loader l = {.name = name, .diag = diag, .marks = marks_new()};
+	/* about one marked node per 15 octets of a deployment's YAML */
+	struct loader l = {.name = name, .diag = diag, .marks = marks_new(len / 15)};
 	yaml_parser_t parser;
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -324,7 +332,7 @@ model_doc_t *model_doc_adopt(json_t *value, const char *name)
 {
 	model_doc_t *d = pr_calloc(1, sizeof(*d));
 	d->root = value;
-	d->marks = marks_new();
+	d->marks = marks_new(0);
 	d->name = pr_strdup(name);
 	return d;
 }

@@ -6,7 +6,7 @@
 
 /* Positions of JSON nodes, keyed by node pointer. */
 typedef struct model_marks model_marks_t;
-model_marks_t *marks_new(void);
+model_marks_t *marks_new(size_t expected);
 void marks_destroy(model_marks_t **mp);
 void marks_put(model_marks_t *m, const json_t *node, int line, int column);
 bool marks_get(const model_marks_t *m, const json_t *node, int *line, int *column);
