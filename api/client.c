@@ -219,52 +219,32 @@ static int run_session(nghttp2_session *s, call_t *c, uint64_t deadline, char *e
 	return API_STATUS_OK;
 }
 
-int api_client_call(const api_client_target_t *target, const char *path, const uint8_t *req,
-		    size_t req_len, uint8_t **resp, size_t *resp_len, api_status_t *status)
+static nghttp2_session *client_session(call_t *c, char *err, size_t errlen)
 {
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_session *session = NULL;
-	call_t c = {.fd = -1, .grpc_status = -1};
-	uint8_t *framed = NULL;
-	char *auth = NULL;
-	char timeout[24];
-	char err[API_STATUS_MESSAGE_MAX] = "";
-	int code;
-
-	if (!target || (!target->unix_path && !target->tcp_address) || !path || path[0] != '/')
-		return PR_ECONFIG;
-	uint64_t wait = target->wait_ms ? target->wait_ms
-			: target->timeout_ms ? target->timeout_ms + 1000
-					     : 30000;
-	uint64_t deadline = pr_now_ms() + wait;
-
-	c.fd = connect_target(target, err, sizeof(err));
-	if (c.fd < 0) {
-		code = API_STATUS_UNAVAILABLE;
-		goto cleanup;
-	}
-	framed = pr_malloc(API_GRPC_HEADER_LEN + req_len);
-	api_frame_header(framed, req_len);
-	if (req_len)
-		memcpy(framed + API_GRPC_HEADER_LEN, req, req_len);
-	c.req = framed;
-	c.req_len = API_GRPC_HEADER_LEN + req_len;
-
 	if (nghttp2_session_callbacks_new(&cbs) != 0) {
-		code = API_STATUS_INTERNAL;
-		snprintf(err, sizeof(err), "out of memory");
-		goto cleanup;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
 	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-	if (nghttp2_session_client_new(&session, cbs, &c) != 0) {
-		code = API_STATUS_INTERNAL;
-		snprintf(err, sizeof(err), "out of memory");
-		goto cleanup;
+	if (nghttp2_session_client_new(&session, cbs, c) != 0) {
+		snprintf(err, errlen, "out of memory");
+		session = NULL;
+	} else {
+		nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0);
 	}
-	nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0);
+	nghttp2_session_callbacks_del(cbs);
+	return session;
+}
 
+/* The gRPC request's headers and body on a new stream; its id, or < 0. */
+static int32_t submit_call(nghttp2_session *session, const api_client_target_t *target,
+			   const char *path)
+{
+	char timeout[24], *auth = NULL;
 	nghttp2_nv hdrs[8];
 	size_t nh = 0;
 #define ADD(n, v) \
@@ -286,52 +266,85 @@ int api_client_call(const api_client_target_t *target, const char *path, const u
 	}
 #undef ADD
 	nghttp2_data_provider prd = {.read_callback = read_request};
-	c.stream_id = nghttp2_submit_request(session, NULL, hdrs, nh, &prd, NULL);
-	if (c.stream_id < 0) {
-		code = API_STATUS_INTERNAL;
-		snprintf(err, sizeof(err), "http2: %s", nghttp2_strerror(c.stream_id));
-		goto cleanup;
+	/* nghttp2 copies the header values it is given */
+	int32_t id = nghttp2_submit_request(session, NULL, hdrs, nh, &prd, NULL);
+	free(auth);
+	return id;
+}
+
+/* The gRPC status and message of a finished call, and its one message. */
+static int read_response(const call_t *c, uint8_t **resp, size_t *resp_len, char *err,
+			 size_t errlen)
+{
+	if (c->grpc_status < 0) {
+		snprintf(err, errlen, "no grpc-status in the response (HTTP %d)", c->http_status);
+		return c->http_status == 200 ? API_STATUS_INTERNAL : status_from_http(c->http_status);
 	}
-	code = run_session(session, &c, deadline, err, sizeof(err));
-	if (code != API_STATUS_OK)
-		goto cleanup;
-	if (c.grpc_status < 0) {
-		code = c.http_status == 200 ? API_STATUS_INTERNAL : status_from_http(c.http_status);
-		snprintf(err, sizeof(err), "no grpc-status in the response (HTTP %d)",
-			 c.http_status);
-		goto cleanup;
-	}
-	code = c.grpc_status;
-	snprintf(err, sizeof(err), "%s", c.grpc_message ? c.grpc_message : "");
-	if (code != API_STATUS_OK)
-		goto cleanup;
+	snprintf(err, errlen, "%s", c->grpc_message ? c->grpc_message : "");
+	if (c->grpc_status != API_STATUS_OK)
+		return c->grpc_status;
 	const uint8_t *msg = NULL;
 	size_t len = 0;
 	const char *why = NULL;
-	if (c.too_large) {
-		code = API_STATUS_RESOURCE_EXHAUSTED;
-		snprintf(err, sizeof(err), "response larger than %u bytes", MAX_RESPONSE);
-		goto cleanup;
+	if (c->too_large) {
+		snprintf(err, errlen, "response larger than %u bytes", MAX_RESPONSE);
+		return API_STATUS_RESOURCE_EXHAUSTED;
 	}
-	if (api_frame_unpack((const uint8_t *)c.body.data, c.body.len, &msg, &len, &why) != 0) {
-		code = API_STATUS_INTERNAL;
-		snprintf(err, sizeof(err), "bad response: %s", why);
-		goto cleanup;
+	if (api_frame_unpack((const uint8_t *)c->body.data, c->body.len, &msg, &len, &why) != 0) {
+		snprintf(err, errlen, "bad response: %s", why);
+		return API_STATUS_INTERNAL;
 	}
 	*resp = pr_malloc(len ? len : 1);
 	memcpy(*resp, msg, len);
 	*resp_len = len;
+	return API_STATUS_OK;
+}
+
+int api_client_call(const api_client_target_t *target, const char *path, const uint8_t *req,
+		    size_t req_len, uint8_t **resp, size_t *resp_len, api_status_t *status)
+{
+	nghttp2_session *session = NULL;
+	call_t c = {.fd = -1, .grpc_status = -1};
+	uint8_t *framed = NULL;
+	char err[API_STATUS_MESSAGE_MAX] = "";
+	int code = API_STATUS_INTERNAL;
+
+	if (!target || (!target->unix_path && !target->tcp_address) || !path || path[0] != '/')
+		return PR_ECONFIG;
+	uint64_t wait = target->wait_ms ? target->wait_ms
+			: target->timeout_ms ? target->timeout_ms + 1000
+					     : 30000;
+	uint64_t deadline = pr_now_ms() + wait;
+
+	c.fd = connect_target(target, err, sizeof(err));
+	if (c.fd < 0) {
+		code = API_STATUS_UNAVAILABLE;
+		goto cleanup;
+	}
+	framed = pr_malloc(API_GRPC_HEADER_LEN + req_len);
+	api_frame_header(framed, req_len);
+	if (req_len)
+		memcpy(framed + API_GRPC_HEADER_LEN, req, req_len);
+	c.req = framed;
+	c.req_len = API_GRPC_HEADER_LEN + req_len;
+	if (!(session = client_session(&c, err, sizeof(err))))
+		goto cleanup;
+	c.stream_id = submit_call(session, target, path);
+	if (c.stream_id < 0) {
+		snprintf(err, sizeof(err), "http2: %s", nghttp2_strerror(c.stream_id));
+		goto cleanup;
+	}
+	code = run_session(session, &c, deadline, err, sizeof(err));
+	if (code == API_STATUS_OK)
+		code = read_response(&c, resp, resp_len, err, sizeof(err));
 cleanup:
 	status->code = code;
 	snprintf(status->message, sizeof(status->message), "%s", err);
 	if (session)
 		nghttp2_session_del(session);
-	if (cbs)
-		nghttp2_session_callbacks_del(cbs);
 	if (c.fd >= 0)
 		close(c.fd);
 	free(framed);
-	free(auth);
 	free(c.grpc_message);
 	pr_buf_free(&c.body);
 	return 0;

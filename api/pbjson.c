@@ -581,9 +581,9 @@ static int read_double(parse_ctx_t *c, const json_t *j, double *out)
 static int message_from_json(parse_ctx_t *c, const ProtobufCMessageDescriptor *d, const json_t *j,
 			     ProtobufCMessage **out);
 
-/* Read one value of f's type from j into p (an element or the field itself). */
-static int value_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, const json_t *j,
-			   void *p)
+/* A number of f's numeric type from j into p; 1 when f's type is not numeric. */
+static int number_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, const json_t *j,
+			    void *p)
 {
 	int64_t s64;
 	uint64_t u64;
@@ -629,61 +629,88 @@ static int value_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, co
 			return ret;
 		*(double *)p = d;
 		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* An enum by its name, or by its number as proto3's JSON mapping allows. */
+static int enum_from_json(parse_ctx_t *c, const ProtobufCEnumDescriptor *ed, const json_t *j,
+			  int *out)
+{
+	int64_t s64;
+	int ret;
+	if (json_is_string(j)) {
+		const ProtobufCEnumValue *ev =
+			protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j));
+		if (!ev) {
+			pr_buf_t names = {0};
+			for (unsigned i = 0; i < ed->n_values; i++)
+				pr_buf_printf(&names, "%s%s", i ? ", " : "", ed->values[i].name);
+			ret = fail(c, "\"%s\" is not one of %s", json_string_value(j),
+				   names.data ? names.data : "(none)");
+			pr_buf_free(&names);
+			return ret;
+		}
+		*out = ev->value;
+		return 0;
+	}
+	if (json_is_integer(j)) {
+		if ((ret = read_signed(c, j, INT32_MIN, INT32_MAX, &s64)) < 0)
+			return ret;
+		*out = (int)s64;
+		return 0;
+	}
+	return fail(c, "expected an enum name, got %s", json_kind(j));
+}
+
+static int string_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, const json_t *j,
+			    char **sp)
+{
+	if (!json_is_string(j))
+		return fail(c, "expected a string, got %s", json_kind(j));
+	/* C strings can't carry NUL; reject rather than truncate silently */
+	if (strlen(json_string_value(j)) != json_string_length(j))
+		return fail(c, "a NUL character is not allowed");
+	if (*sp && *sp != f->default_value)
+		free(*sp);
+	*sp = pr_strdup(json_string_value(j));
+	return 0;
+}
+
+static int bytes_from_json(parse_ctx_t *c, const json_t *j, ProtobufCBinaryData *b)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	if (!json_is_string(j))
+		return fail(c, "expected a base64 string, got %s", json_kind(j));
+	if (base64_decode(json_string_value(j), json_string_length(j), &data, &len) < 0)
+		return fail(c, "not valid base64");
+	free(b->data);
+	b->data = data;
+	b->len = len;
+	return 0;
+}
+
+/* Read one value of f's type from j into p (an element or the field itself). */
+static int value_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, const json_t *j,
+			   void *p)
+{
+	int ret = number_from_json(c, f, j, p);
+	if (ret <= 0)
+		return ret;
+	switch (f->type) {
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(j))
 			return fail(c, "expected true or false, got %s", json_kind(j));
 		*(protobuf_c_boolean *)p = json_is_true(j);
 		return 0;
-	case PROTOBUF_C_TYPE_ENUM: {
-		const ProtobufCEnumDescriptor *ed = f->descriptor;
-		if (json_is_string(j)) {
-			const ProtobufCEnumValue *ev =
-				protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j));
-			if (!ev) {
-				pr_buf_t names = {0};
-				for (unsigned i = 0; i < ed->n_values; i++)
-					pr_buf_printf(&names, "%s%s", i ? ", " : "", ed->values[i].name);
-				ret = fail(c, "\"%s\" is not one of %s", json_string_value(j),
-					   names.data ? names.data : "(none)");
-				pr_buf_free(&names);
-				return ret;
-			}
-			*(int *)p = ev->value;
-			return 0;
-		}
-		if (json_is_integer(j)) {
-			if ((ret = read_signed(c, j, INT32_MIN, INT32_MAX, &s64)) < 0)
-				return ret;
-			*(int *)p = (int)s64;
-			return 0;
-		}
-		return fail(c, "expected an enum name, got %s", json_kind(j));
-	}
-	case PROTOBUF_C_TYPE_STRING: {
-		if (!json_is_string(j))
-			return fail(c, "expected a string, got %s", json_kind(j));
-		/* C strings can't carry NUL; reject rather than truncate silently */
-		if (strlen(json_string_value(j)) != json_string_length(j))
-			return fail(c, "a NUL character is not allowed");
-		char **sp = p;
-		if (*sp && *sp != f->default_value)
-			free(*sp);
-		*sp = pr_strdup(json_string_value(j));
-		return 0;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		ProtobufCBinaryData *b = p;
-		uint8_t *data = NULL;
-		size_t len = 0;
-		if (!json_is_string(j))
-			return fail(c, "expected a base64 string, got %s", json_kind(j));
-		if (base64_decode(json_string_value(j), json_string_length(j), &data, &len) < 0)
-			return fail(c, "not valid base64");
-		free(b->data);
-		b->data = data;
-		b->len = len;
-		return 0;
-	}
+	case PROTOBUF_C_TYPE_ENUM:
+		return enum_from_json(c, f->descriptor, j, p);
+	case PROTOBUF_C_TYPE_STRING:
+		return string_from_json(c, f, j, p);
+	case PROTOBUF_C_TYPE_BYTES:
+		return bytes_from_json(c, j, p);
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		ProtobufCMessage **mp = p;
 		ProtobufCMessage *m = NULL;
@@ -694,8 +721,9 @@ static int value_from_json(parse_ctx_t *c, const ProtobufCFieldDescriptor *f, co
 		*mp = m;
 		return 0;
 	}
+	default:
+		return fail(c, "unsupported field type");
 	}
-	return fail(c, "unsupported field type");
 }
 
 /* A map key from its JSON object key text. */

@@ -111,22 +111,102 @@ static int export_json(const char *path)
 	return 0;
 }
 
+enum {
+	OPT_CHECK = 1000,
+	OPT_PRINT_DEFAULT,
+	OPT_EXPORT,
+	OPT_READY,
+	OPT_STATE,
+	OPT_API_SOCKET,
+	OPT_API_LISTEN,
+	OPT_API_TOKEN,
+	OPT_COMPACT,
+	OPT_ARM_LISTEN,
+	OPT_ARM_TOKEN,
+	OPT_METRICS
+};
+
+/* The options that are a whole run of their own: their exit status. */
+static int take_command(int opt)
+{
+	switch (opt) {
+	case OPT_CHECK:
+		return check(optarg);
+	case OPT_EXPORT:
+		return export_json(optarg);
+	case OPT_PRINT_DEFAULT:
+		fputs(model_default_deployment_text(), stdout);
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	case 'V':
+		printf("privresd %s\n", PRIVRES_VERSION);
+		return 0;
+	default:
+		usage(stderr);
+		return 2;
+	}
+}
+
+/* One option into o; an exit status when the option ends the run, else -1. */
+static int take_option(int opt, daemon_options_t *o)
+{
+	char *end;
+	switch (opt) {
+	case 'c':
+		o->config = optarg;
+		return -1;
+	case OPT_READY:
+		o->ready_file = optarg;
+		return -1;
+	case OPT_STATE:
+		o->state_dir = optarg;
+		return -1;
+	case OPT_API_SOCKET:
+		o->api_socket = optarg;
+		return -1;
+	case OPT_COMPACT: {
+		long long n = strtoll(optarg, &end, 10);
+		if (*end || n < 1) {
+			fprintf(stderr, "privresd: --compact-bytes takes a positive number\n");
+			return 2;
+		}
+		o->compact_bytes = (size_t)n;
+		return -1;
+	}
+	case OPT_API_LISTEN:
+		o->api_listen = optarg;
+		return -1;
+	case OPT_API_TOKEN:
+		o->api_token_file = optarg;
+		return -1;
+	case OPT_ARM_LISTEN:
+		o->arm_listen = optarg;
+		return -1;
+	case OPT_ARM_TOKEN:
+		o->arm_token_file = optarg;
+		return -1;
+	case OPT_METRICS:
+		o->metrics_listen = optarg;
+		return -1;
+	case 'q':
+		o->quiet = true;
+		return -1;
+	case 'w':
+		o->workers = (int)strtol(optarg, &end, 10);
+		if (*end || o->workers < 1 || o->workers > 256) {
+			fprintf(stderr, "privresd: --workers takes 1..256\n");
+			return 2;
+		}
+		return -1;
+	default:
+		return take_command(opt);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	enum {
-		OPT_CHECK = 1000,
-		OPT_PRINT_DEFAULT,
-		OPT_EXPORT,
-		OPT_READY,
-		OPT_STATE,
-		OPT_API_SOCKET,
-		OPT_API_LISTEN,
-		OPT_API_TOKEN,
-		OPT_COMPACT,
-		OPT_ARM_LISTEN,
-		OPT_ARM_TOKEN,
-		OPT_METRICS
-	};
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", required_argument, NULL, OPT_CHECK},
@@ -149,72 +229,10 @@ int main(int argc, char **argv)
 	};
 	daemon_options_t o = {0};
 	int opt;
-	char *end;
 	while ((opt = getopt_long(argc, argv, "c:w:qhV", options, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case OPT_READY:
-			o.ready_file = optarg;
-			break;
-		case OPT_STATE:
-			o.state_dir = optarg;
-			break;
-		case OPT_API_SOCKET:
-			o.api_socket = optarg;
-			break;
-		case OPT_COMPACT: {
-			long long n = strtoll(optarg, &end, 10);
-			if (*end || n < 1) {
-				fprintf(stderr, "privresd: --compact-bytes takes a positive number\n");
-				return 2;
-			}
-			o.compact_bytes = (size_t)n;
-			break;
-		}
-		case OPT_API_LISTEN:
-			o.api_listen = optarg;
-			break;
-		case OPT_API_TOKEN:
-			o.api_token_file = optarg;
-			break;
-		case OPT_ARM_LISTEN:
-			o.arm_listen = optarg;
-			break;
-		case OPT_ARM_TOKEN:
-			o.arm_token_file = optarg;
-			break;
-		case OPT_METRICS:
-			o.metrics_listen = optarg;
-			break;
-		case 'q':
-			o.quiet = true;
-			break;
-		case 'w':
-			o.workers = (int)strtol(optarg, &end, 10);
-			if (*end || o.workers < 1 || o.workers > 256) {
-				fprintf(stderr, "privresd: --workers takes 1..256\n");
-				return 2;
-			}
-			break;
-		case OPT_CHECK:
-			return check(optarg);
-		case OPT_EXPORT:
-			return export_json(optarg);
-		case OPT_PRINT_DEFAULT:
-			fputs(model_default_deployment_text(), stdout);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("privresd %s\n", PRIVRES_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+		int status = take_option(opt, &o);
+		if (status >= 0)
+			return status;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "privresd: unexpected argument '%s'\n", argv[optind]);

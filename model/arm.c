@@ -427,105 +427,85 @@ static json_t *location_of(const json_t *all, const model_kind_t *k, const json_
 	return json_string(*loc ? loc : "eastus");
 }
 
-json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char *parent_id,
-			   const json_t *parent, const json_t *e)
+static char *resource_id(const json_t *all, const model_kind_t *k, const char *parent_id,
+			 const json_t *e)
 {
 	const char *name = str(e, "name");
-	char *id = NULL;
 	if (k->keyed_by_type)
-		id = pr_asprintf("%s/%s/%s", parent_id, str(e, "type"), name);
-	else if (*str(e, "id") && k->parent < 0)
-		id = pr_strdup(str(e, "id"));
-	else if (k->parent >= 0)
-		id = pr_asprintf("%s/%s/%s", parent_id, k->segment, name);
-	else {
-		char *base = model_arm_base(all);
-		id = pr_asprintf("%s%s/%s", base, k->arm_type, name);
-		free(base);
+		return pr_asprintf("%s/%s/%s", parent_id, str(e, "type"), name);
+	if (*str(e, "id") && k->parent < 0)
+		return pr_strdup(str(e, "id"));
+	if (k->parent >= 0)
+		return pr_asprintf("%s/%s/%s", parent_id, k->segment, name);
+	char *base = model_arm_base(all);
+	char *id = pr_asprintf("%s%s/%s", base, k->arm_type, name);
+	free(base);
+	return id;
+}
+
+/* The ARM shape keeps an inbound endpoint's address in ipConfigurations[0]. */
+static void inbound_out(json_t *props, const json_t *all, const char *scope)
+{
+	json_t *cfg = json_object_get(props, "ipConfigurations");
+	json_t *c0 = cfg ? json_deep_copy(json_array_get(cfg, 0)) : json_object();
+	static const char *const flat[] = {"subnet", "privateIpAddress",
+					   "privateIpAllocationMethod", NULL};
+	for (const char *const *f = flat; *f; f++) {
+		if (json_object_get(props, *f))
+			json_object_set(c0, *f, json_object_get(props, *f));
+		json_object_del(props, *f);
 	}
-	json_t *out = json_pack("{s:s, s:s}", "id", id, "name", name);
-	json_object_set_new(out, "type", k->keyed_by_type
-						 ? json_sprintf("%s/%s", k->arm_type, str(e, "type"))
-						 : json_string(k->arm_type));
-	if (json_object_get(e, "etag"))
-		json_object_set(out, "etag", json_object_get(e, "etag"));
-	if (k->tracked) {
-		json_object_set_new(out, "location", location_of(all, k, e));
-		json_t *tags = json_object_get(e, "tags");
-		json_object_set_new(out, "tags", tags ? json_incref(tags) : json_object());
+	if (!json_object_get(c0, "privateIpAllocationMethod"))
+		json_object_set_new(c0, "privateIpAllocationMethod", json_string("Dynamic"));
+	json_t *sub = json_object_get(c0, "subnet");
+	if (sub)
+		json_object_set_new(c0, "subnet", ref_out(all, MODEL_KIND_SUBNET, sub, scope));
+	json_object_set_new(props, "ipConfigurations", json_pack("[o]", c0));
+}
+
+static void vnet_out(json_t *props, const json_t *all, const char *id, const json_t *e)
+{
+	json_t *pfx = json_object_get(props, "addressPrefixes");
+	json_object_set_new(props, "addressSpace",
+			    json_pack("{s:O}", "addressPrefixes", pfx ? pfx : json_array()));
+	json_object_del(props, "addressPrefixes");
+	json_t *dns = json_object_get(props, "dnsServers");
+	if (dns) {
+		json_object_set_new(props, "dhcpOptions", json_pack("{s:O}", "dnsServers", dns));
+		json_object_del(props, "dnsServers");
 	}
-	json_t *props = json_object();
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)e, key, v)
-		if (!is_envelope_key(k, key))
-			json_object_set(props, key, v);
-	/* the subnets of inbound and outbound endpoints are in the resolver's VNet */
-	const char *scope = parent ? str(parent, "virtualNetwork") : "";
-	map_refs(props, all, k, scope, true);
-	if (k->id == MODEL_KIND_INBOUND) {
-		json_t *cfg = json_object_get(props, "ipConfigurations");
-		json_t *c0 = cfg ? json_deep_copy(json_array_get(cfg, 0)) : json_object();
-		static const char *const flat[] = {"subnet", "privateIpAddress",
-						   "privateIpAllocationMethod", NULL};
-		for (const char *const *f = flat; *f; f++) {
-			if (json_object_get(props, *f))
-				json_object_set(c0, *f, json_object_get(props, *f));
-			json_object_del(props, *f);
+	json_t *subs = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(e, "subnets"), i, s)
+		json_array_append_new(subs, model_arm_resource(all, model_kind(MODEL_KIND_SUBNET),
+							       id, e, s));
+	json_object_set_new(props, "subnets", subs);
+}
+
+/* Targets written as "10.0.0.4" or without a port get the cloud's full shape. */
+static void rule_out(json_t *props)
+{
+	if (!json_object_get(props, "forwardingRuleState"))
+		json_object_set_new(props, "forwardingRuleState", json_string("Enabled"));
+	json_t *t = json_object_get(props, "targetDnsServers");
+	size_t i;
+	json_t *x;
+	json_array_foreach(t, i, x) {
+		if (json_is_string(x)) {
+			json_array_set_new(t, i, json_pack("{s:s, s:i}", "ipAddress",
+							   json_string_value(x), "port", DNS_PORT));
+		} else if (json_is_object(x) && !json_object_get(x, "port")) {
+			json_t *c = json_deep_copy(x);
+			json_object_set_new(c, "port", json_integer(DNS_PORT));
+			json_array_set_new(t, i, c);
 		}
-		if (!json_object_get(c0, "privateIpAllocationMethod"))
-			json_object_set_new(c0, "privateIpAllocationMethod", json_string("Dynamic"));
-		json_t *sub = json_object_get(c0, "subnet");
-		if (sub)
-			json_object_set_new(c0, "subnet",
-					    ref_out(all, MODEL_KIND_SUBNET, sub, scope));
-		json_object_set_new(props, "ipConfigurations", json_pack("[o]", c0));
-	} else if (k->id == MODEL_KIND_SUBNET) {
-		subnet_out(props);
-	} else if (k->id == MODEL_KIND_VNET) {
-		json_t *pfx = json_object_get(props, "addressPrefixes");
-		json_object_set_new(props, "addressSpace",
-				    json_pack("{s:O}", "addressPrefixes", pfx ? pfx : json_array()));
-		json_object_del(props, "addressPrefixes");
-		json_t *dns = json_object_get(props, "dnsServers");
-		if (dns) {
-			json_object_set_new(props, "dhcpOptions", json_pack("{s:O}", "dnsServers", dns));
-			json_object_del(props, "dnsServers");
-		}
-		json_t *subs = json_array();
-		size_t i;
-		json_t *s;
-		json_array_foreach(json_object_get(e, "subnets"), i, s)
-			json_array_append_new(subs, model_arm_resource(all,
-								       model_kind(MODEL_KIND_SUBNET),
-								       id, e, s));
-		json_object_set_new(props, "subnets", subs);
-	} else if (k->id == MODEL_KIND_RECORD_SET) {
-		record_set_out(props, e, parent ? str(parent, "name") : "");
-	} else if (k->id == MODEL_KIND_RULE) {
-		if (!json_object_get(props, "forwardingRuleState"))
-			json_object_set_new(props, "forwardingRuleState", json_string("Enabled"));
-		json_t *t = json_object_get(props, "targetDnsServers");
-		size_t i;
-		json_t *x;
-		json_array_foreach(t, i, x) {
-			if (json_is_string(x)) {
-				json_array_set_new(t, i, json_pack("{s:s, s:i}", "ipAddress",
-								   json_string_value(x), "port",
-								   DNS_PORT));
-			} else if (json_is_object(x) && !json_object_get(x, "port")) {
-				json_t *c = json_deep_copy(x);
-				json_object_set_new(c, "port", json_integer(DNS_PORT));
-				json_array_set_new(t, i, c);
-			}
-		}
-	} else if (k->id == MODEL_KIND_ZONE_LINK) {
-		if (!json_object_get(props, "registrationEnabled"))
-			json_object_set_new(props, "registrationEnabled", json_false());
-		json_object_set_new(props, "virtualNetworkLinkState", json_string("Completed"));
-	} else if (k->id == MODEL_KIND_RESOLVER) {
-		json_object_set_new(props, "dnsResolverState", json_string("Connected"));
 	}
+}
+
+/* What the cloud computes: counts, GUIDs, states. */
+static void computed_out(json_t *props, const model_kind_t *k, const char *id, const json_t *e)
+{
 	if (k->id == MODEL_KIND_ZONE) {
 		json_object_del(props, "soa");
 		json_object_set_new(props, "numberOfRecordSets",
@@ -543,7 +523,67 @@ json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char 
 		json_object_del(props, "provisioningState");
 	else if (!json_object_get(props, "provisioningState"))
 		json_object_set_new(props, "provisioningState", json_string("Succeeded"));
-	json_object_set_new(out, "properties", props);
+}
+
+static json_t *properties_out(const json_t *all, const model_kind_t *k, const char *id,
+			      const json_t *parent, const json_t *e)
+{
+	json_t *props = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)e, key, v)
+		if (!is_envelope_key(k, key))
+			json_object_set(props, key, v);
+	/* the subnets of inbound and outbound endpoints are in the resolver's VNet */
+	const char *scope = parent ? str(parent, "virtualNetwork") : "";
+	map_refs(props, all, k, scope, true);
+	switch (k->id) {
+	case MODEL_KIND_INBOUND:
+		inbound_out(props, all, scope);
+		break;
+	case MODEL_KIND_SUBNET:
+		subnet_out(props);
+		break;
+	case MODEL_KIND_VNET:
+		vnet_out(props, all, id, e);
+		break;
+	case MODEL_KIND_RECORD_SET:
+		record_set_out(props, e, parent ? str(parent, "name") : "");
+		break;
+	case MODEL_KIND_RULE:
+		rule_out(props);
+		break;
+	case MODEL_KIND_ZONE_LINK:
+		if (!json_object_get(props, "registrationEnabled"))
+			json_object_set_new(props, "registrationEnabled", json_false());
+		json_object_set_new(props, "virtualNetworkLinkState", json_string("Completed"));
+		break;
+	case MODEL_KIND_RESOLVER:
+		json_object_set_new(props, "dnsResolverState", json_string("Connected"));
+		break;
+	default:
+		break;
+	}
+	computed_out(props, k, id, e);
+	return props;
+}
+
+json_t *model_arm_resource(const json_t *all, const model_kind_t *k, const char *parent_id,
+			   const json_t *parent, const json_t *e)
+{
+	char *id = resource_id(all, k, parent_id, e);
+	json_t *out = json_pack("{s:s, s:s}", "id", id, "name", str(e, "name"));
+	json_object_set_new(out, "type", k->keyed_by_type
+						 ? json_sprintf("%s/%s", k->arm_type, str(e, "type"))
+						 : json_string(k->arm_type));
+	if (json_object_get(e, "etag"))
+		json_object_set(out, "etag", json_object_get(e, "etag"));
+	if (k->tracked) {
+		json_object_set_new(out, "location", location_of(all, k, e));
+		json_t *tags = json_object_get(e, "tags");
+		json_object_set_new(out, "tags", tags ? json_incref(tags) : json_object());
+	}
+	json_object_set_new(out, "properties", properties_out(all, k, id, parent, e));
 	free(id);
 	return out;
 }

@@ -864,6 +864,101 @@ static void decode_domain_lists(model_ctx_t *c, const json_t *root)
 	}
 }
 
+static void decode_rule_priority(model_ctx_t *c, const json_t *re, const char *rp,
+				 model_security_rule_t *r)
+{
+	long long prio;
+	r->priority = -1;
+	if (get_int(c, re, "priority", rp, INT32_MIN, INT32_MAX, &prio)) {
+		if (prio >= MODEL_POLICY_PRIORITY_MIN && prio <= MODEL_POLICY_PRIORITY_MAX)
+			r->priority = (int)prio;
+		else
+			model_report(c, re, "priority", rp, "S-1", PR_ECONFIG,
+				     "priority %lld is out of range; valid: %d..%d (lower wins)", prio,
+				     MODEL_POLICY_PRIORITY_MIN, MODEL_POLICY_PRIORITY_MAX);
+	} else if (!json_object_get(re, "priority")) {
+		model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
+			     "'priority' is required (%d..%d, lower wins)", MODEL_POLICY_PRIORITY_MIN,
+			     MODEL_POLICY_PRIORITY_MAX);
+	}
+}
+
+static void decode_rule_action(model_ctx_t *c, const json_t *re, const char *rp,
+			       model_security_rule_t *r)
+{
+	const json_t *act = get_map(c, re, "action", rp);
+	if (!act) {
+		if (!json_object_get(re, "action"))
+			model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
+				     "'action' is required ({actionType: Allow|Alert|Block})");
+		return;
+	}
+	model_check_keys(c, act, rp, KEYS("actionType", "blockResponseCode"));
+	const char *at = get_str(c, act, "actionType", rp, true);
+	if (at && !strcmp(at, "Allow"))
+		r->action = MODEL_ACTION_ALLOW;
+	else if (at && !strcmp(at, "Alert"))
+		r->action = MODEL_ACTION_ALERT;
+	else if (at && !strcmp(at, "Block"))
+		r->action = MODEL_ACTION_BLOCK;
+	else if (at)
+		model_report(c, act, "actionType", rp, "S-1", PR_ECONFIG,
+			     "'%s' is not an action; valid: Allow, Alert, Block", at);
+	const char *brc = get_str(c, act, "blockResponseCode", rp, false);
+	if (brc && !strcmp(brc, "SERVFAIL"))
+		r->block_response = MODEL_BLOCK_SERVFAIL;
+	else if (brc)
+		model_report(c, act, "blockResponseCode", rp, "S-3", PR_ECONFIG,
+			     "'%s' is not a block response code; valid: SERVFAIL (or leave it out "
+			     "for the CNAME to blockpolicy.azuredns.invalid.)",
+			     brc);
+}
+
+static void decode_security_rule(model_ctx_t *c, const json_t *re, const char *rp,
+				 model_security_rule_t *r)
+{
+	check_resource_keys(c, re, rp, MODEL_KIND_SECURITY_RULE,
+			    KEYS("priority", "action", "dnsResolverDomainLists",
+				 "dnsSecurityRuleState"));
+	r->origin = (model_origin_t){re, rp};
+	r->name = get_str(c, re, "name", rp, true);
+	decode_rule_priority(c, re, rp, r);
+	decode_rule_action(c, re, rp, r);
+	r->list_refs = get_string_list(c, re, "dnsResolverDomainLists", rp, &r->n_lists);
+	r->lists = pr_arena_alloc(c->d->arena, (r->n_lists + 1) * sizeof(int));
+	const char *st = get_str(c, re, "dnsSecurityRuleState", rp, false);
+	r->enabled = true;
+	if (st && !strcmp(st, "Disabled"))
+		r->enabled = false;
+	else if (st && strcmp(st, "Enabled"))
+		model_report(c, re, "dnsSecurityRuleState", rp, "S-1", PR_ECONFIG,
+			     "'%s' is not a rule state; valid: Enabled, Disabled", st);
+}
+
+static void decode_policy(model_ctx_t *c, const json_t *e, const char *p, model_policy_t *pol)
+{
+	check_resource_keys(c, e, p, MODEL_KIND_POLICY,
+			    KEYS("dnsSecurityRules", "virtualNetworkLinks", "mode"));
+	pol->origin = (model_origin_t){e, p};
+	pol->name = get_str(c, e, "name", p, true);
+	pol->location = get_str(c, e, "location", p, false);
+	const char *mode = get_str(c, e, "mode", p, false);
+	if (mode && !strcmp(mode, "Audit"))
+		pol->mode = MODEL_POLICY_AUDIT;
+	else if (mode && strcmp(mode, "Enforce"))
+		model_report(c, e, "mode", p, "S-4", PR_ECONFIG,
+			     "'%s' is not a policy mode; valid: Enforce (default), Audit", mode);
+	const json_t *rl = get_list(c, e, "dnsSecurityRules", p);
+	ALLOC_ARRAY(c, pol->rules, rl ? json_array_size(rl) : 0);
+	for (size_t j = 0; rl && j < json_array_size(rl); j++) {
+		const json_t *re;
+		const char *rp;
+		if (item(c, rl, j, p, "dnsSecurityRules", &re, &rp))
+			decode_security_rule(c, re, rp, &pol->rules[pol->n_rules++]);
+	}
+	decode_links(c, e, p, MODEL_KIND_POLICY_LINK, &pol->links, &pol->n_links);
+}
+
 static void decode_policies(model_ctx_t *c, const json_t *root)
 {
 	const char *key = "dnsResolverPolicies";
@@ -879,93 +974,8 @@ static void decode_policies(model_ctx_t *c, const json_t *root)
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
 		const char *p;
-		if (!item(c, l, i, "", key, &e, &p))
-			continue;
-		check_resource_keys(c, e, p, MODEL_KIND_POLICY,
-				    KEYS("dnsSecurityRules", "virtualNetworkLinks", "mode"));
-		model_policy_t *pol = &d->policies[d->n_policies++];
-		pol->origin = (model_origin_t){e, p};
-		pol->name = get_str(c, e, "name", p, true);
-		pol->location = get_str(c, e, "location", p, false);
-		const char *mode = get_str(c, e, "mode", p, false);
-		if (mode && !strcmp(mode, "Audit"))
-			pol->mode = MODEL_POLICY_AUDIT;
-		else if (mode && strcmp(mode, "Enforce"))
-			model_report(c, e, "mode", p, "S-4", PR_ECONFIG,
-				     "'%s' is not a policy mode; valid: Enforce (default), Audit", mode);
-		const json_t *rl = get_list(c, e, "dnsSecurityRules", p);
-		ALLOC_ARRAY(c, pol->rules, rl ? json_array_size(rl) : 0);
-		for (size_t j = 0; rl && j < json_array_size(rl); j++) {
-			const json_t *re;
-			const char *rp;
-			if (!item(c, rl, j, p, "dnsSecurityRules", &re, &rp))
-				continue;
-			check_resource_keys(c, re, rp, MODEL_KIND_SECURITY_RULE,
-					    KEYS("priority", "action", "dnsResolverDomainLists",
-						 "dnsSecurityRuleState"));
-			model_security_rule_t *r = &pol->rules[pol->n_rules++];
-			r->origin = (model_origin_t){re, rp};
-			r->name = get_str(c, re, "name", rp, true);
-			long long prio;
-			r->priority = -1;
-			if (get_int(c, re, "priority", rp, INT32_MIN, INT32_MAX, &prio)) {
-				if (prio >= MODEL_POLICY_PRIORITY_MIN &&
-				    prio <= MODEL_POLICY_PRIORITY_MAX)
-					r->priority = (int)prio;
-				else
-					model_report(c, re, "priority", rp, "S-1", PR_ECONFIG,
-						     "priority %lld is out of range; valid: %d..%d "
-						     "(lower wins)",
-						     prio, MODEL_POLICY_PRIORITY_MIN,
-						     MODEL_POLICY_PRIORITY_MAX);
-			} else if (!json_object_get(re, "priority"))
-				model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
-					     "'priority' is required (%d..%d, lower wins)",
-					     MODEL_POLICY_PRIORITY_MIN, MODEL_POLICY_PRIORITY_MAX);
-			const json_t *act = get_map(c, re, "action", rp);
-			if (!act) {
-				if (!json_object_get(re, "action"))
-					model_report(c, re, NULL, rp, "S-1", PR_ECONFIG,
-						     "'action' is required ({actionType: Allow|Alert|"
-						     "Block})");
-			} else {
-				model_check_keys(c, act, rp, KEYS("actionType", "blockResponseCode"));
-				const char *at = get_str(c, act, "actionType", rp, true);
-				if (at && !strcmp(at, "Allow"))
-					r->action = MODEL_ACTION_ALLOW;
-				else if (at && !strcmp(at, "Alert"))
-					r->action = MODEL_ACTION_ALERT;
-				else if (at && !strcmp(at, "Block"))
-					r->action = MODEL_ACTION_BLOCK;
-				else if (at)
-					model_report(c, act, "actionType", rp, "S-1", PR_ECONFIG,
-						     "'%s' is not an action; valid: Allow, Alert, "
-						     "Block",
-						     at);
-				const char *brc = get_str(c, act, "blockResponseCode", rp, false);
-				if (brc && !strcmp(brc, "SERVFAIL"))
-					r->block_response = MODEL_BLOCK_SERVFAIL;
-				else if (brc)
-					model_report(c, act, "blockResponseCode", rp, "S-3",
-						     PR_ECONFIG,
-						     "'%s' is not a block response code; valid: "
-						     "SERVFAIL (or leave it out for the CNAME to "
-						     "blockpolicy.azuredns.invalid.)",
-						     brc);
-			}
-			r->list_refs = get_string_list(c, re, "dnsResolverDomainLists", rp,
-						       &r->n_lists);
-			r->lists = pr_arena_alloc(d->arena, (r->n_lists + 1) * sizeof(int));
-			const char *st = get_str(c, re, "dnsSecurityRuleState", rp, false);
-			r->enabled = true;
-			if (st && !strcmp(st, "Disabled"))
-				r->enabled = false;
-			else if (st && strcmp(st, "Enabled"))
-				model_report(c, re, "dnsSecurityRuleState", rp, "S-1", PR_ECONFIG,
-					     "'%s' is not a rule state; valid: Enabled, Disabled",
-					     st);
-		}
-		decode_links(c, e, p, MODEL_KIND_POLICY_LINK, &pol->links, &pol->n_links);
+		if (item(c, l, i, "", key, &e, &p))
+			decode_policy(c, e, p, &d->policies[d->n_policies++]);
 	}
 }
 
