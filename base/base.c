@@ -416,6 +416,21 @@ char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n)
 	return d;
 }
 
+char *pr_arena_concat(pr_arena_t *a, const char *const *parts, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += parts[i] ? strlen(parts[i]) : 0;
+	char *d = pr_arena_alloc(a, len + 1), *p = d;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = parts[i] ? strlen(parts[i]) : 0;
+		memcpy(p, parts[i] ? parts[i] : "", l);
+		p += l;
+	}
+	*p = '\0';
+	return d;
+}
+
 char *pr_arena_strdup(pr_arena_t *a, const char *s)
 {
 	return s ? pr_arena_strndup(a, s, strlen(s)) : NULL;

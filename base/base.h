@@ -151,6 +151,13 @@ void pr_arena_destroy(pr_arena_t **ap);
 void *pr_arena_alloc(pr_arena_t *a, size_t n);
 char *pr_arena_strdup(pr_arena_t *a, const char *s);
 char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n);
+/* The n strings one after the other (NULL ones as empty), in one allocation:
+ * for the many ids and paths a deployment is decoded with, where snprintf's
+ * formatting cost more than the copying. */
+char *pr_arena_concat(pr_arena_t *a, const char *const *parts, size_t n);
+#define PR_ARENA_CONCAT(a, ...) \
+	pr_arena_concat((a), (const char *const[]){__VA_ARGS__}, \
+			sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 /* Forget every allocation but keep the first chunk for reuse. */
 void pr_arena_reset(pr_arena_t *a);
 

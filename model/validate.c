@@ -1292,19 +1292,15 @@ static void validate_emulator(model_ctx_t *c)
 
 /* ---- ids ---------------------------------------------------------------------- */
 
-static const char *id_of(model_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *id_of(model_ctx_t *c, const char *fmt, ...)
+/* The ARM id of a resource of type (under the provider) named name, or of its
+ * child of type child named child_name. */
+static const char *id_of(model_ctx_t *c, const char *type, const char *name, const char *child,
+			 const char *child_name)
 {
-	pr_buf_t b = {0};
-	pr_buf_printf(&b, "/subscriptions/%s/resourceGroups/%s/providers/", c->d->subscription,
-		      c->d->resource_group);
-	va_list ap;
-	va_start(ap, fmt);
-	pr_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	const char *s = pr_arena_strdup(c->d->arena, b.data);
-	pr_buf_free(&b);
-	return s;
+	const deployment_t *d = c->d;
+	return PR_ARENA_CONCAT(d->arena, "/subscriptions/", d->subscription, "/resourceGroups/",
+			       d->resource_group, "/providers/", type, "/", name,
+			       child ? "/" : "", child, child ? "/" : "", child_name);
 }
 
 char *model_arm_id(const deployment_t *d, const char *type_path)
@@ -1319,27 +1315,26 @@ static void assign_ids(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
 	for (size_t i = 0; i < d->n_vnets; i++)
-		d->vnets[i].id = id_of(c, NET "virtualNetworks/%s", d->vnets[i].name);
+		d->vnets[i].id = id_of(c, NET "virtualNetworks", d->vnets[i].name, NULL, NULL);
 	for (size_t i = 0; i < d->n_resolvers; i++) {
 		model_resolver_t *r = &d->resolvers[i];
-		r->id = id_of(c, NET "dnsResolvers/%s", r->name);
+		r->id = id_of(c, NET "dnsResolvers", r->name, NULL, NULL);
 		for (size_t j = 0; j < r->n_inbound; j++)
-			r->inbound[j].id = id_of(c, NET "dnsResolvers/%s/inboundEndpoints/%s",
-						 r->name, r->inbound[j].name);
+			r->inbound[j].id = id_of(c, NET "dnsResolvers", r->name,
+						 "inboundEndpoints", r->inbound[j].name);
 		for (size_t j = 0; j < r->n_outbound; j++)
-			r->outbound[j].id = id_of(c, NET "dnsResolvers/%s/outboundEndpoints/%s",
-						  r->name, r->outbound[j].name);
+			r->outbound[j].id = id_of(c, NET "dnsResolvers", r->name,
+						  "outboundEndpoints", r->outbound[j].name);
 	}
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		model_ruleset_t *rs = &d->rulesets[i];
-		rs->id = id_of(c, NET "dnsForwardingRulesets/%s", rs->name);
+		rs->id = id_of(c, NET "dnsForwardingRulesets", rs->name, NULL, NULL);
 		for (size_t j = 0; j < rs->n_rules; j++)
-			rs->rules[j].id = id_of(c, NET "dnsForwardingRulesets/%s/forwardingRules/%s",
-						rs->name, rs->rules[j].name);
+			rs->rules[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
+						"forwardingRules", rs->rules[j].name);
 		for (size_t j = 0; j < rs->n_links; j++)
-			rs->links[j].id = id_of(c,
-						NET "dnsForwardingRulesets/%s/virtualNetworkLinks/%s",
-						rs->name, rs->links[j].name);
+			rs->links[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
+						"virtualNetworkLinks", rs->links[j].name);
 	}
 	for (size_t i = 0; i < d->n_zones; i++) {
 		model_zone_t *z = &d->zones[i];
@@ -1348,26 +1343,26 @@ static void assign_ids(model_ctx_t *c)
 		size_t l = strlen(zn);
 		if (l > 1 && zn[l - 1] == '.')
 			zn[l - 1] = '\0';
-		z->id = id_of(c, NET "privateDnsZones/%s", zn);
+		z->id = id_of(c, NET "privateDnsZones", zn, NULL, NULL);
 		for (size_t j = 0; j < z->n_links; j++)
-			z->links[j].id = id_of(c, NET "privateDnsZones/%s/virtualNetworkLinks/%s", zn,
+			z->links[j].id = id_of(c, NET "privateDnsZones", zn, "virtualNetworkLinks",
 					       z->links[j].name);
 	}
 	for (size_t i = 0; i < d->n_domain_lists; i++)
-		d->domain_lists[i].id = id_of(c, NET "dnsResolverDomainLists/%s",
-					      d->domain_lists[i].name);
+		d->domain_lists[i].id = id_of(c, NET "dnsResolverDomainLists",
+					      d->domain_lists[i].name, NULL, NULL);
 	for (size_t i = 0; i < d->n_policies; i++) {
 		model_policy_t *p = &d->policies[i];
-		p->id = id_of(c, NET "dnsResolverPolicies/%s", p->name);
+		p->id = id_of(c, NET "dnsResolverPolicies", p->name, NULL, NULL);
 		for (size_t j = 0; j < p->n_rules; j++)
-			p->rules[j].id = id_of(c, NET "dnsResolverPolicies/%s/dnsSecurityRules/%s",
-					       p->name, p->rules[j].name);
+			p->rules[j].id = id_of(c, NET "dnsResolverPolicies", p->name,
+					       "dnsSecurityRules", p->rules[j].name);
 		for (size_t j = 0; j < p->n_links; j++)
-			p->links[j].id = id_of(c, NET "dnsResolverPolicies/%s/virtualNetworkLinks/%s",
-					       p->name, p->links[j].name);
+			p->links[j].id = id_of(c, NET "dnsResolverPolicies", p->name,
+					       "virtualNetworkLinks", p->links[j].name);
 	}
 	for (size_t i = 0; i < d->n_vms; i++)
-		d->vms[i].id = id_of(c, "Microsoft.Compute/virtualMachines/%s", d->vms[i].name);
+		d->vms[i].id = id_of(c, "Microsoft.Compute/virtualMachines", d->vms[i].name, NULL, NULL);
 }
 
 void model_validate(model_ctx_t *c)
