@@ -418,13 +418,18 @@ char *pr_arena_strndup(pr_arena_t *a, const char *s, size_t n)
 
 char *pr_arena_concat(pr_arena_t *a, const char *const *parts, size_t n)
 {
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++)
-		len += parts[i] ? strlen(parts[i]) : 0;
-	char *d = pr_arena_alloc(a, len + 1), *p = d;
+	size_t lens[16], len = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = parts[i] ? strlen(parts[i]) : 0;
-		memcpy(p, parts[i] ? parts[i] : "", l);
+		if (i < 16)
+			lens[i] = l;
+		len += l;
+	}
+	char *d = pr_arena_alloc(a, len + 1), *p = d;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = i < 16 ? lens[i] : parts[i] ? strlen(parts[i]) : 0;
+		if (l)
+			memcpy(p, parts[i], l);
 		p += l;
 	}
 	*p = '\0';
