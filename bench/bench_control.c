@@ -150,6 +150,11 @@ int main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 	size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	if (reps < 1 || argc > 3) {
+		fprintf(stderr, "usage: bench_control [repetitions >= 1 (default 5)] "
+				"[number of sizes, smallest first (default %zu)]\n", n);
+		return 2;
+	}
 	if (argc > 2 && atoi(argv[2]) > 0 && (size_t)atoi(argv[2]) < n)
 		n = (size_t)atoi(argv[2]); /* the smaller ones only, to profile */
 	double per_op[3][OPS];
