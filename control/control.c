@@ -140,9 +140,10 @@ static json_t *plan_of(const deployment_t *current, const deployment_t *next,
 }
 
 /* parse → validate → plan → compile. *docp is consumed. */
-static int prepare(const deployment_t *current, model_doc_t **docp, const control_change_t *ch,
+static int prepare(const resolve_snapshot_t *now, model_doc_t **docp, const control_change_t *ch,
 		   resolve_snapshot_t **out, json_t **plan_out, pr_diag_t *diag)
 {
+	const deployment_t *current = now ? resolve_snapshot_deployment(now) : NULL;
 	deployment_t *d = NULL;
 	json_t *plan = NULL;
 	bool recreate = ch && ch->recreate;
@@ -156,7 +157,7 @@ static int prepare(const deployment_t *current, model_doc_t **docp, const contro
 			goto cleanup;
 	}
 	/* the linker refuses loops (P-1, P-2) with its findings */
-	ret = resolve_snapshot_build(&d, out, diag);
+	ret = resolve_snapshot_build_after(now, &d, out, diag);
 cleanup:
 	deployment_destroy(&d); /* still ours only when something failed */
 	if (plan_out)
@@ -275,7 +276,7 @@ int control_apply(control_t *c, control_change_t *ch, json_t **plan, pr_diag_t *
 		ret = edited_doc(c, ch, record, &doc, diag);
 	}
 	if (ret == 0)
-		ret = prepare(control_deployment(c), &doc, ch, &next, &p, diag);
+		ret = prepare(c->snap, &doc, ch, &next, &p, diag);
 	if (ret != 0 || ch->dry_run || json_array_size(p) == 0)
 		goto cleanup; /* no change is no commit: nothing to persist or publish */
 	if (c->hooks.bind && (ret = c->hooks.bind(c->hooks_ctx, next, diag)) != 0)

@@ -104,6 +104,11 @@ typedef struct resolve_listener {
  * destroys it with itself); on failure diag says why and *dp is untouched.
  */
 int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_t *diag);
+/* The same, sharing with prev (the snapshot being replaced, or NULL) each
+ * private zone compiled from the very same part of the document: the edited
+ * document of a change shares every part the change left alone. */
+int resolve_snapshot_build_after(const resolve_snapshot_t *prev, deployment_t **dp,
+				 resolve_snapshot_t **out, pr_diag_t *diag);
 void resolve_snapshot_ref(resolve_snapshot_t *s);
 /* Drop a reference; the last one frees the snapshot. Accepts NULL. */
 void resolve_snapshot_unref(resolve_snapshot_t **sp);

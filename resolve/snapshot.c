@@ -186,7 +186,57 @@ static void snapshot_free(resolve_snapshot_t *s, deployment_t *d, bool owned)
 	free(s);
 }
 
+static bool registers_hosts(const model_zone_t *mz)
+{
+	for (size_t l = 0; l < mz->n_links; l++)
+		if (mz->links[l].registration)
+			return true;
+	return false;
+}
+
+/* The hosts Z-3 registers are the same in a and b: the same VMs, each with
+ * the same address in a VNet of the same name. */
+static bool same_hosts(const deployment_t *a, const deployment_t *b)
+{
+	if (a->n_vms != b->n_vms || a->n_vnets != b->n_vnets)
+		return false;
+	for (size_t v = 0; v < a->n_vms; v++) {
+		const model_vm_t *x = &a->vms[v], *y = &b->vms[v];
+		if (x->address != y->address || x->vnet != y->vnet || strcmp(x->name, y->name))
+			return false;
+	}
+	for (size_t n = 0; n < a->n_vnets; n++)
+		if (strcmp(a->vnets[n].name, b->vnets[n].name))
+			return false;
+	return true;
+}
+
+/* prev's compiled zone i when the zone was decoded from the same JSON node
+ * (so the same records, SOA and links) and registers the same hosts. A change
+ * adds or deletes at most one zone, so the zone is where it was or next to it. */
+static zone_t *shared_zone(const resolve_snapshot_t *prev, const deployment_t *d, size_t i)
+{
+	const model_zone_t *mz = &d->zones[i];
+	if (!prev || !mz->origin.node)
+		return NULL;
+	const deployment_t *pd = prev->d;
+	for (size_t k = i ? i - 1 : 0; k <= i + 1 && k < pd->n_zones; k++) {
+		if (pd->zones[k].origin.node != mz->origin.node || !prev->private_zones[k])
+			continue;
+		if (registers_hosts(mz) && !same_hosts(pd, d))
+			return NULL;
+		return zone_share(prev->private_zones[k]);
+	}
+	return NULL;
+}
+
 int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_t *diag)
+{
+	return resolve_snapshot_build_after(NULL, dp, out, diag);
+}
+
+int resolve_snapshot_build_after(const resolve_snapshot_t *prev, deployment_t **dp,
+				 resolve_snapshot_t **out, pr_diag_t *diag)
 {
 	PR_REQUIRE(dp && *dp && out && diag);
 	deployment_t *d = *dp;
@@ -201,9 +251,12 @@ int resolve_snapshot_build(deployment_t **dp, resolve_snapshot_t **out, pr_diag_
 		goto cleanup;
 
 	s->private_zones = pr_calloc(d->n_zones + 1, sizeof(zone_t *));
-	for (size_t i = 0; i < d->n_zones; i++)
+	for (size_t i = 0; i < d->n_zones; i++) {
+		if ((s->private_zones[i] = shared_zone(prev, d, i)))
+			continue;
 		if ((rc = compile_zone(d, &d->zones[i], true, &s->private_zones[i], diag)) != 0)
 			goto cleanup;
+	}
 
 	s->public_zones = pr_calloc(d->public_dns.n_zones + 1, sizeof(zone_t *));
 	pb = ruleset_matcher_builder_new();

@@ -2,6 +2,7 @@
  * (empty non-terminals included, RFC 4592 §2.2.2), found through a name→index
  * map (base/) of lowercase wire names. Immutable once built, so lookups
  * from many threads need no lock and allocate nothing. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ typedef struct zone_node {
 } zone_node_t;
 
 struct zone {
+	_Atomic unsigned refs; /* snapshots share a zone a change left alone */
 	uint8_t *origin;
 	knot_rrset_t *rrsets; /* owners point to node names; rdatasets owned */
 	bool *autoreg;        /* per rrset: a Z-3 host record */
@@ -121,6 +123,7 @@ int zone_build(const zone_builder_t *zb, zone_t **out)
 	qsort(names, nnames, sizeof(*names), name_cmp);
 
 	zone_t *z = pr_calloc(1, sizeof(*z));
+	atomic_init(&z->refs, 1);
 	z->origin = knot_dname_copy(zb->origin, NULL);
 	z->nodes = pr_calloc(nnames ? nnames : 1, sizeof(*z->nodes));
 	z->rrsets = pr_calloc(nitems ? nitems : 1, sizeof(*z->rrsets));
@@ -172,6 +175,9 @@ void zone_destroy(zone_t **zp)
 	if (!zp || !*zp)
 		return;
 	zone_t *z = *zp;
+	*zp = NULL;
+	if (atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
+		return;
 	for (size_t i = 0; i < z->nrrsets; i++)
 		knot_rdataset_clear(&z->rrsets[i].rrs, NULL);
 	for (size_t i = 0; i < z->nnodes; i++)
@@ -182,7 +188,12 @@ void zone_destroy(zone_t **zp)
 	pr_map_destroy(&z->index);
 	knot_dname_free(z->origin, NULL);
 	free(z);
-	*zp = NULL;
+}
+
+zone_t *zone_share(zone_t *z)
+{
+	atomic_fetch_add_explicit(&z->refs, 1, memory_order_relaxed);
+	return z;
 }
 
 /* ---- Reading ---------------------------------------------------------------- */

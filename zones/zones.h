@@ -81,6 +81,9 @@ int zone_builder_load_file(zone_builder_t *zb, const char *path, char **why);
 /* Build the immutable zone (owned); the builder stays usable (copied from). */
 int zone_build(const zone_builder_t *zb, zone_t **out);
 
+/* Zones are immutable once built: a holder shares one with zone_share() and
+ * lets go of it with zone_destroy(), which frees it with its last holder. */
+zone_t *zone_share(zone_t *z);
 void zone_destroy(zone_t **zp);
 
 /* ---- Reading a zone ------------------------------------------------------- */

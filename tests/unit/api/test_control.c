@@ -22,6 +22,8 @@
 #include "base/base.h"
 #include "control/control.h"
 #include "model/model.h"
+#include "resolve/resolve.h"
+#include <libknot/libknot.h>
 
 typedef struct fixture {
 	control_t *owner;
@@ -520,6 +522,68 @@ typedef struct fake {
 	bool fail;
 } fake_t;
 
+/* The answer the current snapshot gives for name (A) in the hub, as text. */
+static char *hub_answer(fixture_t *f, const char *name)
+{
+	json_t *j = NULL;
+	assert_int_equal(resolve_explain(control_snapshot(f->owner), "hub", name, KNOT_RRTYPE_A,
+					 &j),
+			 0);
+	char *text = json_dumps(json_object_get(j, "answer"), JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+static void assert_hub_answer(fixture_t *f, const char *name, const char *want)
+{
+	char *got = hub_answer(f, name);
+	if (!strstr(got, want))
+		fail_msg("%s: wanted %s in %s", name, want, got);
+	free(got);
+}
+
+/* A change shares the compiled zones it leaves alone with the next snapshot
+ * (O(change)); whatever is shared, every answer is the new deployment's: a
+ * zone changed is compiled again, one left alone answers as before, and the
+ * hosts registered by Z-3 stay. */
+static void test_control_zones_after_changes(void **state)
+{
+	fixture_t *f = *state;
+	api_status_t st;
+	json_t *r = NULL;
+
+	assert_hub_answer(f, "web.azure.contoso.com", "NOERROR");
+	assert_hub_answer(f, "app1.azure.contoso.com", "NOERROR");
+	assert_int_equal(rpc(f, "ForwardingRuleService/CreateOrUpdate",
+			     "{\"rulesetName\": \"hub-rules\", \"forwardingRule\": {\"name\": \"Other\","
+			     " \"domainName\": \"other.example.\", \"targetDnsServers\":"
+			     " [{\"ipAddress\": \"10.100.0.3\"}]}}",
+			     &r, &st),
+			 0);
+	json_decref(r);
+	assert_hub_answer(f, "web.azure.contoso.com", "NOERROR");
+	assert_hub_answer(f, "app1.azure.contoso.com", "NOERROR");
+	assert_hub_answer(f, "fresh.azure.contoso.com", "NXDOMAIN");
+
+	assert_int_equal(rpc(f, "RecordSetService/CreateOrUpdate",
+			     "{\"zoneName\": \"azure.contoso.com\", \"recordSet\": {\"name\": \"fresh\","
+			     " \"type\": \"A\", \"ttl\": 30, \"records\": [\"10.10.9.77\"]}}",
+			     &r, &st),
+			 0);
+	json_decref(r);
+	assert_hub_answer(f, "fresh.azure.contoso.com", "10.10.9.77");
+	assert_hub_answer(f, "app1.azure.contoso.com", "NOERROR");
+
+	assert_int_equal(rpc(f, "RecordSetService/Delete",
+			     "{\"zoneName\": \"azure.contoso.com\", \"name\": \"fresh\","
+			     " \"recordType\": \"A\"}",
+			     &r, &st),
+			 0);
+	json_decref(r);
+	assert_hub_answer(f, "fresh.azure.contoso.com", "NXDOMAIN");
+	assert_hub_answer(f, "web.azure.contoso.com", "NOERROR");
+}
+
 static int fake_explain(void *ctx, const deployment_t *d, const char *vnet, const char *name,
 			const char *type, json_t **out, char **why)
 {
@@ -619,6 +683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_control_apply_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_apply_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_diagnostics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_zones_after_changes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
