@@ -114,15 +114,23 @@ static void on_reload(uv_signal_t *h, int signum)
 	pr_diag_destroy(&diag);
 }
 
+/* SIGHUP's default action ends the process: it is caught before anything is
+ * served, and one that arrives while privresd starts is handled (a reload)
+ * once the loop runs. SIGTERM and SIGINT keep ending a start that takes long. */
+static void catch_reload_signal(daemon_t *dm)
+{
+	uv_signal_init(&dm->loop, &dm->sig_hup);
+	dm->sig_hup.data = dm;
+	uv_signal_start(&dm->sig_hup, on_reload, SIGHUP);
+}
+
 static void start_signals(daemon_t *dm)
 {
 	uv_signal_init(&dm->loop, &dm->sig_term);
 	uv_signal_init(&dm->loop, &dm->sig_int);
-	uv_signal_init(&dm->loop, &dm->sig_hup);
-	dm->sig_term.data = dm->sig_int.data = dm->sig_hup.data = dm;
+	dm->sig_term.data = dm->sig_int.data = dm;
 	uv_signal_start(&dm->sig_term, on_stop_signal, SIGTERM);
 	uv_signal_start(&dm->sig_int, on_stop_signal, SIGINT);
-	uv_signal_start(&dm->sig_hup, on_reload, SIGHUP);
 }
 
 /* ---- run ---------------------------------------------------------------------- */
@@ -315,6 +323,7 @@ int daemon_run(const daemon_options_t *opts)
 	pthread_mutex_init(&dm.targets_lock, NULL);
 	signal(SIGPIPE, SIG_IGN); /* libuv writes TCP answers with write(2) */
 	uv_loop_init(&dm.loop);
+	catch_reload_signal(&dm);
 	/* The option starts the web surfaces first, so /readyz answers (not
 	 * ready) while a large state loads. */
 	if (start_web(&dm, opts->metrics_listen) != 0 || open_control(&dm) != 0 ||

@@ -232,7 +232,13 @@ class LyingUpstream(unittest.TestCase):
             r = ask(self.port, "big.liar.example")
             self.assertTrue(r.flags & dns.flags.TC or r.rcode() == dns.rcode.SERVFAIL,
                             r.to_text())
-            r = ask(self.port, "big.liar.example", tcp=True)
+            # 64 KiB read over TCP within the query deadline: on a loaded
+            # machine one try may run out of time (SERVFAIL); never a lie
+            for _ in range(3):
+                r = ask(self.port, "big.liar.example", tcp=True)
+                if r.rcode() == dns.rcode.NOERROR:
+                    break
+                self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
             self.assertEqual(r.rcode(), dns.rcode.NOERROR)
             self.assertGreater(len(addresses(r)), 3000)
         finally:
