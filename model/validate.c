@@ -1010,15 +1010,7 @@ static void validate_zones(model_ctx_t *c)
 		validate_zone(c, z, true);
 		resolve_links(c, z->links, z->n_links, NULL, NULL);
 	}
-	for (size_t i = 0; i < d->n_zones; i++)
-		for (size_t j = 0; j < i; j++)
-			if (same(d->zones[i].name, d->zones[j].name)) {
-				model_report(c, d->zones[i].origin.node, "name",
-					     d->zones[i].origin.path, NULL, PR_EEXIST,
-					     "private DNS zone '%s' is defined twice",
-					     d->zones[i].name);
-				break;
-			}
+	CHECK_UNIQUE(c, d->zones, d->n_zones, name, "private DNS zone"); /* canonical names */
 	/* L-10 and Z-3: zones per VNet, and one registration zone per VNet. */
 	size_t *linked = pr_calloc(d->n_vnets + 1, sizeof(size_t));
 	size_t *registration = pr_calloc(d->n_vnets + 1, sizeof(size_t));

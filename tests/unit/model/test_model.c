@@ -438,6 +438,21 @@ static void test_all_findings_at_once_with_positions(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* A zone named twice, whatever the case or the final dot (its canonical name). */
+static void test_zone_defined_twice(void **state)
+{
+	(void)state;
+	pr_diag_t *diag = load("privateDnsZones:\n"
+			       "  - {name: Contoso.Internal}\n"
+			       "  - {name: other.internal}\n"
+			       "  - {name: contoso.internal.}\n",
+			       NULL);
+	assert_int_equal(pr_diag_count(diag), 1);
+	assert_true(has_finding(diag, NULL, "private DNS zone 'contoso.internal.' is defined twice"));
+	assert_int_equal(pr_diag_get(diag, 0)->line, 4);
+	pr_diag_destroy(&diag);
+}
+
 static void test_Z1_records(void **state)
 {
 	(void)state;
@@ -718,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_limits_override),
 		cmocka_unit_test(test_references_by_arm_id),
 		cmocka_unit_test(test_all_findings_at_once_with_positions),
+		cmocka_unit_test(test_zone_defined_twice),
 		cmocka_unit_test(test_Z1_records),
 		cmocka_unit_test(test_Z2_soa_defaults),
 		cmocka_unit_test(test_Z3_registration_and_hosts),
