@@ -774,19 +774,24 @@ static void resolve_links(model_ctx_t *c, model_vnet_link_t *links, size_t n,
 			  const char *owner_location, const char *region_rule)
 {
 	check_link_names(c, links, n);
+	/* Which link took each VNet (index + 1), for the many links of a ruleset
+	 * (up to 500); a zone's few links are compared with each other. */
+	int *linked_by = n > 16 ? pr_calloc(c->d->n_vnets + 1, sizeof(int)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		model_vnet_link_t *k = &links[i];
 		k->vnet = resolve_vnet(c, k->origin.node, k->origin.path, k->vnet_ref);
 		if (k->vnet < 0)
 			continue;
-		for (size_t j = 0; j < i; j++)
-			if (links[j].vnet == k->vnet) {
-				model_report(c, k->origin.node, "virtualNetwork", k->origin.path,
-					     NULL, PR_EEXIST,
-					     "virtual network '%s' is already linked by '%s'",
-					     c->d->vnets[k->vnet].name, links[j].name);
-				break;
-			}
+		int first = 0;
+		if (linked_by && !(first = linked_by[k->vnet]))
+			linked_by[k->vnet] = (int)i + 1;
+		for (size_t j = 0; !linked_by && !first && j < i; j++)
+			if (links[j].vnet == k->vnet)
+				first = (int)j + 1;
+		if (first)
+			model_report(c, k->origin.node, "virtualNetwork", k->origin.path, NULL,
+				     PR_EEXIST, "virtual network '%s' is already linked by '%s'",
+				     c->d->vnets[k->vnet].name, links[first - 1].name);
 		const char *vloc = c->d->vnets[k->vnet].location;
 		if (owner_location && !same_ci(vloc, owner_location))
 			model_report(c, k->origin.node, "virtualNetwork", k->origin.path,
@@ -795,6 +800,7 @@ static void resolve_links(model_ctx_t *c, model_vnet_link_t *links, size_t n,
 				     "the same region ('%s') can be linked",
 				     c->d->vnets[k->vnet].name, vloc, owner_location);
 	}
+	free(linked_by);
 }
 
 static void validate_rulesets(model_ctx_t *c)

@@ -453,6 +453,28 @@ static void test_zone_defined_twice(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* A VNet linked twice by one owner: among a ruleset's many links (hashed) and
+ * a zone's few (compared), the first link is named. */
+static void test_vnet_linked_twice(void **state)
+{
+	(void)state;
+	pr_buf_t b = {0};
+	pr_buf_printf(&b, "virtualNetworks:\n");
+	for (int i = 0; i < 20; i++)
+		pr_buf_printf(&b, "  - {name: v%d, addressPrefixes: [10.%d.0.0/16]}\n", i, i);
+	pr_buf_printf(&b, "dnsForwardingRulesets:\n  - name: rs\n    virtualNetworkLinks:\n");
+	for (int i = 0; i < 20; i++)
+		pr_buf_printf(&b, "      - {name: l%d, virtualNetwork: v%d}\n", i, i);
+	pr_buf_printf(&b, "      - {name: again, virtualNetwork: v7}\n"
+			  "privateDnsZones:\n  - name: z.internal\n    virtualNetworkLinks:\n"
+			  "      - {name: a, virtualNetwork: v1}\n      - {name: b, virtualNetwork: v1}\n");
+	pr_diag_t *diag = load(b.data, NULL);
+	assert_true(has_finding(diag, NULL, "virtual network 'v7' is already linked by 'l7'"));
+	assert_true(has_finding(diag, NULL, "virtual network 'v1' is already linked by 'a'"));
+	pr_diag_destroy(&diag);
+	pr_buf_free(&b);
+}
+
 static void test_Z1_records(void **state)
 {
 	(void)state;
@@ -734,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_references_by_arm_id),
 		cmocka_unit_test(test_all_findings_at_once_with_positions),
 		cmocka_unit_test(test_zone_defined_twice),
+		cmocka_unit_test(test_vnet_linked_twice),
 		cmocka_unit_test(test_Z1_records),
 		cmocka_unit_test(test_Z2_soa_defaults),
 		cmocka_unit_test(test_Z3_registration_and_hosts),
