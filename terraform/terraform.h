@@ -6,8 +6,8 @@
  * Two inputs:
  *   - a configuration folder (*.tf): HCL is read by HashiCorp's own parser as
  *     packaged for npm (@cdktf/hcl2json, run with node; terraform/setup.sh
- *     installs it), then variables (defaults, terraform.tfvars, *.auto.tfvars,
- *     --var-file, --var), locals, count and for_each over known collections,
+ *     installs it), then variables (defaults, TF_VAR_*, terraform.tfvars,
+ *     *.auto.tfvars, then --var-file and --var in command-line order), locals, count and for_each over known collections,
  *     references between resources and string interpolation are resolved here;
  *   - the JSON of `terraform show -json` (a plan: planned_values, or a state:
  *     values), root and child modules; values the plan leaves unknown (ids)
@@ -35,12 +35,19 @@
 
 #include "base/base.h"
 
+/* One -var or -var-file of a command line. */
+typedef struct terraform_var_arg {
+	bool file;	  /* -var-file FILE (.tfvars or .tfvars.json), else -var NAME=VALUE */
+	const char *text; /* borrowed */
+} terraform_var_arg_t;
+
 typedef struct terraform_import_options {
-	const char *path;	 /* a folder of .tf files or a `terraform show -json` file */
-	const char *const *vars; /* "name=value", later ones win (borrowed) */
-	size_t n_vars;
-	const char *const *var_files; /* .tfvars or .tfvars.json, in order (borrowed) */
-	size_t n_var_files;
+	const char *path; /* a folder of .tf files or a `terraform show -json` file */
+	/* -var and -var-file in command-line order, read after TF_VAR_*,
+	 * terraform.tfvars(.json) and *.auto.tfvars(.json): later ones win, as in
+	 * Terraform (borrowed) */
+	const terraform_var_arg_t *var_args;
+	size_t n_var_args;
 	const char *hcl2json_dir; /* where setup.sh installed the parser; NULL: the
 				   * environment's PRIVRES_HCL2JSON_DIR, else
 				   * ~/.cache/privres/hcl2json */

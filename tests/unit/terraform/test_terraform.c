@@ -402,14 +402,9 @@ static void test_variables_override(void **state)
 	f = fopen(vf, "w");
 	fputs("prefix = \"10.1.0.0/16\"\nname = \"fromfile\"\n", f);
 	fclose(f);
-	const char *vars[] = {"name=cli", "n=2"};
-	const char *files[] = {vf};
-	terraform_import_options_t o = {.path = dir,
-					.vars = vars,
-					.n_vars = 2,
-					.var_files = files,
-					.n_var_files = 1,
-					.hcl2json_dir = hcl2json_dir};
+	const terraform_var_arg_t args[] = {{true, vf}, {false, "name=cli"}, {false, "n=2"}};
+	terraform_import_options_t o = {
+		.path = dir, .var_args = args, .n_var_args = 3, .hcl2json_dir = hcl2json_dir};
 	pr_diag_t *diag = pr_diag_new();
 	json_t *j = NULL;
 	if (terraform_import(&o, &j, diag) != 0)
@@ -702,7 +697,7 @@ static void test_missing_variables_at_once(void **state)
 
 /* The files Terraform reads by itself, in its order: TF_VAR_* < terraform.tfvars
  * < terraform.tfvars.json < *.auto.tfvars and *.auto.tfvars.json by file name;
- * --var-file (HCL or JSON) and --var above them. */
+ * then --var-file (HCL or JSON) and --var in command-line order. */
 static void put_file(const char *dir, const char *name, const char *text)
 {
 	char *p = pr_asprintf("%s/%s", dir, name);
@@ -711,6 +706,20 @@ static void put_file(const char *dir, const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	free(p);
+}
+
+/* o imports to one VNet named name with the prefix prefix. */
+static void vars_import_to(const terraform_import_options_t *o, pr_diag_t *diag, const char *name,
+			   const char *prefix)
+{
+	json_t *j = NULL;
+	if (terraform_import(o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), name);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)), prefix);
+	json_decref(j);
 }
 
 static void test_variable_files_precedence(void **state)
@@ -732,36 +741,33 @@ static void test_variable_files_precedence(void **state)
 	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
 	pr_diag_t *diag = pr_diag_new();
 	json_t *j = NULL;
-	if (terraform_import(&o, &j, diag) != 0)
-		fail_msg("%s", pr_diag_format(diag));
-	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
-	assert_string_equal(json_string_value(json_object_get(v, "name")), "tfvars-json-b-c");
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
-		"10.1.0.0/16");
-	json_decref(j);
+	vars_import_to(&o, diag, "tfvars-json-b-c", "10.1.0.0/16");
 
 	/* --var-file (JSON, then HCL) above the automatic files, --var above all */
 	put_file(dir, "extra.json", "{\"p\": [\"e\", \"e\", \"e\", \"e\"], \"q\": \"10.2.0.0/16\"}");
 	put_file(dir, "extra.hcl", "p = [\"h\", \"h\", \"h\", \"h\"]\n");
 	char *files[] = {pr_asprintf("%s/extra.json", dir), pr_asprintf("%s/extra.hcl", dir)};
-	const char *vars[] = {"q=10.3.0.0/16"};
-	o.var_files = (const char *const *)files;
-	o.n_var_files = 2;
-	o.vars = vars;
-	o.n_vars = 1;
-	if (terraform_import(&o, &j, diag) != 0)
-		fail_msg("%s", pr_diag_format(diag));
-	v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
-	assert_string_equal(json_string_value(json_object_get(v, "name")), "h-h-h-h");
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
-		"10.3.0.0/16");
-	json_decref(j);
+	terraform_var_arg_t args[] = {
+		{true, files[0]}, {true, files[1]}, {false, "q=10.3.0.0/16"}};
+	o.var_args = args;
+	o.n_var_args = 3;
+	vars_import_to(&o, diag, "h-h-h-h", "10.3.0.0/16");
+
+	/* -var and -var-file interleaved: in command-line order, the later wins
+	 * (Terraform's documented order), whatever their kind */
+	terraform_var_arg_t mixed[] = {{false, "q=10.3.0.0/16"},
+				       {true, files[1]},
+				       {false, "p=[\"v\", \"v\", \"v\", \"v\"]"},
+				       {true, files[0]}};
+	o.var_args = mixed;
+	o.n_var_args = 4;
+	vars_import_to(&o, diag, "e-e-e-e", "10.2.0.0/16");
+	o.n_var_args = 3; /* p given after extra.hcl wins over it */
+	vars_import_to(&o, diag, "v-v-v-v", "10.3.0.0/16");
 
 	/* a broken terraform.tfvars.json is named */
 	put_file(dir, "terraform.tfvars.json", "{\"p\": ");
-	o.n_var_files = o.n_vars = 0;
+	o.n_var_args = 0;
 	pr_diag_clear(diag);
 	assert_int_not_equal(terraform_import(&o, &j, diag), 0);
 	char *t = pr_diag_format(diag);
