@@ -91,9 +91,11 @@ char *terraform_hcl2json_default_dir(void);
  * its parameters → the deployment JSON, validated unless no_validate.
  * Template expressions are evaluated (parameters, variables, resourceId,
  * resourceGroup, subscription, concat, format, if, equals, length, toLower,
- * uniqueString, guid, copyIndex, reference to the template's own resources...);
- * an unknown function is an error at the JSON path. Private DNS record sets are
- * read as the ARM surface reads a PUT; resource_group is the deployment's.
+ * uniqueString, guid, copyIndex, reference to the template's own resources
+ * and to the instances of its copy loops...); an unknown function is an error
+ * at the JSON path. Property names are matched case-insensitively, as ARM
+ * matches them. Private DNS record sets are read as the ARM surface reads a
+ * PUT; resource_group is the deployment's.
  * Returns 0, PR_EPARSE, PR_ECONFIG or PR_ELOOP.
  */
 typedef struct arm_import_options {

@@ -951,6 +951,111 @@ static void test_arm_record_sets(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* ARM matches property names case-insensitively: record arrays, their fields,
+ * ttl, metadata and the SOA record in any case are read as the cloud spells
+ * them (metadata's own keys kept as written). */
+static void test_arm_record_keys_any_case(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"resources\": ["
+		"  {\"type\": \"a\", \"name\": \"web\", \"PROPERTIES\": {\"TTL\": 60,"
+		"   \"Metadata\": {\"Owner\": \"Team\"},"
+		"   \"ARecords\": [{\"IPv4Address\": \"10.0.0.1\"}, {\"ipv4address\": \"10.0.0.2\"}]}},"
+		"  {\"type\": \"MX\", \"name\": \"@\", \"properties\": {\"MXRECORDS\":"
+		"   [{\"Preference\": 10, \"EXCHANGE\": \"mx1.corp.example\"}]}},"
+		"  {\"type\": \"TXT\", \"name\": \"t\", \"properties\": {\"TxtRecords\":"
+		"   [{\"Value\": [\"x\"]}]}},"
+		"  {\"type\": \"SOA\", \"name\": \"@\", \"Properties\": {\"Ttl\": 120,"
+		"   \"SOARecord\": {\"Email\": \"admin.corp.example\", \"MinimumTTL\": 30}}}]}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	char *text = json_dumps(json_object_get(zone, "recordSets"), JSON_COMPACT | JSON_SORT_KEYS);
+	if (!strstr(text, "\"metadata\":{\"Owner\":\"Team\"},\"name\":\"web\","
+			  "\"records\":[\"10.0.0.1\",\"10.0.0.2\"],\"ttl\":60") ||
+	    !strstr(text, "\"records\":[\"10 mx1.corp.example\"]") ||
+	    !strstr(text, "\"name\":\"t\",\"records\":[\"x\"]"))
+		fail_msg("%s", text);
+	free(text);
+	const json_t *soa = json_object_get(zone, "soa");
+	assert_int_equal(json_integer_value(json_object_get(soa, "minimumTtl")), 30);
+	assert_int_equal(json_integer_value(json_object_get(soa, "ttl")), 120);
+	assert_string_equal(json_string_value(json_object_get(soa, "email")), "admin.corp.example");
+	json_decref(j);
+	pr_diag_destroy(&diag);
+}
+
+/* reference() to an instance of a copy loop, by id or name: its properties
+ * as that instance declares them (its own copyIndex()), from inside another
+ * loop whose own copyIndex() is unchanged after the call. */
+static void test_arm_reference_into_copy_loops(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"ips\": {\"type\": \"array\", \"defaultValue\":"
+		"  [\"10.0.0.10\", \"10.0.0.11\", \"10.0.0.12\"]},"
+		"  \"spokes\": {\"type\": \"array\", \"defaultValue\": [\"s1\", \"s2\"]}},"
+		" \"resources\": ["
+		"  {\"type\": \"Microsoft.Network/virtualNetworks\","
+		"   \"name\": \"[parameters('spokes')[copyIndex()]]\","
+		"   \"copy\": {\"name\": \"v\", \"count\": \"[length(parameters('spokes'))]\"},"
+		"   \"properties\": {\"addressSpace\": {\"addressPrefixes\":"
+		"    [\"[format('10.{0}.0.0/16', copyIndex(1))]\"]}}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones\", \"name\": \"corp.example\"},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/A\","
+		"   \"name\": \"[concat('corp.example/r', copyIndex())]\","
+		"   \"copy\": {\"name\": \"r\", \"count\": 3},"
+		"   \"properties\": {\"ttl\": 300, \"aRecords\":"
+		"    [{\"ipv4Address\": \"[parameters('ips')[copyIndex()]]\"}]}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/A\", \"name\": \"corp.example/alias\","
+		"   \"properties\": {\"ttl\": 300, \"aRecords\": [{\"ipv4Address\": \"[reference("
+		"resourceId('Microsoft.Network/privateDnsZones/A', 'corp.example', 'r1'))"
+		".aRecords[0].ipv4Address]\"}, {\"ipv4Address\": \"[reference('corp.example/r2')"
+		".aRecords[0].ipv4Address]\"}]}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/virtualNetworkLinks\","
+		"   \"name\": \"[format('corp.example/{0}-{1}', reference(resourceId("
+		"'Microsoft.Network/virtualNetworks', parameters('spokes')[copyIndex()]),"
+		" '2022-07-01', 'Full').name, copyIndex())]\","
+		"   \"copy\": {\"name\": \"l\", \"count\": 2},"
+		"   \"properties\": {\"virtualNetwork\": {\"id\": \"[reference(resourceId("
+		"'Microsoft.Network/virtualNetworks', parameters('spokes')[copyIndex()]),"
+		" '2022-07-01', 'Full').id]\"}, \"registrationEnabled\": false}}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	const json_t *alias = json_array_get(json_object_get(zone, "recordSets"), 3);
+	assert_string_equal(json_string_value(json_object_get(alias, "name")), "alias");
+	char *text = json_dumps(json_object_get(alias, "records"), JSON_COMPACT);
+	assert_string_equal(text, "[\"10.0.0.11\",\"10.0.0.12\"]");
+	free(text);
+	const json_t *links = json_object_get(zone, "virtualNetworkLinks");
+	assert_int_equal(json_array_size(links), 2);
+	const json_t *l1 = json_array_get(links, 1);
+	assert_string_equal(json_string_value(json_object_get(l1, "name")), "s2-1");
+	assert_string_equal(json_string_value(json_object_get(l1, "virtualNetwork")), "s2");
+	json_decref(j);
+
+	/* past the loop's last instance: not a resource of the template */
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[concat('z', copyIndex(), '.example')]\","
+			     " \"copy\": {\"name\": \"z\", \"count\": 2}},"
+			     " {\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[reference('z2.example', '2020-06-01', 'Full').name]\"}]}",
+			     NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "reference(): z2.example is not a resource of the template"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 /* ---- modules ----------------------------------------------------------------- */
 
 static deployment_t *import_deployment(const char *path)
@@ -1056,6 +1161,8 @@ int main(void)
 		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
 		cmocka_unit_test(test_arm_record_sets),
+		cmocka_unit_test(test_arm_record_keys_any_case),
+		cmocka_unit_test(test_arm_reference_into_copy_loops),
 		cmocka_unit_test(test_modules_same_as_flat),
 		cmocka_unit_test(test_arm_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
