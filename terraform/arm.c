@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "linker/linker.h"
 #include "model/model.h"
@@ -47,6 +48,26 @@ const json_t *arm_variable(arm_t *arm, const char *name, char **err)
 	return val;
 }
 
+/* NAME=VALUE as the cloud CLI reads it: the text, or for a parameter declared
+ * int, bool, array or object the JSON it spells (owned). */
+static json_t *param_value(const arm_t *arm, const char *name, const char *text)
+{
+	const json_t *decl = arm_iget(arm_iget(arm->template, "parameters"), name);
+	const char *type = json_string_value(arm_iget(decl, "type"));
+	json_t *v = NULL;
+	if (type && strcasecmp(type, "string") && strcasecmp(type, "securestring"))
+		v = json_loads(text, JSON_DECODE_ANY, NULL);
+	return v ? v : json_string(text);
+}
+
+/* "NAME=VALUE" (a NAME of letters, digits, '_' and '-', and no such file),
+ * else a parameters file, "@FILE" as the cloud CLI writes it too. */
+static size_t pair_name_len(const char *p)
+{
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+	return n && p[n] == '=' && access(p, F_OK) != 0 ? n : 0;
+}
+
 /* Parameters: defaults, then the file's, then name=value; all missing ones
  * reported at once. */
 static int load_params(arm_t *arm, const arm_import_options_t *o, pr_diag_t *diag)
@@ -56,13 +77,15 @@ static int load_params(arm_t *arm, const arm_import_options_t *o, pr_diag_t *dia
 	int rc = 0;
 	for (size_t i = 0; i < o->n_parameters; i++) {
 		const char *p = o->parameters[i];
-		const char *eq = strchr(p, '=');
-		if (eq && !strchr(p, '/')) {
-			char *name = pr_strndup(p, (size_t)(eq - p));
-			json_object_set_new(arm->params, name, json_string(eq + 1));
+		size_t n = pair_name_len(p);
+		if (n) {
+			char *name = pr_strndup(p, n);
+			json_object_set_new(arm->params, name, param_value(arm, name, p + n + 1));
 			free(name);
 			continue;
 		}
+		if (p[0] == '@')
+			p++;
 		json_error_t e;
 		json_t *doc = json_load_file(p, 0, &e);
 		if (!json_is_object(doc)) {

@@ -951,6 +951,50 @@ static void test_arm_record_sets(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* --parameters NAME=VALUE as the cloud CLI reads them: a value with a '/' is
+ * not a file, an int/object parameter takes the JSON it spells; @FILE is a
+ * parameters file, read in order with the later one winning. */
+static void test_arm_parameter_values(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"p\": {\"type\": \"string\"}, \"n\": {\"type\": \"int\"},"
+		" \"tags\": {\"type\": \"object\", \"defaultValue\": {}}},"
+		" \"resources\": [{\"type\": \"Microsoft.Network/virtualNetworks\","
+		"  \"name\": \"[concat('v', copyIndex())]\", \"tags\": \"[parameters('tags')]\","
+		"  \"copy\": {\"name\": \"c\", \"count\": \"[parameters('n')]\"},"
+		"  \"properties\": {\"addressSpace\": {\"addressPrefixes\": [\"[parameters('p')]\"]}}}]}";
+	char file[] = "/tmp/privres-arm-params-XXXXXX";
+	int fd = mkstemp(file);
+	assert_true(fd >= 0);
+	const char *text = "{\"parameters\": {\"n\": {\"value\": 1},"
+			   " \"p\": {\"value\": \"10.8.0.0/16\"}}}";
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char *at = pr_asprintf("@%s", file);
+	const char *params[] = {at, "p=10.7.0.0/16", "n=2", "tags={\"env\": \"dev\"}"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, params, 4, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_object_get(j, "virtualNetworks");
+	assert_int_equal(json_array_size(v), 2);
+	const json_t *v1 = json_array_get(v, 1);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v1, "addressPrefixes"), 0)),
+		"10.7.0.0/16");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v1, "tags"), "env")),
+			    "dev");
+	json_decref(j);
+	j = arm_text(tmpl, params, 1, diag); /* the file alone: n=1 */
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "virtualNetworks")), 1);
+	json_decref(j);
+	unlink(file);
+	free(at);
+	pr_diag_destroy(&diag);
+}
+
 /* ARM matches property names case-insensitively: record arrays, their fields,
  * ttl, metadata and the SOA record in any case are read as the cloud spells
  * them (metadata's own keys kept as written). */
@@ -1162,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_arm_template),
 		cmocka_unit_test(test_arm_record_sets),
 		cmocka_unit_test(test_arm_record_keys_any_case),
+		cmocka_unit_test(test_arm_parameter_values),
 		cmocka_unit_test(test_arm_reference_into_copy_loops),
 		cmocka_unit_test(test_modules_same_as_flat),
 		cmocka_unit_test(test_arm_same_as_flat),
