@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "linker/linker.h"
 #include "model/model.h"
@@ -47,6 +48,26 @@ const json_t *arm_variable(arm_t *arm, const char *name, char **err)
 	return val;
 }
 
+/* NAME=VALUE as the cloud CLI reads it: the text, or for a parameter declared
+ * int, bool, array or object the JSON it spells (owned). */
+static json_t *param_value(const arm_t *arm, const char *name, const char *text)
+{
+	const json_t *decl = arm_iget(arm_iget(arm->template, "parameters"), name);
+	const char *type = json_string_value(arm_iget(decl, "type"));
+	json_t *v = NULL;
+	if (type && strcasecmp(type, "string") && strcasecmp(type, "securestring"))
+		v = json_loads(text, JSON_DECODE_ANY, NULL);
+	return v ? v : json_string(text);
+}
+
+/* "NAME=VALUE" (a NAME of letters, digits, '_' and '-', and no such file),
+ * else a parameters file, "@FILE" as the cloud CLI writes it too. */
+static size_t pair_name_len(const char *p)
+{
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+	return n && p[n] == '=' && access(p, F_OK) != 0 ? n : 0;
+}
+
 /* Parameters: defaults, then the file's, then name=value; all missing ones
  * reported at once. */
 static int load_params(arm_t *arm, const arm_import_options_t *o, pr_diag_t *diag)
@@ -56,13 +77,15 @@ static int load_params(arm_t *arm, const arm_import_options_t *o, pr_diag_t *dia
 	int rc = 0;
 	for (size_t i = 0; i < o->n_parameters; i++) {
 		const char *p = o->parameters[i];
-		const char *eq = strchr(p, '=');
-		if (eq && !strchr(p, '/')) {
-			char *name = pr_strndup(p, (size_t)(eq - p));
-			json_object_set_new(arm->params, name, json_string(eq + 1));
+		size_t n = pair_name_len(p);
+		if (n) {
+			char *name = pr_strndup(p, n);
+			json_object_set_new(arm->params, name, param_value(arm, name, p + n + 1));
 			free(name);
 			continue;
 		}
+		if (p[0] == '@')
+			p++;
 		json_error_t e;
 		json_t *doc = json_load_file(p, 0, &e);
 		if (!json_is_object(doc)) {
@@ -160,10 +183,62 @@ static void copy_if(json_t *dst, const char *k, const json_t *src)
 		json_object_set(dst, k, (json_t *)v);
 }
 
+/* v (borrowed) with its property names spelled as in shape, matched
+ * case-insensitively as ARM matches them (owned); what shape does not name,
+ * such as the keys of metadata, is kept as written. */
+static json_t *spelled_as(const json_t *v, const json_t *shape)
+{
+	if (json_is_array(v) && json_is_array(shape)) {
+		json_t *out = json_array();
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x)
+			json_array_append_new(out, spelled_as(x, json_array_get(shape, 0)));
+		return out;
+	}
+	if (!json_is_object(v) || !json_is_object(shape))
+		return json_incref((json_t *)v);
+	json_t *out = json_object();
+	const char *k, *sk;
+	json_t *x, *sx;
+	json_object_foreach((json_t *)v, k, x) {
+		const char *name = k;
+		const json_t *sub = NULL;
+		json_object_foreach((json_t *)shape, sk, sx) if (!strcasecmp(sk, k))
+		{
+			name = sk;
+			sub = sx;
+			break;
+		}
+		json_object_set_new(out, name, spelled_as(x, sub));
+	}
+	return out;
+}
+
+/* How the ARM surface writes a record set of type (upper case): the keys it
+ * reads on a PUT, in the cloud's spelling (owned). From the model, the one
+ * home of aRecords, ipv4Address, soaRecord ... */
+static json_t *record_set_shape(const char *type)
+{
+	json_t *zone = json_pack("{s:s}", "name", "zone.example");
+	json_t *e = !strcmp(type, "SOA") ? model_arm_soa(zone)
+					 : json_pack("{s:s, s:s, s:[s]}", "name", "x", "type",
+						     type, "records", "0 0 0 x.");
+	json_object_set_new(e, "metadata", json_object());
+	json_t *all = json_object();
+	json_t *shape = model_arm_resource(all, model_kind(MODEL_KIND_RECORD_SET),
+					   "/zones/zone.example", zone, e);
+	json_decref(all);
+	json_decref(e);
+	json_decref(zone);
+	return shape;
+}
+
 /* A record set (privateDnsZones/A, /TXT ...) as the ARM surface reads one
- * (model_arm_to_doc: aRecords, txtRecords ... into records); the SOA record
- * set is the zone's soa (Z-2). */
-static void place_record_set(out_t *o, const char *rtype, char **parts, const json_t *r)
+ * (model_arm_to_doc: aRecords, txtRecords ... into records), its property
+ * names matched case-insensitively first; the SOA record set is the zone's
+ * soa (Z-2). */
+static void place_record_set(out_t *o, const char *rtype, char **parts, const json_t *given)
 {
 	json_t *zone = named(o->doc, "privateDnsZones", parts[0]), *doc = NULL;
 	char type[16];
@@ -171,6 +246,9 @@ static void place_record_set(out_t *o, const char *rtype, char **parts, const js
 	for (; rtype[i] && i < sizeof(type) - 1; i++)
 		type[i] = (char)toupper((unsigned char)rtype[i]);
 	type[i] = '\0';
+	json_t *shape = record_set_shape(type);
+	json_t *r = spelled_as(given, shape);
+	json_decref(shape);
 	int rc;
 	if (!strcmp(type, "SOA")) {
 		rc = model_arm_soa_to_zone(zone, r, &doc, o->diag);
@@ -185,6 +263,7 @@ static void place_record_set(out_t *o, const char *rtype, char **parts, const js
 	if (rc != 0)
 		o->failed++;
 	json_decref(doc);
+	json_decref(r);
 }
 
 /* One evaluated resource into the deployment. */
@@ -353,9 +432,9 @@ static void resource(arm_t *arm, out_t *o, const json_t *r, const char *path, co
 	int failed = 0;
 	json_t *count = arm_eval(arm, arm_iget(copy, "count"), path, o->diag, &failed);
 	if (!json_is_integer(count) || json_integer_value(count) < 0 ||
-	    json_integer_value(count) > 800) {
+	    json_integer_value(count) > ARM_COPY_MAX) {
 		pr_diag_add(o->diag, arm->file, 0, 0, path, NULL, PR_ECONFIG,
-			    "copy.count must be a whole number from 0 to 800");
+			    "copy.count must be a whole number from 0 to %d", ARM_COPY_MAX);
 		o->failed++;
 	} else {
 		for (json_int_t i = 0; i < json_integer_value(count); i++) {

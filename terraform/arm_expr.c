@@ -144,41 +144,85 @@ static char *declared_id(const arm_t *arm, const char *type, const char *name)
 	return pr_buf_take(&b);
 }
 
-/* reference(): the resource of the template (outside copy loops) named by
- * want, an id or a name: {id, name, type, location, properties} as declared,
- * the properties evaluated. What only a deployment knows is not there. */
+static json_t *find_declared(ep_t *p, const json_t *list, const char *ptype, const char *pname,
+			     const char *want);
+
+/* Resource r (borrowed) of the template, under ptype/pname when nested, if its
+ * id or name is want, evaluated at the current copy index: {id, name, type,
+ * raw, copyIndex}; then its nested resources. NULL when neither is. */
+static json_t *match_declared(ep_t *p, const json_t *r, const char *ptype, const char *pname,
+			      const char *want)
+{
+	char *e1 = NULL, *e2 = NULL;
+	json_t *type = arm_eval_string(p->arm, json_string_value(arm_iget(r, "type")) ?: "", &e1);
+	json_t *name = arm_eval_string(p->arm, json_string_value(arm_iget(r, "name")) ?: "", &e2);
+	free(e1);
+	free(e2);
+	const char *t = json_string_value(type), *n = json_string_value(name);
+	json_t *found = NULL;
+	if (t && n && *t && *n) {
+		char *ft = ptype && !strchr(t, '.') ? pr_asprintf("%s/%s", ptype, t) : pr_strdup(t);
+		char *fn = pname && !strchr(n, '/') ? pr_asprintf("%s/%s", pname, n) : pr_strdup(n);
+		char *id = declared_id(p->arm, ft, fn);
+		if (!strcasecmp(id, want) || !strcasecmp(fn, want))
+			found = json_pack("{s:s, s:s, s:s, s:O, s:I}", "id", id, "name", fn, "type",
+					  ft, "raw", r, "copyIndex",
+					  (json_int_t)p->arm->copy_index);
+		else
+			found = find_declared(p, arm_iget(r, "resources"), ft, fn, want);
+		free(id);
+		free(ft);
+		free(fn);
+	}
+	json_decref(type);
+	json_decref(name);
+	return found;
+}
+
+/* Resource r, or with a copy loop each of its instances in turn (ARM names
+ * the instance by its evaluated name, as resourceId() does). */
+static json_t *match_copies(ep_t *p, const json_t *r, const char *ptype, const char *pname,
+			    const char *want)
+{
+	const json_t *copy = arm_iget(r, "copy");
+	if (!copy)
+		return match_declared(p, r, ptype, pname, want);
+	const json_t *c = arm_iget(copy, "count");
+	char *err = NULL;
+	json_t *count = json_is_string(c) ? arm_eval_string(p->arm, json_string_value(c), &err)
+					  : json_incref((json_t *)c);
+	free(err);
+	json_t *found = NULL;
+	long saved = p->arm->copy_index;
+	json_int_t n = json_is_integer(count) ? json_integer_value(count) : 0;
+	for (json_int_t i = 0; i < n && i < ARM_COPY_MAX && !found; i++) {
+		p->arm->copy_index = (long)i;
+		found = match_declared(p, r, ptype, pname, want);
+	}
+	p->arm->copy_index = saved;
+	json_decref(count);
+	return found;
+}
+
+/* reference(): the resource of the template named by want, an id or a name
+ * (an instance of a copy loop too): {id, name, type, raw, copyIndex}. What
+ * only a deployment knows is not there. */
 static json_t *find_declared(ep_t *p, const json_t *list, const char *ptype, const char *pname,
 			     const char *want)
 {
 	size_t i;
 	json_t *r, *found = NULL;
+	long saved = p->arm->copy_index;
 	json_array_foreach((json_t *)list, i, r) {
-		if (found || arm_iget(r, "copy"))
-			continue;
-		char *e1 = NULL, *e2 = NULL;
-		json_t *type = arm_eval_string(p->arm, json_string_value(arm_iget(r, "type")) ?: "", &e1);
-		json_t *name = arm_eval_string(p->arm, json_string_value(arm_iget(r, "name")) ?: "", &e2);
-		free(e1);
-		free(e2);
-		const char *t = json_string_value(type), *n = json_string_value(name);
-		if (t && n && *t && *n) {
-			char *ft = ptype && !strchr(t, '.') ? pr_asprintf("%s/%s", ptype, t)
-							  : pr_strdup(t);
-			char *fn = pname && !strchr(n, '/') ? pr_asprintf("%s/%s", pname, n)
-							  : pr_strdup(n);
-			char *id = declared_id(p->arm, ft, fn);
-			if (!strcasecmp(id, want) || !strcasecmp(fn, want))
-				found = json_pack("{s:s, s:s, s:s, s:O}", "id", id, "name", fn, "type",
-						  ft, "raw", r);
-			else
-				found = find_declared(p, arm_iget(r, "resources"), ft, fn, want);
-			free(id);
-			free(ft);
-			free(fn);
-		}
-		json_decref(type);
-		json_decref(name);
+		if (found)
+			break;
+		/* a top-level resource outside a loop has no copy index; a nested
+		 * one shares its parent's */
+		if (!ptype)
+			p->arm->copy_index = -1;
+		found = match_copies(p, r, ptype, pname, want);
 	}
+	p->arm->copy_index = saved;
 	return found;
 }
 
@@ -199,10 +243,11 @@ static json_t *reference_fn(ep_t *p, json_t **a, size_t n)
 	if (!d) {
 		json_object_del(p->arm->resolving, key);
 		free(key);
-		return efail(p, "reference(): %s is not a resource of the template (outside copy "
-				"loops)",
-			     want);
+		return efail(p, "reference(): %s is not a resource of the template", want);
 	}
+	/* its properties as that instance of its loop declares them */
+	long saved = p->arm->copy_index;
+	p->arm->copy_index = (long)json_integer_value(json_object_get(d, "copyIndex"));
 	pr_diag_t *diag = pr_diag_new();
 	int failed = 0;
 	const json_t *raw = json_object_get(d, "raw");
@@ -232,6 +277,7 @@ static json_t *reference_fn(ep_t *p, json_t **a, size_t n)
 	} else {
 		out = json_incref(props);
 	}
+	p->arm->copy_index = saved;
 	json_decref(props);
 	json_decref(d);
 	pr_diag_destroy(&diag);

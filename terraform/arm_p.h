@@ -7,6 +7,9 @@
 
 #include "base/base.h"
 
+/* The most instances a copy loop may make (the cloud's limit). */
+#define ARM_COPY_MAX 800
+
 typedef struct arm {
 	const char *file;
 	const json_t *template;

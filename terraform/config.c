@@ -543,15 +543,24 @@ static void apply_json_var_file(tf_import_t *imp, const char *f)
 	json_decref(doc);
 }
 
+/* A variable file, parsed with the .tf files unless it is JSON. */
+static void apply_any_var_file(tf_import_t *imp, const char *f)
+{
+	if (ends_with(f, ".json"))
+		apply_json_var_file(imp, f);
+	else
+		apply_var_file(imp, f, json_object_get(imp->parsed, f));
+}
+
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The variable files in Terraform's order of precedence (later ones win):
- * terraform.tfvars, terraform.tfvars.json, *.auto.tfvars and
- * *.auto.tfvars.json by file name, then --var-file in the order given. The
- * paths are borrowed from *owned (freed with free_list). */
+/* The variable files to parse: terraform.tfvars, terraform.tfvars.json,
+ * *.auto.tfvars and *.auto.tfvars.json by file name (Terraform's order of
+ * precedence, later ones win), then every --var-file. *n_owned of them, the
+ * automatic ones, are borrowed from *owned (freed with free_list). */
 static const char **var_files(tf_import_t *imp, size_t *n, char ***owned, size_t *n_owned)
 {
 	size_t n_auto = 0, n_json = 0;
@@ -575,12 +584,13 @@ static const char **var_files(tf_import_t *imp, size_t *n, char ***owned, size_t
 	qsort(*owned + first_auto, n_auto + n_json, sizeof(**owned), by_path);
 	free(autos);
 	free(jsons);
-	const char **all = pr_calloc(*n_owned + imp->opts->n_var_files + 1, sizeof(*all));
+	const char **all = pr_calloc(*n_owned + imp->opts->n_var_args + 1, sizeof(*all));
 	*n = 0;
 	for (size_t i = 0; i < *n_owned; i++)
 		all[(*n)++] = (*owned)[i];
-	for (size_t i = 0; i < imp->opts->n_var_files; i++)
-		all[(*n)++] = imp->opts->var_files[i];
+	for (size_t i = 0; i < imp->opts->n_var_args; i++)
+		if (imp->opts->var_args[i].file)
+			all[(*n)++] = imp->opts->var_args[i].text;
 	return all;
 }
 
@@ -615,14 +625,17 @@ int tf_load_hcl(tf_import_t *imp)
 	for (size_t i = 0; i < n_tf; i++)
 		tf_collect(imp, tf[i], json_object_get(imp->parsed, tf[i]), "", imp->dir);
 	apply_env_vars(imp);
-	for (size_t i = 0; i < n_vf; i++) {
-		if (ends_with(vf[i], ".json"))
-			apply_json_var_file(imp, vf[i]);
+	for (size_t i = 0; i < n_owned; i++)
+		apply_any_var_file(imp, vf[i]);
+	/* Terraform: "any -var and -var-file options on the command line, in
+	 * the order they are provided" come last */
+	for (size_t i = 0; i < imp->opts->n_var_args; i++) {
+		const terraform_var_arg_t *a = &imp->opts->var_args[i];
+		if (a->file)
+			apply_any_var_file(imp, a->text);
 		else
-			apply_var_file(imp, vf[i], json_object_get(imp->parsed, vf[i]));
+			apply_var(imp, a->text);
 	}
-	for (size_t i = 0; i < imp->opts->n_vars; i++)
-		apply_var(imp, imp->opts->vars[i]);
 	if (!all_vars_set(imp)) {
 		rc = PR_ECONFIG;
 		goto cleanup;

@@ -29,9 +29,8 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char **vars = calloc((size_t)argc, sizeof(*vars));
-	const char **files = calloc((size_t)argc, sizeof(*files));
-	terraform_import_options_t opts = {.vars = vars, .var_files = files};
+	terraform_var_arg_t *var_args = calloc((size_t)argc, sizeof(*var_args));
+	terraform_import_options_t opts = {.var_args = var_args};
 	terraform_import_summary_t summary = {0};
 	const char *format = "yaml";
 	pr_diag_t *diag = pr_diag_new();
@@ -41,8 +40,9 @@ int main(int argc, char **argv)
 	/* -var and -var-file too, as terraform spells them */
 	while ((c = getopt_long_only(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'v': vars[opts.n_vars++] = optarg; break;
-		case 'f': files[opts.n_var_files++] = optarg; break;
+		/* in command-line order, as Terraform reads them */
+		case 'v': var_args[opts.n_var_args++] = (terraform_var_arg_t){false, optarg}; break;
+		case 'f': var_args[opts.n_var_args++] = (terraform_var_arg_t){true, optarg}; break;
 		case 's': opts.side_file = optarg; break;
 		case 'd': opts.hcl2json_dir = optarg; break;
 		case 'n': opts.no_validate = true; break;
@@ -87,7 +87,6 @@ cleanup:
 	terraform_import_summary_clear(&summary);
 	json_decref(dep);
 	pr_diag_destroy(&diag);
-	free(vars);
-	free(files);
+	free(var_args);
 	return status;
 }

@@ -6,8 +6,8 @@
  * Two inputs:
  *   - a configuration folder (*.tf): HCL is read by HashiCorp's own parser as
  *     packaged for npm (@cdktf/hcl2json, run with node; terraform/setup.sh
- *     installs it), then variables (defaults, terraform.tfvars, *.auto.tfvars,
- *     --var-file, --var), locals, count and for_each over known collections,
+ *     installs it), then variables (defaults, TF_VAR_*, terraform.tfvars,
+ *     *.auto.tfvars, then --var-file and --var in command-line order), locals, count and for_each over known collections,
  *     references between resources and string interpolation are resolved here;
  *   - the JSON of `terraform show -json` (a plan: planned_values, or a state:
  *     values), root and child modules; values the plan leaves unknown (ids)
@@ -35,12 +35,19 @@
 
 #include "base/base.h"
 
+/* One -var or -var-file of a command line. */
+typedef struct terraform_var_arg {
+	bool file;	  /* -var-file FILE (.tfvars or .tfvars.json), else -var NAME=VALUE */
+	const char *text; /* borrowed */
+} terraform_var_arg_t;
+
 typedef struct terraform_import_options {
-	const char *path;	 /* a folder of .tf files or a `terraform show -json` file */
-	const char *const *vars; /* "name=value", later ones win (borrowed) */
-	size_t n_vars;
-	const char *const *var_files; /* .tfvars or .tfvars.json, in order (borrowed) */
-	size_t n_var_files;
+	const char *path; /* a folder of .tf files or a `terraform show -json` file */
+	/* -var and -var-file in command-line order, read after TF_VAR_*,
+	 * terraform.tfvars(.json) and *.auto.tfvars(.json): later ones win, as in
+	 * Terraform (borrowed) */
+	const terraform_var_arg_t *var_args;
+	size_t n_var_args;
 	const char *hcl2json_dir; /* where setup.sh installed the parser; NULL: the
 				   * environment's PRIVRES_HCL2JSON_DIR, else
 				   * ~/.cache/privres/hcl2json */
@@ -84,9 +91,11 @@ char *terraform_hcl2json_default_dir(void);
  * its parameters → the deployment JSON, validated unless no_validate.
  * Template expressions are evaluated (parameters, variables, resourceId,
  * resourceGroup, subscription, concat, format, if, equals, length, toLower,
- * uniqueString, guid, copyIndex, reference to the template's own resources...);
- * an unknown function is an error at the JSON path. Private DNS record sets are
- * read as the ARM surface reads a PUT; resource_group is the deployment's.
+ * uniqueString, guid, copyIndex, reference to the template's own resources
+ * and to the instances of its copy loops...); an unknown function is an error
+ * at the JSON path. Property names are matched case-insensitively, as ARM
+ * matches them. Private DNS record sets are read as the ARM surface reads a
+ * PUT; resource_group is the deployment's.
  * Returns 0, PR_EPARSE, PR_ECONFIG or PR_ELOOP.
  */
 typedef struct arm_import_options {

@@ -58,6 +58,7 @@ static void usage(FILE *f)
 	      "  import terraform PATH [--apply]          a Terraform configuration (or the\n"
 	      "                                           JSON of `terraform show -json`) as a\n"
 	      "                                           deployment, printed or applied\n"
+	      "  import arm TEMPLATE [--apply]            an ARM template, the same way\n"
 	      "\n"
 	      "Diagnostics:\n"
 	      "  explain --vnet VNET NAME [TYPE]          how a query in VNET is answered\n"
@@ -889,12 +890,29 @@ static int cmd_deploy(cli_t *cli, bool apply, args_t *a)
 	return rc;
 }
 
-/* --var and --var-file may repeat: every occurrence's values, in order. */
-static size_t take_all(args_t *a, const char *name, const char **out, size_t cap)
+/* --var and --var-file, in command-line order (later ones win, as in
+ * Terraform): *n of them in out (borrowed from a). */
+static size_t take_var_args(args_t *a, terraform_var_arg_t *out, size_t cap)
 {
 	size_t n = 0;
 	for (int i = 0; i < a->n_opt; i++) {
-		if (strcmp(a->opt[i].name, name))
+		bool file = !strcmp(a->opt[i].name, "--var-file");
+		if (!file && strcmp(a->opt[i].name, "--var"))
+			continue;
+		a->opt[i].used = true;
+		for (int j = 0; j < a->opt[i].n && n < cap; j++)
+			out[n++] = (terraform_var_arg_t){file, a->opt[i].values[j]};
+	}
+	return n;
+}
+
+/* Every value of a repeatable option, in order. */
+static size_t take_all(args_t *a, const char *name, const char *alias, const char **out,
+		       size_t cap)
+{
+	size_t n = 0;
+	for (int i = 0; i < a->n_opt; i++) {
+		if (strcmp(a->opt[i].name, name) && (!alias || strcmp(a->opt[i].name, alias)))
 			continue;
 		a->opt[i].used = true;
 		for (int j = 0; j < a->opt[i].n && n < cap; j++)
@@ -912,121 +930,152 @@ static int import_arity(const void *ctx, const char *name)
 		       : 1;
 }
 
+/* The options of both imports for what is done with the result. */
+#define IMPORT_OUT_USAGE "         [-o yaml|json] [--apply [--no-prune] [--dry-run]]\n\n"
+#define IMPORT_APPLY_HELP                                                                  \
+	"  --apply           apply the result to the running privresd (as apply -f;\n"     \
+	"                    --dry-run, --no-prune as there)\n"
+
+/* What both imports do with their result. */
+typedef struct import_out {
+	bool apply, no_prune, dry;
+} import_out_t;
+
+/* The options every import takes after its own: -o, --apply, --no-prune,
+ * --dry-run; EXIT_USAGE (reported) for unknown ones or a missing PATH. */
+static int import_finish_args(cli_t *cli, args_t *a, const char *what, import_out_t *o, bool *bad)
+{
+	static const char *const outs[] = {"yaml", "json", NULL};
+	o->apply = take_flag(a, "--apply", bad);
+	o->no_prune = take_flag(a, "--no-prune", bad);
+	o->dry = take_flag(a, "--dry-run", bad);
+	cli->output = "yaml";
+	if (!*bad && a->n_pos != 1) {
+		fprintf(stderr, "privresctl import %s: one %s is needed\n", what,
+			!strcmp(what, "arm") ? "TEMPLATE" : "PATH");
+		return EXIT_USAGE;
+	}
+	if (*bad || finish_args(a, cli, outs) != 0)
+		return EXIT_USAGE;
+	return 0;
+}
+
+/* The imported deployment dep (borrowed) printed (YAML, or JSON with -o json),
+ * or with --apply brought to the running privresd through the control plane's
+ * one apply path, as `apply -f` does (validated there again, journaled). */
+static int import_emit(cli_t *cli, const json_t *dep, const char *file, const import_out_t *o)
+{
+	char *text = !strcmp(cli->output, "json") ? json_dumps(dep, JSON_INDENT(2))
+						 : model_json_to_yaml(dep);
+	if (!o->apply) {
+		size_t len = strlen(text);
+		printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
+		free(text);
+		return 0;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:b, s:b}", "document", text, "fileName", file,
+				"prune", !o->no_prune, "dryRun", o->dry);
+	free(text);
+	json_t *resp = NULL;
+	int rc = call(cli, "DeploymentService/Apply", req, &resp);
+	if (rc == 0) {
+		print_changes(resp);
+		if (json_array_size(json_object_get(resp, "errors")) > 0) {
+			print_errors(resp);
+			rc = EXIT_REJECTED;
+		}
+	}
+	json_decref(resp);
+	return rc;
+}
+
+/* An import's refusal: its findings, then what was refused. */
+static int import_refused(const char *what, const char *path, int rc, pr_diag_t *diag)
+{
+	char *text = pr_diag_format(diag);
+	fprintf(stderr, "%sprivresctl import %s: %s refused: %s\n", text, what, path,
+		pr_strerror(rc));
+	free(text);
+	return EXIT_REJECTED;
+}
+
+/*
+ * import arm TEMPLATE [--parameters FILE|NAME=VALUE]... [-g RG]: an ARM
+ * template (terraform/terraform.h, arm_import) → the deployment YAML on
+ * stdout, or, with --apply, applied to the running privresd like `apply -f`.
+ */
+static int cmd_import_arm(cli_t *cli, args_t *a)
+{
+	if (a->help) {
+		printf("usage: privresctl import arm TEMPLATE.json [--parameters FILE]...\n"
+		       "         [--parameters NAME=VALUE]... [-g RESOURCE_GROUP] [--no-validate]\n"
+		       IMPORT_OUT_USAGE
+		       "  TEMPLATE.json     an ARM template; Bicep: `bicep build main.bicep` first\n"
+		       "  --parameters      a parameters file or NAME=VALUE; later ones win\n"
+		       "  -g RG             the resource group it is deployed to, as\n"
+		       "                    az deployment group create -g\n"
+		       IMPORT_APPLY_HELP);
+		return 0;
+	}
+	const char *params[64];
+	arm_import_options_t opts = {.parameters = params};
+	bool bad = false;
+	import_out_t o = {0};
+	opts.n_parameters = take_all(a, "--parameters", "-p", params, 64);
+	opts.resource_group = take_one(a, "--resource-group", "-g", &bad);
+	opts.no_validate = take_flag(a, "--no-validate", &bad);
+	if (import_finish_args(cli, a, "arm", &o, &bad) != 0)
+		return EXIT_USAGE;
+	opts.path = a->pos[0];
+	pr_diag_t *diag = pr_diag_new();
+	json_t *dep = NULL;
+	int rc = arm_import(&opts, &dep, diag);
+	rc = rc != 0 ? import_refused("arm", opts.path, rc, diag)
+		     : import_emit(cli, dep, opts.path, &o);
+	json_decref(dep);
+	pr_diag_destroy(&diag);
+	return rc;
+}
+
 /*
  * import terraform PATH: a Terraform configuration folder (HCL, read with
  * HashiCorp's parser as packaged for npm) or the JSON of `terraform show
  * -json` → the deployment YAML on stdout, or, with --apply, applied to the
  * running privresd like `apply -f` (terraform/terraform.h does the work).
  */
-/* import arm TEMPLATE [--parameters FILE|NAME=VALUE]...: an ARM template
- * (terraform/terraform.h, arm_import) → the deployment YAML on stdout. */
-static int cmd_import_arm(int argc, char **argv)
+static int cmd_import_terraform(cli_t *cli, args_t *a)
 {
-	const char *params[64], *path = NULL;
-	arm_import_options_t opts = {.parameters = params};
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--parameters") && i + 1 < argc && opts.n_parameters < 64) {
-			params[opts.n_parameters++] = argv[++i];
-		} else if ((!strcmp(argv[i], "--resource-group") || !strcmp(argv[i], "-g")) &&
-			   i + 1 < argc) {
-			opts.resource_group = argv[++i]; /* as az deployment group create -g */
-		} else if (!strcmp(argv[i], "--help")) {
-			printf("usage: privresctl import arm TEMPLATE.json [--parameters FILE]... "
-			       "[--parameters NAME=VALUE]... [-g RESOURCE_GROUP]\n"
-			       "  Bicep: compile with `bicep build main.bicep` first\n");
-			return 0;
-		} else if (argv[i][0] != '-' && !path) {
-			path = argv[i];
-		} else {
-			fprintf(stderr, "privresctl import arm: unexpected %s\n", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	if (!path) {
-		fprintf(stderr, "privresctl import arm: one TEMPLATE is needed\n");
-		return EXIT_USAGE;
-	}
-	opts.path = path;
-	pr_diag_t *diag = pr_diag_new();
-	json_t *dep = NULL;
-	int rc = arm_import(&opts, &dep, diag);
-	if (rc != 0) {
-		char *text = pr_diag_format(diag);
-		fprintf(stderr, "%sprivresctl import arm: %s refused: %s\n", text, path,
-			pr_strerror(rc));
-		free(text);
-		pr_diag_destroy(&diag);
-		return EXIT_REJECTED;
-	}
-	char *text = model_json_to_yaml(dep);
-	size_t len = strlen(text);
-	printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
-	free(text);
-	json_decref(dep);
-	pr_diag_destroy(&diag);
-	return 0;
-}
-
-static int cmd_import(cli_t *cli, int argc, char **argv)
-{
-	static const char *const outs[] = {"yaml", "json", NULL};
-	if (argc >= 1 && !strcmp(argv[0], "arm"))
-		return cmd_import_arm(argc, argv);
-	if (argc < 1 || strcmp(argv[0], "terraform") != 0) {
-		fprintf(stderr, "privresctl import: \"terraform\" or \"arm\" (privresctl import "
-				"terraform --help)\n");
-		return EXIT_USAGE;
-	}
-	args_t a;
-	int rc = parse_args(argc - 1, argv + 1, &a, import_arity, NULL);
-	if (rc != 0)
-		return rc;
-	if (a.help) {
+	if (a->help) {
 		printf("usage: privresctl import terraform PATH [--var NAME=VALUE]... [--var-file F]...\n"
 		       "         [--side-file privres.yaml] [--hcl2json-dir DIR] [--no-validate]\n"
-		       "         [-o yaml|json] [--apply [--no-prune] [--dry-run]]\n\n"
+		       IMPORT_OUT_USAGE
 		       "  PATH              a folder of .tf files, or the JSON of `terraform show -json`\n"
-		       "  --var, --var-file as terraform's; later ones win\n"
+		       "  --var, --var-file as terraform's: after TF_VAR_*, terraform.tfvars and\n"
+		       "                    *.auto.tfvars, in command-line order; later ones win\n"
 		       "  --side-file F     what Terraform has no resource for (external servers,\n"
 		       "                    publicDns, emulator); default: PATH/privres.yaml\n"
-		       "  --apply           apply the result to the running privresd (as apply -f)\n"
+		       IMPORT_APPLY_HELP
 		       "Without --apply the deployment is printed (YAML by default). What cannot be\n"
 		       "resolved is listed with file:line; resources unrelated to DNS are counted.\n");
-		free(a.pos);
 		return 0;
 	}
-	const char *vars[64], *files[64];
-	terraform_import_options_t opts = {0};
-	opts.vars = vars;
-	opts.var_files = files;
-	opts.n_vars = take_all(&a, "--var", vars, 64);
-	opts.n_var_files = take_all(&a, "--var-file", files, 64);
+	terraform_var_arg_t var_args[64];
+	terraform_import_options_t opts = {.var_args = var_args};
 	bool bad = false;
-	opts.side_file = take_one(&a, "--side-file", NULL, &bad);
-	opts.hcl2json_dir = take_one(&a, "--hcl2json-dir", NULL, &bad);
-	opts.no_validate = take_flag(&a, "--no-validate", &bad);
-	bool apply = take_flag(&a, "--apply", &bad);
-	bool no_prune = take_flag(&a, "--no-prune", &bad);
-	bool dry = take_flag(&a, "--dry-run", &bad);
-	cli->output = "yaml";
-	if (bad || a.n_pos != 1 || (rc = finish_args(&a, cli, outs)) != 0) {
-		if (!bad && a.n_pos != 1)
-			fprintf(stderr, "privresctl import terraform: one PATH is needed\n");
-		free(a.pos);
+	import_out_t o = {0};
+	opts.n_var_args = take_var_args(a, var_args, 64);
+	opts.side_file = take_one(a, "--side-file", NULL, &bad);
+	opts.hcl2json_dir = take_one(a, "--hcl2json-dir", NULL, &bad);
+	opts.no_validate = take_flag(a, "--no-validate", &bad);
+	if (import_finish_args(cli, a, "terraform", &o, &bad) != 0)
 		return EXIT_USAGE;
-	}
-	opts.path = a.pos[0];
-	free(a.pos);
+	opts.path = a->pos[0];
 	pr_diag_t *diag = pr_diag_new();
 	terraform_import_summary_t summary = {0};
 	json_t *dep = NULL;
-	rc = terraform_import_with_summary(&opts, &dep, &summary, diag);
+	int rc = terraform_import_with_summary(&opts, &dep, &summary, diag);
 	if (rc != 0) {
-		char *text = pr_diag_format(diag);
-		fprintf(stderr, "%sprivresctl import terraform: %s refused: %s\n", text, opts.path,
-			pr_strerror(rc));
-		free(text);
-		rc = EXIT_REJECTED;
+		rc = import_refused("terraform", opts.path, rc, diag);
 		goto cleanup;
 	}
 	fprintf(stderr, "privresctl import terraform: %zu resources imported", summary.imported);
@@ -1034,31 +1083,31 @@ static int cmd_import(cli_t *cli, int argc, char **argv)
 		fprintf(stderr, ", %zu skipped as unrelated to DNS (%s)", summary.skipped,
 			summary.skipped_types);
 	fprintf(stderr, "\n");
-	char *text = !strcmp(cli->output, "json") ? json_dumps(dep, JSON_INDENT(2))
-						 : model_json_to_yaml(dep);
-	if (!apply) {
-		size_t len = strlen(text);
-		printf("%s%s", text, len && text[len - 1] == '\n' ? "" : "\n");
-		free(text);
-		goto cleanup;
-	}
-	json_t *req = json_pack("{s:s, s:s, s:b, s:b}", "document", text, "fileName", opts.path,
-				"prune", !no_prune, "dryRun", dry);
-	free(text);
-	json_t *resp = NULL;
-	cli->output = "table";
-	if ((rc = call(cli, "DeploymentService/Apply", req, &resp)) == 0) {
-		print_changes(resp);
-		if (json_array_size(json_object_get(resp, "errors")) > 0) {
-			print_errors(resp);
-			rc = EXIT_REJECTED;
-		}
-		json_decref(resp);
-	}
+	if (summary.placeholders)
+		fprintf(stderr, "privresctl import terraform: placeholders for values known only "
+				"after an apply: %s\n",
+			summary.placeholders);
+	rc = import_emit(cli, dep, opts.path, &o);
 cleanup:
 	terraform_import_summary_clear(&summary);
 	json_decref(dep);
 	pr_diag_destroy(&diag);
+	return rc;
+}
+
+static int cmd_import(cli_t *cli, int argc, char **argv)
+{
+	bool arm = argc >= 1 && !strcmp(argv[0], "arm");
+	if (!arm && (argc < 1 || strcmp(argv[0], "terraform") != 0)) {
+		fprintf(stderr, "privresctl import: \"terraform\" or \"arm\" (privresctl import "
+				"terraform --help)\n");
+		return EXIT_USAGE;
+	}
+	args_t a;
+	int rc = parse_args(argc - 1, argv + 1, &a, import_arity, NULL);
+	if (rc == 0)
+		rc = arm ? cmd_import_arm(cli, &a) : cmd_import_terraform(cli, &a);
+	free(a.pos);
 	return rc;
 }
 

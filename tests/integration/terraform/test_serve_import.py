@@ -4,8 +4,11 @@ example; `import terraform --apply` brings a running privresd to the estate
 (issue "Terraform")."""
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -157,6 +160,73 @@ class ServeImport(unittest.TestCase):
             self.assertNotIn("other", names)  # apply prunes, as apply -f does
         finally:
             self.assertEqual(d.stop(), 0)
+
+    def test_import_arm_apply_to_running_privresd(self):
+        """`import arm --apply` goes through the control plane's one apply path:
+        --dry-run changes nothing, the apply prunes as apply -f does, the
+        daemon validates again (F-5 refused even with --no-validate), and the
+        estate survives a kill -9 (the state dir's journal)."""
+        template = os.path.join(SOURCE, "tests", "unit", "terraform", "fixtures", "arm",
+                                "azuredeploy.json")
+        bad = os.path.join(SOURCE, "tests", "integration", "terraform", "bad",
+                           "arm-f5-azure-dns-target", "azuredeploy.json")
+        state = tempfile.mkdtemp(prefix="privres-state-")
+        start = "virtualNetworks: [{name: other, addressPrefixes: [10.99.0.0/16]}]\n"
+        d = Privresd(on_free_ports(start), args=["--quiet"], state_dir=state)
+        try:
+            sock = os.path.join(d.dir, "api.sock")
+
+            def ctl(*args):
+                return subprocess.run([PRIVRESCTL, "--socket", sock, *args],
+                                      capture_output=True, text=True, timeout=120)
+
+            def exported():
+                p = ctl("export", "-o", "json")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                return json.loads(p.stdout)
+
+            def vnets():
+                return sorted(v["name"] for v in exported().get("virtualNetworks", []))
+
+            p = ctl("import", "arm", template, "-g", "rg-modules", "--apply", "--dry-run")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("+ create", p.stdout)
+            self.assertEqual(vnets(), ["other"])
+
+            p = ctl("import", "arm", template, "-g", "rg-modules", "--apply")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("privateDnsZones/corp.example", p.stdout)
+            self.assertIn("- delete", p.stdout)  # prunes, as apply -f does
+            self.assertEqual(vnets(), ["hub", "spoke1", "spoke2"])
+            self.assertEqual(exported()["resourceGroup"], "rg-modules")
+            p = ctl("import", "arm", template, "-g", "rg-modules", "--apply")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("No changes.", p.stdout)
+
+            # the daemon's validation, not only the importer's: nothing changes
+            for extra in ([], ["--no-validate"]):
+                p = ctl("import", "arm", bad, "--apply", *extra)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn("F-5", p.stderr)
+            self.assertEqual(vnets(), ["hub", "spoke1", "spoke2"])
+
+            p = ctl("import", "arm", os.path.join(state, "nothing.json"), "--apply")
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(ctl("import", "arm", "--apply").returncode, 2)
+
+            # kill -9: the applied estate is served again from the state dir
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait()
+            d.stop()
+            d = Privresd(on_free_ports(start), args=["--quiet"], state_dir=state)
+            sock = os.path.join(d.dir, "api.sock")
+            self.assertEqual(vnets(), ["hub", "spoke1", "spoke2"])
+            r = dns.message.make_query("web.corp.example", "A")
+            r = dns.query.udp(r, "127.0.0.1", port=d.port("azure-dns/spoke1"), timeout=5)
+            self.assertEqual(sorted(x.to_text() for rr in r.answer for x in rr), ["10.1.0.4"])
+        finally:
+            d.stop()
+            shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

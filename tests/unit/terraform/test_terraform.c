@@ -402,14 +402,9 @@ static void test_variables_override(void **state)
 	f = fopen(vf, "w");
 	fputs("prefix = \"10.1.0.0/16\"\nname = \"fromfile\"\n", f);
 	fclose(f);
-	const char *vars[] = {"name=cli", "n=2"};
-	const char *files[] = {vf};
-	terraform_import_options_t o = {.path = dir,
-					.vars = vars,
-					.n_vars = 2,
-					.var_files = files,
-					.n_var_files = 1,
-					.hcl2json_dir = hcl2json_dir};
+	const terraform_var_arg_t args[] = {{true, vf}, {false, "name=cli"}, {false, "n=2"}};
+	terraform_import_options_t o = {
+		.path = dir, .var_args = args, .n_var_args = 3, .hcl2json_dir = hcl2json_dir};
 	pr_diag_t *diag = pr_diag_new();
 	json_t *j = NULL;
 	if (terraform_import(&o, &j, diag) != 0)
@@ -702,7 +697,7 @@ static void test_missing_variables_at_once(void **state)
 
 /* The files Terraform reads by itself, in its order: TF_VAR_* < terraform.tfvars
  * < terraform.tfvars.json < *.auto.tfvars and *.auto.tfvars.json by file name;
- * --var-file (HCL or JSON) and --var above them. */
+ * then --var-file (HCL or JSON) and --var in command-line order. */
 static void put_file(const char *dir, const char *name, const char *text)
 {
 	char *p = pr_asprintf("%s/%s", dir, name);
@@ -711,6 +706,20 @@ static void put_file(const char *dir, const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	free(p);
+}
+
+/* o imports to one VNet named name with the prefix prefix. */
+static void vars_import_to(const terraform_import_options_t *o, pr_diag_t *diag, const char *name,
+			   const char *prefix)
+{
+	json_t *j = NULL;
+	if (terraform_import(o, &j, diag) != 0)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")), name);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)), prefix);
+	json_decref(j);
 }
 
 static void test_variable_files_precedence(void **state)
@@ -732,36 +741,33 @@ static void test_variable_files_precedence(void **state)
 	terraform_import_options_t o = {.path = dir, .hcl2json_dir = hcl2json_dir};
 	pr_diag_t *diag = pr_diag_new();
 	json_t *j = NULL;
-	if (terraform_import(&o, &j, diag) != 0)
-		fail_msg("%s", pr_diag_format(diag));
-	const json_t *v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
-	assert_string_equal(json_string_value(json_object_get(v, "name")), "tfvars-json-b-c");
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
-		"10.1.0.0/16");
-	json_decref(j);
+	vars_import_to(&o, diag, "tfvars-json-b-c", "10.1.0.0/16");
 
 	/* --var-file (JSON, then HCL) above the automatic files, --var above all */
 	put_file(dir, "extra.json", "{\"p\": [\"e\", \"e\", \"e\", \"e\"], \"q\": \"10.2.0.0/16\"}");
 	put_file(dir, "extra.hcl", "p = [\"h\", \"h\", \"h\", \"h\"]\n");
 	char *files[] = {pr_asprintf("%s/extra.json", dir), pr_asprintf("%s/extra.hcl", dir)};
-	const char *vars[] = {"q=10.3.0.0/16"};
-	o.var_files = (const char *const *)files;
-	o.n_var_files = 2;
-	o.vars = vars;
-	o.n_vars = 1;
-	if (terraform_import(&o, &j, diag) != 0)
-		fail_msg("%s", pr_diag_format(diag));
-	v = json_array_get(json_object_get(j, "virtualNetworks"), 0);
-	assert_string_equal(json_string_value(json_object_get(v, "name")), "h-h-h-h");
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(v, "addressPrefixes"), 0)),
-		"10.3.0.0/16");
-	json_decref(j);
+	terraform_var_arg_t args[] = {
+		{true, files[0]}, {true, files[1]}, {false, "q=10.3.0.0/16"}};
+	o.var_args = args;
+	o.n_var_args = 3;
+	vars_import_to(&o, diag, "h-h-h-h", "10.3.0.0/16");
+
+	/* -var and -var-file interleaved: in command-line order, the later wins
+	 * (Terraform's documented order), whatever their kind */
+	terraform_var_arg_t mixed[] = {{false, "q=10.3.0.0/16"},
+				       {true, files[1]},
+				       {false, "p=[\"v\", \"v\", \"v\", \"v\"]"},
+				       {true, files[0]}};
+	o.var_args = mixed;
+	o.n_var_args = 4;
+	vars_import_to(&o, diag, "e-e-e-e", "10.2.0.0/16");
+	o.n_var_args = 3; /* p given after extra.hcl wins over it */
+	vars_import_to(&o, diag, "v-v-v-v", "10.3.0.0/16");
 
 	/* a broken terraform.tfvars.json is named */
 	put_file(dir, "terraform.tfvars.json", "{\"p\": ");
-	o.n_var_files = o.n_vars = 0;
+	o.n_var_args = 0;
 	pr_diag_clear(diag);
 	assert_int_not_equal(terraform_import(&o, &j, diag), 0);
 	char *t = pr_diag_format(diag);
@@ -945,6 +951,155 @@ static void test_arm_record_sets(void **state)
 	pr_diag_destroy(&diag);
 }
 
+/* --parameters NAME=VALUE as the cloud CLI reads them: a value with a '/' is
+ * not a file, an int/object parameter takes the JSON it spells; @FILE is a
+ * parameters file, read in order with the later one winning. */
+static void test_arm_parameter_values(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"p\": {\"type\": \"string\"}, \"n\": {\"type\": \"int\"},"
+		" \"tags\": {\"type\": \"object\", \"defaultValue\": {}}},"
+		" \"resources\": [{\"type\": \"Microsoft.Network/virtualNetworks\","
+		"  \"name\": \"[concat('v', copyIndex())]\", \"tags\": \"[parameters('tags')]\","
+		"  \"copy\": {\"name\": \"c\", \"count\": \"[parameters('n')]\"},"
+		"  \"properties\": {\"addressSpace\": {\"addressPrefixes\": [\"[parameters('p')]\"]}}}]}";
+	char file[] = "/tmp/privres-arm-params-XXXXXX";
+	int fd = mkstemp(file);
+	assert_true(fd >= 0);
+	const char *text = "{\"parameters\": {\"n\": {\"value\": 1},"
+			   " \"p\": {\"value\": \"10.8.0.0/16\"}}}";
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char *at = pr_asprintf("@%s", file);
+	const char *params[] = {at, "p=10.7.0.0/16", "n=2", "tags={\"env\": \"dev\"}"};
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, params, 4, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *v = json_object_get(j, "virtualNetworks");
+	assert_int_equal(json_array_size(v), 2);
+	const json_t *v1 = json_array_get(v, 1);
+	assert_string_equal(
+		json_string_value(json_array_get(json_object_get(v1, "addressPrefixes"), 0)),
+		"10.7.0.0/16");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v1, "tags"), "env")),
+			    "dev");
+	json_decref(j);
+	j = arm_text(tmpl, params, 1, diag); /* the file alone: n=1 */
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "virtualNetworks")), 1);
+	json_decref(j);
+	unlink(file);
+	free(at);
+	pr_diag_destroy(&diag);
+}
+
+/* ARM matches property names case-insensitively: record arrays, their fields,
+ * ttl, metadata and the SOA record in any case are read as the cloud spells
+ * them (metadata's own keys kept as written). */
+static void test_arm_record_keys_any_case(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+		" \"name\": \"corp.example\", \"resources\": ["
+		"  {\"type\": \"a\", \"name\": \"web\", \"PROPERTIES\": {\"TTL\": 60,"
+		"   \"Metadata\": {\"Owner\": \"Team\"},"
+		"   \"ARecords\": [{\"IPv4Address\": \"10.0.0.1\"}, {\"ipv4address\": \"10.0.0.2\"}]}},"
+		"  {\"type\": \"MX\", \"name\": \"@\", \"properties\": {\"MXRECORDS\":"
+		"   [{\"Preference\": 10, \"EXCHANGE\": \"mx1.corp.example\"}]}},"
+		"  {\"type\": \"TXT\", \"name\": \"t\", \"properties\": {\"TxtRecords\":"
+		"   [{\"Value\": [\"x\"]}]}},"
+		"  {\"type\": \"SOA\", \"name\": \"@\", \"Properties\": {\"Ttl\": 120,"
+		"   \"SOARecord\": {\"Email\": \"admin.corp.example\", \"MinimumTTL\": 30}}}]}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	char *text = json_dumps(json_object_get(zone, "recordSets"), JSON_COMPACT | JSON_SORT_KEYS);
+	if (!strstr(text, "\"metadata\":{\"Owner\":\"Team\"},\"name\":\"web\","
+			  "\"records\":[\"10.0.0.1\",\"10.0.0.2\"],\"ttl\":60") ||
+	    !strstr(text, "\"records\":[\"10 mx1.corp.example\"]") ||
+	    !strstr(text, "\"name\":\"t\",\"records\":[\"x\"]"))
+		fail_msg("%s", text);
+	free(text);
+	const json_t *soa = json_object_get(zone, "soa");
+	assert_int_equal(json_integer_value(json_object_get(soa, "minimumTtl")), 30);
+	assert_int_equal(json_integer_value(json_object_get(soa, "ttl")), 120);
+	assert_string_equal(json_string_value(json_object_get(soa, "email")), "admin.corp.example");
+	json_decref(j);
+	pr_diag_destroy(&diag);
+}
+
+/* reference() to an instance of a copy loop, by id or name: its properties
+ * as that instance declares them (its own copyIndex()), from inside another
+ * loop whose own copyIndex() is unchanged after the call. */
+static void test_arm_reference_into_copy_loops(void **state)
+{
+	(void)state;
+	const char *tmpl =
+		"{\"parameters\": {\"ips\": {\"type\": \"array\", \"defaultValue\":"
+		"  [\"10.0.0.10\", \"10.0.0.11\", \"10.0.0.12\"]},"
+		"  \"spokes\": {\"type\": \"array\", \"defaultValue\": [\"s1\", \"s2\"]}},"
+		" \"resources\": ["
+		"  {\"type\": \"Microsoft.Network/virtualNetworks\","
+		"   \"name\": \"[parameters('spokes')[copyIndex()]]\","
+		"   \"copy\": {\"name\": \"v\", \"count\": \"[length(parameters('spokes'))]\"},"
+		"   \"properties\": {\"addressSpace\": {\"addressPrefixes\":"
+		"    [\"[format('10.{0}.0.0/16', copyIndex(1))]\"]}}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones\", \"name\": \"corp.example\"},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/A\","
+		"   \"name\": \"[concat('corp.example/r', copyIndex())]\","
+		"   \"copy\": {\"name\": \"r\", \"count\": 3},"
+		"   \"properties\": {\"ttl\": 300, \"aRecords\":"
+		"    [{\"ipv4Address\": \"[parameters('ips')[copyIndex()]]\"}]}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/A\", \"name\": \"corp.example/alias\","
+		"   \"properties\": {\"ttl\": 300, \"aRecords\": [{\"ipv4Address\": \"[reference("
+		"resourceId('Microsoft.Network/privateDnsZones/A', 'corp.example', 'r1'))"
+		".aRecords[0].ipv4Address]\"}, {\"ipv4Address\": \"[reference('corp.example/r2')"
+		".aRecords[0].ipv4Address]\"}]}},"
+		"  {\"type\": \"Microsoft.Network/privateDnsZones/virtualNetworkLinks\","
+		"   \"name\": \"[format('corp.example/{0}-{1}', reference(resourceId("
+		"'Microsoft.Network/virtualNetworks', parameters('spokes')[copyIndex()]),"
+		" '2022-07-01', 'Full').name, copyIndex())]\","
+		"   \"copy\": {\"name\": \"l\", \"count\": 2},"
+		"   \"properties\": {\"virtualNetwork\": {\"id\": \"[reference(resourceId("
+		"'Microsoft.Network/virtualNetworks', parameters('spokes')[copyIndex()]),"
+		" '2022-07-01', 'Full').id]\"}, \"registrationEnabled\": false}}]}";
+	pr_diag_t *diag = pr_diag_new();
+	json_t *j = arm_text(tmpl, NULL, 0, diag);
+	if (!j)
+		fail_msg("%s", pr_diag_format(diag));
+	const json_t *zone = json_array_get(json_object_get(j, "privateDnsZones"), 0);
+	const json_t *alias = json_array_get(json_object_get(zone, "recordSets"), 3);
+	assert_string_equal(json_string_value(json_object_get(alias, "name")), "alias");
+	char *text = json_dumps(json_object_get(alias, "records"), JSON_COMPACT);
+	assert_string_equal(text, "[\"10.0.0.11\",\"10.0.0.12\"]");
+	free(text);
+	const json_t *links = json_object_get(zone, "virtualNetworkLinks");
+	assert_int_equal(json_array_size(links), 2);
+	const json_t *l1 = json_array_get(links, 1);
+	assert_string_equal(json_string_value(json_object_get(l1, "name")), "s2-1");
+	assert_string_equal(json_string_value(json_object_get(l1, "virtualNetwork")), "s2");
+	json_decref(j);
+
+	/* past the loop's last instance: not a resource of the template */
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[concat('z', copyIndex(), '.example')]\","
+			     " \"copy\": {\"name\": \"z\", \"count\": 2}},"
+			     " {\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[reference('z2.example', '2020-06-01', 'Full').name]\"}]}",
+			     NULL, 0, diag));
+	char *t = pr_diag_format(diag);
+	if (!strstr(t, "reference(): z2.example is not a resource of the template"))
+		fail_msg("%s", t);
+	free(t);
+	pr_diag_destroy(&diag);
+}
+
 /* ---- modules ----------------------------------------------------------------- */
 
 static deployment_t *import_deployment(const char *path)
@@ -1050,6 +1205,9 @@ int main(void)
 		cmocka_unit_test(test_variable_files_precedence),
 		cmocka_unit_test(test_arm_template),
 		cmocka_unit_test(test_arm_record_sets),
+		cmocka_unit_test(test_arm_record_keys_any_case),
+		cmocka_unit_test(test_arm_parameter_values),
+		cmocka_unit_test(test_arm_reference_into_copy_loops),
 		cmocka_unit_test(test_modules_same_as_flat),
 		cmocka_unit_test(test_arm_same_as_flat),
 		cmocka_unit_test(test_module_not_installed),
