@@ -22,6 +22,7 @@ typedef struct op {
 	char *id;
 	char *resource_id;  /* the resource's ARM id, as answered */
 	json_t *shape;      /* a deleted resource as it was (GET answers it Deleting) */
+	char *status_url;   /* its Azure-AsyncOperation URL */
 	const char *state;  /* "Creating", "Updating" or "Deleting" */
 	uint64_t end_ms;    /* pr_now_ms() when it is done */
 	time_t start;       /* wall clock, for startTime/endTime */
@@ -53,6 +54,7 @@ static void op_clear(op_t *o)
 {
 	free(o->id);
 	free(o->resource_id);
+	free(o->status_url);
 	json_decref(o->shape);
 	memset(o, 0, sizeof(*o));
 }
@@ -313,6 +315,41 @@ static void operation(arm_t *a, const arm_request_t *rq, const arm_route_t *r, c
 		"https://%s/subscriptions/%s/providers/Microsoft.Network/locations/%s/%s/%s"
 		"?api-version=%s", host, r->subscription, *loc ? loc : "eastus", results, id, v);
 	rs->retry_after = op_running(o) ? op_retry_after(o) : 0;
+	o->status_url = pr_strdup(rs->async_operation);
+}
+
+/*
+ * A change to a resource whose own operation still runs (operation_ms) is
+ * refused as the network resource provider refuses it: 409
+ * AnotherOperationInProgress naming the operation to poll (M-3). The
+ * resource's id is built from the route, so that a resource still being
+ * deleted is covered too. Returns whether rs was answered.
+ */
+static bool busy(const arm_t *a, const arm_route_t *r, arm_response_t *rs)
+{
+	if (!a->operation_ms || !r->name || !arm_kind_is_lro(r->kind))
+		return false;
+	const model_kind_t *k = r->kind;
+	char *id;
+	if (k->parent >= 0)
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s/%s/%s",
+				 r->subscription, r->group,
+				 model_kind((model_kind_id_t)k->parent)->arm_type, r->parent,
+				 k->segment, r->name);
+	else
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s",
+				 r->subscription, r->group, k->arm_type, r->name);
+	const op_t *o = op_running_on(a, id);
+	free(id);
+	if (!o)
+		return false;
+	fail(rs, 409, "AnotherOperationInProgress", NULL, NULL,
+	     "Another operation on this or dependent resource is in progress. To retrieve status "
+	     "of the operation use uri: %s. (M-3: the operation ends in %u s; "
+	     "emulator.arm.operationSeconds)",
+	     o->status_url, op_retry_after(o));
+	/* no Retry-After: with one, the Azure SDK would retry the refusal silently */
+	return true;
 }
 
 static json_t *iso_time(time_t t)
@@ -908,6 +945,8 @@ static void dispatch(arm_t *a, const arm_request_t *rq, arm_route_t *r, arm_resp
 	case ARM_RESOURCE:
 		if (method_is(rq, "GET"))
 			return get_resource(a, r, rs);
+		if (busy(a, r, rs))
+			return;
 		if (method_is(rq, "PUT"))
 			return put(a, rq, r, rs);
 		if (method_is(rq, "PATCH"))
