@@ -124,3 +124,7 @@ void arm_front_stop(arm_front_t **fp);
  * offers ALPN "h2": 1 yes, 0 no (or not a ClientHello), -EAGAIN when the
  * first record is not all there yet. */
 int arm_client_hello_h2(const uint8_t *buf, size_t len);
+
+/* The api-version of the endpoint metadata (/metadata/endpoints) Terraform's
+ * providers ask for through metadata_host. */
+#define ARM_METADATA_API_VERSION "2022-09-01"

@@ -8,21 +8,10 @@
 
 #include "arm/arm_p.h"
 #include "control/control.h"
+#include "fuzz_arm_open.h"
 
-static control_t *control;
 static arm_t *arm;
 static arm_h2_t *session;
-
-static void init(void)
-{
-	pr_diag_t *diag = pr_diag_new();
-	model_doc_t *doc = NULL;
-	if (control_load_source(NULL, &doc, diag) != 0 ||
-	    control_new(&doc, NULL, &control, diag) != 0)
-		abort();
-	pr_diag_destroy(&diag);
-	arm_new(control, NULL, &arm);
-}
 
 static void on_request(void *arg, int32_t stream, const arm_request_t *rq)
 {
@@ -41,8 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 					 "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
-	if (!arm)
-		init();
+	arm = fuzz_arm_open();
 	arm_client_hello_h2(data, size);
 	arm_h2_callbacks_t cb = {.request = on_request, .send = sink};
 	if (arm_h2_new(&cb, NULL, &session) != 0)
