@@ -20,7 +20,7 @@
 
 #define FRONT_IDLE_MS 30000      /* the same as libmicrohttpd's connection timeout */
 #define FRONT_HELLO_RETRY_MS 20  /* a ClientHello not whole yet is looked at again */
-#define FRONT_MAX_CONNECTIONS 1024 /* h2 connections and ones being classified */
+#define FRONT_MAX_CONNECTIONS 4096 /* h2 connections and ones being classified */
 #define ARM_H2_BACKLOG (1u << 20) /* unsent octets past which a client is not read */
 #define TLS_RECORD_MAX (5 + 16384 + 2048)
 
