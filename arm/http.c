@@ -1,7 +1,9 @@
-/* HTTPS for the ARM surface: libmicrohttpd (HTTP/1.1, TLS over GnuTLS) on
- * its own threads; each whole request is queued for the control thread
- * (uv_async) and its thread waits for the answer, so every change runs where
- * the control lives (control.h: everything on the control thread).
+/* HTTPS for the ARM surface: the server, its queue of requests for the
+ * control thread (uv_async), and HTTP/1.1 by libmicrohttpd (TLS over GnuTLS)
+ * on its own threads, given its connections by the front (front.c, which
+ * keeps HTTP/2 for itself). A libmicrohttpd thread waits for its answer; the
+ * front is called back. So every change runs where the control lives
+ * (control.h: everything on the control thread).
  *
  * Bad input is the library's to frame (malformed HTTP, slow clients: the
  * connection timeout) and ours to answer: bodies over ARM_MAX_BODY are 413
