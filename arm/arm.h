@@ -9,8 +9,9 @@
  *   arm_t         the protocol without I/O: a request in, a response out
  *                 (routing, api-versions, bearer tokens, etags, long-running
  *                 operations, the cloud's error bodies). Unit-testable.
- *   arm_server_t  HTTPS (HTTP/1.1, libmicrohttpd over GnuTLS) on loopback:
- *                 connections are served on the server's own threads; each
+ *   arm_server_t  HTTPS on loopback, HTTP/1.1 and HTTP/2 on one port by
+ *                 ALPN: HTTP/2 by nghttp2 on the listener's own thread,
+ *                 HTTP/1.1 by libmicrohttpd (GnuTLS) on its threads; each
  *                 whole request is handed to the control thread (the libuv
  *                 loop that owns the control) and answered from there.
  *

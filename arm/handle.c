@@ -22,6 +22,7 @@ typedef struct op {
 	char *id;
 	char *resource_id;  /* the resource's ARM id, as answered */
 	json_t *shape;      /* a deleted resource as it was (GET answers it Deleting) */
+	char *status_url;   /* its Azure-AsyncOperation URL */
 	const char *state;  /* "Creating", "Updating" or "Deleting" */
 	uint64_t end_ms;    /* pr_now_ms() when it is done */
 	time_t start;       /* wall clock, for startTime/endTime */
@@ -53,6 +54,7 @@ static void op_clear(op_t *o)
 {
 	free(o->id);
 	free(o->resource_id);
+	free(o->status_url);
 	json_decref(o->shape);
 	memset(o, 0, sizeof(*o));
 }
@@ -313,6 +315,41 @@ static void operation(arm_t *a, const arm_request_t *rq, const arm_route_t *r, c
 		"https://%s/subscriptions/%s/providers/Microsoft.Network/locations/%s/%s/%s"
 		"?api-version=%s", host, r->subscription, *loc ? loc : "eastus", results, id, v);
 	rs->retry_after = op_running(o) ? op_retry_after(o) : 0;
+	o->status_url = pr_strdup(rs->async_operation);
+}
+
+/*
+ * A change to a resource whose own operation still runs (operation_ms) is
+ * refused as the network resource provider refuses it: 409
+ * AnotherOperationInProgress naming the operation to poll (M-3). The
+ * resource's id is built from the route, so that a resource still being
+ * deleted is covered too. Returns whether rs was answered.
+ */
+static bool busy(const arm_t *a, const arm_route_t *r, arm_response_t *rs)
+{
+	if (!a->operation_ms || !r->name || !arm_kind_is_lro(r->kind))
+		return false;
+	const model_kind_t *k = r->kind;
+	char *id;
+	if (k->parent >= 0)
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s/%s/%s",
+				 r->subscription, r->group,
+				 model_kind((model_kind_id_t)k->parent)->arm_type, r->parent,
+				 k->segment, r->name);
+	else
+		id = pr_asprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s",
+				 r->subscription, r->group, k->arm_type, r->name);
+	const op_t *o = op_running_on(a, id);
+	free(id);
+	if (!o)
+		return false;
+	fail(rs, 409, "AnotherOperationInProgress", NULL, NULL,
+	     "Another operation on this or dependent resource is in progress. To retrieve status "
+	     "of the operation use uri: %s. (M-3: the operation ends in %u s; "
+	     "emulator.arm.operationSeconds)",
+	     o->status_url, op_retry_after(o));
+	/* no Retry-After: with one, the Azure SDK would retry the refusal silently */
+	return true;
 }
 
 static json_t *iso_time(time_t t)
@@ -808,6 +845,55 @@ static void groups(arm_t *a, const arm_request_t *rq, const arm_route_t *r, arm_
  * "adfs", so `az login --service-principal` works against a custom cloud
  * pointing here. The token given is the one configured (a client must give it
  * as its secret), else a well-formed one. */
+/* The token endpoints logins use: /adfs/oauth2/token (the cloud CLI with an
+ * ADFS authority) and {login}/{tenant}/oauth2[/v2.0]/token (clients that
+ * build the URL from the metadata's loginEndpoint and a tenant). */
+static bool token_path(const char *p)
+{
+	if (!strcasecmp(p, "/adfs/oauth2/token"))
+		return true;
+	if (*p != '/' || !p[1])
+		return false;
+	const char *rest = strchr(p + 1, '/');
+	return rest && rest > p + 1 &&
+	       (!strcmp(rest, "/oauth2/token") || !strcmp(rest, "/oauth2/v2.0/token"));
+}
+
+/*
+ * The cloud's endpoint metadata (GET /metadata/endpoints?api-version=
+ * 2022-09-01, no token), the shape Terraform's azurerm takes through
+ * metadata_host: every endpoint is privresd itself [privres], the name
+ * "privres". Returns whether rq was that request.
+ */
+static bool metadata_service(const arm_request_t *rq, arm_response_t *rs)
+{
+	if (strcasecmp(rq->path ? rq->path : "", "/metadata/endpoints") != 0)
+		return false;
+	if (strcmp(rq->method, "GET") != 0) {
+		fail(rs, 405, "MethodNotAllowed", NULL, NULL, "The method '%s' is not allowed here.",
+		     rq->method);
+		return true;
+	}
+	if (!rq->api_version || strcmp(rq->api_version, ARM_METADATA_API_VERSION) != 0) {
+		fail(rs, 400, "InvalidApiVersionParameter", NULL, NULL,
+		     "The api-version '%s' is invalid. The supported versions are '%s'.",
+		     rq->api_version ? rq->api_version : "", ARM_METADATA_API_VERSION);
+		return true;
+	}
+	char *base = pr_asprintf("https://%s", rq->host && *rq->host ? rq->host : "127.0.0.1");
+	char *slash = pr_asprintf("%s/", base);
+	json_t *auth = json_pack("{s:s, s:[s], s:s, s:s}", "loginEndpoint", base, "audiences",
+				 slash, "tenant", "common", "identityProvider", "AAD");
+	reply(rs, 200,
+	      json_pack("{s:s, s:o, s:s, s:s, s:s, s:{}, s:s, s:s}", "portal", slash,
+			"authentication", auth, "graphAudience", slash, "graph", slash, "name",
+			"privres", "suffixes", "resourceManager", slash,
+			"microsoftGraphResourceId", slash));
+	free(base);
+	free(slash);
+	return true;
+}
+
 static bool token_service(arm_t *a, const arm_request_t *rq, arm_response_t *rs)
 {
 	const char *p = rq->path ? rq->path : "";
@@ -822,7 +908,7 @@ static bool token_service(arm_t *a, const arm_request_t *rq, arm_response_t *rs)
 		reply(rs, 200, c);
 		return true;
 	}
-	if (strcasecmp(p, "/adfs/oauth2/token") != 0 || strcmp(rq->method, "POST") != 0)
+	if (!token_path(p) || strcmp(rq->method, "POST") != 0)
 		return false;
 	char *form = pr_strndup(rq->body ? rq->body : "", rq->body_len);
 	const char *secret = strstr(form, "client_secret=");
@@ -908,6 +994,8 @@ static void dispatch(arm_t *a, const arm_request_t *rq, arm_route_t *r, arm_resp
 	case ARM_RESOURCE:
 		if (method_is(rq, "GET"))
 			return get_resource(a, r, rs);
+		if (busy(a, r, rs))
+			return;
 		if (method_is(rq, "PUT"))
 			return put(a, rq, r, rs);
 		if (method_is(rq, "PATCH"))
@@ -926,7 +1014,7 @@ void arm_handle(arm_t *a, const arm_request_t *rq, arm_response_t *rs)
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->request_id = pr_asprintf("%016llx", (unsigned long long)++a->serial);
-	if (token_service(a, rq, rs))
+	if (token_service(a, rq, rs) || metadata_service(rq, rs))
 		return;
 	if (!authorized(a, rq->authorization))
 		return fail(rs, 401, a->token && rq->authorization ? "InvalidAuthenticationToken"

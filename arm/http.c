@@ -1,12 +1,16 @@
-/* HTTPS for the ARM surface: libmicrohttpd (HTTP/1.1, TLS over GnuTLS) on
- * its own threads; each whole request is queued for the control thread
- * (uv_async) and its thread waits for the answer, so every change runs where
- * the control lives (control.h: everything on the control thread).
+/* HTTPS for the ARM surface: the server, its queue of requests for the
+ * control thread (uv_async), and HTTP/1.1 by libmicrohttpd (TLS over GnuTLS)
+ * on its own threads, given its connections by the front (front.c, which
+ * keeps HTTP/2 for itself). A libmicrohttpd thread waits for its answer; the
+ * front is called back. So every change runs where the control lives
+ * (control.h: everything on the control thread).
  *
  * Bad input is the library's to frame (malformed HTTP, slow clients: the
  * connection timeout) and ours to answer: bodies over ARM_MAX_BODY are 413
  * before they are read whole. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,14 +24,6 @@
 #define ARM_THREADS 4
 #define ARM_CONNECTION_LIMIT 4096
 #define ARM_CONNECTION_TIMEOUT_S 30
-
-typedef struct job {
-	const arm_request_t *rq;
-	arm_response_t rs;
-	bool done;
-	pthread_cond_t cond;
-	struct job *next;
-} job_t;
 
 /* One request being read: the raw URI (MHD unescapes what it hands on) and
  * the body so far. */
@@ -43,7 +39,8 @@ struct arm_server {
 	struct MHD_Daemon *mhd;
 	arm_t *arm;
 	pthread_mutex_t mu;
-	job_t *head, *tail; /* queued for the control thread */
+	arm_job_t *head, *tail; /* queued for the control thread */
+	arm_front_t *front;
 	bool closing;
 	uint16_t port;
 	char *ca_file;
@@ -56,41 +53,66 @@ static void drain(uv_async_t *h)
 {
 	arm_server_t *s = h->data;
 	pthread_mutex_lock(&s->mu);
-	job_t *j = s->head;
+	arm_job_t *j = s->head;
 	s->head = s->tail = NULL;
 	pthread_mutex_unlock(&s->mu);
 	while (j) {
-		job_t *next = j->next;
+		arm_job_t *next = j->next;
 		arm_handle(s->arm, j->rq, &j->rs);
-		pthread_mutex_lock(&s->mu);
-		j->done = true;
-		pthread_cond_signal(&j->cond);
-		pthread_mutex_unlock(&s->mu);
+		j->done(j);
 		j = next;
 	}
+}
+
+void arm_server_run(arm_server_t *s, arm_job_t *j)
+{
+	memset(&j->rs, 0, sizeof(j->rs));
+	j->next = NULL;
+	pthread_mutex_lock(&s->mu);
+	bool ok = !s->closing;
+	if (ok) {
+		if (s->tail)
+			s->tail->next = j;
+		else
+			s->head = j;
+		s->tail = j;
+		uv_async_send(&s->async);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!ok)
+		j->done(j);
+}
+
+/* A request of one of libmicrohttpd's threads, which waits for its answer. */
+typedef struct waiting {
+	arm_job_t job; /* first */
+	arm_server_t *s;
+	pthread_cond_t cond;
+	bool done;
+} waiting_t;
+
+static void wake(arm_job_t *j)
+{
+	waiting_t *w = (waiting_t *)j;
+	pthread_mutex_lock(&w->s->mu);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->s->mu);
 }
 
 /* Run rq on the control thread; false when the server is closing. */
 static bool run_on_control(arm_server_t *s, const arm_request_t *rq, arm_response_t *rs)
 {
-	job_t j = {.rq = rq};
-	pthread_cond_init(&j.cond, NULL);
+	waiting_t w = {.job = {.rq = rq, .done = wake}, .s = s};
+	pthread_cond_init(&w.cond, NULL);
+	arm_server_run(s, &w.job);
 	pthread_mutex_lock(&s->mu);
-	bool ok = !s->closing;
-	if (ok) {
-		if (s->tail)
-			s->tail->next = &j;
-		else
-			s->head = &j;
-		s->tail = &j;
-		uv_async_send(&s->async);
-		while (!j.done)
-			pthread_cond_wait(&j.cond, &s->mu);
-	}
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	pthread_cond_destroy(&j.cond);
-	*rs = j.rs;
-	return ok && j.rs.status != 0;
+	pthread_cond_destroy(&w.cond);
+	*rs = w.job.rs;
+	return rs->status != 0;
 }
 
 /* ---- the server's threads ------------------------------------------------------------- */
@@ -102,33 +124,49 @@ static enum MHD_Result send_response(struct MHD_Connection *c, const arm_respons
 		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
-	if (rs->body)
-		MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
-	if (rs->async_operation)
-		MHD_add_response_header(r, "Azure-AsyncOperation", rs->async_operation);
-	if (rs->location)
-		MHD_add_response_header(r, "Location", rs->location);
-	if (rs->async_operation || rs->location || rs->retry_after) {
-		char ra[16];
-		snprintf(ra, sizeof(ra), "%u", rs->retry_after);
-		MHD_add_response_header(r, "Retry-After", ra);
-	}
-	if (rs->request_id) {
-		MHD_add_response_header(r, "x-ms-request-id", rs->request_id);
-		MHD_add_response_header(r, "x-ms-correlation-request-id", rs->request_id);
-	}
+	arm_header_t hd[ARM_RESPONSE_HEADERS];
+	char ra[16];
+	size_t n = arm_response_headers(rs, hd, ra);
+	for (size_t i = 0; i < n; i++)
+		MHD_add_response_header(r, hd[i].name, hd[i].value);
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *code,
-				  const char *message)
+size_t arm_response_headers(const arm_response_t *rs, arm_header_t *out, char ra[16])
+{
+	size_t n = 0;
+	if (rs->body)
+		out[n++] = (arm_header_t){"Content-Type", "application/json; charset=utf-8"};
+	if (rs->async_operation)
+		out[n++] = (arm_header_t){"Azure-AsyncOperation", rs->async_operation};
+	if (rs->location)
+		out[n++] = (arm_header_t){"Location", rs->location};
+	if (rs->async_operation || rs->location || rs->retry_after) {
+		snprintf(ra, 16, "%u", rs->retry_after);
+		out[n++] = (arm_header_t){"Retry-After", ra};
+	}
+	if (rs->request_id) {
+		out[n++] = (arm_header_t){"x-ms-request-id", rs->request_id};
+		out[n++] = (arm_header_t){"x-ms-correlation-request-id", rs->request_id};
+	}
+	return n;
+}
+
+void arm_response_error(arm_response_t *rs, int status, const char *code, const char *message)
 {
 	json_t *e = json_pack("{s:{s:s, s:s, s:[]}}", "error", "code", code, "message", message,
 			      "details");
-	arm_response_t rs = {.status = status, .body = json_dumps(e, JSON_COMPACT)};
+	*rs = (arm_response_t){.status = status, .body = json_dumps(e, JSON_COMPACT)};
 	json_decref(e);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *code,
+				  const char *message)
+{
+	arm_response_t rs;
+	arm_response_error(&rs, status, code, message);
 	enum MHD_Result ret = send_response(c, &rs);
 	arm_response_clear(&rs);
 	return ret;
@@ -186,8 +224,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		const char *len = header(c, "Content-Length");
 		p->headers_seen = true;
 		if (len && strtoull(len, NULL, 10) > ARM_MAX_BODY)
-			return send_error(c, 413, "RequestEntityTooLarge",
-					  "The request body is larger than privres accepts (4 MiB).");
+			return send_error(c, 413, "RequestEntityTooLarge", ARM_TOO_LARGE);
 		return MHD_YES;
 	}
 	if (*data_size) {
@@ -199,8 +236,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (p->too_big)
-		return send_error(c, 413, "RequestEntityTooLarge",
-				  "The request body is larger than privres accepts (4 MiB).");
+		return send_error(c, 413, "RequestEntityTooLarge", ARM_TOO_LARGE);
 	return serve(s, c, method, p);
 }
 
@@ -309,6 +345,34 @@ static int read_token(const char *file, char **token, char **why)
 	return 0;
 }
 
+static void on_closed(uv_handle_t *h);
+
+/* A listening TCP socket on sa; its port into *port. The fd or -errno. */
+static int listen_on(const struct sockaddr_in *sa, uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in bound;
+	socklen_t len = sizeof(bound);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 || listen(fd, 1024) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	*port = ntohs(bound.sin_port);
+	return fd;
+}
+
+void arm_server_http1(arm_server_t *s, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	/* the library closes fd when it can't take it */
+	MHD_add_connection(s->mhd, fd, sa, len);
+}
+
 int arm_server_start(uv_loop_t *loop, control_t *control, const arm_server_options_t *o,
 		     arm_server_t **out, char **why)
 {
@@ -326,27 +390,41 @@ int arm_server_start(uv_loop_t *loop, control_t *control, const arm_server_optio
 	pthread_mutex_init(&s->mu, NULL);
 	if ((rc = credentials(s, o, why)) != 0)
 		goto fail;
+	/* libmicrohttpd takes connections from the front, which owns the socket */
 	s->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_TLS, 0, NULL, NULL,
-		on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ARM_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)ARM_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)ARM_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_TLS |
+			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+		0, NULL, NULL, on_request, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, s->key_pem, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)ARM_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)ARM_CONNECTION_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ARM_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		s, MHD_OPTION_END);
 	if (!s->mhd) {
-		*why = pr_asprintf("can't serve HTTPS on %s (address in use, or TLS setup failed)",
-				   o->listen);
+		*why = pr_strdup("can't start the HTTPS server (TLS setup failed)");
 		rc = PR_EIO;
 		goto fail;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : ntohs(sa.sin_port);
+	int fd = listen_on(&sa, &s->port);
+	if (fd < 0) {
+		*why = pr_asprintf("can't listen on %s: %s", o->listen, strerror(-fd));
+		rc = PR_EIO;
+		goto fail;
+	}
 	uv_async_init(loop, &s->async, drain);
 	s->async.data = s;
+	if ((rc = arm_front_start(s, fd, s->cert_pem, s->key_pem, &s->front, why)) != 0) {
+		/* nothing was queued: end as arm_server_close() does */
+		MHD_stop_daemon(s->mhd);
+		arm_destroy(&s->arm);
+		uv_close((uv_handle_t *)&s->async, on_closed);
+		return rc;
+	}
 	*out = s;
 	return 0;
 fail:
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
 	arm_destroy(&s->arm);
 	pthread_mutex_destroy(&s->mu);
 	free(s->cert_pem);
@@ -382,15 +460,18 @@ void arm_server_close(arm_server_t **sp)
 		return;
 	arm_server_t *s = *sp;
 	*sp = NULL;
-	/* answer what waits for this thread, so that the server's threads end */
+	/* answer what waits for this thread, so that the other threads end */
 	pthread_mutex_lock(&s->mu);
 	s->closing = true;
-	for (job_t *j = s->head; j; j = j->next) {
-		j->done = true;
-		pthread_cond_signal(&j->cond);
-	}
+	arm_job_t *j = s->head;
 	s->head = s->tail = NULL;
 	pthread_mutex_unlock(&s->mu);
+	while (j) {
+		arm_job_t *next = j->next;
+		j->done(j);
+		j = next;
+	}
+	arm_front_stop(&s->front);
 	MHD_stop_daemon(s->mhd);
 	arm_destroy(&s->arm);
 	uv_close((uv_handle_t *)&s->async, on_closed);

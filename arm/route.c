@@ -24,8 +24,7 @@ static int hex(char c)
 	return isdigit((unsigned char)c) ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
 }
 
-/* One segment, percent-decoded; NULL for a malformed escape or a NUL. */
-static char *decode(const char *s, size_t n)
+char *arm_pct_decode(const char *s, size_t n)
 {
 	char *out = pr_calloc(1, n + 1), *o = out;
 	for (size_t i = 0; i < n; i++) {
@@ -62,7 +61,7 @@ static size_t split(const char *path, char **seg, size_t max, bool *bad)
 			*bad = true;
 			break;
 		}
-		if (!(seg[n] = decode(p, len)) || !*seg[n]) {
+		if (!(seg[n] = arm_pct_decode(p, len)) || !*seg[n]) {
 			free(seg[n]);
 			*bad = true;
 			break;

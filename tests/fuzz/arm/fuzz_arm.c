@@ -7,20 +7,9 @@
 
 #include "arm/arm.h"
 #include "control/control.h"
+#include "fuzz_arm_open.h"
 
-static control_t *control;
 static arm_t *arm;
-
-static void init(void)
-{
-	pr_diag_t *diag = pr_diag_new();
-	model_doc_t *doc = NULL;
-	if (control_load_source(NULL, &doc, diag) != 0 ||
-	    control_new(&doc, NULL, &control, diag) != 0)
-		abort();
-	pr_diag_destroy(&diag);
-	arm_new(control, NULL, &arm);
-}
 
 /* The value of "name=" in query q (a copy in buf), or NULL. */
 static const char *param(const char *q, const char *name, char *buf, size_t cap)
@@ -39,8 +28,7 @@ static const char *param(const char *q, const char *name, char *buf, size_t cap)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!arm)
-		init();
+	arm = fuzz_arm_open();
 	char *text = malloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = '\0';

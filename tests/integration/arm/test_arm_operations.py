@@ -11,7 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.chdir("/")  # a neutral directory: Debian's modules, not the tree's
 
-from azure.core.exceptions import ResourceNotFoundError  # noqa: E402
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError  # noqa: E402
 from azure.mgmt.network import NetworkManagementClient  # noqa: E402
 from azure.mgmt.privatedns import PrivateDnsManagementClient  # noqa: E402
 from azure.mgmt.privatedns import models as pm  # noqa: E402
@@ -76,6 +76,26 @@ def main():
             RG, zone, pm.PrivateZone(tags={"env": "test"})),
             lambda: pdns.private_zones.get(RG, zone).provisioning_state, "Updating")
         check(z.tags == {"env": "test"}, "privatedns: the update's result has its tags")
+        # a change while the resource's own operation runs: 409 (M-3)
+        poller = pdns.private_zones.begin_update(RG, zone, pm.PrivateZone(tags={"env": "b"}))
+        for what, call in (("PATCH", lambda: pdns.private_zones.begin_update(
+                RG, zone, pm.PrivateZone(tags={"env": "c"}))),
+                ("PUT", lambda: pdns.private_zones.begin_create_or_update(
+                    RG, zone, pm.PrivateZone(location="global"))),
+                ("DELETE", lambda: pdns.private_zones.begin_delete(RG, zone))):
+            try:
+                call()
+                check(False, "%s while an update runs: refused" % what)
+            except HttpResponseError as e:
+                check(e.status_code == 409 and e.error.code == "AnotherOperationInProgress"
+                      and "privateDnsOperationStatuses/" in e.error.message,
+                      "%s while an update runs: 409 AnotherOperationInProgress naming the "
+                      "operation (%s %s)" % (what, e.status_code, e.error.code))
+        z = poller.result()
+        check(z.tags == {"env": "b"}, "the refused changes changed nothing")
+        z = pdns.private_zones.begin_update(RG, zone, pm.PrivateZone(
+            tags={"env": "test"})).result()
+        check(z.tags == {"env": "test"}, "once the operation is done, the next change is taken")
         waits("privatedns: link delete", pdns.virtual_network_links.begin_delete(
             RG, zone, "hub-link"), lambda: pdns.virtual_network_links.get(
             RG, zone, "hub-link").provisioning_state, "Deleting")

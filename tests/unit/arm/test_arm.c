@@ -228,6 +228,13 @@ static void test_operations_take_time(void **state)
 	path_of(f->rs.async_operation, status, sizeof(status));
 	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 200);
 	assert_string_equal(state_of(f), "Creating");
+	/* M-3: no other change while the operation runs, the operation named */
+	assert_int_equal(req(f, "PATCH", zone, "2020-06-01", "{\"tags\": {\"a\": \"c\"}}", NULL),
+			 409);
+	assert_string_equal(error_code(f), "AnotherOperationInProgress");
+	assert_non_null(strstr(f->rs.body, status));
+	assert_int_equal(req(f, "DELETE", NET "/privateDnsZones/SLOW.example", "2020-06-01", NULL,
+			     NULL), 409);
 	assert_int_equal(req(f, "GET", status, "2020-06-01", NULL, NULL), 200);
 	assert_string_equal(json_string_value(json_object_get(f->body, "status")), "InProgress");
 	usleep((SLOW_MS + 50) * 1000);
@@ -245,6 +252,7 @@ static void test_operations_take_time(void **state)
 	path_of(f->rs.location, result, sizeof(result));
 	assert_int_equal(req(f, "GET", zone, "2020-06-01", NULL, NULL), 200);
 	assert_string_equal(state_of(f), "Deleting");
+	assert_int_equal(req(f, "PUT", zone, "2020-06-01", "{\"location\": \"global\"}", NULL), 409);
 	assert_int_equal(req(f, "GET", result, "2020-06-01", NULL, NULL), 202);
 	assert_non_null(f->rs.location);
 	assert_int_equal(req(f, "GET", NET "/privateDnsZones", "2020-06-01", NULL, NULL), 200);
