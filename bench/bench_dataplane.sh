@@ -10,7 +10,9 @@
 #   bench/bench_dataplane.sh [seconds per run, default 10] [workers, default: cores]
 #                            [rounds, default 2]
 # Builds a Release privresd in $PRIVRES_BENCH_BUILD (default build-release);
-# installs dnsperf and the peers.
+# installs dnsperf and the peers. PRIVRES_BENCH_BASELINE=/path/to/privresd adds
+# another privresd (say, main's) to the rounds as "baseline", to measure a
+# change before and after in the same conditions.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
@@ -33,11 +35,23 @@ answers() { # port: the server answers the record
 
 # The same answer from every server: web.azure.contoso.com A 10.10.2.5.
 echo "web.azure.contoso.com A" >"$work/queries"
-"$build/daemon/privresd" --workers "$workers" --quiet --ready-file "$work/ready.json" \
-	--api-socket "$work/api.sock" &
-pids_privresd=$!
-i=0; until [ -s "$work/ready.json" ]; do i=$((i + 1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done
-port_privresd=$(/usr/bin/python3 -c 'import json,sys; print([l["port"] for l in json.load(open(sys.argv[1]))["listeners"] if l["name"]=="hub-resolver/in"][0])' "$work/ready.json")
+# privresd's default deployment on ports the system picks (not 5300: other
+# privresd instances may run on the machine).
+"$build/daemon/privresd" --print-default | sed 's|^emulator:$|emulator:\n  basePort: 0|' \
+	>"$work/privres.yaml"
+start_privresd() { # name binary: sets pids_<name>, port_<name>
+	mkdir -p "$work/$1"
+	"$2" --workers "$workers" --quiet --config "$work/privres.yaml" \
+		--ready-file "$work/$1/ready.json" --api-socket "$work/$1/api.sock" &
+	eval "pids_$1=$!"
+	pids="$pids $!"
+	i=0; until [ -s "$work/$1/ready.json" ]; do
+		i=$((i + 1)); [ $i -lt 200 ] || { echo "$1 did not start" >&2; exit 1; }; sleep 0.05; done
+	eval "port_$1=$(/usr/bin/python3 -c 'import json,sys; print([l["port"] for l in json.load(open(sys.argv[1]))["listeners"] if l["name"]=="hub-resolver/in"][0])' "$work/$1/ready.json")"
+}
+start_privresd privresd "$build/daemon/privresd"
+pids_baseline=""
+[ -z "${PRIVRES_BENCH_BASELINE:-}" ] || start_privresd baseline "$PRIVRES_BENCH_BASELINE"
 
 port_unbound=$(free_port)
 cat >"$work/unbound.conf" <<CONF
@@ -60,6 +74,7 @@ server:
 CONF
 unbound -d -c "$work/unbound.conf" &
 pids_unbound=$!
+pids="$pids $!"
 
 # One kresd process per worker sharing the port (SO_REUSEPORT), as its docs advise.
 port_kresd=$(free_port)
@@ -73,14 +88,15 @@ for n in $(seq "$workers"); do
 	mkdir -p "$work/kresd$n"
 	kresd -n -q -c "$work/kresd.conf" "$work/kresd$n" >"$work/kresd$n.log" 2>&1 &
 	pids_kresd="$pids_kresd $!"
+	pids="$pids $!"
 done
 
 port_echo=$(free_port)
 "$build/bench/bench_echo" "$port_echo" "$workers" &
 pids_echo=$!
-pids="$pids_privresd $pids_unbound $pids_kresd $pids_echo"
+pids="$pids $!"
 
-servers="privresd kresd unbound"
+servers="privresd${pids_baseline:+ baseline} kresd unbound"
 for s in $servers; do
 	eval "answers \$port_$s" || { echo "$s did not answer" >&2; exit 1; }
 done
@@ -113,6 +129,7 @@ for s in $servers; do
 	eval "printf '%-8s %12.0f qps  (median of %s rounds)\n' $s \$qps_$s $rounds"
 done
 echo "ratio privresd/kresd: $(ratio "$qps_privresd" "$qps_kresd")  privresd/unbound: $(ratio "$qps_privresd" "$qps_unbound")  privresd/echo: $(ratio "$qps_privresd" "$qps_echo")  kresd/echo: $(ratio "$qps_kresd" "$qps_echo")"
+[ -z "$pids_baseline" ] || echo "ratio privresd/baseline: $(ratio "$qps_privresd" "$qps_baseline")  baseline/kresd: $(ratio "$qps_baseline" "$qps_kresd")  baseline/unbound: $(ratio "$qps_baseline" "$qps_unbound")"
 
 # CPU per answer at a fixed rate below every server's ceiling.
 rate=40000
@@ -129,4 +146,5 @@ for s in $servers; do
 	printf '%-8s %8s us/answer  cpu (%s answers)\n' "$s" "$us" "${done_:-0}"
 	eval "us_$s=$us"
 done
+[ -z "$pids_baseline" ] || echo "cpu ratio privresd/baseline: $(ratio "$us_privresd" "$us_baseline")  baseline/echo: $(ratio "$us_baseline" "$us_echo")"
 echo "cpu ratio privresd/echo: $(ratio "$us_privresd" "$us_echo")  kresd/echo: $(ratio "$us_kresd" "$us_echo")  unbound/echo: $(ratio "$us_unbound" "$us_echo")"

@@ -169,6 +169,13 @@ struct worker {
 	uint32_t nsconns;
 	ep_query_t *free_queries;
 	uint32_t live_queries;
+	/* UDP answers made while libuv hands out one recvmmsg batch, held in
+	 * their queries and sent with one sendmmsg(2) when the batch ends: one
+	 * system call per batch instead of one per answer (udp_flush()). */
+	wlistener_t *recv_wl; /* the listener whose batch is being handed out */
+	wlistener_t *held_wl; /* the listener of the held answers */
+	ep_query_t *held[EP_MMSG_BATCH];
+	unsigned n_held;
 	pthread_mutex_t mu; /* guards cmds */
 	cmd_t *cmds, **cmds_tail;
 	int drain_err; /* worker_drain()'s result */
