@@ -12,7 +12,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-5}
 workers=${2:-$(nproc)}
 "$src/scripts/setup-deps" --bench
-build="$src/build-release"
+build=${PRIVRES_BENCH_BUILD:-$src/build-release}
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPRIVRES_TESTS=OFF >/dev/null
 make -C "$build" -j"$(nproc)" privresd >/dev/null
 work=$(mktemp -d)

@@ -119,6 +119,7 @@ static void take_pending(worker_t *w)
 	if (!next)
 		return;
 	resolve_snapshot_unref(&w->snap);
+	resolve_worker_let_go(w->rw);
 	w->snap = next;
 }
 

@@ -59,8 +59,9 @@ bool ep_budget_is_idle(const ep_budget_t *b);
 
 /* --- Server and workers. --- */
 
-/* Datagrams read per recvmmsg(2): libuv splits the buffer in 64 KiB slots. */
-#define EP_MMSG_BATCH 16
+/* Datagrams read per recvmmsg(2): libuv splits the buffer in 64 KiB slots,
+ * 20 at most (its UV__MMSG_MAXWIDTH); the batch's answers leave together. */
+#define EP_MMSG_BATCH 20
 #define EP_UDP_SLOT 65536
 /* Query bytes kept inside the pooled context; larger ones go to the heap. */
 #define EP_QUERY_INLINE 1232
@@ -169,6 +170,13 @@ struct worker {
 	uint32_t nsconns;
 	ep_query_t *free_queries;
 	uint32_t live_queries;
+	/* UDP answers made while libuv hands out one recvmmsg batch, held in
+	 * their queries and sent with one sendmmsg(2) when the batch ends: one
+	 * system call per batch instead of one per answer (udp_flush()). */
+	wlistener_t *recv_wl; /* the listener whose batch is being handed out */
+	wlistener_t *held_wl; /* the listener of the held answers */
+	ep_query_t *held[EP_MMSG_BATCH];
+	unsigned n_held;
 	pthread_mutex_t mu; /* guards cmds */
 	cmd_t *cmds, **cmds_tail;
 	int drain_err; /* worker_drain()'s result */

@@ -5,7 +5,9 @@
  * the setup/adoption done before the thread starts.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "endpoints/endpoints_p.h"
@@ -195,6 +197,78 @@ static void udp_send_done(uv_udp_send_t *req, int status)
 	query_release(q);
 }
 
+/* Keep the answer in the query's own pooled buffer (the question is no
+ * longer needed; buf may point into it). */
+static void keep_answer(ep_query_t *q, const uint8_t *buf, size_t len)
+{
+	uint8_t *dst = q->inline_buf;
+	if (len > sizeof(q->inline_buf)) {
+		dst = pr_malloc(len);
+		memcpy(dst, buf, len);
+		free(q->heap);
+		q->heap = dst;
+	} else {
+		memmove(dst, buf, len);
+	}
+	q->data = dst;
+	q->len = len;
+}
+
+/* The socket would block: libuv sends the kept answer when it can. */
+static int udp_queue(ep_query_t *q)
+{
+	uv_buf_t b = uv_buf_init((char *)q->data, (unsigned)q->len);
+	q->send.data = q;
+	int r = uv_udp_send(&q->send, &q->wl->udp, &b, 1, (const struct sockaddr *)&q->peer,
+			    udp_send_done);
+	if (r < 0) {
+		counter_add(q->w, C_SEND_ERRORS, 1);
+		query_release(q);
+	}
+	return r;
+}
+
+/* Send the held answers (answer_udp()) with sendmmsg(2): what the socket
+ * cannot take now is queued as one answer would be, an answer it refuses is
+ * counted as a send error; every held query is released. */
+static void udp_flush(worker_t *w)
+{
+	unsigned n = w->n_held, i = 0;
+	wlistener_t *wl = w->held_wl;
+	struct mmsghdr msgs[EP_MMSG_BATCH];
+	struct iovec iov[EP_MMSG_BATCH];
+	int fd = -1;
+	if (n == 0)
+		return;
+	w->n_held = 0;
+	w->held_wl = NULL;
+	uv_fileno((const uv_handle_t *)&wl->udp, &fd);
+	for (unsigned k = 0; k < n; k++) {
+		ep_query_t *q = w->held[k];
+		iov[k] = (struct iovec){.iov_base = (void *)q->data, .iov_len = q->len};
+		msgs[k].msg_hdr = (struct msghdr){.msg_name = &q->peer,
+			.msg_namelen = sizeof(q->peer), .msg_iov = &iov[k], .msg_iovlen = 1};
+	}
+	while (i < n) {
+		int r = sendmmsg(fd, msgs + i, n - i, 0);
+		if (r > 0) {
+			counter_add(w, C_ANSWERS_SENT, r);
+			for (int k = 0; k < r; k++)
+				query_release(w->held[i++]);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			while (i < n)
+				udp_queue(w->held[i++]);
+			break;
+		}
+		counter_add(w, C_SEND_ERRORS, 1); /* this answer only; the rest go on */
+		query_release(w->held[i++]);
+	}
+}
+
 static int answer_udp(ep_query_t *q, const uint8_t *buf, size_t len)
 {
 	worker_t *w = q->w;
@@ -202,6 +276,18 @@ static int answer_udp(ep_query_t *q, const uint8_t *buf, size_t len)
 	if (wl->closing) {
 		query_release(q);
 		return -ENOTCONN;
+	}
+	/* Answered while its batch is handed out, with nothing queued before it
+	 * (answers stay in order): held for the batch's sendmmsg. */
+	if (wl == w->recv_wl && len <= sizeof(q->inline_buf) && wl->udp.send_queue_count == 0) {
+		if (w->n_held > 0 && w->held_wl != wl)
+			udp_flush(w);
+		keep_answer(q, buf, len);
+		w->held_wl = wl;
+		w->held[w->n_held++] = q;
+		if (w->n_held == EP_MMSG_BATCH)
+			udp_flush(w);
+		return 0;
 	}
 	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
 	int r = uv_udp_try_send(&wl->udp, &b, 1, (const struct sockaddr *)&q->peer);
@@ -215,29 +301,8 @@ static int answer_udp(ep_query_t *q, const uint8_t *buf, size_t len)
 		query_release(q);
 		return r;
 	}
-	/* The socket would block: queue a copy in the query's own pooled buffer
-	 * (the question is no longer needed; buf may point into it). */
-	uint8_t *dst = q->inline_buf;
-	if (len > sizeof(q->inline_buf)) {
-		dst = pr_malloc(len);
-		memcpy(dst, buf, len);
-		free(q->heap);
-		q->heap = dst;
-	} else {
-		memmove(dst, buf, len);
-	}
-	q->data = dst;
-	q->len = len;
-	b = uv_buf_init((char *)dst, (unsigned)len);
-	q->send.data = q;
-	r = uv_udp_send(&q->send, &wl->udp, &b, 1, (const struct sockaddr *)&q->peer,
-			udp_send_done);
-	if (r < 0) {
-		counter_add(w, C_SEND_ERRORS, 1);
-		query_release(q);
-		return r;
-	}
-	return 0;
+	keep_answer(q, buf, len);
+	return udp_queue(q);
 }
 
 typedef struct write_req {
@@ -356,9 +421,12 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	/* addr == NULL: nothing more to read now, or (UV_UDP_MMSG_FREE) the end
 	 * of a recvmmsg batch whose buffer libuv hands back to be freed; ours is
-	 * the worker's own and stays. A datagram with addr set may be empty. */
-	if (addr == NULL)
+	 * the worker's own and stays. Either way the batch's answers go out. A
+	 * datagram with addr set may be empty. */
+	if (addr == NULL) {
+		udp_flush(w);
 		return;
+	}
 	if ((flags & UV_UDP_PARTIAL) || addr->sa_family != AF_INET) {
 		counter_add(w, C_RECV_ERRORS, 1);
 		return;
@@ -378,7 +446,11 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	memcpy(&q->peer, addr, sizeof(q->peer));
 	wl->refs++;
 	counter_add(w, C_UDP_QUERIES, 1);
+	/* Only a datagram of a recvmmsg batch is sure to be followed by the
+	 * batch's end (UV_UDP_MMSG_FREE), where held answers are sent. */
+	w->recv_wl = (flags & UV_UDP_MMSG_CHUNK) ? wl : NULL;
 	w->s->cfg.handler(w->s->cfg.ctx, q);
+	w->recv_wl = NULL;
 }
 
 /* --- TCP connections. --- */
@@ -621,6 +693,8 @@ static void wl_close(wlistener_t *wl)
 	worker_t *w = wl->w;
 	if (wl->closing)
 		return;
+	if (w->held_wl == wl)
+		udp_flush(w); /* answers made before the close go out */
 	wl->closing = true;
 	for (wlistener_t **pp = &w->listeners; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == wl) {

@@ -67,12 +67,23 @@ struct resolve_worker {
 	uint64_t (*now_ms)(void *ctx); /* the cache's clock */
 	void *now_ctx;
 	resolve_inflight_t *inflight;   /* P-3 outside; borrowed, process-wide */
+	/* The snapshot the worker's queries borrow: one reference for them all,
+	 * counted here (held_users) rather than in the snapshot's count, which
+	 * every worker's queries would bounce between the cores. */
+	resolve_snapshot_t *held;
+	uint32_t held_users;
+	bool held_stale; /* resolve_worker_let_go(): dropped when unused */
+	/* The last listener looked up in held, by name (a copy; "" for none). */
+	char li_name[64];
+	int li_index;
 };
 
 struct resolve_query {
 	resolve_worker_t *w;
 	resolve_query_t *next_free;
-	resolve_snapshot_t *s; /* a reference for the query's life */
+	resolve_snapshot_t *s; /* for the query's life: its own reference when s_owned,
+				* else borrowed from the worker's (held) */
+	bool s_owned;
 	pr_arena_t *arena;
 	knot_mm_t mm;
 	frame_t frames[RESOLVE_MAX_DEPTH];
@@ -908,12 +919,87 @@ static resolve_status_t run(resolve_query_t *q, const resolve_forward_t **fwd)
 	}
 }
 
+/* ---- The snapshot a query reads --------------------------------------------------- */
+
+static void held_drop(resolve_worker_t *w)
+{
+	resolve_snapshot_unref(&w->held);
+	w->held_stale = false;
+	w->li_name[0] = '\0';
+}
+
+static void snapshot_take(resolve_query_t *q, resolve_snapshot_t *s)
+{
+	resolve_worker_t *w = q->w;
+	if (w->held != s && w->held_users == 0) {
+		held_drop(w);
+		resolve_snapshot_ref(s);
+		w->held = s;
+	}
+	q->s = s;
+	q->s_owned = w->held != s; /* the worker's is still borrowed by others */
+	if (q->s_owned)
+		resolve_snapshot_ref(s);
+	else
+		w->held_users++;
+}
+
+static void snapshot_give_back(resolve_query_t *q)
+{
+	resolve_worker_t *w = q->w;
+	if (!q->s)
+		return;
+	if (q->s_owned) {
+		resolve_snapshot_unref(&q->s);
+		return;
+	}
+	q->s = NULL;
+	if (--w->held_users == 0 && w->held_stale)
+		held_drop(w);
+}
+
+/* A query that waits outlives the call that started it: it takes its own
+ * reference, so that the worker can move to a newer snapshot meanwhile. */
+static resolve_status_t settle(resolve_query_t *q, resolve_status_t st)
+{
+	if (st == RESOLVE_FORWARD && !q->s_owned) {
+		resolve_snapshot_t *s = q->s;
+		resolve_snapshot_ref(s);
+		snapshot_give_back(q);
+		q->s = s;
+		q->s_owned = true;
+	}
+	return st;
+}
+
+/* snapshot_listener_index() of the held snapshot, remembered for the next
+ * query (most come in on the listener of the one before). */
+static int listener_index(resolve_query_t *q, const char *name)
+{
+	resolve_worker_t *w = q->w;
+	if (q->s_owned || !name || strlen(name) >= sizeof(w->li_name))
+		return snapshot_listener_index(q->s, name);
+	if (w->li_name[0] == '\0' || strcmp(w->li_name, name) != 0) {
+		w->li_index = snapshot_listener_index(q->s, name);
+		strcpy(w->li_name, name);
+	}
+	return w->li_index;
+}
+
+void resolve_worker_let_go(resolve_worker_t *w)
+{
+	PR_REQUIRE(w);
+	if (w->held_users == 0)
+		held_drop(w);
+	else
+		w->held_stale = true;
+}
+
 static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 {
 	if (q->s != s) {
-		resolve_snapshot_unref(&q->s);
-		q->s = (resolve_snapshot_t *)s;
-		resolve_snapshot_ref(q->s);
+		snapshot_give_back(q);
+		snapshot_take(q, (resolve_snapshot_t *)s);
 	}
 	inflight_release(q);
 	lead_release(q, NULL, 0);
@@ -1003,18 +1089,16 @@ static resolve_status_t start_frame0(resolve_query_t *q, frame_kind_t kind, int 
 	return run(q, fwd);
 }
 
-resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
-			       const resolve_input_t *in, resolve_query_t *q,
-			       const resolve_forward_t **fwd)
+static resolve_status_t start(resolve_worker_t *w, const resolve_snapshot_t *s,
+			      const resolve_input_t *in, resolve_query_t *q,
+			      const resolve_forward_t **fwd)
 {
-	PR_REQUIRE(w && s && in && q && fwd && q->w == w);
-	PR_REQUIRE(in->packet || in->len == 0);
 	query_reset(q, s);
 	if (in->client && in->client->sa_family == AF_INET)
 		q->client = ntohl(((const struct sockaddr_in *)in->client)->sin_addr.s_addr);
 	if (!accept_query(q, in->packet, in->len, in->tcp, in->max_answer))
 		return RESOLVE_DONE;
-	int li = snapshot_listener_index(s, in->listener);
+	int li = listener_index(q, in->listener);
 	if (li < 0) {
 		/* A listener of an older snapshot: nobody answers there any more. */
 		answer_error(q, &q->frames[0], DNS_RCODE_REFUSED);
@@ -1042,6 +1126,15 @@ resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
 	return start_frame0(q, FRAME_VIEW, lt->vnet, in->hops, fwd); /* I-4 */
 }
 
+resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
+			       const resolve_input_t *in, resolve_query_t *q,
+			       const resolve_forward_t **fwd)
+{
+	PR_REQUIRE(w && s && in && q && fwd && q->w == w);
+	PR_REQUIRE(in->packet || in->len == 0);
+	return settle(q, start(w, s, in, q, fwd));
+}
+
 resolve_status_t resolve_start_in_view(resolve_worker_t *w, const resolve_snapshot_t *s, int vnet,
 				       const uint8_t *packet, size_t len, resolve_query_t *q,
 				       const resolve_forward_t **fwd)
@@ -1050,7 +1143,7 @@ resolve_status_t resolve_start_in_view(resolve_worker_t *w, const resolve_snapsh
 	query_reset(q, s);
 	if (!accept_query(q, packet, len, true, DNS_TCP_MESSAGE_MAX))
 		return RESOLVE_DONE;
-	return start_frame0(q, FRAME_VIEW, vnet, 0, fwd);
+	return settle(q, start_frame0(q, FRAME_VIEW, vnet, 0, fwd));
 }
 
 resolve_status_t resolve_resume(resolve_worker_t *w, resolve_query_t *q, const uint8_t *reply,
@@ -1124,7 +1217,7 @@ void resolve_worker_stats(const resolve_worker_t *w, resolve_worker_stats_t *out
 
 static void query_destroy(resolve_query_t *q)
 {
-	resolve_snapshot_unref(&q->s);
+	snapshot_give_back(q);
 	for (int i = 0; i < RESOLVE_MAX_DEPTH; i++)
 		free(q->frames[i].buf);
 	pr_arena_destroy(&q->arena);
@@ -1142,6 +1235,7 @@ void resolve_worker_destroy(resolve_worker_t **wp)
 		w->free_list = q->next_free;
 		query_destroy(q);
 	}
+	held_drop(w);
 	cache_destroy(&w->own_cache);
 	free(w);
 }
@@ -1175,7 +1269,7 @@ void resolve_query_free(resolve_query_t **qp)
 	lead_release(q, NULL, 0);
 	exchange_unref(&q->join);
 	/* Give the snapshot back now: a swap must not wait for the next query. */
-	resolve_snapshot_unref(&q->s);
+	snapshot_give_back(q);
 	resolve_worker_t *w = q->w;
 	if (w->n_free >= FREE_LIST_MAX) {
 		query_destroy(q);

@@ -132,6 +132,13 @@ const resolve_listener_t *resolve_snapshot_find_listener(const resolve_snapshot_
  * snapshot's emulator settings, cacheEntries included). */
 resolve_worker_t *resolve_worker_new(const model_emulator_t *settings);
 void resolve_worker_destroy(resolve_worker_t **wp);
+/* The worker keeps a reference to the snapshot its queries last read, which
+ * they share without touching its count (that count is every worker's; one
+ * per query would bounce it between the cores). Call this when the caller
+ * moves to a newer snapshot: the worker lets the old one go as soon as no
+ * query of its reads it, so that it is freed without waiting for the next
+ * query. */
+void resolve_worker_let_go(resolve_worker_t *w);
 
 /*
  * The answer cache (Q-6, RFC 2308): one for the whole process, shared by every

@@ -7,10 +7,13 @@
 #include <stddef.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "endpoints/endpoints.h"
 
@@ -38,6 +41,14 @@ int __wrap_uv_udp_try_send(uv_udp_t *h, const uv_buf_t bufs[], unsigned int n,
 {
 	wrapped_udp++;
 	return UV_EAGAIN;
+}
+
+/* The answers of a recvmmsg batch leave together with sendmmsg(2). */
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	wrapped_udp++;
+	errno = EAGAIN;
+	return -1;
 }
 
 int __wrap_uv_try_write(uv_stream_t *h, const uv_buf_t bufs[], unsigned int n)
@@ -352,6 +363,49 @@ static void test_udp_tcp_answers_w1_w3(void **state)
 	assert_null(s);
 }
 
+/* W-1: a burst of queries from one client, read by the workers in recvmmsg
+ * batches whose answers leave together (sendmmsg, or queued when the socket
+ * would block): every query is answered once, to its own ID. */
+static void test_udp_burst_answered(void **state)
+{
+	enum { N = 100 };
+	test_ctx_t ctx = {0};
+	ep_server_t *s = server_new(&ctx, 2);
+	ep_listener_spec_t l[] = {spec("alpha", 0)};
+	assert_int_equal(ep_server_start(s, l, 1, NULL), 0);
+	struct sockaddr_in sa = lo_addr(ep_server_listener_port(s, 0));
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	uint8_t msg[sizeof(QUERY)], ans[512];
+	bool seen[N] = {false};
+	memcpy(msg, QUERY, sizeof(QUERY));
+	for (int i = 0; i < N; i++) {
+		msg[0] = (uint8_t)(i >> 8);
+		msg[1] = (uint8_t)i;
+		assert_int_equal(sendto(fd, msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)),
+				 (ssize_t)sizeof(msg));
+	}
+	int got = 0;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	while (got < N && poll(&pfd, 1, 3000) == 1) {
+		ssize_t n = recv(fd, ans, sizeof(ans), 0);
+		assert_int_equal(n, (ssize_t)(sizeof(QUERY) + strlen("alpha") + 1));
+		int id = ans[0] << 8 | ans[1];
+		assert_true(id < N && !seen[id] && (ans[2] & 0x80));
+		seen[id] = true;
+		got++;
+	}
+	close(fd);
+	assert_int_equal(got, N);
+	ep_stats_t st;
+	wait_stats(s, &st, offsetof(ep_stats_t, answers_sent), N);
+	assert_int_equal(st.answers_sent, N);
+	assert_int_equal(st.send_errors, 0);
+	assert_int_equal(ep_server_stop(s), 0);
+	ep_server_destroy(&s);
+	assert_int_equal(ctx.bad, 0);
+}
+
 /* A bind failure names the listener and address, and leaves nothing open. */
 static void test_bind_failure_names_address(void **state)
 {
@@ -524,6 +578,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_tcp_answers_w1_w3),
+		cmocka_unit_test(test_udp_burst_answered),
 		cmocka_unit_test(test_bind_failure_names_address),
 		cmocka_unit_test(test_set_listeners_live),
 		cmocka_unit_test(test_async_answer_after_close),

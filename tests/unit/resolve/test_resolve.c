@@ -276,6 +276,52 @@ static void test_snapshot_listeners(void **state)
 	resolve_snapshot_unref(&s2); /* NULL is accepted */
 }
 
+/* One query of a worker on snapshot s, listener l: its answer's rcode. */
+static int ask_on(resolve_worker_t *w, resolve_query_t *q, resolve_snapshot_t *s, const char *l,
+		  uint8_t *packet)
+{
+	static const qopts_t none;
+	size_t len = make_query(packet, "web.azure.contoso.com", KNOT_RRTYPE_A, &none);
+	resolve_input_t in = {.listener = l, .packet = packet, .len = len, .max_answer = 65535};
+	const resolve_forward_t *fwd = NULL;
+	assert_int_equal(resolve_start(w, s, &in, q, &fwd), RESOLVE_DONE);
+	const uint8_t *a = resolve_query_answer(q, &len);
+	assert_true(len >= KNOT_WIRE_HEADER_SIZE);
+	return knot_wire_get_rcode(a);
+}
+
+/* A worker's queries share its one reference to the snapshot they read: the
+ * caller may let its own go while a query is out, and the query (answer,
+ * trace) stays readable; a query of a newer snapshot while one of the older
+ * is out takes a reference of its own; the listener remembered from one
+ * query is not another's. Under ASan an early free or a leak shows. */
+static void test_worker_shares_snapshot(void **state)
+{
+	resolve_snapshot_t *s1 = default_snapshot(), *s2 = default_snapshot();
+	resolve_worker_t *w = resolve_worker_new(NULL);
+	resolve_query_t *q1 = resolve_query_new(w), *q2 = resolve_query_new(w);
+	uint8_t p1[512], p2[512];
+	assert_int_equal(ask_on(w, q1, s1, "hub-resolver/in", p1), KNOT_RCODE_NOERROR);
+	resolve_snapshot_unref(&s1);
+	assert_int_equal(ask_on(w, q2, s2, "hub-resolver/in", p2), KNOT_RCODE_NOERROR);
+	resolve_snapshot_unref(&s2);
+	const resolve_trace_t *t = resolve_query_trace(q1);
+	assert_true(t->n_steps > 0);
+	assert_string_equal(t->steps[0].view, "hub"); /* a name in s1 */
+	resolve_query_free(&q1);
+	resolve_query_free(&q2); /* s2 goes with it */
+	/* The worker still holds s1: the next query reads it, per listener. */
+	q1 = resolve_query_new(w);
+	resolve_snapshot_t *s3 = default_snapshot();
+	assert_int_equal(ask_on(w, q1, s3, "nowhere", p1), KNOT_RCODE_REFUSED);
+	assert_int_equal(ask_on(w, q1, s3, "hub-resolver/in", p1), KNOT_RCODE_NOERROR);
+	assert_int_equal(ask_on(w, q1, s3, "nowhere", p1), KNOT_RCODE_REFUSED);
+	resolve_query_free(&q1);
+	resolve_worker_let_go(w);
+	resolve_snapshot_unref(&s3); /* the last reference: freed here */
+	resolve_worker_destroy(&w);
+}
+
 /* P-1: a deployment with a loop is refused with the linker's finding, and the
  * caller keeps the deployment. */
 static void test_snapshot_refuses_loops_p1(void **state)
@@ -1072,6 +1118,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snapshot_listeners),
+		cmocka_unit_test(test_worker_shares_snapshot),
 		cmocka_unit_test(test_snapshot_refuses_loops_p1),
 		cmocka_unit_test(test_q2_private_zone),
 		cmocka_unit_test(test_q3_hub_and_spoke_in_process),
