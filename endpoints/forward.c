@@ -1045,6 +1045,8 @@ static void conn_lost(dconn_t *c, const char *why)
 		t->sent = false;
 		dot_attach(t);
 	}
+	if (c->tries == NULL)
+		conn_close(c); /* closed while idle, or every try moved */
 }
 
 static void conn_replies(dconn_t *c)
@@ -1171,6 +1173,8 @@ static int conn_open(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t 
 	ep_frame_init(&c->frame);
 	PR_REQUIRE(uv_tcp_init(f->loop, &c->tcp) == 0);
 	PR_REQUIRE(uv_timer_init(f->loop, &c->idle) == 0);
+	/* Each write is a whole question: no waiting for the ACK of the last. */
+	uv_tcp_nodelay(&c->tcp, 1);
 	c->tcp.data = c->idle.data = c;
 	c->handles = 2;
 	uv_unref((uv_handle_t *)&c->tcp);

@@ -397,9 +397,15 @@ bool tls_session_handshake_done(const tls_session_t *s)
 ssize_t tls_session_read(tls_session_t *s, uint8_t *buf, size_t cap)
 {
 	for (;;) {
+		size_t before = s->in.start;
 		ssize_t n = gnutls_record_recv(s->gs, buf, cap);
 		if (n >= 0)
 			return n;
+		/* A TLS 1.3 post-handshake message (a client's session tickets)
+		 * ends a call with AGAIN though a record may follow in what was
+		 * fed: go on while input is being consumed. */
+		if (n == GNUTLS_E_AGAIN && s->in.start != before && s->in.start < s->in.end)
+			continue;
 		if (n == GNUTLS_E_AGAIN)
 			return -EAGAIN;
 		if (n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
