@@ -39,7 +39,8 @@ struct tls_session {
 	int last_error;
 	unsigned verify_status; /* client: the server certificate's, when refused */
 	char *subject;
-	char *verify_name;      /* client: the name checked, for gnutls' typed data */
+	char *verify_name;      /* client: the name checked */
+	bool by_ip;             /* client: verify_ip is the name */
 	uint8_t verify_ip[4];
 };
 
@@ -292,9 +293,11 @@ static int set_verify_name(tls_session_t *s, const char *name)
 	s->verify_name = pr_strdup(name);
 	struct in_addr a;
 	if (inet_pton(AF_INET, name, &a) == 1) {
+		/* The chain in the handshake; the address once it is done
+		 * (gnutls' own typed-data check does not look at IP names). */
 		memcpy(s->verify_ip, &a, 4);
-		gnutls_typed_vdata_st v = {GNUTLS_DT_IP_ADDRESS, s->verify_ip, 4};
-		gnutls_session_set_verify_cert2(s->gs, &v, 1, 0);
+		s->by_ip = true;
+		gnutls_session_set_verify_cert(s->gs, NULL, 0);
 		return 0;
 	}
 	gnutls_session_set_verify_cert(s->gs, s->verify_name, 0);
@@ -367,6 +370,20 @@ static void keep_subject(tls_session_t *s)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/* RFC 8310 §8, RFC 6125: the server's certificate names the address. */
+static bool peer_has_ip(tls_session_t *s)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s->gs, &n);
+	gnutls_x509_crt_t crt;
+	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	bool ok = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+		  gnutls_x509_crt_check_ip(crt, s->verify_ip, 4, 0) != 0;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
 int tls_session_handshake(tls_session_t *s)
 {
 	if (s->done)
@@ -382,6 +399,12 @@ int tls_session_handshake(tls_session_t *s)
 		if (g == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR && s->verify_name)
 			s->verify_status = gnutls_session_get_verify_cert_status(s->gs);
 		gnutls_alert_send_appropriate(s->gs, g);
+		return -EPROTO;
+	}
+	if (s->by_ip && !peer_has_ip(s)) {
+		s->last_error = GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+		s->verify_status = GNUTLS_CERT_INVALID | GNUTLS_CERT_UNEXPECTED_OWNER;
+		gnutls_alert_send(s->gs, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 		return -EPROTO;
 	}
 	s->done = true;
