@@ -250,6 +250,16 @@ class ForwardOverTls(unittest.TestCase):
         self.check_refused("host.wrongca.example", self.t3,
                            "certificate not issued by a trusted CA")
 
+    def test_shown_by_the_api(self):
+        """The keys survive the management API (gRPC) and the cloud's shape;
+        a DoT target without a port shows 853."""
+        r = self.ctl("dns-resolver", "forwarding-rule", "show", "--ruleset-name", "rules",
+                     "--name", "ByName")
+        t = r["properties"]["targetDnsServers"]
+        self.assertEqual(t, [{"ipAddress": "10.100.0.2", "port": 853, "protocol": "Tls",
+                              "tlsHostname": "dot.corp.example",
+                              "tlsCa": os.path.join(self.tmp, "ca.pem")}])
+
     def test_unmapped_never_contacted(self):
         """W-7, design.md §4: an unmapped DoT target is never contacted."""
         before = self.counters()
