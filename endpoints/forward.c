@@ -1276,6 +1276,7 @@ static void on_timer(uv_timer_t *timer)
 		return;
 	}
 	if (t != NULL) {
+		fw->reason = NULL; /* no answer in time says it all */
 		try_failed(t, F_TRY_TIMEOUTS);
 		return;
 	}
