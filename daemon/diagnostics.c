@@ -104,6 +104,10 @@ static int diag_health(void *ctx, json_t **out, char **why)
 				       (int)e->consecutive_failures, "lastFailureMs",
 				       (json_int_t)e->last_failure_ms, "unresponsiveUntilMs",
 				       (json_int_t)e->unresponsive_until_ms));
+		if (e->last_failure_reason) /* [privres] a DNS over TLS target's, … */
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
+					    "lastFailureReason",
+					    json_string(e->last_failure_reason));
 	}
 	*out = json_pack("{s:o}", "targets", arr);
 	return 0;
@@ -161,6 +165,11 @@ static const counter_t counters[] = {
 	FORWARD("forwardCancelled", cancelled, 0, "Forwards cancelled."),
 	FORWARD("forwardJoined", joined, 0, "Questions joined to one in flight (Q-6)."),
 	FORWARD("forwardUdpSockets", udp_sockets, 1, "UDP sockets of the forwarders now (W-4)."),
+	FORWARD("forwardDotTries", dot_tries, 0, "DNS over TLS tries to targets ([privres])."),
+	FORWARD("forwardDotConnections", dot_connections, 0,
+		"DNS over TLS connections opened to targets."),
+	FORWARD("forwardDotHandshakeFailures", dot_handshake_failures, 0,
+		"TLS handshakes with targets that failed (a certificate refused, ...)."),
 	RESOLVE("cacheHits", cache_hits, 0, "Answers from the cache (Q-6)."),
 	RESOLVE("cacheMisses", cache_misses, 0, "Cache lookups not answered (Q-6)."),
 	RESOLVE("cacheInserts", cache_inserts, 0, "Answers put in the cache."),

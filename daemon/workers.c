@@ -31,6 +31,8 @@ static void on_forward_done(void *arg, const ep_forward_result_t *res)
 {
 	inflight_t *f = arg;
 	const resolve_forward_t *fwd = NULL;
+	if (res->status != 0 && res->reason)
+		resolve_query_note_failure(f->rq, res->reason);
 	resolve_status_t st = resolve_resume(f->w->rw, f->rq, res->status == 0 ? res->reply : NULL,
 					     res->status == 0 ? res->len : 0, &fwd);
 	worker_t *w = f->w;

@@ -241,7 +241,15 @@ void ep_query_drop(ep_query_t *q);
  * EP_FORWARD_SOCKET_MS old, or saw a try time out or fail (then a new port is
  * drawn: RFC 5452's unpredictable port, rotated). IDs are unique among the
  * tries waiting on one socket. A reply with TC set is asked again over TCP to
- * the same target before it is returned (Q-7). Targets are chosen through the health table
+ * the same target before it is returned (Q-7). A target with protocol Tls
+ * ([privres], RFC 7858) is asked over DNS over TLS instead: one connection per
+ * target per forwarder, kept open and shared by every try to it (pipelined,
+ * answered in any order, matched by ID, unique among the tries waiting on
+ * it), its certificate verified against tlsHostname or the rule's address; a
+ * failed handshake fails the try with the reason (the target counts as
+ * failed, F-10); an idle connection closes after EP_DOT_IDLE_MS, one that the
+ * server closed is opened again, and tries that waited on a reused one are
+ * sent once more on the new one. Targets are chosen through the health table
  * (F-10), which is process-wide: one ep_health_t, owned by the daemon,
  * shared by every forwarder, outliving every snapshot (design.md §3).
  *
@@ -266,6 +274,8 @@ void ep_query_drop(ep_query_t *q);
 #define EP_FORWARD_POOL_SOCKETS 4             /* UDP sockets taking tries per target at once */
 #define EP_FORWARD_SOCKET_USES 64             /* tries per UDP socket before it is rotated */
 #define EP_FORWARD_SOCKET_MS 1000             /* age at which a UDP socket is rotated */
+#define EP_DOT_IDLE_MS 20000                  /* an unused DNS over TLS connection closes */
+#define EP_DOT_MAX_WAITING 4096               /* tries waiting on one DNS over TLS connection */
 
 typedef struct ep_health ep_health_t;
 typedef struct ep_forwarder ep_forwarder_t;
@@ -294,6 +304,7 @@ typedef struct ep_health_entry {
 	uint64_t last_failure_ms;
 	uint64_t backoff_until_ms;
 	uint64_t unresponsive_until_ms;
+	const char *last_failure_reason; /* static words, or NULL: a timeout or a socket error */
 } ep_health_entry_t;
 
 /* A new, empty table (owned; pr_calloc: aborts on OOM). unresponsive_ms: how
@@ -306,6 +317,9 @@ void ep_health_set_backoff(ep_health_t *h, uint32_t base_ms, uint32_t max_ms);
 
 /* A try at address:port failed (timeout, ICMP error, TCP failure) at now_ms. */
 void ep_health_record_failure(ep_health_t *h, uint32_t address, uint16_t port, uint64_t now_ms);
+/* Why the last failure of address:port happened, in words (static; kept
+ * until the next call), as a failed TLS handshake says it. */
+void ep_health_note_reason(ep_health_t *h, uint32_t address, uint16_t port, const char *why);
 /* A try at address:port got a matching reply: back to healthy. */
 void ep_health_record_success(ep_health_t *h, uint32_t address, uint16_t port);
 /* The state of address:port at now_ms; *out (may be NULL) gets the entry
@@ -355,6 +369,11 @@ typedef struct ep_forward_result {
 	int target;     /* index in the request of the target that answered, or -1 */
 	bool tcp;       /* the answer came over TCP (a TC retry, Q-7) */
 	unsigned tries; /* tries made, TCP retries included */
+	/* Without a reply: why the last try failed when its words say more than
+	 * "no answer in time" (a DNS over TLS target's certificate refused, a
+	 * connection refused; static), or NULL; and that try's target index. */
+	const char *reason;
+	int reason_target;
 } ep_forward_result_t;
 
 /* Called once per started request (not after ep_forward_cancel()), on the
@@ -379,6 +398,9 @@ typedef struct ep_forward_stats {
 	uint64_t cancelled;            /* requests cancelled or cut by close */
 	uint64_t joined;               /* requests that waited for the same question in flight */
 	uint64_t udp_sockets;          /* UDP sockets opened (pooled, W-4) */
+	uint64_t dot_tries;            /* DNS over TLS tries sent ([privres]) */
+	uint64_t dot_connections;      /* DNS over TLS connections opened */
+	uint64_t dot_handshake_failures; /* TLS handshakes failed (a certificate refused, …) */
 } ep_forward_stats_t;
 
 /* A forwarder on loop, choosing targets through health (borrowed; must

@@ -53,6 +53,9 @@ enum fcounter {
 	F_CANCELLED,
 	F_JOINED,
 	F_UDP_SOCKETS,
+	F_DOT_TRIES,
+	F_DOT_CONNECTIONS,
+	F_DOT_HANDSHAKE,
 	F_COUNT
 };
 
@@ -60,6 +63,8 @@ enum fcounter {
 
 typedef struct try try_t;
 typedef struct usock usock_t;
+typedef struct dconn dconn_t;
+typedef struct trust trust_t;
 
 struct ep_forwarder {
 	uv_loop_t *loop;
@@ -79,6 +84,40 @@ struct ep_forwarder {
 	 * datagram a target can send: replies are read in batches (recvmmsg),
 	 * each matched and consumed inside its receive callback. */
 	uint8_t *rbuf;
+	/* DNS over TLS ([privres]): the open connections, one per target,
+	 * name and trust; the CAs they trust, by tlsCa file (NULL: the
+	 * system's), read once and kept for the forwarder's life. */
+	dconn_t *conns;
+	unsigned n_conns; /* connections not yet freed */
+	trust_t *trusts;
+};
+
+/* The CAs a DNS over TLS target's certificate must chain to. */
+struct trust {
+	trust_t *next;
+	char *file; /* tlsCa, or NULL for the system's trust store */
+	tls_client_t *client;
+};
+
+/* A DNS over TLS connection to one target (RFC 7858): tries share it,
+ * pipelined, matched by ID. */
+struct dconn {
+	ep_forwarder_t *f;
+	dconn_t *next; /* the forwarder's list while it takes new tries */
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_timer_t idle;
+	tls_session_t *tls;
+	uint32_t addr, source;
+	uint16_t port;
+	char *name; /* the name verified: tlsHostname, or the rule's address */
+	char *file; /* tlsCa, or NULL */
+	try_t *tries; /* waiting for a reply on it, sent or not */
+	unsigned waiting;
+	ep_frame_t frame;   /* plaintext replies */
+	int handles;        /* close callbacks still to come */
+	bool linked, ready, closing;
+	unsigned answered;  /* replies matched on it */
 };
 
 /* A connected UDP socket of the pool. */
@@ -109,6 +148,10 @@ struct try {
 	uint8_t *out; /* the question with this try's ID (and the TCP prefix) */
 	size_t out_len;
 	ep_frame_t frame; /* TCP reply reassembly */
+	bool dot;          /* a DNS over TLS try */
+	bool sent, resent; /* DoT: written; sent again on a new connection */
+	dconn_t *conn;     /* DoT: the connection it waits on */
+	try_t *conn_next;
 };
 
 typedef enum fstate { FW_TRYING, FW_WAITING, FW_DEFERRED, FW_JOINED } fstate_t;
@@ -135,6 +178,8 @@ struct ep_forward {
 	unsigned tries;
 	int handles; /* timer + TCP tries whose close callback is still to come */
 	bool done, in_start, timer_closing;
+	const char *reason; /* the last try's failure in words (static), or NULL */
+	int reason_target;
 	/* FW_JOINED */
 	resolve_exchange_t *join;
 	void *token;         /* the registration, until woken or withdrawn */
@@ -152,7 +197,14 @@ static void count(ep_forwarder_t *f, enum fcounter c)
 
 static void forwarder_maybe_free(ep_forwarder_t *f)
 {
-	if (f->closing && f->live == 0 && f->sockets == 0 && f->wake_closed) {
+	if (f->closing && f->live == 0 && f->sockets == 0 && f->n_conns == 0 && f->wake_closed) {
+		while (f->trusts != NULL) {
+			trust_t *t = f->trusts;
+			f->trusts = t->next;
+			tls_client_destroy(&t->client);
+			free(t->file);
+			free(t);
+		}
 		pthread_mutex_destroy(&f->ready_lock);
 		free(f->rbuf);
 		free(f);
@@ -322,6 +374,15 @@ static try_t *sock_find(const usock_t *s, uint16_t id)
 	return NULL;
 }
 
+/* The try of a DNS over TLS connection's list with this ID, or NULL. */
+static try_t *sock_find_in(try_t *list, uint16_t id)
+{
+	for (try_t *t = list; t != NULL; t = t->conn_next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
 static void sock_add(usock_t *s, try_t *t)
 {
 	/* W-4: a fresh random ID, unique among the tries waiting here, so a
@@ -350,6 +411,8 @@ static void sock_remove(try_t *t)
 
 /* --- Tries --- */
 
+static void conn_remove(try_t *t);
+
 static void on_try_closed(uv_handle_t *h)
 {
 	try_t *t = h->data;
@@ -372,9 +435,11 @@ static void try_close(try_t *t)
 		uv_close((uv_handle_t *)&t->tcp_handle, on_try_closed);
 		return;
 	}
-	/* A UDP try holds no handle: off its socket, and gone. */
+	/* A UDP or DoT try holds no handle: off its socket or connection, and gone. */
 	if (t->sock != NULL)
 		sock_remove(t);
+	if (t->conn != NULL)
+		conn_remove(t);
 	free(t->out);
 	free(t);
 }
@@ -461,6 +526,8 @@ static void forward_finish(ep_forward_t *fw, int status, const uint8_t *reply, s
 		.target = status == 0 && t != NULL ? t->target : -1,
 		.tcp = status == 0 && t != NULL && t->tcp,
 		.tries = fw->tries,
+		.reason = status == 0 ? NULL : fw->reason,
+		.reason_target = status == 0 ? -1 : fw->reason_target,
 	};
 	/* Handles close after the callback, so the reply stays valid in it
 	 * and the callback may start new requests or close the forwarder. */
@@ -482,6 +549,8 @@ static const ep_forward_target_t *try_target(const try_t *t)
 	return &t->fw->targets[t->target];
 }
 
+static void conn_retire(dconn_t *c);
+
 /* F-10: the try failed (timeout or socket error): the target's health takes
  * the failure, and the request moves on. A UDP socket that lost a try takes
  * no other (a fresh port for the next, W-4). */
@@ -491,8 +560,12 @@ static void try_failed(try_t *t, enum fcounter why)
 	const ep_forward_target_t *tg = try_target(t);
 	count(fw->f, why);
 	ep_health_record_failure(fw->f->health, tg->real_address, tg->real_port, pr_now_ms());
+	if (fw->reason != NULL && fw->reason_target == t->target)
+		ep_health_note_reason(fw->f->health, tg->real_address, tg->real_port, fw->reason);
 	if (t->sock != NULL)
 		sock_retire(t->sock);
+	if (t->conn != NULL)
+		conn_retire(t->conn); /* as a UDP socket is: the next try gets a new one */
 	try_close(t);
 	next_try(fw);
 }
@@ -523,18 +596,19 @@ static bool reply_accept(try_t *t, const uint8_t *buf, size_t len, const struct 
 	return false;
 }
 
-static try_t *try_new(ep_forward_t *fw, int target, bool tcp)
+static try_t *try_new(ep_forward_t *fw, int target, bool tcp, bool dot)
 {
 	try_t *t = pr_calloc(1, sizeof(*t));
 	t->fw = fw;
 	t->target = target;
 	t->tcp = tcp;
+	t->dot = dot;
 	t->id = ep_rng_u16(&fw->f->rng); /* W-4: a fresh random ID per try */
 	t->started = uv_now(fw->f->loop);
-	size_t prefix = tcp ? 2 : 0;
+	size_t prefix = tcp || dot ? 2 : 0;
 	t->out_len = prefix + fw->len;
 	t->out = pr_malloc(t->out_len);
-	if (tcp) {
+	if (prefix) {
 		t->out[0] = (uint8_t)(fw->len >> 8);
 		t->out[1] = (uint8_t)fw->len;
 	}
@@ -615,7 +689,7 @@ static int bind_source(try_t *t, int err)
 static void udp_start(ep_forward_t *fw, int target)
 {
 	ep_forwarder_t *f = fw->f;
-	try_t *t = try_new(fw, target, false);
+	try_t *t = try_new(fw, target, false, false);
 	usock_t *s = NULL;
 	bool bind_err = false;
 	int err = sock_take(f, &fw->targets[target], fw->source, &s, &bind_err);
@@ -706,7 +780,7 @@ static void tcp_connected(uv_connect_t *req, int status)
 static void tcp_start(ep_forward_t *fw, int target)
 {
 	ep_forwarder_t *f = fw->f;
-	try_t *t = try_new(fw, target, true);
+	try_t *t = try_new(fw, target, true, false);
 	int err = uv_tcp_init(f->loop, &t->tcp_handle);
 	PR_REQUIRE(err == 0);
 	t->tcp_handle.data = t;
@@ -733,6 +807,440 @@ static void tcp_start(ep_forward_t *fw, int target)
 	/* The TCP retry is a try of its own: a full try timeout, within the
 	 * request's deadline. */
 	arm_timer(fw, t->started + fw->try_timeout);
+}
+
+/* --- DNS over TLS tries ([privres], RFC 7858) ---
+ *
+ * One connection per target (address, port, source, verified name and CAs)
+ * per forwarder, opened by the first try and kept: later tries are written on
+ * it at once, pipelined, and their replies come back in any order, matched by
+ * ID (unique among the tries waiting on it, W-4) and then checked whole. The
+ * connection is unreferenced, like the UDP pool: requests' timers keep the
+ * loop alive. */
+
+/* The client credentials trusting file's CAs (NULL: the system's), read once.
+ * NULL and *why when the file can't be read or holds no certificate. */
+static const tls_client_t *trust_for(ep_forwarder_t *f, const char *file, const char **why)
+{
+	for (trust_t *t = f->trusts; t != NULL; t = t->next)
+		if ((t->file == NULL) == (file == NULL) && (file == NULL || !strcmp(t->file, file)))
+			return t->client;
+	char *pem = NULL;
+	tls_client_t *cl = NULL;
+	if (file != NULL && tls_read_file(file, &pem) != 0) {
+		*why = "tlsCa file can't be read";
+		return NULL;
+	}
+	int err = tls_client_new(pem, &cl);
+	free(pem);
+	if (err != 0) {
+		*why = file != NULL ? "tlsCa holds no CA certificate" : "no system trust store";
+		return NULL;
+	}
+	trust_t *t = pr_calloc(1, sizeof(*t));
+	t->file = file != NULL ? pr_strdup(file) : NULL;
+	t->client = cl;
+	t->next = f->trusts;
+	f->trusts = t;
+	return cl;
+}
+
+/* RFC 8310 §8: the name the certificate must carry: tlsHostname, or the
+ * address the rule names (not the one it is mapped to). */
+static const char *verify_name(const ep_forward_target_t *tg, char ip[16])
+{
+	return tg->tls_hostname != NULL ? tg->tls_hostname : pr_ipv4_format(tg->address, ip);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (a == NULL) == (b == NULL) && (a == NULL || !strcmp(a, b));
+}
+
+static dconn_t *conn_find(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t source)
+{
+	char ip[16];
+	const char *name = verify_name(tg, ip);
+	for (dconn_t *c = f->conns; c != NULL; c = c->next)
+		if (c->addr == tg->real_address && c->port == tg->real_port &&
+		    c->source == source && !strcmp(c->name, name) && same_text(c->file, tg->tls_ca))
+			return c;
+	return NULL;
+}
+
+static void conn_unlink(dconn_t *c)
+{
+	if (!c->linked)
+		return;
+	dconn_t **pp = &c->f->conns;
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	c->next = NULL;
+	c->linked = false;
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	dconn_t *c = h->data;
+	if (--c->handles > 0)
+		return;
+	ep_forwarder_t *f = c->f;
+	tls_session_destroy(&c->tls);
+	ep_frame_free(&c->frame);
+	free(c->name);
+	free(c->file);
+	free(c);
+	f->n_conns--;
+	forwarder_maybe_free(f);
+}
+
+static void conn_close(dconn_t *c)
+{
+	if (c->closing)
+		return;
+	conn_unlink(c);
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+	uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+}
+
+/* The connection takes no new try; it closes once no try waits on it. */
+static void conn_retire(dconn_t *c)
+{
+	conn_unlink(c);
+	if (c->tries == NULL)
+		conn_close(c);
+}
+
+static void on_conn_idle(uv_timer_t *timer)
+{
+	dconn_t *c = timer->data;
+	if (c->tries == NULL)
+		conn_close(c);
+}
+
+static void conn_remove(try_t *t)
+{
+	dconn_t *c = t->conn;
+	try_t **pp = &c->tries;
+	while (*pp != t)
+		pp = &(*pp)->conn_next;
+	*pp = t->conn_next;
+	t->conn = NULL;
+	c->waiting--;
+	if (c->tries != NULL)
+		return;
+	if (!c->linked)
+		conn_close(c);
+	else /* RFC 7858 §3.4: an unused connection is closed after a while */
+		uv_timer_start(&c->idle, on_conn_idle, EP_DOT_IDLE_MS, 0);
+}
+
+static void conn_add(dconn_t *c, try_t *t)
+{
+	while (sock_find_in(c->tries, t->id) != NULL)
+		t->id = ep_rng_u16(&c->f->rng); /* W-4: one try per ID on the connection */
+	t->out[2] = (uint8_t)(t->id >> 8);
+	t->out[3] = (uint8_t)t->id;
+	t->conn = c;
+	t->conn_next = c->tries;
+	c->tries = t;
+	c->waiting++;
+	uv_timer_stop(&c->idle);
+}
+
+typedef struct wreq {
+	uv_write_t req;
+	dconn_t *conn;
+	size_t len;
+	uint8_t data[];
+} wreq_t;
+
+static void conn_failed(dconn_t *c, const char *why);
+
+static void on_conn_written(uv_write_t *req, int status)
+{
+	wreq_t *w = (wreq_t *)req;
+	dconn_t *c = w->conn;
+	free(w);
+	if (status < 0 && status != UV_ECANCELED && !c->closing)
+		conn_failed(c, uv_strerror(status));
+}
+
+/* Write what the session has for the peer. */
+static void conn_flush(dconn_t *c)
+{
+	const uint8_t *data;
+	size_t len = tls_session_output(c->tls, &data);
+	if (len == 0 || c->closing)
+		return;
+	wreq_t *w = pr_malloc(sizeof(*w) + len);
+	w->conn = c;
+	w->len = len;
+	memcpy(w->data, data, len);
+	tls_session_output_clear(c->tls);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int err = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_conn_written);
+	if (err != 0) {
+		free(w);
+		conn_failed(c, uv_strerror(err));
+	}
+}
+
+/* Write the tries not yet sent, in one flush. */
+static void conn_send_waiting(dconn_t *c)
+{
+	for (try_t *t = c->tries; t != NULL; t = t->conn_next) {
+		if (t->sent)
+			continue;
+		t->sent = true;
+		if (tls_session_write(c->tls, t->out, t->out_len) != 0) {
+			conn_failed(c, "TLS write failed");
+			return;
+		}
+	}
+	conn_flush(c);
+}
+
+static void fail_try_why(try_t *t, const char *why)
+{
+	t->fw->reason = why;
+	t->fw->reason_target = t->target;
+	try_failed(t, F_TRY_ERRORS);
+}
+
+/* Every try waiting on c fails with why: the target counts as failed (F-10). */
+static void conn_failed(dconn_t *c, const char *why)
+{
+	conn_unlink(c);
+	if (c->tries == NULL) {
+		conn_close(c);
+		return;
+	}
+	while (c->tries != NULL && !c->closing)
+		fail_try_why(c->tries, why);
+}
+
+static void dot_attach(try_t *t);
+
+/* The server closed the connection (RFC 7766 §6.2.3 lets it, idle or not).
+ * Tries that waited on a connection that had answered before are not the
+ * target's fault: each is sent once more, on a new connection. */
+static void conn_lost(dconn_t *c, const char *why)
+{
+	conn_unlink(c);
+	if (c->answered == 0) {
+		conn_failed(c, why);
+		return;
+	}
+	while (c->tries != NULL && !c->closing) {
+		try_t *t = c->tries;
+		if (t->resent) {
+			fail_try_why(t, why);
+			continue;
+		}
+		conn_remove(t);
+		t->resent = true;
+		t->sent = false;
+		dot_attach(t);
+	}
+	if (c->tries == NULL)
+		conn_close(c); /* closed while idle, or every try moved */
+}
+
+static void conn_replies(dconn_t *c)
+{
+	for (;;) {
+		const uint8_t *msg;
+		size_t len;
+		int r = ep_frame_next(&c->frame, &msg, &len);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			count(c->f, F_MALFORMED);
+			conn_failed(c, "malformed DNS over TLS reply");
+			return;
+		}
+		try_t *t = sock_find_in(c->tries, (uint16_t)(msg[0] << 8 | msg[1]));
+		if (t == NULL || !t->sent) {
+			count(c->f, F_BAD_ID); /* a try that ended meanwhile, or none */
+		} else if (reply_accept(t, msg, len, NULL)) {
+			c->answered++;
+			/* Its request ends here; a callback may start others on c
+			 * or close the forwarder. The frame lives until c is freed. */
+			try_answered(t, msg, len);
+			if (c->closing)
+				return;
+		}
+		ep_frame_consume(&c->frame);
+	}
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	dconn_t *c = h->data;
+	*buf = uv_buf_init((char *)c->f->rbuf, EP_MMSG_BATCH * EP_UDP_SLOT);
+}
+
+/* The handshake, then the plaintext: whole records in, replies out. */
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	dconn_t *c = s->data;
+	if (c->closing)
+		return;
+	if (nread < 0) {
+		conn_lost(c, nread == UV_EOF ? "the server closed the connection"
+					     : uv_strerror((int)nread));
+		return;
+	}
+	tls_session_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread);
+	if (!c->ready) {
+		int r = tls_session_handshake(c->tls);
+		conn_flush(c);
+		if (r == -EAGAIN || c->closing)
+			return;
+		if (r != 0) {
+			count(c->f, F_DOT_HANDSHAKE);
+			const char *why = tls_session_server_cert_refused(c->tls);
+			conn_failed(c, why != NULL ? why : "TLS handshake failed");
+			return;
+		}
+		c->ready = true;
+		conn_send_waiting(c);
+	}
+	while (!c->closing) {
+		uint8_t *p;
+		size_t room;
+		ep_frame_reserve(&c->frame, &p, &room);
+		ssize_t n = tls_session_read(c->tls, p, room);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_flush(c);
+			conn_lost(c, n == 0 ? "the server closed the connection" : "TLS failure");
+			return;
+		}
+		ep_frame_commit(&c->frame, (size_t)n);
+		conn_replies(c);
+	}
+	conn_flush(c); /* alerts or tickets the session answered */
+}
+
+static void conn_connected(uv_connect_t *req, int status)
+{
+	dconn_t *c = req->handle->data;
+	if (status == UV_ECANCELED || c->closing)
+		return;
+	int err = status;
+	if (err == 0)
+		err = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+	if (err != 0) {
+		conn_failed(c, uv_strerror(err));
+		return;
+	}
+	if (tls_session_handshake(c->tls) == -EPROTO) {
+		conn_failed(c, "TLS handshake failed");
+		return;
+	}
+	conn_flush(c); /* the ClientHello */
+}
+
+/* A new connection to tg (not yet connected). *bind_err: the source address
+ * could not be bound (O-1). *why: what failed otherwise. */
+static int conn_open(ep_forwarder_t *f, const ep_forward_target_t *tg, uint32_t source,
+		     dconn_t **out, bool *bind_err, const char **why)
+{
+	*bind_err = false;
+	char ip[16];
+	const char *name = verify_name(tg, ip);
+	const tls_client_t *cl = trust_for(f, tg->tls_ca, why);
+	if (cl == NULL)
+		return PR_ECONFIG;
+	tls_session_t *tls = NULL;
+	if (tls_session_client_new(cl, name, TLS_ALPN_DOT, &tls) != 0) {
+		*why = "TLS session could not be set up";
+		return -EPROTO;
+	}
+	dconn_t *c = pr_calloc(1, sizeof(*c));
+	c->f = f;
+	c->tls = tls;
+	c->addr = tg->real_address;
+	c->port = tg->real_port;
+	c->source = source;
+	c->name = pr_strdup(name);
+	c->file = tg->tls_ca != NULL ? pr_strdup(tg->tls_ca) : NULL;
+	ep_frame_init(&c->frame);
+	PR_REQUIRE(uv_tcp_init(f->loop, &c->tcp) == 0);
+	PR_REQUIRE(uv_timer_init(f->loop, &c->idle) == 0);
+	/* Each write is a whole question: no waiting for the ACK of the last. */
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->tcp.data = c->idle.data = c;
+	c->handles = 2;
+	uv_unref((uv_handle_t *)&c->tcp);
+	uv_unref((uv_handle_t *)&c->idle);
+	f->n_conns++;
+	count(f, F_DOT_CONNECTIONS);
+	struct sockaddr_in sin;
+	int err = 0;
+	if (source != 0) {
+		source_sockaddr(source, &sin);
+		err = uv_tcp_bind(&c->tcp, (struct sockaddr *)&sin, 0);
+		*bind_err = err != 0;
+	}
+	if (err == 0) {
+		target_sockaddr(tg, &sin);
+		err = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&sin,
+				     conn_connected);
+		*bind_err = err == UV_EADDRNOTAVAIL && source != 0;
+	}
+	if (err != 0) {
+		*why = uv_strerror(err);
+		conn_close(c);
+		return err;
+	}
+	c->linked = true;
+	c->next = f->conns;
+	f->conns = c;
+	*out = c;
+	return 0;
+}
+
+/* Put t on its target's connection (opened when there is none), sent at
+ * once when the handshake is done, else when it is. */
+static void dot_attach(try_t *t)
+{
+	ep_forward_t *fw = t->fw;
+	ep_forwarder_t *f = fw->f;
+	const ep_forward_target_t *tg = try_target(t);
+	dconn_t *c = conn_find(f, tg, fw->source);
+	if (c != NULL && c->waiting >= EP_DOT_MAX_WAITING)
+		conn_retire(c); /* a fresh connection (and ID space) for the rest */
+	if (c == NULL || !c->linked) {
+		bool bind_err = false;
+		const char *why = NULL;
+		int err = conn_open(f, tg, fw->source, &c, &bind_err, &why);
+		if (bind_err) {
+			bind_source(t, err);
+			return;
+		}
+		if (err != 0) {
+			fail_try_why(t, why);
+			return;
+		}
+	}
+	conn_add(c, t);
+	if (c->ready)
+		conn_send_waiting(c);
+}
+
+static void dot_start(ep_forward_t *fw, int target)
+{
+	try_t *t = try_new(fw, target, false, true);
+	count(fw->f, F_DOT_TRIES);
+	/* Armed first: attaching may fail the try and move on at once. */
+	arm_timer(fw, t->started + fw->try_timeout);
+	dot_attach(t);
 }
 
 /* --- The request's timer: the current try's end, a round's pacing, or the
@@ -768,6 +1276,7 @@ static void on_timer(uv_timer_t *timer)
 		return;
 	}
 	if (t != NULL) {
+		fw->reason = NULL; /* no answer in time says it all */
 		try_failed(t, F_TRY_TIMEOUTS);
 		return;
 	}
@@ -800,7 +1309,10 @@ static void next_try(ep_forward_t *fw)
 	}
 	fw->state = FW_TRYING;
 	fw->tried_mask |= 1u << i;
-	udp_start(fw, i);
+	if (fw->targets[i].tls)
+		dot_start(fw, i);
+	else
+		udp_start(fw, i);
 }
 
 /* --- Public API --- */
@@ -931,6 +1443,8 @@ void ep_forwarder_close(ep_forwarder_t **fp)
 	for (size_t i = 0; i < POOL_BUCKETS; i++)
 		while (f->pool[i] != NULL)
 			sock_retire(f->pool[i]);
+	while (f->conns != NULL)
+		conn_retire(f->conns);
 	/* No request waits on an exchange now: nothing wakes this handle. */
 	uv_close((uv_handle_t *)&f->wake, on_wake_closed);
 }
@@ -957,6 +1471,9 @@ void ep_forwarder_stats(const ep_forwarder_t *f, ep_forward_stats_t *out)
 		.cancelled = c[F_CANCELLED],
 		.joined = c[F_JOINED],
 		.udp_sockets = c[F_UDP_SOCKETS],
+		.dot_tries = c[F_DOT_TRIES],
+		.dot_connections = c[F_DOT_CONNECTIONS],
+		.dot_handshake_failures = c[F_DOT_HANDSHAKE],
 	};
 }
 

@@ -21,6 +21,7 @@ typedef struct slot {
 	_Atomic uint64_t last_failure_ms;
 	_Atomic uint64_t backoff_until_ms;
 	_Atomic uint64_t unresponsive_until_ms;
+	_Atomic(const char *) reason; /* static words of the last failure, or NULL */
 } slot_t;
 
 struct ep_health {
@@ -141,11 +142,20 @@ void ep_health_record_failure(ep_health_t *h, uint32_t address, uint16_t port, u
 			backoff = h->backoff_max_ms;
 	}
 	atomic_store_explicit(&s->last_failure_ms, now_ms, RLX);
+	atomic_store_explicit(&s->reason, NULL, RLX); /* ep_health_note_reason() may follow */
 	atomic_store_explicit(&s->backoff_until_ms, now_ms + backoff, RLX);
 	/* F-10: after repeated failures, skipped for unresponsive_ms; a target
 	 * tried again after that and failing once more goes straight back. */
 	if (n >= EP_HEALTH_UNRESPONSIVE_AFTER)
 		atomic_store_explicit(&s->unresponsive_until_ms, now_ms + h->unresponsive_ms, RLX);
+}
+
+void ep_health_note_reason(ep_health_t *h, uint32_t address, uint16_t port, const char *why)
+{
+	PR_REQUIRE(h != NULL);
+	slot_t *s = slot_claim(h, slot_key(address, port));
+	if (s != NULL)
+		atomic_store_explicit(&s->reason, why, RLX);
 }
 
 void ep_health_record_success(ep_health_t *h, uint32_t address, uint16_t port)
@@ -172,6 +182,7 @@ static ep_target_state_t slot_read(const slot_t *s, uint64_t now_ms, ep_health_e
 		v.last_failure_ms = atomic_load_explicit(&s->last_failure_ms, RLX);
 		v.backoff_until_ms = atomic_load_explicit(&s->backoff_until_ms, RLX);
 		v.unresponsive_until_ms = atomic_load_explicit(&s->unresponsive_until_ms, RLX);
+		v.last_failure_reason = atomic_load_explicit(&s->reason, RLX);
 	}
 	if (v.consecutive_failures == 0)
 		v.state = EP_TARGET_HEALTHY;

@@ -497,7 +497,10 @@ static void rule_out(json_t *props)
 							   json_string_value(x), "port", DNS_PORT));
 		} else if (json_is_object(x) && !json_object_get(x, "port")) {
 			json_t *c = json_deep_copy(x);
-			json_object_set_new(c, "port", json_integer(DNS_PORT));
+			/* [privres] a DNS over TLS target's default is 853 */
+			const char *proto = json_string_value(json_object_get(x, "protocol"));
+			bool tls = proto && !strcmp(proto, "Tls");
+			json_object_set_new(c, "port", json_integer(tls ? MODEL_DOT_PORT : DNS_PORT));
 			json_array_set_new(t, i, c);
 		}
 	}

@@ -333,6 +333,26 @@ static const char **get_string_list(model_ctx_t *c, const json_t *obj, const cha
 	return out;
 }
 
+/* [privres] protocol (Dns, the default, or Tls), tlsHostname and tlsCa of a
+ * target; the checks that need the whole target are validate.c's. */
+static bool decode_target_tls(model_ctx_t *c, const json_t *e, const char *p, model_target_t *t)
+{
+	const char *proto = get_str(c, e, "protocol", p, false);
+	if (proto && !strcmp(proto, "Tls")) {
+		t->tls = true;
+		t->port = MODEL_DOT_PORT; /* RFC 7858 §3.1 */
+	} else if (proto && strcmp(proto, "Dns")) {
+		model_report(c, e, "protocol", p, "F-4", PR_ECONFIG,
+			     "'%s' is not a target protocol; valid: Dns (the default), Tls "
+			     "(DNS over TLS, RFC 7858)",
+			     proto);
+		return false;
+	}
+	t->tls_hostname = get_str(c, e, "tlsHostname", p, false);
+	t->tls_ca = get_str(c, e, "tlsCa", p, false);
+	return true;
+}
+
 static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, const char *path,
 			   model_target_t **out, size_t *n)
 {
@@ -372,8 +392,11 @@ static void decode_targets(model_ctx_t *c, const json_t *obj, const char *key, c
 				     "a target is {ipAddress: …, port: …}");
 			continue;
 		}
-		model_check_keys(c, e, p, KEYS("ipAddress", "port"));
+		model_check_keys(c, e, p,
+				 KEYS("ipAddress", "port", "protocol", "tlsHostname", "tlsCa"));
 		if (!get_ipv4(c, e, "ipAddress", p, true, "F-4", &t->address))
+			continue;
+		if (!decode_target_tls(c, e, p, t))
 			continue;
 		long long port;
 		if (json_object_get(e, "port")) {

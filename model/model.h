@@ -173,6 +173,11 @@ typedef struct model_target {
 	model_origin_t origin;
 	uint32_t address;
 	uint16_t port;
+	/* [privres] protocol: Tls — DNS over TLS to the target (RFC 7858); the
+	 * port then defaults to 853. */
+	bool tls;
+	const char *tls_hostname; /* the name its certificate must carry; NULL: ipAddress */
+	const char *tls_ca;       /* PEM file of the CAs to trust; NULL: the system's */
 } model_target_t;
 
 typedef struct model_rule {

@@ -640,6 +640,43 @@ static void check_rule_name(model_ctx_t *c, const model_rule_t *r)
 			     n, MODEL_MAX_RULE_NAME);
 }
 
+/* [privres] F-4: a DNS over TLS target. Port 53 is plain DNS on every server
+ * (RFC 7858 §3.1 gives DNS over TLS its own port, 853): a TLS handshake there
+ * can only fail, so it is refused as the mistake it almost always is. */
+static void check_target_tls(model_ctx_t *c, const model_target_t *t)
+{
+	const json_t *n = t->origin.node;
+	const char *p = t->origin.path;
+	if (!t->tls) {
+		if (t->tls_hostname || t->tls_ca)
+			model_report(c, n, t->tls_hostname ? "tlsHostname" : "tlsCa", p, "F-4",
+				     PR_ECONFIG,
+				     "tlsHostname and tlsCa are for DNS over TLS targets "
+				     "(protocol: Tls)");
+		return;
+	}
+	if (t->port == DNS_PORT)
+		model_report(c, n, "port", p, "F-4", PR_ECONFIG,
+			     "port 53 is plain DNS; a DNS over TLS target listens on 853 (RFC "
+			     "7858 §3.1) or another port its server names");
+	const char *why = NULL;
+	dns_name_info_t info;
+	uint32_t ip;
+	if (t->tls_hostname &&
+	    (pr_ipv4_parse(t->tls_hostname, &ip) == 0 ||
+	     dns_name_from_text(t->tls_hostname, NULL, &info, &why) != 0 || info.labels == 0 ||
+	     strspn(t->tls_hostname, "abcdefghijklmnopqrstuvwxyz"
+				     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+		     strlen(t->tls_hostname)))
+		model_report(c, n, "tlsHostname", p, "F-4", PR_ECONFIG,
+			     "'%s' is not a host name (letters, digits, '-' and dots; leave "
+			     "tlsHostname out to verify the certificate against ipAddress)%s%s",
+			     t->tls_hostname, why ? ": " : "", why ? why : "");
+	if (t->tls_ca && !t->tls_ca[0])
+		model_report(c, n, "tlsCa", p, "F-4", PR_ECONFIG,
+			     "must be the file of the CA certificates to trust (PEM)");
+}
+
 /* F-4, F-5, L-5: a target list of a rule or forwarder. */
 static void check_targets(model_ctx_t *c, const json_t *node, const char *path,
 			  const model_target_t *t, size_t n, bool required)
@@ -651,6 +688,7 @@ static void check_targets(model_ctx_t *c, const json_t *node, const char *path,
 	over_limit(c, MODEL_LIMIT_TARGETS_PER_RULE, n, node, "targetDnsServers", path,
 		   "target DNS servers");
 	for (size_t i = 0; i < n; i++) {
+		check_target_tls(c, &t[i]);
 		if (t[i].address == MODEL_AZURE_DNS_ADDR)
 			model_report(c, t[i].origin.node, NULL, t[i].origin.path, "F-5",
 				     PR_ECONFIG,
@@ -1227,12 +1265,14 @@ static void validate_public_dns(model_ctx_t *c)
 					     pd->zones[i].origin.path, NULL, PR_EEXIST,
 					     "public zone '%s' is defined twice", pd->zones[i].name);
 	}
-	for (size_t i = 0; i < pd->n_upstreams; i++)
+	for (size_t i = 0; i < pd->n_upstreams; i++) {
+		check_target_tls(c, &pd->upstreams[i]);
 		if (pd->upstreams[i].address == MODEL_AZURE_DNS_ADDR)
 			model_report(c, pd->upstreams[i].origin.node, NULL,
 				     pd->upstreams[i].origin.path, "Q-4", PR_ECONFIG,
 				     "168.63.129.16 can't be a public upstream: it is Azure DNS "
 				     "itself");
+	}
 }
 
 bool listener_exists(const deployment_t *d, const char *name)

@@ -77,6 +77,9 @@ resolve_step_facts_t resolve_step_facts(const resolve_trace_t *t, size_t i, char
 	case RESOLVE_STEP_POLICY:
 		f.text = st->policy_rule;
 		break;
+	case RESOLVE_STEP_NO_REPLY:
+		f.text = st->reason;
+		break;
 	case RESOLVE_STEP_CNAME:
 		if (st->cname >= 0 && (size_t)st->cname < t->n_cnames &&
 		    dns_name_to_text(t->cnames[st->cname], name, DNS_NAME_TEXT_MAX) > 0)
@@ -119,6 +122,10 @@ const char *resolve_step_words(const resolve_step_facts_t *f, char *buf, size_t 
 		break;
 	case RESOLVE_STEP_CNAME:
 		snprintf(buf, cap, "%s cname %s", rule, a);
+		break;
+	case RESOLVE_STEP_NO_REPLY:
+		snprintf(buf, cap, "%s %s%s%s%s", rule, name, f->text ? " (" : "", a,
+			 f->text ? ")" : "");
 		break;
 	default:
 		snprintf(buf, cap, "%s %s", rule, name);
@@ -229,6 +236,10 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 		break;
 	case RESOLVE_STEP_LOOP:
 		json_object_set_new(j, "limit", json_integer(s->d->emulator.hop_limit));
+		break;
+	case RESOLVE_STEP_NO_REPLY:
+		if (st->reason)
+			json_object_set_new(j, "reason", json_string(st->reason));
 		break;
 	case RESOLVE_STEP_REPLY:
 		set_rcode(j, st->rcode);

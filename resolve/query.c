@@ -89,6 +89,7 @@ struct resolve_query {
 	frame_t frames[RESOLVE_MAX_DEPTH];
 	int depth; /* the top frame */
 	uint32_t client; /* IPv4 source, host order; 0 when none */
+	const char *fail_reason; /* resolve_query_note_failure(), for the next NO_REPLY */
 	resolve_forward_t fwd;
 	uint64_t fwd_scope;  /* the cache key's scope of the question out */
 	uint64_t inflight_h; /* P-3: the question counted in the in-flight table */
@@ -539,9 +540,13 @@ static step_t send_to_targets(resolve_query_t *q, frame_t *f, const model_target
 		}
 		resolve_forward_t *fw = &q->fwd;
 		fw->n_targets = 0;
-		for (size_t j = 0; j < n; j++)
-			fw->targets[fw->n_targets++] =
-				target_mapping(d, targets[j].address, targets[j].port);
+		for (size_t j = 0; j < n; j++) {
+			resolve_target_t *t = &fw->targets[fw->n_targets++];
+			*t = target_mapping(d, targets[j].address, targets[j].port);
+			t->tls = targets[j].tls;
+			t->tls_hostname = targets[j].tls_hostname;
+			t->tls_ca = targets[j].tls_ca;
+		}
 		fw->source_address = d->emulator.listen == MODEL_LISTEN_VIRTUAL ? source_address : 0;
 		fw->deadline_ms = d->emulator.query_deadline_ms;
 		fw->try_timeout_ms = d->emulator.forward_timeout_ms;
@@ -840,7 +845,8 @@ static void deliver_reply(resolve_query_t *q, frame_t *f, const uint8_t *reply, 
 		exchange_unref(&q->join); /* the reply is the arena's copy now */
 	}
 	if (!pkt) {
-		trace(q, RESOLVE_STEP_NO_REPLY, f);
+		trace(q, RESOLVE_STEP_NO_REPLY, f)->reason = q->fail_reason;
+		q->fail_reason = NULL;
 		frame_fail(f, DNS_RCODE_SERVFAIL);
 		return;
 	}
@@ -1010,6 +1016,7 @@ static void query_reset(resolve_query_t *q, const resolve_snapshot_t *s)
 	q->answer_len = 0;
 	q->client = 0;
 	q->may_reenter = false;
+	q->fail_reason = NULL;
 	memset(&q->fwd, 0, sizeof(q->fwd));
 	q->trace.n_steps = 0;
 	q->trace.dropped_steps = 0;
@@ -1153,6 +1160,11 @@ resolve_status_t resolve_resume(resolve_worker_t *w, resolve_query_t *q, const u
 	inflight_release(q); /* P-3: this copy is back */
 	deliver_reply(q, &q->frames[q->depth], reply, len, true);
 	return run(q, fwd);
+}
+
+void resolve_query_note_failure(resolve_query_t *q, const char *why)
+{
+	q->fail_reason = why;
 }
 
 const uint8_t *resolve_query_answer(const resolve_query_t *q, size_t *len)

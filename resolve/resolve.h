@@ -293,6 +293,11 @@ typedef struct resolve_target {
 	uint32_t real_address; /* where to send; valid when mapped */
 	uint16_t real_port;
 	bool mapped; /* false: an unmapped outside target, never contacted */
+	/* [privres] DNS over TLS (RFC 7858): the rule's protocol, tlsHostname
+	 * and tlsCa, borrowed from the snapshot. */
+	bool tls;
+	const char *tls_hostname;
+	const char *tls_ca;
 } resolve_target_t;
 
 /* A question to send outside privres. */
@@ -325,6 +330,10 @@ resolve_status_t resolve_start(resolve_worker_t *w, const resolve_snapshot_t *s,
  * time (the client gets SERVFAIL, F-10). */
 resolve_status_t resolve_resume(resolve_worker_t *w, resolve_query_t *q, const uint8_t *reply,
 				size_t len, const resolve_forward_t **fwd);
+/* [privres] Before resolve_resume() without a reply: why the forwarder got
+ * none, in words (static: a DNS over TLS target's certificate refused, a
+ * connection refused), for the trace's NO_REPLY step. */
+void resolve_query_note_failure(resolve_query_t *q, const char *why);
 /* The answer (borrowed, valid until the query is freed); len 0 means drop. */
 const uint8_t *resolve_query_answer(const resolve_query_t *q, size_t *len);
 
@@ -373,6 +382,7 @@ typedef struct resolve_step {
 	int rcode;          /* ZONE, PUBLIC_ZONE, REPLY, and final answers */
 	int cname;          /* CNAME: index into resolve_trace_t.cnames */
 	const char *policy_rule; /* POLICY: the deciding security rule (S-3), or NULL */
+	const char *reason;      /* NO_REPLY: why the last try failed (static), or NULL */
 	int policy_action;       /* POLICY: a policy_action_t of policies/policies.h */
 } resolve_step_t;
 

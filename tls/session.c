@@ -1,6 +1,7 @@
 /* Server credentials and sessions over memory buffers: GnuTLS pulls from what
  * the caller fed and pushes into an output buffer, so a session never touches
  * a socket (the caller's loop does). */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,13 +26,22 @@ typedef struct iobuf {
 	size_t start, end, cap;
 } iobuf_t;
 
+struct tls_client {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+};
+
 struct tls_session {
 	gnutls_session_t gs;
 	const tls_server_t *srv;
 	iobuf_t in, out;
 	bool done;
 	int last_error;
+	unsigned verify_status; /* client: the server certificate's, when refused */
 	char *subject;
+	char *verify_name;      /* client: the name checked */
+	bool by_ip;             /* client: verify_ip is the name */
+	uint8_t verify_ip[4];
 };
 
 static void iobuf_append(iobuf_t *b, const void *data, size_t len)
@@ -134,15 +144,21 @@ cleanup:
 	return r;
 }
 
+/* What server and client credentials both hold. */
+static void creds_free(gnutls_certificate_credentials_t cred, gnutls_priority_t prio)
+{
+	if (cred)
+		gnutls_certificate_free_credentials(cred);
+	if (prio)
+		gnutls_priority_deinit(prio);
+}
+
 void tls_server_destroy(tls_server_t **sp)
 {
 	if (sp == NULL || *sp == NULL)
 		return;
 	tls_server_t *srv = *sp;
-	if (srv->cred)
-		gnutls_certificate_free_credentials(srv->cred);
-	if (srv->prio)
-		gnutls_priority_deinit(srv->prio);
+	creds_free(srv->cred, srv->prio);
 	if (srv->ticket_key.data) {
 		memset(srv->ticket_key.data, 0, srv->ticket_key.size);
 		gnutls_free(srv->ticket_key.data);
@@ -187,6 +203,14 @@ static ssize_t push_vec(gnutls_transport_ptr_t p, const giovec_t *iov, int n)
 	return total;
 }
 
+static void set_transport(tls_session_t *s)
+{
+	gnutls_transport_set_ptr(s->gs, s);
+	gnutls_transport_set_pull_function(s->gs, pull);
+	gnutls_transport_set_push_function(s->gs, push);
+	gnutls_transport_set_vec_push_function(s->gs, push_vec);
+}
+
 int tls_session_new(const tls_server_t *srv, const char *alpn, tls_session_t **out)
 {
 	tls_session_t *s = pr_calloc(1, sizeof(*s));
@@ -209,10 +233,97 @@ int tls_session_new(const tls_server_t *srv, const char *alpn, tls_session_t **o
 		if (gnutls_alpn_set_protocols(s->gs, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0)
 			goto cleanup;
 	}
-	gnutls_transport_set_ptr(s->gs, s);
-	gnutls_transport_set_pull_function(s->gs, pull);
-	gnutls_transport_set_push_function(s->gs, push);
-	gnutls_transport_set_vec_push_function(s->gs, push_vec);
+	set_transport(s);
+	r = 0;
+cleanup:
+	if (r < 0)
+		tls_session_destroy(&s);
+	else
+		*out = s;
+	return r;
+}
+
+/* --- Client credentials and sessions. --- */
+
+int tls_client_new(const char *ca_pem, tls_client_t **out)
+{
+	tls_client_t *cl = pr_calloc(1, sizeof(*cl));
+	int r = -EPROTO, g;
+	if (gnutls_certificate_allocate_credentials(&cl->cred) < 0) {
+		cl->cred = NULL;
+		goto cleanup;
+	}
+	if (ca_pem != NULL) {
+		gnutls_datum_t ca = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
+		g = gnutls_certificate_set_x509_trust_mem(cl->cred, &ca, GNUTLS_X509_FMT_PEM);
+		if (g <= 0) {
+			r = PR_EPARSE;
+			goto cleanup;
+		}
+	} else if (gnutls_certificate_set_x509_system_trust(cl->cred) < 0) {
+		goto cleanup;
+	}
+	if (gnutls_priority_init(&cl->prio, TLS_PRIORITY, NULL) < 0) {
+		cl->prio = NULL;
+		goto cleanup;
+	}
+	r = 0;
+cleanup:
+	if (r < 0)
+		tls_client_destroy(&cl);
+	else
+		*out = cl;
+	return r;
+}
+
+void tls_client_destroy(tls_client_t **cp)
+{
+	if (cp == NULL || *cp == NULL)
+		return;
+	tls_client_t *cl = *cp;
+	creds_free(cl->cred, cl->prio);
+	free(cl);
+	*cp = NULL;
+}
+
+/* RFC 8310 §8: the server is authenticated by a name the client was given, a
+ * host name or an address; gnutls checks it with the chain, in the handshake. */
+static int set_verify_name(tls_session_t *s, const char *name)
+{
+	s->verify_name = pr_strdup(name);
+	struct in_addr a;
+	if (inet_pton(AF_INET, name, &a) == 1) {
+		/* The chain in the handshake; the address once it is done
+		 * (gnutls' own typed-data check does not look at IP names). */
+		memcpy(s->verify_ip, &a, 4);
+		s->by_ip = true;
+		gnutls_session_set_verify_cert(s->gs, NULL, 0);
+		return 0;
+	}
+	gnutls_session_set_verify_cert(s->gs, s->verify_name, 0);
+	return gnutls_server_name_set(s->gs, GNUTLS_NAME_DNS, name, strlen(name)) < 0 ? -EPROTO
+										       : 0;
+}
+
+int tls_session_client_new(const tls_client_t *cl, const char *name, const char *alpn,
+			   tls_session_t **out)
+{
+	tls_session_t *s = pr_calloc(1, sizeof(*s));
+	int r = -EPROTO;
+	if (gnutls_init(&s->gs, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
+		s->gs = NULL;
+		goto cleanup;
+	}
+	if (gnutls_priority_set(s->gs, cl->prio) < 0 ||
+	    gnutls_credentials_set(s->gs, GNUTLS_CRD_CERTIFICATE, cl->cred) < 0 ||
+	    set_verify_name(s, name) < 0)
+		goto cleanup;
+	if (alpn != NULL) {
+		gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned)strlen(alpn)};
+		if (gnutls_alpn_set_protocols(s->gs, &proto, 1, 0) < 0)
+			goto cleanup;
+	}
+	set_transport(s);
 	r = 0;
 cleanup:
 	if (r < 0)
@@ -232,6 +343,7 @@ void tls_session_destroy(tls_session_t **sp)
 	free(s->in.data);
 	free(s->out.data);
 	free(s->subject);
+	free(s->verify_name);
 	free(s);
 	*sp = NULL;
 }
@@ -258,6 +370,20 @@ static void keep_subject(tls_session_t *s)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/* RFC 8310 §8, RFC 6125: the server's certificate names the address. */
+static bool peer_has_ip(tls_session_t *s)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s->gs, &n);
+	gnutls_x509_crt_t crt;
+	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	bool ok = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+		  gnutls_x509_crt_check_ip(crt, s->verify_ip, 4, 0) != 0;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
 int tls_session_handshake(tls_session_t *s)
 {
 	if (s->done)
@@ -270,7 +396,15 @@ int tls_session_handshake(tls_session_t *s)
 		return -EAGAIN;
 	if (g < 0) {
 		s->last_error = g;
+		if (g == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR && s->verify_name)
+			s->verify_status = gnutls_session_get_verify_cert_status(s->gs);
 		gnutls_alert_send_appropriate(s->gs, g);
+		return -EPROTO;
+	}
+	if (s->by_ip && !peer_has_ip(s)) {
+		s->last_error = GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+		s->verify_status = GNUTLS_CERT_INVALID | GNUTLS_CERT_UNEXPECTED_OWNER;
+		gnutls_alert_send(s->gs, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 		return -EPROTO;
 	}
 	s->done = true;
@@ -286,9 +420,15 @@ bool tls_session_handshake_done(const tls_session_t *s)
 ssize_t tls_session_read(tls_session_t *s, uint8_t *buf, size_t cap)
 {
 	for (;;) {
+		size_t before = s->in.start;
 		ssize_t n = gnutls_record_recv(s->gs, buf, cap);
 		if (n >= 0)
 			return n;
+		/* A TLS 1.3 post-handshake message (a client's session tickets)
+		 * ends a call with AGAIN though a record may follow in what was
+		 * fed: go on while input is being consumed. */
+		if (n == GNUTLS_E_AGAIN && s->in.start != before && s->in.start < s->in.end)
+			continue;
 		if (n == GNUTLS_E_AGAIN)
 			return -EAGAIN;
 		if (n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
@@ -393,6 +533,29 @@ bool tls_session_client_cert_refused(const tls_session_t *s)
 	default:
 		return false;
 	}
+}
+
+const char *tls_session_server_cert_refused(const tls_session_t *s)
+{
+	static const struct {
+		unsigned flag;
+		const char *words;
+	} why[] = {
+		{GNUTLS_CERT_UNEXPECTED_OWNER, "certificate does not match the name"},
+		{GNUTLS_CERT_SIGNER_NOT_FOUND, "certificate not issued by a trusted CA"},
+		{GNUTLS_CERT_EXPIRED, "certificate expired"},
+		{GNUTLS_CERT_NOT_ACTIVATED, "certificate not yet valid"},
+		{GNUTLS_CERT_REVOKED, "certificate revoked"},
+		{GNUTLS_CERT_INSECURE_ALGORITHM, "certificate signed with an insecure algorithm"},
+		{GNUTLS_CERT_SIGNATURE_FAILURE, "certificate signature does not verify"},
+		{GNUTLS_CERT_PURPOSE_MISMATCH, "certificate not for TLS servers"},
+	};
+	if (s->verify_name == NULL || s->last_error != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+		return NULL;
+	for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++)
+		if (s->verify_status & why[i].flag)
+			return why[i].words;
+	return "certificate not trusted";
 }
 
 const char *tls_session_error(const tls_session_t *s)

@@ -30,6 +30,7 @@
 typedef struct tls_ca tls_ca_t;
 typedef struct tls_server tls_server_t;
 typedef struct tls_session tls_session_t;
+typedef struct tls_client tls_client_t;
 
 /* ALPN protocol ids (RFC 7858 §3.1 with RFC 8310 "dot"; RFC 8484 §5.2 "h2"). */
 #define TLS_ALPN_DOT "dot"
@@ -106,12 +107,29 @@ int tls_server_new(const tls_server_spec_t *spec, tls_server_t **out, pr_diag_t 
 void tls_server_destroy(tls_server_t **sp);
 bool tls_server_requires_client_cert(const tls_server_t *srv);
 
+/* ---- Client credentials ([privres]: forwarding over DNS over TLS) --------- */
+
+/* The CAs a client trusts: ca_pem (borrowed; copied into GnuTLS), or the
+ * system's trust store when NULL. Returns 0 and *out (owned), PR_EPARSE when
+ * ca_pem holds no certificate, or -EPROTO. */
+int tls_client_new(const char *ca_pem, tls_client_t **out);
+/* Accepts NULL; clears *cp. No session may still use it. */
+void tls_client_destroy(tls_client_t **cp);
+
 /* ---- Sessions -------------------------------------------------------------- */
 
 /* A server-side session on srv (borrowed; must outlive it) offering one
  * ALPN protocol (copied). A client that offers ALPN without it is refused;
  * one that offers none is served. Returns 0 and *out (owned), or -EPROTO. */
 int tls_session_new(const tls_server_t *srv, const char *alpn, tls_session_t **out);
+/* A client session on cl (borrowed; must outlive it) offering one ALPN
+ * protocol (copied), that accepts the server only with a certificate that
+ * chains to cl's CAs and names name (copied): a host name (also sent as SNI),
+ * or an IPv4 address in text, matched against the certificate's IP
+ * subjectAltName (RFC 8310 §8). The handshake starts with the first
+ * tls_session_handshake(). Returns 0 and *out (owned), or -EPROTO. */
+int tls_session_client_new(const tls_client_t *cl, const char *name, const char *alpn,
+			   tls_session_t **out);
 /* Accepts NULL; clears *sp. */
 void tls_session_destroy(tls_session_t **sp);
 
@@ -157,5 +175,9 @@ const char *tls_session_version(const tls_session_t *s);
 /* Whether the handshake failed for the client's certificate: none given
  * where one is required, or one that does not chain to the client CAs (W-6). */
 bool tls_session_client_cert_refused(const tls_session_t *s);
+/* After a client session's handshake failed: why the server's certificate
+ * was refused, in words (static: "certificate does not match the name", …),
+ * or NULL when the failure was not the certificate's. */
+const char *tls_session_server_cert_refused(const tls_session_t *s);
 /* The last TLS failure, as GnuTLS words it (static), or "". */
 const char *tls_session_error(const tls_session_t *s);

@@ -20,6 +20,11 @@ servers, and dig runs inside the hosts' namespaces.
       name by TSIG-signed update on the domain controller privresd emulates;
       a spoke VM resolves it through the ruleset and the outbound endpoint, and
       the DC's PTR answers, on the DC and from the spoke;
+  (g) DNS over TLS and over HTTPS in virtual mode (W-6, [privres]): a VM
+      reaches the hub's inbound endpoint on its virtual address, DoT on
+      10.10.0.4:853 and DoH on 10.10.0.4:443, with kdig verifying the
+      certificate (emulator.tls, made here with certtool); with plainDns off,
+      port 53 of that address gives no answer;
   (e) a loop made on purpose through an on-premises unbound (the forwarder
       back to the inbound endpoint is in its configuration only, so the
       deployment passes --check): the host gets SERVFAIL within seconds,
@@ -380,6 +385,77 @@ def scenario_dynamic_update():
     expect("laptop.corp.contoso.com." in out, "the spoke gets the PTR through the ruleset", out)
 
 
+ENCRYPTED = """
+  tls: {certificate: %(dir)s/server.pem, privateKey: %(dir)s/server.key}
+  encryptedListeners:
+    hub-resolver/in: {dot: true, doh: true, plainDns: false}
+"""
+
+
+def certificates(d):
+    """A CA and a certificate for the inbound endpoint: its name and its
+    virtual address 10.10.0.4 (made with certtool, as a user would)."""
+    def certtool(*args, template=None):
+        cmd = ["certtool"] + list(args)
+        if template:
+            path = os.path.join(d, "template")
+            with open(path, "w") as f:
+                f.write(template)
+            cmd += ["--template", path]
+        subprocess.run(cmd, cwd=d, check=True, capture_output=True)
+    certtool("--generate-privkey", "--key-type=ecdsa", "--outfile", "ca.key")
+    certtool("--generate-self-signed", "--load-privkey", "ca.key", "--outfile", "ca.pem",
+             template='cn = "scenario CA"\nca\ncert_signing_key\nexpiration_days = 2\n')
+    certtool("--generate-privkey", "--key-type=ecdsa", "--outfile", "server.key")
+    certtool("--generate-certificate", "--load-privkey", "server.key", "--load-ca-certificate",
+             "ca.pem", "--load-ca-privkey", "ca.key", "--outfile", "server.pem",
+             template='cn = "dns.hub.contoso.com"\ndns_name = "dns.hub.contoso.com"\n'
+                      'ip_address = "10.10.0.4"\ntls_www_server\nsigning_key\n'
+                      'expiration_days = 2\n')
+
+
+def kdig(host, *args):
+    r = topo("exec", host, "--", "kdig", "+time=3", "+retry=0", *args, check=False)
+    return r.stdout + r.stderr
+
+
+def scenario_encrypted():
+    """(g) DoT on 10.10.0.4:853 and DoH on 10.10.0.4:443 in virtual mode (W-6)."""
+    d = STATE + "-certs"
+    os.makedirs(d, exist_ok=True)
+    try:
+        certificates(d)
+        with open(os.path.join(SRC, "examples", "hub-and-spoke.yaml")) as f:
+            text = f.read()
+        expect(text.rstrip().endswith("listen: loopback"), "the example ends with emulator")
+        path = os.path.join(d, "encrypted.yaml")
+        with open(path, "w") as f:
+            f.write(text.rstrip() + "\n" + ENCRYPTED % {"dir": d})
+        topo("up", path)
+        ca = "+tls-ca=%s" % os.path.join(d, "ca.pem")
+        name = "+tls-hostname=dns.hub.contoso.com"
+        # a spoke VM, over peering, and a hub VM, each by the virtual address
+        for vm in ("vm-spoke1", "app1"):
+            out = kdig(vm, "@10.10.0.4", "+tls", ca, name, "web.azure.contoso.com", "A")
+            expect("10.10.2.5" in out and "NOERROR" in out and "TLS" in out,
+                   "%s: DoT on 10.10.0.4:853 answers (W-6)" % vm, out)
+            out = kdig(vm, "@10.10.0.4", "+https", ca, name, "mail.azure.contoso.com", "A")
+            expect("10.10.2.25" in out and "NOERROR" in out and "HTTP/2" in out,
+                   "%s: DoH on 10.10.0.4:443 answers (W-6)" % vm, out)
+        # the certificate is checked: another name fails the handshake
+        out = kdig("vm-spoke1", "@10.10.0.4", "+tls", ca, "+tls-hostname=other.example",
+                   "web.azure.contoso.com", "A")
+        expect("10.10.2.5" not in out, "a certificate for another name is refused", out)
+        # plainDns: false — no fallback on the same address (W-6)
+        out = dig("vm-spoke1", "@10.10.0.4", "web.azure.contoso.com")
+        expect(status(out) is None, "plain DNS on 10.10.0.4:53 is off", out)
+        hit, entries = query_log(lambda e: e["name"] == "mail.azure.contoso.com." and
+                                 e.get("transport") == "doh")
+        expect(hit, "the query log names the DoH transport", entries[-3:])
+    finally:
+        subprocess.run(["rm", "-rf", d])
+
+
 def main():
     if os.geteuid() != 0 or not can_make_namespaces():
         print("skipped: creating network namespaces is not permitted (run as root)")
@@ -392,7 +468,7 @@ def main():
     only = sys.argv[1:]
     for fn in (scenario_hub_and_spoke, scenario_hybrid, scenario_failover,
                scenario_autoregistration, scenario_loop_through_onprem,
-               scenario_dynamic_update):
+               scenario_dynamic_update, scenario_encrypted):
         if only and fn.__name__.replace("scenario_", "") not in only:
             continue
         t = time.time()

@@ -438,10 +438,38 @@ static void test_ids_spread_w4(void **state)
 	assert_true(same < 10);
 }
 
+/* [privres] Why a target last failed: kept with its health, cleared by the
+ * next failure (a timeout says nothing more), kept across a success. */
+static void test_failure_reason_f10(void **state)
+{
+	ep_health_t *h = health();
+	ep_health_entry_t e;
+	ep_health_get(h, LO, 853, 1000, &e);
+	assert_null(e.last_failure_reason);
+	ep_health_record_failure(h, LO, 853, 1000);
+	ep_health_note_reason(h, LO, 853, "certificate does not match the name");
+	ep_health_get(h, LO, 853, 1000, &e);
+	assert_int_equal(e.consecutive_failures, 1);
+	assert_string_equal(e.last_failure_reason, "certificate does not match the name");
+	ep_health_entry_t all[4];
+	assert_int_equal(ep_health_list(h, 1000, all, 4), 1);
+	assert_string_equal(all[0].last_failure_reason, "certificate does not match the name");
+	ep_health_record_failure(h, LO, 853, 2000);
+	ep_health_get(h, LO, 853, 2000, &e);
+	assert_null(e.last_failure_reason);
+	ep_health_note_reason(h, LO, 853, "connection refused");
+	ep_health_record_success(h, LO, 853);
+	ep_health_get(h, LO, 853, 3000, &e);
+	assert_int_equal(e.state, EP_TARGET_HEALTHY);
+	assert_string_equal(e.last_failure_reason, "connection refused");
+	ep_health_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_target_preferred_f10),
+		cmocka_unit_test(test_failure_reason_f10),
 		cmocka_unit_test(test_backoff_is_exponential_f10),
 		cmocka_unit_test(test_backoff_target_tried_when_only_choice_f10),
 		cmocka_unit_test(test_unresponsive_skipped_f10),

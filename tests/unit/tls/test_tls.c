@@ -448,6 +448,77 @@ static void test_resumption(void **state)
 	tls_server_destroy(&srv);
 }
 
+/* --- Client sessions ([privres]: forwarding over DNS over TLS) --- */
+
+/* Hand what from has for its peer to to. */
+static void hand_over(tls_session_t *from, tls_session_t *to)
+{
+	const uint8_t *p;
+	size_t n = tls_session_output(from, &p);
+	if (n) {
+		tls_session_feed(to, p, n);
+		tls_session_output_clear(from);
+	}
+}
+
+/* A client session trusting trust and checking name, against the fixture's
+ * server: the client's handshake result, and *why when it refused. */
+static int dial(fixture_t *f, const char *trust, const char *name, const char **why)
+{
+	tls_server_t *srv = server(f, false);
+	tls_client_t *cl = NULL;
+	tls_session_t *s = NULL, *c = NULL;
+	assert_int_equal(tls_client_new(trust, &cl), 0);
+	assert_int_equal(tls_session_new(srv, TLS_ALPN_DOT, &s), 0);
+	assert_int_equal(tls_session_client_new(cl, name, TLS_ALPN_DOT, &c), 0);
+	int crc = -EAGAIN, src = -EAGAIN;
+	for (int i = 0; i < 20 && (crc == -EAGAIN || src == -EAGAIN); i++) {
+		if (crc == -EAGAIN)
+			crc = tls_session_handshake(c);
+		hand_over(c, s);
+		if (src == -EAGAIN)
+			src = tls_session_handshake(s);
+		hand_over(s, c);
+	}
+	*why = crc == 0 ? NULL : tls_session_server_cert_refused(c);
+	if (crc == 0) {
+		assert_int_equal(src, 0);
+		assert_string_equal(tls_session_alpn(c), "dot");
+		/* The server's TLS 1.3 session tickets and an answer arrive in
+		 * one read: the answer is returned at once. */
+		assert_int_equal(tls_session_write(s, (const uint8_t *)"pong", 4), 0);
+		hand_over(s, c);
+		uint8_t buf[16];
+		assert_int_equal(tls_session_read(c, buf, sizeof(buf)), 4);
+		assert_memory_equal(buf, "pong", 4);
+		assert_int_equal(tls_session_read(c, buf, sizeof(buf)), -EAGAIN);
+	}
+	tls_session_destroy(&c);
+	tls_session_destroy(&s);
+	tls_client_destroy(&cl);
+	tls_server_destroy(&srv);
+	return crc;
+}
+
+static void test_client_sessions(void **state)
+{
+	fixture_t *f = *state;
+	const char *why = "unset";
+	/* RFC 8310 §8: by host name, or by the address in the IP subjectAltName */
+	assert_int_equal(dial(f, tls_ca_pem(f->ca), "in.hub-resolver.privres", &why), 0);
+	assert_null(why);
+	assert_int_equal(dial(f, tls_ca_pem(f->ca), "127.0.0.1", &why), 0);
+	assert_int_equal(dial(f, tls_ca_pem(f->ca), "elsewhere.example", &why), -EPROTO);
+	assert_string_equal(why, "certificate does not match the name");
+	assert_int_equal(dial(f, tls_ca_pem(f->ca), "10.0.0.1", &why), -EPROTO);
+	assert_string_equal(why, "certificate does not match the name");
+	assert_int_equal(dial(f, tls_ca_pem(f->other), "in.hub-resolver.privres", &why), -EPROTO);
+	assert_string_equal(why, "certificate not issued by a trusted CA");
+	tls_client_t *cl = NULL;
+	assert_int_equal(tls_client_new("not a certificate", &cl), PR_EPARSE);
+	assert_null(cl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resumption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_sessions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
