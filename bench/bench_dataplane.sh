@@ -107,10 +107,7 @@ perf() { # name port out [extra dnsperf options]
 	dnsperf -s 127.0.0.1 -p "$port" -c 4 -q 200 -l "$seconds" -d "$work/queries" "$@" \
 		>"$out" 2>&1 || true
 }
-cpu_ticks() { # pids: user+system clock ticks of all their threads so far
-	for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done |
-		awk '{ t += $1 + $2 } END { print t + 0 }'
-}
+. "$src/bench/cpu.sh"
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 
@@ -133,16 +130,15 @@ echo "ratio privresd/kresd: $(ratio "$qps_privresd" "$qps_kresd")  privresd/unbo
 
 # CPU per answer at a fixed rate below every server's ceiling.
 rate=40000
-hz=$(getconf CLK_TCK)
 echo "CPU per answer at a fixed $rate QPS, ${seconds}s each"
 for s in $servers; do
 	eval "sp=\$pids_$s"
-	before=$(cpu_ticks $sp)
+	before=$(cpu_ns $sp)
 	eval "perf $s \$port_$s $work/$s-fixed.out -Q $rate"
-	after=$(cpu_ticks $sp)
+	after=$(cpu_ns $sp)
 	done_=$(awk '/Queries completed/ { print $3 }' "$work/$s-fixed.out")
-	us=$(awk -v t="$((after - before))" -v hz="$hz" -v n="${done_:-0}" \
-		'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0 }')
+	us=$(awk -v t="$((after - before))" -v n="${done_:-0}" \
+		'BEGIN { if (n > 0) printf "%.2f", t / 1e3 / n; else print 0 }')
 	printf '%-8s %8s us/answer  cpu (%s answers)\n' "$s" "$us" "${done_:-0}"
 	eval "us_$s=$us"
 done

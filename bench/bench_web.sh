@@ -47,17 +47,17 @@ pid_on=$(field "$work/on/ready.json" 'd["pid"]')
 web=$(field "$work/on/ready.json" 'd["web"]["port"]')
 echo "web.azure.contoso.com A" >"$work/queries"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+. "$src/bench/cpu.sh"
 load() { # port pid → "QPS flat out, CPU µs per answer at the fixed rate"
 	dnsperf -s 127.0.0.1 -p "$1" -c 16 -q 200 -l "$seconds" -d "$work/queries" 2>&1 >"$work/out" || true
 	q=$(awk '/Queries per second/ {printf "%.0f", $4}' "$work/out")
-	t0=$(cpu_ticks "$2")
+	t0=$(cpu_ns "$2")
 	dnsperf -s 127.0.0.1 -p "$1" -c 16 -q 200 -Q "$rate" -l "$seconds" -d "$work/queries" \
 		2>&1 >"$work/out" || true
-	t1=$(cpu_ticks "$2")
+	t1=$(cpu_ns "$2")
 	n=$(awk '/Queries completed/ {print $3}' "$work/out")
-	awk -v q="$q" -v t="$((t1 - t0))" -v n="$n" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%s %.2f", q, (n > 0 ? t / hz * 1e6 / n : 0) }'
+	awk -v q="$q" -v t="$((t1 - t0))" -v n="$n" \
+		'BEGIN { printf "%s %.3f", q, (n > 0 ? t / 1e3 / n : 0) }'
 }
 watch_start() { # a scrape every second, a live view open
 	(while :; do curl -s -o /dev/null "http://127.0.0.1:$web/metrics"; sleep 1; done) &

@@ -6,12 +6,14 @@
 # With PRIVRES_FUZZ_KEEP=1 (scripts/fuzz), the inputs that found new coverage
 # are merged back into the committed corpus (-merge=1 keeps only those);
 # otherwise the seeds stay as committed (CI).
-#   tests/fuzz/run.sh [seconds per target, default 30] [target name filter]
+#   tests/fuzz/run.sh [seconds per target, default 30] [target name pattern]
+# The pattern is a shell pattern over target names ("fuzz_arm" is that one
+# target, "*arm*" every target whose name contains arm); by default every one.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PRIVRES_FUZZ_BUILD:-$src/build-fuzz}
 seconds=${1:-30}
-filter=${2:-}
+filter=${2:-*}
 keep=${PRIVRES_FUZZ_KEEP:-0}
 jobs=${PRIVRES_FUZZ_JOBS:-$(nproc)}
 # per input; long runs on a shared machine raise it (a slow input under load
@@ -26,7 +28,7 @@ for dir in "$src"/tests/fuzz/*/; do
 	[ -f "$dir/CMakeLists.txt" ] || continue
 	for c in "$dir"fuzz_*.c; do
 		name=$(basename "$c" .c)
-		case "$name" in *"$filter"*) ;; *) continue ;; esac
+		case "$name" in $filter) ;; *) continue ;; esac
 		make -C "$build" -j"$jobs" "$name" >/dev/null
 		bin=$(find "$build/tests/fuzz" -type f -name "$name" -perm -u+x | head -n 1)
 		work=$(mktemp -d)
