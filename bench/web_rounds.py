@@ -5,7 +5,7 @@ within each round, as text and as a chart (chart.py) beside it.
     web_rounds.py ROUNDS_FILE STREAM_LINES OUT.txt OUT.svg
 
 ROUNDS_FILE: one line per round, "off on watched" pairs of (QPS flat out, CPU
-µs per answer at a fixed rate): off_qps off_cpu on_qps on_cpu watched_qps
+µs per answer flat out): off_qps off_cpu on_qps on_cpu watched_qps
 watched_cpu."""
 import os
 import statistics
@@ -32,7 +32,7 @@ def main():
     text = [
         "median of %d rounds, QPS flat out: off %.0f, on %.0f, on+scraped+view %.0f"
         % (len(rows), off, on, watched),
-        "median of %d rounds, CPU µs per answer at a fixed rate: off %.2f, on %.2f, "
+        "median of %d rounds, CPU µs per answer flat out: off %.2f, on %.2f, "
         "on+scraped+view %.2f" % (len(rows), coff, con, cwatched),
         "tallies (metrics on, nobody looking) / off, medians of the rounds' ratios: "
         "QPS %.3f, CPU per answer %.3f" % (med(r[2] / r[0] for r in rows),
@@ -49,7 +49,7 @@ def main():
               "privresd, scraped 1/s + view open")
     chart.write_chart(svg_out, "What /metrics and the live view cost", "", [
         ("QPS flat out, median of %d rounds" % len(rows), list(zip(labels, (off, on, watched)))),
-        ("CPU µs per answer at a fixed rate (lower is better)",
+        ("CPU µs per answer flat out (lower is better)",
          list(zip(labels, (coff, con, cwatched))))])
 
 
