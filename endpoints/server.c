@@ -32,6 +32,12 @@ void ep_options_default(ep_options_t *o)
 	o->tcp_max_write_queue = 262144;
 	o->max_queries = 16384;
 	o->tcp_backlog = 128;
+	/* The system's default (~208 KiB, a few hundred queries) overflows when
+	 * a worker is kept off the CPU for a tenth of a second, as it is on a
+	 * machine shared with builds: the kernel then drops queries nobody
+	 * hears of. 1 MiB (the kernel doubles it, capped by net.core.rmem_max)
+	 * rides that out; it costs memory only while queries wait. */
+	o->udp_rcvbuf = 1u << 20;
 }
 
 int ep_server_new(const ep_config_t *cfg, ep_server_t **out)

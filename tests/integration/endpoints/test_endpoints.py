@@ -8,6 +8,7 @@ Usage: test_endpoints.py PATH/TO/ep_testd
 """
 import os
 import random
+import signal
 import socket
 import struct
 import subprocess
@@ -273,6 +274,35 @@ class Endpoints(unittest.TestCase):
         self.assertEqual(r.answer[0][0].address, "192.0.2.1")
         st = s.wait_stat("dropped_short", 3)
         self.assertGreaterEqual(st["dropped_short"], 3)
+        u.close()
+        s.stop()
+
+    def test_udp_queries_wait_out_a_stalled_worker(self):
+        """[privres] A worker kept off the CPU (here: stopped) for a moment
+        loses no query: 1,200 queries wait in the socket's receive buffer
+        (1 MiB asked; the system's default holds a few hundred) and are all
+        answered once it runs again."""
+        s = self.start("--workers", 1)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        u.connect((LO, s.port))
+        wire = bytearray(query("stall.example.").to_wire())
+        n = 1200
+        os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(n):
+                struct.pack_into("!H", wire, 0, i)
+                u.send(wire)
+        finally:
+            os.kill(s.proc.pid, signal.SIGCONT)
+        u.settimeout(3)
+        seen = set()
+        try:
+            while len(seen) < n:
+                seen.add(struct.unpack("!H", u.recv(4096)[:2])[0])
+        except socket.timeout:
+            pass
+        self.assertEqual(len(seen), n)
         u.close()
         s.stop()
 
