@@ -284,6 +284,12 @@ bool dns_message_truncated(const uint8_t *wire, size_t len);
  * walked; -1 for less than a header. */
 int dns_message_rcode(const uint8_t *wire, size_t len);
 
+/* A message parsed by libknot from a copy of its own (NULL when it does not
+ * parse; free with knot_pkt_free): libknot writes to the wire it parses — it
+ * takes a TSIG record off the header's ARCOUNT — and a message we only read
+ * (an answer being logged or explained) must stay as it was. */
+struct knot_pkt *dns_message_parse(const uint8_t *wire, size_t len);
+
 /* The records of one section (0 answer, 1 authority, 2 additional; OPT left
  * out) in zone-file form, "owner TTL IN TYPE rdata" joined by "; ", written
  * into out (always terminated when cap > 0). Returns how many records, or -1

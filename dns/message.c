@@ -69,6 +69,22 @@ int dns_message_rcode(const uint8_t *wire, size_t len)
 	return rcode;
 }
 
+knot_pkt_t *dns_message_parse(const uint8_t *wire, size_t len)
+{
+	if (!wire || len < KNOT_WIRE_HEADER_SIZE || len > UINT16_MAX)
+		return NULL;
+	knot_pkt_t *pkt = knot_pkt_new(NULL, (uint16_t)len, NULL);
+	if (!pkt)
+		return NULL;
+	memcpy(pkt->wire, wire, len);
+	pkt->size = len;
+	if (knot_pkt_parse(pkt, 0) != KNOT_EOK) {
+		knot_pkt_free(pkt);
+		return NULL;
+	}
+	return pkt;
+}
+
 int dns_message_section_text(const uint8_t *wire, size_t len, int section, char *out,
 			     size_t cap)
 {
@@ -76,11 +92,9 @@ int dns_message_section_text(const uint8_t *wire, size_t len, int section, char 
 		out[0] = '\0';
 	if (!wire || len < KNOT_WIRE_HEADER_SIZE || len > UINT16_MAX || section < 0 || section > 2)
 		return -1;
-	knot_pkt_t *pkt = knot_pkt_new((void *)wire, (uint16_t)len, NULL);
-	if (!pkt || knot_pkt_parse(pkt, 0) != KNOT_EOK) {
-		knot_pkt_free(pkt);
+	knot_pkt_t *pkt = dns_message_parse(wire, len);
+	if (!pkt)
 		return -1;
-	}
 	static const knot_section_t sections[] = {KNOT_ANSWER, KNOT_AUTHORITY, KNOT_ADDITIONAL};
 	const knot_pktsection_t *sec = knot_pkt_section(pkt, sections[section]);
 	char owner[DNS_NAME_TEXT_MAX], type[16], rdata[1024];

@@ -259,11 +259,9 @@ static json_t *step_json(const resolve_snapshot_t *s, const resolve_trace_t *t, 
 /* The answer's rcode and records in presentation form. */
 static json_t *answer_json(const uint8_t *wire, size_t len, pr_buf_t *text)
 {
-	knot_pkt_t *pkt = knot_pkt_new((void *)wire, (uint16_t)len, NULL);
-	if (!pkt || knot_pkt_parse(pkt, 0) != KNOT_EOK) {
-		knot_pkt_free(pkt);
+	knot_pkt_t *pkt = dns_message_parse(wire, len);
+	if (!pkt)
 		return json_null();
-	}
 	char rc[16], owner[DNS_NAME_TEXT_MAX], type[16], rdata[1024];
 	const char *rcode = dns_rcode_name(knot_pkt_ext_rcode(pkt), rc, sizeof(rc));
 	json_t *records = json_array();

@@ -530,6 +530,31 @@ static void test_message_rcode_reads_opt(void **state)
 	assert_true(dns_message_truncated(out, n));
 }
 
+/* Reading a message leaves it as it was: libknot's parser takes a TSIG
+ * record off the ARCOUNT of the wire it is given (a finding of the query-log
+ * fuzzer: an outside answer carrying a TSIG record, logged, was changed). */
+static void test_message_read_leaves_the_wire_alone(void **state)
+{
+	(void)state;
+	static const uint8_t tsig[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 1, /* header: one question, one additional */
+		3, 'c', 'o', 'm', 0, 0, 1, 0, 1,		    /* com. A IN */
+		3, 'k', 'e', 'y', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 29, /* key. TSIG ANY 0 */
+		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0, /* algorithm */
+		0, 0, 0, 0, 0, 1, 1, 44, 0, 0, 0x12, 0x34, 0, 0, 0, 0, /* time fudge mac id error other */
+	};
+	uint8_t wire[sizeof(tsig)];
+	char text[256];
+	memcpy(wire, tsig, sizeof(wire));
+	assert_true(dns_message_section_text(wire, sizeof(wire), 2, text, sizeof(text)) >= 0);
+	assert_memory_equal(wire, tsig, sizeof(tsig));
+	knot_pkt_t *pkt = dns_message_parse(wire, sizeof(wire));
+	assert_non_null(pkt);
+	knot_pkt_free(pkt);
+	assert_memory_equal(wire, tsig, sizeof(tsig));
+	assert_null(dns_message_parse(wire, sizeof(wire) - 1));
+}
+
 /* W-4: a reply belongs to the query with its ID and question (any case). */
 static void test_reply_check_w4(void **state)
 {
@@ -566,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_additional_overflow_is_not_truncation),
 		cmocka_unit_test(test_edns_options_and_rcodes),
 		cmocka_unit_test(test_message_rcode_reads_opt),
+		cmocka_unit_test(test_message_read_leaves_the_wire_alone),
 		cmocka_unit_test(test_reply_check_w4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
