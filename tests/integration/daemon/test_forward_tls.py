@@ -221,7 +221,9 @@ class ForwardOverTls(unittest.TestCase):
         self.assertGreater(self.counters()["forwardDotConnections"],
                            before["forwardDotConnections"])
         h = self.health(self.t1)
-        self.assertTrue(h is None or h["failures"] == 0, h)
+        # proto3 JSON leaves a count of 0 out: a target seen once (a slow
+        # first try) and healthy again reads without "failures"
+        self.assertTrue(h is None or h.get("failures", 0) == 0, h)
 
     def check_refused(self, name, port, reason):
         t0 = time.time()
