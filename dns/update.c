@@ -234,17 +234,32 @@ size_t dns_update_error(const uint8_t *wire, size_t len, uint16_t rcode, uint8_t
 int dns_rdata_canonical(uint16_t type, const uint8_t *rdata, uint16_t len, uint8_t *out,
 			uint16_t *out_len)
 {
-	uint8_t owner[1] = {0};
+	/* Read as a record of its own (root owner, IN, TTL 0) so that libknot
+	 * checks the rdata against the type's layout before it lowers the names
+	 * in it: its canonical conversion alone trusts the layout, and walked a
+	 * label length of 255 in rdata of another type without end. */
+	enum { HEAD = 11 };
+	uint8_t *wire = pr_malloc(HEAD + (size_t)len);
+	uint8_t *p = wire;
+	*p++ = 0;
+	knot_wire_write_u16(p, type);
+	knot_wire_write_u16(p + 2, KNOT_CLASS_IN);
+	knot_wire_write_u32(p + 4, 0);
+	knot_wire_write_u16(p + 8, len);
+	memcpy(wire + HEAD, rdata, len);
 	knot_rrset_t rr;
-	knot_rrset_init(&rr, owner, type, KNOT_CLASS_IN, 0);
-	if (knot_rrset_add_rdata(&rr, rdata, len, NULL) != KNOT_EOK)
-		return -ENOMEM;
-	int rc = knot_rrset_rr_to_canonical(&rr) == KNOT_EOK ? 0 : PR_EPARSE;
+	knot_rrset_init_empty(&rr);
+	size_t pos = 0;
+	int rc = knot_rrset_rr_from_wire(wire, &pos, HEAD + (size_t)len, &rr, NULL, true) ==
+				 KNOT_EOK && pos == HEAD + (size_t)len && rr.rrs.count == 1
+			 ? 0
+			 : PR_EPARSE;
 	if (rc == 0) {
 		memcpy(out, rr.rrs.rdata->data, rr.rrs.rdata->len);
 		*out_len = rr.rrs.rdata->len;
 	}
-	knot_rdataset_clear(&rr.rrs, NULL);
+	knot_rrset_clear(&rr, NULL);
+	free(wire);
 	return rc;
 }
 

@@ -120,6 +120,13 @@ static int find_set(const upd_t *z, const uint8_t *owner, uint16_t type, rset_t 
 
 /* ---- prerequisites (RFC 2136 §3.2) ------------------------------------------- */
 
+/* Types that name no record set of values: ANY, AXFR, IXFR, MAILA, MAILB,
+ * TKEY, TSIG (249-255) and OPT. */
+static bool is_meta_type(uint16_t type)
+{
+	return type == DNS_TYPE_ANY || (type >= 249 && type <= 254) || type == 41;
+}
+
 /* §3.2.3: the RRset (owner, type) holds exactly the values the prerequisites
  * of that owner and type list. */
 static bool rrset_matches(const upd_t *z, const dns_update_rr_t *pre, size_t n,
@@ -166,8 +173,9 @@ static int check_prereq(const upd_t *z, const dns_update_rr_t *pre, size_t n,
 				       ? 0 : DNS_RCODE_YXDOMAIN;
 		return find_set(z, p->owner, p->type, NULL) < 0 ? 0 : DNS_RCODE_YXRRSET;
 	}
-	if (p->rclass == DNS_CLASS_IN)
-		return rrset_matches(z, pre, n, p) ? 0 : DNS_RCODE_NXRRSET;
+	if (p->rclass == DNS_CLASS_IN) /* §2.4.2: values of one real type */
+		return is_meta_type(p->type) ? DNS_RCODE_FORMERR
+		       : rrset_matches(z, pre, n, p) ? 0 : DNS_RCODE_NXRRSET;
 	return DNS_RCODE_FORMERR;
 }
 
@@ -180,9 +188,7 @@ static int prescan(const upd_t *z, const dns_update_rr_t *c)
 		return DNS_RCODE_NOTZONE;
 	switch (c->rclass) {
 	case DNS_CLASS_IN:
-		/* meta types (ANY, AXFR, IXFR, MAILA, MAILB, OPT, TSIG...) */
-		if (c->type == DNS_TYPE_ANY || (c->type >= 249 && c->type <= 254) ||
-		    c->type == 41 || !c->rdlen)
+		if (is_meta_type(c->type) || !c->rdlen)
 			return DNS_RCODE_FORMERR;
 		return 0;
 	case DNS_CLASS_ANY:

@@ -190,6 +190,42 @@ static void test_notzone_and_apex(void **state)
 	json_decref(z);
 }
 
+/* RFC 2136 §2.4.2: a value-dependent prerequisite names a real type; one of
+ * type ANY is FORMERR, and its rdata is never read as the type of a set
+ * found at the owner (a fuzzer's input: a label length of 255 read as the
+ * name in an MX's rdata had libknot walk without end). */
+static void test_prerequisite_of_type_any_with_values(void **state)
+{
+	(void)state;
+	static const uint8_t msg[] = {
+		0xbb, 0x46, 0x28, 0x00, 0, 1, 0, 3, 0, 0, 0, 0, /* UPDATE, zone 1, prereq 3 */
+		4, 'c', 'o', 'r', 'p', 7, 'c', 'o', 'n', 't', 'o', 's', 'o', 3, 'c', 'o', 'm', 0,
+		0, 6, 0, 1,					   /* zone corp.contoso.com SOA IN */
+		0xc0, 12, 0, 255, 0, 255, 0, 0, 0, 0, 0, 0,	   /* name in use */
+		0xc0, 12, 0xff, 0, 0, 254, 0, 0, 0, 0, 0, 0,	   /* RRset of type 65280 absent */
+		0xc0, 12, 0, 255, 0, 1, 0, 0, 0, 0, 0, 9,	   /* ANY IN with values */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2,
+	};
+	json_t *z = json_loads("{\"name\": \"corp.contoso.com\", \"recordSets\": ["
+			       "{\"name\": \"@\", \"type\": \"MX\", \"records\": [\"10 mail\"]}]}",
+			       0, NULL);
+	dns_update_t *u = NULL;
+	const char *why = NULL;
+	assert_int_equal(dns_update_parse(msg, sizeof(msg), &u, &why), 0);
+	zone_update_result_t res;
+	assert_int_equal(apply(z, u, T0, &res), DNS_RCODE_FORMERR);
+	/* rdata that does not fit its type's layout has no canonical form */
+	uint8_t out[DNS_RDATA_MAXLEN];
+	uint16_t n = 0;
+	assert_int_not_equal(dns_rdata_canonical(KNOT_RRTYPE_MX, msg + sizeof(msg) - 9, 9, out, &n),
+			     0);
+	static const uint8_t mx[] = {0, 10, 4, 'M', 'a', 'I', 'l', 0};
+	assert_int_equal(dns_rdata_canonical(KNOT_RRTYPE_MX, mx, sizeof(mx), out, &n), 0);
+	assert_int_equal(n, sizeof(mx));
+	assert_memory_equal(out + 3, "mail", 4);
+	json_decref(z);
+}
+
 /* E-5: the PTR of an address, one per owner. */
 static void test_add_ptr(void **state)
 {
@@ -235,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_notzone_and_apex),
 		cmocka_unit_test(test_add_ptr),
 		cmocka_unit_test(test_scavenging_due),
+		cmocka_unit_test(test_prerequisite_of_type_any_with_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
