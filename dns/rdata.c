@@ -201,11 +201,34 @@ cleanup:
 	return ret;
 }
 
-/* libknot checks a name inside a value only where the type's descriptor says
- * so; SVCB, HTTPS and IPSECKEY carry theirs in an opaque remainder that its
- * dumper then walks without a bound. A value read from an outside answer is
- * checked here first. */
-static bool rdata_names_are_whole(uint16_t type, const uint8_t *data, uint16_t len)
+/* Character-strings (RFC 1035 §3.3) filling [p, end): each a length octet
+ * and that many octets. */
+static bool strings_are_whole(const uint8_t *p, const uint8_t *end)
+{
+	size_t at = 0, len = (size_t)(end - p);
+	while (at < len)
+		at += 1 + (size_t)p[at];
+	return at == len;
+}
+
+/* A type bitmap (RFC 4034 §4.1.2) filling [p, end): windows of 1-32 octets. */
+static bool bitmap_is_whole(const uint8_t *p, const uint8_t *end)
+{
+	size_t at = 0, len = (size_t)(end - p);
+	while (at < len) {
+		if (len - at < 2 || p[at + 1] == 0 || p[at + 1] > 32)
+			return false;
+		at += 2 + (size_t)p[at + 1];
+	}
+	return at == len;
+}
+
+/* libknot checks the inside of a value only where the type's descriptor says
+ * so; for the types below it reads an opaque remainder whose own lengths and
+ * names its dumper then follows without a bound (an outside answer's NSEC3
+ * with a salt length past its end was read beyond it). A value that does not
+ * come from our own parser is checked here first. */
+static bool rdata_layout_is_whole(uint16_t type, const uint8_t *data, uint16_t len)
 {
 	const uint8_t *end = data + len;
 	switch (type) {
@@ -216,6 +239,27 @@ static bool rdata_names_are_whole(uint16_t type, const uint8_t *data, uint16_t l
 		if (len < 3)
 			return false;
 		return data[1] != 3 || knot_dname_wire_check(data + 3, end, NULL) > 0;
+	case KNOT_RRTYPE_NSEC3: { /* alg flags iterations(2) salt hash bitmap */
+		if (len < 6 || 5 + (size_t)data[4] + 1 > len)
+			return false;
+		size_t hash = 5 + (size_t)data[4];
+		return hash + 1 + data[hash] <= len &&
+		       bitmap_is_whole(data + hash + 1 + data[hash], end);
+	}
+	case KNOT_RRTYPE_NSEC3PARAM:
+		return len >= 5 && 5 + (size_t)data[4] == len;
+	case KNOT_RRTYPE_NSEC: {
+		int n = knot_dname_wire_check(data, end, NULL);
+		return n > 0 && bitmap_is_whole(data + n, end);
+	}
+	case KNOT_RRTYPE_CSYNC: /* serial(4) flags(2) bitmap */
+		return len >= 6 && bitmap_is_whole(data + 6, end);
+	case KNOT_RRTYPE_CAA: /* flags, tag length, tag, value */
+		return len >= 2 && 2 + (size_t)data[1] <= len;
+	case KNOT_RRTYPE_TXT:
+	case KNOT_RRTYPE_SPF:
+	case KNOT_RRTYPE_HINFO:
+		return strings_are_whole(data, end);
 	default:
 		return true;
 	}
@@ -240,7 +284,7 @@ int dns_rdata_to_text(const knot_rrset_t *rr, uint16_t i, char *out, size_t outl
 	if (!rr || i >= rr->rrs.count)
 		return -EINVAL;
 	const knot_rdata_t *rd = knot_rdataset_at(&rr->rrs, i);
-	if (!rdata_names_are_whole(rr->type, rd->data, rd->len))
+	if (!rdata_layout_is_whole(rr->type, rd->data, rd->len))
 		return rdata_generic_text(rd->data, rd->len, out, outlen);
 	int n = knot_rrset_txt_dump_data(rr, i, out, outlen, &KNOT_DUMP_STYLE_DEFAULT);
 	if (n == KNOT_ESPACE)

@@ -196,6 +196,40 @@ static void test_rdata_to_text_broken_name_generic(void **state)
 	knot_rdataset_clear(&rr.rrs, NULL);
 }
 
+/* Values whose own lengths run past their end (found by fuzz_update: an
+ * NSEC3 with a salt of 255 octets in 11) are worded generically; whole ones
+ * keep their own form. */
+static void test_rdata_to_text_inner_lengths_checked(void **state)
+{
+	(void)state;
+	static const struct {
+		uint16_t type;
+		uint8_t rd[12];
+		uint16_t len;
+		bool whole;
+	} cases[] = {
+		{KNOT_RRTYPE_NSEC3, {0, 0, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0}, 11, false},
+		{KNOT_RRTYPE_NSEC3, {1, 0, 0, 10, 1, 0xab, 2, 1, 2, 0, 1, 0x40}, 12, true},
+		{KNOT_RRTYPE_NSEC3PARAM, {1, 0, 0, 10, 4, 0xab}, 6, false},
+		{KNOT_RRTYPE_NSEC, {0, 0, 40}, 3, false},
+		{KNOT_RRTYPE_NSEC, {0, 0, 1, 0x40}, 4, true},
+		{KNOT_RRTYPE_CSYNC, {0, 0, 0, 1, 0, 0, 7, 1}, 8, false},
+		{KNOT_RRTYPE_CAA, {0, 9, 'i', 's', 's'}, 5, false},
+		{KNOT_RRTYPE_TXT, {3, 'a', 'b'}, 3, false},
+		{KNOT_RRTYPE_TXT, {2, 'a', 'b', 1, 'c'}, 5, true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		knot_rrset_t rr;
+		knot_rrset_init(&rr, origin, cases[i].type, KNOT_CLASS_IN, 60);
+		assert_int_equal(knot_rrset_add_rdata(&rr, cases[i].rd, cases[i].len, NULL), 0);
+		char out[512];
+		assert_true(dns_rdata_to_text(&rr, 0, out, sizeof(out)) > 0);
+		if (cases[i].whole != (strncmp(out, "\\# ", 3) != 0))
+			fail_msg("case %zu: %s", i, out);
+		knot_rdataset_clear(&rr.rrs, NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values_explain),
 		cmocka_unit_test(test_rdata_to_text_roundtrip),
 		cmocka_unit_test(test_rdata_to_text_broken_name_generic),
+		cmocka_unit_test(test_rdata_to_text_inner_lengths_checked),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
