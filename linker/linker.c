@@ -46,12 +46,13 @@ static void report(pr_diag_t *diag, const deployment_t *d, const model_origin_t 
 	pr_diag_add(diag, d->file, line, col, path, rule, PR_ELOOP, "%s", msg);
 }
 
-static void check_direct_loops(const deployment_t *d, pr_diag_t *diag)
+/* P-1 for the rulesets in only (NULL: all). */
+static void check_direct_loops(const deployment_t *d, const bool *only, pr_diag_t *diag)
 {
 	char ip[16];
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		const model_ruleset_t *rs = &d->rulesets[i];
-		if (rs->n_links == 0)
+		if (rs->n_links == 0 || (only && !only[i]))
 			continue;
 		/* The inbound endpoints the ruleset's rules target, classified once. */
 		for (size_t r = 0; r < rs->n_rules; r++) {
@@ -414,16 +415,24 @@ static void prepare_search(search_t *s)
 			s->reserved[i][0] = 0xff; /* never under anything */
 }
 
-int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
+/* The changes a loop check starts from: views (per VNet) and rulesets (P-1);
+ * NULL: every one. */
+typedef struct scope {
+	bool *views, *rulesets;
+} scope_t;
+
+static int check_loops_in(const deployment_t *d, const scope_t *scope, pr_diag_t *diag)
 {
 	size_t before = pr_diag_count(diag);
-	check_direct_loops(d, diag);
+	check_direct_loops(d, scope->rulesets, diag);
 	search_t s = {.d = d, .diag = diag, .budget = 2000000};
 	prepare_search(&s);
 	static const uint8_t root[1] = {0};
 	for (size_t v = 0; v < d->n_vnets; v++)
-		explore(&s, (node_t){false, (int)v}, root);
-	for (size_t x = 0; x < d->n_external_servers; x++)
+		if (!scope->views || scope->views[v])
+			explore(&s, (node_t){false, (int)v}, root);
+	/* an external server's forwarding is a start only when it may have changed */
+	for (size_t x = 0; !scope->views && x < d->n_external_servers; x++)
 		explore(&s, (node_t){true, (int)x}, root);
 	for (size_t i = 0; i < s.n_seen; i++)
 		free(s.seen_cycles[i]);
@@ -439,6 +448,94 @@ int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 		free(s.follow_lists[i].rules);
 	free(s.follow_lists);
 	return pr_diag_count(diag) > before ? PR_ELOOP : 0;
+}
+
+int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
+{
+	return check_loops_in(d, &(scope_t){0}, diag);
+}
+
+/* ---- what a change touches ------------------------------------------------------ */
+
+/* Do the targets of rules mean the same in a and b: the same VNets, inbound
+ * endpoints at the same addresses, the same external servers, zones of the
+ * same names, rulesets in the same places? */
+static bool same_graph_nodes(const deployment_t *a, const deployment_t *b)
+{
+	if (a->vnets != b->vnets || a->n_vnets != b->n_vnets || a->n_resolvers != b->n_resolvers ||
+	    a->n_external_servers != b->n_external_servers || a->n_zones != b->n_zones ||
+	    a->n_rulesets != b->n_rulesets)
+		return false;
+	for (size_t r = 0; r < a->n_resolvers; r++) {
+		const model_resolver_t *x = &a->resolvers[r], *y = &b->resolvers[r];
+		if (x->vnet != y->vnet || x->n_inbound != y->n_inbound)
+			return false;
+		for (size_t e = 0; e < x->n_inbound; e++)
+			if (x->inbound[e].address != y->inbound[e].address ||
+			    x->inbound[e].has_address != y->inbound[e].has_address)
+				return false;
+	}
+	for (size_t x = 0; x < a->n_external_servers; x++)
+		if (a->external_servers[x].origin.node != b->external_servers[x].origin.node ||
+		    a->external_servers[x].address != b->external_servers[x].address ||
+		    a->external_servers[x].port != b->external_servers[x].port)
+			return false;
+	for (size_t z = 0; z < a->n_zones; z++)
+		if (!a->zones[z].name || !b->zones[z].name || strcmp(a->zones[z].name, b->zones[z].name))
+			return false;
+	for (size_t i = 0; i < a->n_rulesets; i++)
+		if (!a->rulesets[i].name || !b->rulesets[i].name ||
+		    strcmp(a->rulesets[i].name, b->rulesets[i].name))
+			return false;
+	return true;
+}
+
+static bool same_links(const model_vnet_link_t *a, size_t na, const model_vnet_link_t *b,
+		       size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t k = 0; k < na; k++)
+		if (a[k].vnet != b[k].vnet)
+			return false;
+	return true;
+}
+
+static void mark_views(bool *views, const model_vnet_link_t *l, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (l[k].vnet >= 0)
+			views[l[k].vnet] = true;
+}
+
+/* The views whose forwarding differs between a (before) and b: those linked
+ * to a ruleset whose rules or links differ, or to a zone whose links do. A
+ * loop b has and a had not goes through one of them, and the search from a
+ * view follows every rule a search from elsewhere follows there (P-2); a
+ * direct loop (P-1) is in a ruleset that differs. Every view and ruleset
+ * when more than that differs. */
+static scope_t change_scope(const deployment_t *a, const deployment_t *b)
+{
+	if (!a || !same_graph_nodes(a, b))
+		return (scope_t){0};
+	scope_t s = {pr_calloc(b->n_vnets + 1, sizeof(bool)),
+		     pr_calloc(b->n_rulesets + 1, sizeof(bool))};
+	for (size_t i = 0; i < b->n_rulesets; i++) {
+		const model_ruleset_t *x = &a->rulesets[i], *y = &b->rulesets[i];
+		if (x->rules == y->rules && same_links(x->links, x->n_links, y->links, y->n_links))
+			continue;
+		s.rulesets[i] = true;
+		mark_views(s.views, x->links, x->n_links);
+		mark_views(s.views, y->links, y->n_links);
+	}
+	for (size_t z = 0; z < b->n_zones; z++) {
+		const model_zone_t *x = &a->zones[z], *y = &b->zones[z];
+		if (same_links(x->links, x->n_links, y->links, y->n_links))
+			continue;
+		mark_views(s.views, x->links, x->n_links);
+		mark_views(s.views, y->links, y->n_links);
+	}
+	return s;
 }
 
 /* ---- views ------------------------------------------------------------------- */
@@ -495,10 +592,31 @@ static void collect_zone_links(linker_t *l)
 	free(count);
 }
 
+/* prev's matcher of a ruleset with the same rules (a change adds or deletes
+ * at most one ruleset: it is where ruleset i is or next to it). */
+static ruleset_matcher_t *shared_matcher(const linker_t *prev, const model_ruleset_t *rs,
+					 size_t i)
+{
+	const deployment_t *pd = prev ? prev->d : NULL;
+	for (size_t k = i ? i - 1 : 0; pd && k <= i + 1 && k < pd->n_rulesets; k++)
+		if (pd->rulesets[k].rules == rs->rules && prev->rule_matchers[k])
+			return ruleset_matcher_share(prev->rule_matchers[k]);
+	return NULL;
+}
+
 int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
 {
+	return linker_build_after(NULL, d, out, diag);
+}
+
+int linker_build_after(const linker_t *prev, const deployment_t *d, linker_t **out,
+		       pr_diag_t *diag)
+{
 	PR_REQUIRE(d && d->validated);
-	int rc = linker_check_loops(d, diag);
+	scope_t scope = change_scope(prev ? prev->d : NULL, d);
+	int rc = check_loops_in(d, &scope, diag);
+	free(scope.views);
+	free(scope.rulesets);
 	if (rc != 0)
 		return rc;
 	linker_t *l = pr_calloc(1, sizeof(*l));
@@ -508,6 +626,9 @@ int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
 	l->zone_matchers = pr_calloc(d->n_vnets + 1, sizeof(*l->zone_matchers));
 	l->rule_matchers = pr_calloc(d->n_rulesets + 1, sizeof(*l->rule_matchers));
 	for (size_t i = 0; i < d->n_rulesets && rc == 0; i++) {
+		/* the values are the rules themselves: the same array, the same matcher */
+		if ((l->rule_matchers[i] = shared_matcher(prev, &d->rulesets[i], i)))
+			continue;
 		rc = build_ruleset_matcher(&d->rulesets[i], &l->rule_matchers[i]);
 		if (rc != 0)
 			pr_diag_add(diag, d->file, 0, 0, d->rulesets[i].origin.path, NULL, rc,

@@ -22,6 +22,13 @@ typedef struct model_ctx {
 	deployment_t *d;
 	pr_diag_t *diag;
 	pr_map_t *vnet_index; /* VNet name → index, built on first use */
+	/* deployment_from_doc_after: the deployment parts may be shared with
+	 * (NULL: decode everything), and what was: d's own checks of a shared
+	 * part ran when prev was validated and are not run again. */
+	const deployment_t *prev;
+	bool shared_any, shared_vnets;
+	bool *shared_rules;     /* per ruleset */
+	bool *shared_zone_sets; /* per private zone */
 } model_ctx_t;
 
 /* Report a finding at node's key (or at node itself when key is NULL). */

@@ -107,6 +107,12 @@ static bool over_limit(model_ctx_t *c, model_limit_id_t id, size_t count, const 
 	return true;
 }
 
+/* Is part i one deployment_from_doc_after shares with the deployment before? */
+static bool shared(const bool *flags, size_t i)
+{
+	return flags && flags[i];
+}
+
 static bool same(const char *a, const char *b)
 {
 	return a && b && !strcmp(a, b);
@@ -291,6 +297,8 @@ static const char *ip_text(uint32_t a, char *buf)
 static void validate_vnets(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
+	if (c->shared_vnets)
+		return; /* prev's, checked then (deployment_from_doc_after) */
 	CHECK_UNIQUE(c, d->vnets, d->n_vnets, name, "virtual network");
 	for (size_t i = 0; i < d->n_vnets; i++) {
 		model_vnet_t *v = &d->vnets[i];
@@ -851,7 +859,8 @@ static void validate_rulesets(model_ctx_t *c)
 				    "forwarding ruleset");
 		rs->location = location_of(c, rs->location);
 		resolve_outbound_refs(c, rs);
-		validate_rules(c, rs);
+		if (!shared(c->shared_rules, i))
+			validate_rules(c, rs);
 		over_limit(c, MODEL_LIMIT_LINKS_PER_RULESET, rs->n_links, rs->origin.node,
 			   "virtualNetworkLinks", rs->origin.path, "virtual network links");
 		resolve_links(c, rs->links, rs->n_links, rs->location, "O-3");
@@ -1034,7 +1043,8 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 	free(rdata);
 }
 
-static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone)
+/* sets_shared: its record sets are a previous deployment's, checked then. */
+static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone, bool sets_shared)
 {
 	const char *p = z->origin.path;
 	int min = private_zone ? MODEL_ZONE_MIN_LABELS : 1;
@@ -1043,7 +1053,8 @@ static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone)
 		z->name = canonical(c, z->name_wire);
 	else
 		return;
-	validate_record_sets(c, z, private_zone);
+	if (!sets_shared)
+		validate_record_sets(c, z, private_zone);
 }
 
 static void validate_zones(model_ctx_t *c)
@@ -1051,7 +1062,7 @@ static void validate_zones(model_ctx_t *c)
 	deployment_t *d = c->d;
 	for (size_t i = 0; i < d->n_zones; i++) {
 		model_zone_t *z = &d->zones[i];
-		validate_zone(c, z, true);
+		validate_zone(c, z, true, shared(c->shared_zone_sets, i));
 		resolve_links(c, z->links, z->n_links, NULL, NULL);
 	}
 	CHECK_UNIQUE(c, d->zones, d->n_zones, name, "private DNS zone"); /* canonical names */
@@ -1229,7 +1240,7 @@ static void validate_externals(model_ctx_t *c)
 					     "%s:%u is already server '%s'", ip_text(x->address, ip),
 					     x->port, d->external_servers[j].name);
 		for (size_t z = 0; z < x->n_zones; z++)
-			validate_zone(c, &x->zones[z], false);
+			validate_zone(c, &x->zones[z], false, false);
 		validate_tsig_keys(c, x);
 		for (size_t f = 0; f < x->n_forwarders; f++) {
 			model_forwarder_t *fw = &x->forwarders[f];
@@ -1258,7 +1269,7 @@ static void validate_public_dns(model_ctx_t *c)
 {
 	model_public_dns_t *pd = &c->d->public_dns;
 	for (size_t i = 0; i < pd->n_zones; i++) {
-		validate_zone(c, &pd->zones[i], false);
+		validate_zone(c, &pd->zones[i], false, false);
 		for (size_t j = 0; j < i; j++)
 			if (same(pd->zones[i].name, pd->zones[j].name))
 				model_report(c, pd->zones[i].origin.node, "name",
@@ -1352,7 +1363,7 @@ char *model_arm_id(const deployment_t *d, const char *type_path)
 static void assign_ids(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
-	for (size_t i = 0; i < d->n_vnets; i++)
+	for (size_t i = 0; !c->shared_vnets && i < d->n_vnets; i++)
 		d->vnets[i].id = id_of(c, NET "virtualNetworks", d->vnets[i].name, NULL, NULL);
 	for (size_t i = 0; i < d->n_resolvers; i++) {
 		model_resolver_t *r = &d->resolvers[i];
@@ -1367,7 +1378,7 @@ static void assign_ids(model_ctx_t *c)
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		model_ruleset_t *rs = &d->rulesets[i];
 		rs->id = id_of(c, NET "dnsForwardingRulesets", rs->name, NULL, NULL);
-		for (size_t j = 0; j < rs->n_rules; j++)
+		for (size_t j = 0; !shared(c->shared_rules, i) && j < rs->n_rules; j++)
 			rs->rules[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
 						"forwardingRules", rs->rules[j].name);
 		for (size_t j = 0; j < rs->n_links; j++)

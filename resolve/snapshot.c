@@ -244,7 +244,7 @@ int resolve_snapshot_build_after(const resolve_snapshot_t *prev, deployment_t **
 	ruleset_matcher_builder_t *pb = NULL;
 	s->d = d;
 	/* Loops (P-1, P-2) are refused here with the linker's findings. */
-	int rc = linker_build(d, &s->linker, diag);
+	int rc = linker_build_after(prev ? prev->linker : NULL, d, &s->linker, diag);
 	if (rc != 0)
 		goto cleanup;
 	if ((rc = policy_set_build(d, &s->policies, diag)) != 0)
