@@ -482,6 +482,23 @@ static const model_ruleset_t *prev_ruleset(const model_ctx_t *c, size_t i, const
 	return NULL;
 }
 
+/* The links of ruleset rs (number i) decoded from e at path p: prev's when
+ * prev decoded the same ruleset (node) and resolved them to the same VNets. */
+static void decode_ruleset_links(model_ctx_t *c, model_ruleset_t *rs, size_t i, const json_t *e,
+				 const char *p)
+{
+	const deployment_t *pd = c->shared_vnets ? c->prev : NULL;
+	for (size_t k = i ? i - 1 : 0; pd && k <= i + 1 && k < pd->n_rulesets; k++) {
+		if (pd->rulesets[k].origin.node != e)
+			continue;
+		rs->links = pd->rulesets[k].links; /* O-3, L-2 and their ids: as checked for prev */
+		rs->n_links = pd->rulesets[k].n_links;
+		c->shared_rulesets[i] |= MODEL_SHARED_LINKS;
+		return;
+	}
+	decode_links(c, e, p, MODEL_KIND_RULESET_LINK, &rs->links, &rs->n_links);
+}
+
 /* prev's private zone decoded from node (so the same name, SOA, record sets). */
 static const model_zone_t *prev_zone(const model_ctx_t *c, size_t i, const json_t *node)
 {
@@ -678,7 +695,8 @@ static void decode_rules(model_ctx_t *c, model_ruleset_t *rs, size_t i, const js
 	if (prev) { /* F-1..F-6, L-1, L-5 and the ids: as checked for prev */
 		rs->rules = prev->rules;
 		rs->n_rules = prev->n_rules;
-		c->shared_rules[i] = c->shared_any = true;
+		c->shared_rulesets[i] |= MODEL_SHARED_ITEMS;
+		c->shared_any = true;
 		return;
 	}
 	ALLOC_ARRAY(c, rs->rules, rl ? json_array_size(rl) : 0);
@@ -717,7 +735,7 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 		return;
 	deployment_t *d = c->d;
 	ALLOC_ARRAY(c, d->rulesets, json_array_size(l));
-	c->shared_rules = pr_calloc(json_array_size(l) + 1, sizeof(bool));
+	c->shared_rulesets = pr_calloc(json_array_size(l) + 1, 1);
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
 		const char *p;
@@ -741,7 +759,7 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 				     "'dnsResolverOutboundEndpoints' is required (1 or 2 outbound "
 				     "endpoints of one resolver)");
 		decode_rules(c, rs, d->n_rulesets - 1, e, p);
-		decode_links(c, e, p, MODEL_KIND_RULESET_LINK, &rs->links, &rs->n_links);
+		decode_ruleset_links(c, rs, d->n_rulesets - 1, e, p);
 	}
 }
 
@@ -880,7 +898,7 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 		return;
 	ALLOC_ARRAY(c, *out, json_array_size(l));
 	if (private_zone)
-		c->shared_zone_sets = pr_calloc(json_array_size(l) + 1, sizeof(bool));
+		c->shared_zones = pr_calloc(json_array_size(l) + 1, 1);
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
 		const char *p;
@@ -903,15 +921,21 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 			z->soa = prev->soa;
 			z->record_sets = prev->record_sets;
 			z->n_record_sets = prev->n_record_sets;
-			c->shared_zone_sets[*n - 1] = c->shared_any = true;
+			c->shared_zones[*n - 1] |= MODEL_SHARED_ITEMS;
+			c->shared_any = true;
 		} else {
 			decode_soa(c, e, p, &z->soa);
 			decode_record_sets(c, e, p, z, external);
 		}
 		if (external)
 			decode_external_zone(c, e, p, z);
-		if (private_zone)
+		if (prev && c->shared_vnets) { /* resolved to the same VNets */
+			z->links = prev->links;
+			z->n_links = prev->n_links;
+			c->shared_zones[*n - 1] |= MODEL_SHARED_LINKS;
+		} else if (private_zone) {
 			decode_links(c, e, p, MODEL_KIND_ZONE_LINK, &z->links, &z->n_links);
+		}
 	}
 }
 

@@ -89,8 +89,8 @@ int deployment_from_doc_after(const deployment_t *prev, model_doc_t **docp, depl
 	model_decode(&c);
 	model_validate(&c);
 	pr_map_destroy(&c.vnet_index);
-	free(c.shared_rules);
-	free(c.shared_zone_sets);
+	free(c.shared_rulesets);
+	free(c.shared_zones);
 	if (c.shared_any)
 		keep_arenas_of(d, prev);
 	if (pr_diag_count(diag) > before) {

@@ -107,10 +107,11 @@ static bool over_limit(model_ctx_t *c, model_limit_id_t id, size_t count, const 
 	return true;
 }
 
-/* Is part i one deployment_from_doc_after shares with the deployment before? */
-static bool shared(const bool *flags, size_t i)
+/* Does part i share what (MODEL_SHARED_*) with the deployment before
+ * (deployment_from_doc_after)? */
+static bool shared(const uint8_t *flags, size_t i, int what)
 {
-	return flags && flags[i];
+	return flags && (flags[i] & what);
 }
 
 static bool same(const char *a, const char *b)
@@ -859,8 +860,10 @@ static void validate_rulesets(model_ctx_t *c)
 				    "forwarding ruleset");
 		rs->location = location_of(c, rs->location);
 		resolve_outbound_refs(c, rs);
-		if (!shared(c->shared_rules, i))
+		if (!shared(c->shared_rulesets, i, MODEL_SHARED_ITEMS))
 			validate_rules(c, rs);
+		if (shared(c->shared_rulesets, i, MODEL_SHARED_LINKS))
+			continue;
 		over_limit(c, MODEL_LIMIT_LINKS_PER_RULESET, rs->n_links, rs->origin.node,
 			   "virtualNetworkLinks", rs->origin.path, "virtual network links");
 		resolve_links(c, rs->links, rs->n_links, rs->location, "O-3");
@@ -1062,8 +1065,9 @@ static void validate_zones(model_ctx_t *c)
 	deployment_t *d = c->d;
 	for (size_t i = 0; i < d->n_zones; i++) {
 		model_zone_t *z = &d->zones[i];
-		validate_zone(c, z, true, shared(c->shared_zone_sets, i));
-		resolve_links(c, z->links, z->n_links, NULL, NULL);
+		validate_zone(c, z, true, shared(c->shared_zones, i, MODEL_SHARED_ITEMS));
+		if (!shared(c->shared_zones, i, MODEL_SHARED_LINKS))
+			resolve_links(c, z->links, z->n_links, NULL, NULL);
 	}
 	CHECK_UNIQUE(c, d->zones, d->n_zones, name, "private DNS zone"); /* canonical names */
 	/* L-10 and Z-3: zones per VNet, and one registration zone per VNet. */
@@ -1378,10 +1382,12 @@ static void assign_ids(model_ctx_t *c)
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		model_ruleset_t *rs = &d->rulesets[i];
 		rs->id = id_of(c, NET "dnsForwardingRulesets", rs->name, NULL, NULL);
-		for (size_t j = 0; !shared(c->shared_rules, i) && j < rs->n_rules; j++)
+		for (size_t j = 0; !shared(c->shared_rulesets, i, MODEL_SHARED_ITEMS) && j < rs->n_rules;
+		     j++)
 			rs->rules[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
 						"forwardingRules", rs->rules[j].name);
-		for (size_t j = 0; j < rs->n_links; j++)
+		for (size_t j = 0; !shared(c->shared_rulesets, i, MODEL_SHARED_LINKS) && j < rs->n_links;
+		     j++)
 			rs->links[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
 						"virtualNetworkLinks", rs->links[j].name);
 	}
@@ -1393,7 +1399,7 @@ static void assign_ids(model_ctx_t *c)
 		if (l > 1 && zn[l - 1] == '.')
 			zn[l - 1] = '\0';
 		z->id = id_of(c, NET "privateDnsZones", zn, NULL, NULL);
-		for (size_t j = 0; j < z->n_links; j++)
+		for (size_t j = 0; !shared(c->shared_zones, i, MODEL_SHARED_LINKS) && j < z->n_links; j++)
 			z->links[j].id = id_of(c, NET "privateDnsZones", zn, "virtualNetworkLinks",
 					       z->links[j].name);
 	}

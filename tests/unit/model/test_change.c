@@ -225,6 +225,22 @@ static void test_change_duplicate_domain_in_touched_ruleset(void **state)
 	deployment_destroy(&d1);
 }
 
+/* O-3: a ruleset put in another region keeps its links (child resources),
+ * which are checked against its new region. */
+static void test_change_ruleset_put_rechecks_its_links(void **state)
+{
+	(void)state;
+	deployment_t *d1 = base(), *d2 = NULL;
+	json_t *doc = edited(d1, MODEL_KIND_RULESET, NULL,
+			     "{\"name\": \"rs-b\", \"location\": \"westus\", "
+			     "\"dnsResolverOutboundEndpoints\": [\"hub-resolver/out\"]}");
+	pr_diag_t *diag = pr_diag_new();
+	assert_int_not_equal(after(d1, doc, &d2, diag), 0);
+	assert_true(has_finding(diag, "O-3", "virtual network 'spoke2' is in 'eastus'"));
+	pr_diag_destroy(&diag);
+	deployment_destroy(&d1);
+}
+
 /* Many changes in a row: the arenas a deployment holds stay bounded. */
 static void test_change_chain_is_bounded(void **state)
 {
@@ -259,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_change_zone_put_takes_new_soa),
 		cmocka_unit_test(test_change_vnet_delete_refused_for_untouched_links),
 		cmocka_unit_test(test_change_duplicate_domain_in_touched_ruleset),
+		cmocka_unit_test(test_change_ruleset_put_rechecks_its_links),
 		cmocka_unit_test(test_change_chain_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
