@@ -118,6 +118,7 @@ typedef struct search {
 	int *ruleset_of_vnet;         /* VNet → linked ruleset, or -1 */
 	bool *zone_linked;            /* [vnet * n_zones + zone] */
 	bool *rule_relevant;          /* per ruleset, per rule: a target we answer ourselves */
+	bool *relevant_known;         /* per ruleset: rule_relevant filled in (on first use) */
 	size_t *rule_base;            /* first index of a ruleset's rules in rule_relevant */
 	uint8_t (*reserved)[DNS_NAME_MAXLEN];
 	size_t n_reserved;
@@ -245,6 +246,22 @@ static bool same_node(node_t a, node_t b)
 	return a.external == b.external && a.index == b.index;
 }
 
+/* Which rules of ruleset rsi target a server privres answers itself: only
+ * the rulesets a search reaches, as a change starts it from a few views. */
+static void find_relevant_rules(search_t *s, int rsi)
+{
+	const model_ruleset_t *rs = &s->d->rulesets[rsi];
+	for (size_t r = 0; r < rs->n_rules; r++)
+		for (size_t t = 0; t < rs->rules[r].n_targets; t++) {
+			linker_target_t lt;
+			linker_classify_target(s->d, rs->rules[r].targets[t].address,
+					       rs->rules[r].targets[t].port, &lt);
+			if (lt.kind != LINKER_TARGET_OUTSIDE)
+				s->rule_relevant[s->rule_base[rsi] + r] = true;
+		}
+	s->relevant_known[rsi] = true;
+}
+
 /* F-8: the longest rule of ruleset rsi over all of `names`, and every rule
  * inside it, that could close a loop (a target privres answers itself). */
 static const struct follow_list *rules_to_follow(search_t *s, int rsi, const uint8_t *names)
@@ -258,6 +275,8 @@ static const struct follow_list *rules_to_follow(search_t *s, int rsi, const uin
 		return &s->follow_lists[at];
 
 	const model_ruleset_t *rs = &s->d->rulesets[rsi];
+	if (!s->relevant_known[rsi])
+		find_relevant_rules(s, rsi);
 	const model_rule_t *cover = NULL;
 	for (size_t r = 0; r < rs->n_rules; r++) {
 		const model_rule_t *rule = &rs->rules[r];
@@ -397,17 +416,7 @@ static void prepare_search(search_t *s)
 		total += d->rulesets[i].n_rules;
 	}
 	s->rule_relevant = pr_calloc(total + 1, sizeof(bool));
-	for (size_t i = 0; i < d->n_rulesets; i++)
-		for (size_t r = 0; r < d->rulesets[i].n_rules; r++) {
-			const model_rule_t *rule = &d->rulesets[i].rules[r];
-			for (size_t t = 0; t < rule->n_targets; t++) {
-				linker_target_t lt;
-				linker_classify_target(d, rule->targets[t].address, rule->targets[t].port,
-						       &lt);
-				if (lt.kind != LINKER_TARGET_OUTSIDE)
-					s->rule_relevant[s->rule_base[i] + r] = true;
-			}
-		}
+	s->relevant_known = pr_calloc(d->n_rulesets + 1, sizeof(bool));
 	s->n_reserved = ruleset_reserved_count();
 	s->reserved = pr_calloc(s->n_reserved + 1, DNS_NAME_MAXLEN);
 	for (size_t i = 0; i < s->n_reserved; i++)
@@ -440,6 +449,7 @@ static int check_loops_in(const deployment_t *d, const scope_t *scope, pr_diag_t
 	free(s.ruleset_of_vnet);
 	free(s.zone_linked);
 	free(s.rule_relevant);
+	free(s.relevant_known);
 	free(s.rule_base);
 	free(s.reserved);
 	pr_map_destroy(&s.done);
