@@ -13,9 +13,25 @@ struct model_kept_arena {
 };
 
 /* A deployment that shares parts of one which shares parts of another...
- * holds every arena on the way; past this many, the next change decodes the
- * whole document again, which frees the chain (amortized over the changes). */
-#define MAX_KEPT_ARENAS 32
+ * holds every arena on the way, and with them what later changes replaced.
+ * Once those arenas hold more than the largest of them (about one whole
+ * decode), or there are this many, the next change decodes the whole document
+ * again, which lets the chain go: a whole decode per whole decode's worth of
+ * changed parts, O(1) per part changed. */
+#define MAX_KEPT_ARENAS 1024
+
+static bool may_share_with(const deployment_t *prev)
+{
+	if (!prev || !prev->validated || prev->n_kept >= MAX_KEPT_ARENAS)
+		return false;
+	size_t total = 0, largest = 0;
+	for (size_t i = 0; i < prev->n_kept; i++) {
+		size_t b = pr_arena_bytes(prev->kept[i]->arena);
+		total += b;
+		largest = b > largest ? b : largest;
+	}
+	return total - largest <= largest;
+}
 
 static void kept_unref(struct model_kept_arena *k)
 {
@@ -83,7 +99,7 @@ int deployment_from_doc_after(const deployment_t *prev, model_doc_t **docp, depl
 	free(doc->name);
 	free(doc);
 	model_ctx_t c = {.d = d, .diag = diag};
-	if (prev && prev->validated && prev->n_kept < MAX_KEPT_ARENAS)
+	if (may_share_with(prev))
 		c.prev = prev;
 	size_t before = pr_diag_count(diag);
 	model_decode(&c);
