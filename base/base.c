@@ -355,6 +355,7 @@ struct arena_chunk {
 struct pr_arena {
 	struct arena_chunk *head;
 	size_t chunk_size;
+	size_t bytes; /* of every chunk */
 };
 
 pr_arena_t *pr_arena_new(size_t chunk_size)
@@ -373,6 +374,11 @@ static void free_chunks(struct arena_chunk *c)
 	}
 }
 
+size_t pr_arena_bytes(const pr_arena_t *a)
+{
+	return a->bytes;
+}
+
 void pr_arena_destroy(pr_arena_t **ap)
 {
 	if (!ap || !*ap)
@@ -389,6 +395,7 @@ void *pr_arena_alloc(pr_arena_t *a, size_t n)
 	if (!c || c->size - c->used < n) {
 		size_t size = n > a->chunk_size ? n : a->chunk_size;
 		struct arena_chunk *nc = pr_malloc(sizeof(*nc) + size);
+		a->bytes += size;
 		nc->size = size;
 		nc->used = 0;
 		/* A big one-off block goes behind the current chunk so the
@@ -461,6 +468,7 @@ void pr_arena_reset(pr_arena_t *a)
 	}
 	last->used = 0;
 	a->head = last;
+	a->bytes = last->size;
 }
 
 struct map_slot {

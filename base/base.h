@@ -158,6 +158,8 @@ char *pr_arena_concat(pr_arena_t *a, const char *const *parts, size_t n);
 #define PR_ARENA_CONCAT(a, ...) \
 	pr_arena_concat((a), (const char *const[]){__VA_ARGS__}, \
 			sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+/* The memory the arena holds. */
+size_t pr_arena_bytes(const pr_arena_t *a);
 /* Forget every allocation but keep the first chunk for reuse. */
 void pr_arena_reset(pr_arena_t *a);
 

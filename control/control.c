@@ -147,7 +147,8 @@ static int prepare(const resolve_snapshot_t *now, model_doc_t **docp, const cont
 	deployment_t *d = NULL;
 	json_t *plan = NULL;
 	bool recreate = ch && ch->recreate;
-	int ret = deployment_from_doc(docp, &d, diag);
+	/* what the change left alone is not decoded or checked again */
+	int ret = deployment_from_doc_after(current, docp, &d, diag);
 
 	if (ret != 0)
 		return ret;

@@ -46,12 +46,13 @@ static void report(pr_diag_t *diag, const deployment_t *d, const model_origin_t 
 	pr_diag_add(diag, d->file, line, col, path, rule, PR_ELOOP, "%s", msg);
 }
 
-static void check_direct_loops(const deployment_t *d, pr_diag_t *diag)
+/* P-1 for the rulesets in only (NULL: all). */
+static void check_direct_loops(const deployment_t *d, const bool *only, pr_diag_t *diag)
 {
 	char ip[16];
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		const model_ruleset_t *rs = &d->rulesets[i];
-		if (rs->n_links == 0)
+		if (rs->n_links == 0 || (only && !only[i]))
 			continue;
 		/* The inbound endpoints the ruleset's rules target, classified once. */
 		for (size_t r = 0; r < rs->n_rules; r++) {
@@ -117,6 +118,7 @@ typedef struct search {
 	int *ruleset_of_vnet;         /* VNet → linked ruleset, or -1 */
 	bool *zone_linked;            /* [vnet * n_zones + zone] */
 	bool *rule_relevant;          /* per ruleset, per rule: a target we answer ourselves */
+	bool *relevant_known;         /* per ruleset: rule_relevant filled in (on first use) */
 	size_t *rule_base;            /* first index of a ruleset's rules in rule_relevant */
 	uint8_t (*reserved)[DNS_NAME_MAXLEN];
 	size_t n_reserved;
@@ -244,6 +246,22 @@ static bool same_node(node_t a, node_t b)
 	return a.external == b.external && a.index == b.index;
 }
 
+/* Which rules of ruleset rsi target a server privres answers itself: only
+ * the rulesets a search reaches, as a change starts it from a few views. */
+static void find_relevant_rules(search_t *s, int rsi)
+{
+	const model_ruleset_t *rs = &s->d->rulesets[rsi];
+	for (size_t r = 0; r < rs->n_rules; r++)
+		for (size_t t = 0; t < rs->rules[r].n_targets; t++) {
+			linker_target_t lt;
+			linker_classify_target(s->d, rs->rules[r].targets[t].address,
+					       rs->rules[r].targets[t].port, &lt);
+			if (lt.kind != LINKER_TARGET_OUTSIDE)
+				s->rule_relevant[s->rule_base[rsi] + r] = true;
+		}
+	s->relevant_known[rsi] = true;
+}
+
 /* F-8: the longest rule of ruleset rsi over all of `names`, and every rule
  * inside it, that could close a loop (a target privres answers itself). */
 static const struct follow_list *rules_to_follow(search_t *s, int rsi, const uint8_t *names)
@@ -257,6 +275,8 @@ static const struct follow_list *rules_to_follow(search_t *s, int rsi, const uin
 		return &s->follow_lists[at];
 
 	const model_ruleset_t *rs = &s->d->rulesets[rsi];
+	if (!s->relevant_known[rsi])
+		find_relevant_rules(s, rsi);
 	const model_rule_t *cover = NULL;
 	for (size_t r = 0; r < rs->n_rules; r++) {
 		const model_rule_t *rule = &rs->rules[r];
@@ -396,17 +416,7 @@ static void prepare_search(search_t *s)
 		total += d->rulesets[i].n_rules;
 	}
 	s->rule_relevant = pr_calloc(total + 1, sizeof(bool));
-	for (size_t i = 0; i < d->n_rulesets; i++)
-		for (size_t r = 0; r < d->rulesets[i].n_rules; r++) {
-			const model_rule_t *rule = &d->rulesets[i].rules[r];
-			for (size_t t = 0; t < rule->n_targets; t++) {
-				linker_target_t lt;
-				linker_classify_target(d, rule->targets[t].address, rule->targets[t].port,
-						       &lt);
-				if (lt.kind != LINKER_TARGET_OUTSIDE)
-					s->rule_relevant[s->rule_base[i] + r] = true;
-			}
-		}
+	s->relevant_known = pr_calloc(d->n_rulesets + 1, sizeof(bool));
 	s->n_reserved = ruleset_reserved_count();
 	s->reserved = pr_calloc(s->n_reserved + 1, DNS_NAME_MAXLEN);
 	for (size_t i = 0; i < s->n_reserved; i++)
@@ -414,16 +424,24 @@ static void prepare_search(search_t *s)
 			s->reserved[i][0] = 0xff; /* never under anything */
 }
 
-int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
+/* The changes a loop check starts from: views (per VNet) and rulesets (P-1);
+ * NULL: every one. */
+typedef struct scope {
+	bool *views, *rulesets;
+} scope_t;
+
+static int check_loops_in(const deployment_t *d, const scope_t *scope, pr_diag_t *diag)
 {
 	size_t before = pr_diag_count(diag);
-	check_direct_loops(d, diag);
+	check_direct_loops(d, scope->rulesets, diag);
 	search_t s = {.d = d, .diag = diag, .budget = 2000000};
 	prepare_search(&s);
 	static const uint8_t root[1] = {0};
 	for (size_t v = 0; v < d->n_vnets; v++)
-		explore(&s, (node_t){false, (int)v}, root);
-	for (size_t x = 0; x < d->n_external_servers; x++)
+		if (!scope->views || scope->views[v])
+			explore(&s, (node_t){false, (int)v}, root);
+	/* an external server's forwarding is a start only when it may have changed */
+	for (size_t x = 0; !scope->views && x < d->n_external_servers; x++)
 		explore(&s, (node_t){true, (int)x}, root);
 	for (size_t i = 0; i < s.n_seen; i++)
 		free(s.seen_cycles[i]);
@@ -431,6 +449,7 @@ int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 	free(s.ruleset_of_vnet);
 	free(s.zone_linked);
 	free(s.rule_relevant);
+	free(s.relevant_known);
 	free(s.rule_base);
 	free(s.reserved);
 	pr_map_destroy(&s.done);
@@ -439,6 +458,94 @@ int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
 		free(s.follow_lists[i].rules);
 	free(s.follow_lists);
 	return pr_diag_count(diag) > before ? PR_ELOOP : 0;
+}
+
+int linker_check_loops(const deployment_t *d, pr_diag_t *diag)
+{
+	return check_loops_in(d, &(scope_t){0}, diag);
+}
+
+/* ---- what a change touches ------------------------------------------------------ */
+
+/* Do the targets of rules mean the same in a and b: the same VNets, inbound
+ * endpoints at the same addresses, the same external servers, zones of the
+ * same names, rulesets in the same places? */
+static bool same_graph_nodes(const deployment_t *a, const deployment_t *b)
+{
+	if (a->vnets != b->vnets || a->n_vnets != b->n_vnets || a->n_resolvers != b->n_resolvers ||
+	    a->n_external_servers != b->n_external_servers || a->n_zones != b->n_zones ||
+	    a->n_rulesets != b->n_rulesets)
+		return false;
+	for (size_t r = 0; r < a->n_resolvers; r++) {
+		const model_resolver_t *x = &a->resolvers[r], *y = &b->resolvers[r];
+		if (x->vnet != y->vnet || x->n_inbound != y->n_inbound)
+			return false;
+		for (size_t e = 0; e < x->n_inbound; e++)
+			if (x->inbound[e].address != y->inbound[e].address ||
+			    x->inbound[e].has_address != y->inbound[e].has_address)
+				return false;
+	}
+	for (size_t x = 0; x < a->n_external_servers; x++)
+		if (a->external_servers[x].origin.node != b->external_servers[x].origin.node ||
+		    a->external_servers[x].address != b->external_servers[x].address ||
+		    a->external_servers[x].port != b->external_servers[x].port)
+			return false;
+	for (size_t z = 0; z < a->n_zones; z++)
+		if (!a->zones[z].name || !b->zones[z].name || strcmp(a->zones[z].name, b->zones[z].name))
+			return false;
+	for (size_t i = 0; i < a->n_rulesets; i++)
+		if (!a->rulesets[i].name || !b->rulesets[i].name ||
+		    strcmp(a->rulesets[i].name, b->rulesets[i].name))
+			return false;
+	return true;
+}
+
+static bool same_links(const model_vnet_link_t *a, size_t na, const model_vnet_link_t *b,
+		       size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t k = 0; k < na; k++)
+		if (a[k].vnet != b[k].vnet)
+			return false;
+	return true;
+}
+
+static void mark_views(bool *views, const model_vnet_link_t *l, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (l[k].vnet >= 0)
+			views[l[k].vnet] = true;
+}
+
+/* The views whose forwarding differs between a (before) and b: those linked
+ * to a ruleset whose rules or links differ, or to a zone whose links do. A
+ * loop b has and a had not goes through one of them, and the search from a
+ * view follows every rule a search from elsewhere follows there (P-2); a
+ * direct loop (P-1) is in a ruleset that differs. Every view and ruleset
+ * when more than that differs. */
+static scope_t change_scope(const deployment_t *a, const deployment_t *b)
+{
+	if (!a || !same_graph_nodes(a, b))
+		return (scope_t){0};
+	scope_t s = {pr_calloc(b->n_vnets + 1, sizeof(bool)),
+		     pr_calloc(b->n_rulesets + 1, sizeof(bool))};
+	for (size_t i = 0; i < b->n_rulesets; i++) {
+		const model_ruleset_t *x = &a->rulesets[i], *y = &b->rulesets[i];
+		if (x->rules == y->rules && same_links(x->links, x->n_links, y->links, y->n_links))
+			continue;
+		s.rulesets[i] = true;
+		mark_views(s.views, x->links, x->n_links);
+		mark_views(s.views, y->links, y->n_links);
+	}
+	for (size_t z = 0; z < b->n_zones; z++) {
+		const model_zone_t *x = &a->zones[z], *y = &b->zones[z];
+		if (same_links(x->links, x->n_links, y->links, y->n_links))
+			continue;
+		mark_views(s.views, x->links, x->n_links);
+		mark_views(s.views, y->links, y->n_links);
+	}
+	return s;
 }
 
 /* ---- views ------------------------------------------------------------------- */
@@ -495,10 +602,31 @@ static void collect_zone_links(linker_t *l)
 	free(count);
 }
 
+/* prev's matcher of a ruleset with the same rules (a change adds or deletes
+ * at most one ruleset: it is where ruleset i is or next to it). */
+static ruleset_matcher_t *shared_matcher(const linker_t *prev, const model_ruleset_t *rs,
+					 size_t i)
+{
+	const deployment_t *pd = prev ? prev->d : NULL;
+	for (size_t k = i ? i - 1 : 0; pd && k <= i + 1 && k < pd->n_rulesets; k++)
+		if (pd->rulesets[k].rules == rs->rules && prev->rule_matchers[k])
+			return ruleset_matcher_share(prev->rule_matchers[k]);
+	return NULL;
+}
+
 int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
 {
+	return linker_build_after(NULL, d, out, diag);
+}
+
+int linker_build_after(const linker_t *prev, const deployment_t *d, linker_t **out,
+		       pr_diag_t *diag)
+{
 	PR_REQUIRE(d && d->validated);
-	int rc = linker_check_loops(d, diag);
+	scope_t scope = change_scope(prev ? prev->d : NULL, d);
+	int rc = check_loops_in(d, &scope, diag);
+	free(scope.views);
+	free(scope.rulesets);
 	if (rc != 0)
 		return rc;
 	linker_t *l = pr_calloc(1, sizeof(*l));
@@ -508,6 +636,9 @@ int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag)
 	l->zone_matchers = pr_calloc(d->n_vnets + 1, sizeof(*l->zone_matchers));
 	l->rule_matchers = pr_calloc(d->n_rulesets + 1, sizeof(*l->rule_matchers));
 	for (size_t i = 0; i < d->n_rulesets && rc == 0; i++) {
+		/* the values are the rules themselves: the same array, the same matcher */
+		if ((l->rule_matchers[i] = shared_matcher(prev, &d->rulesets[i], i)))
+			continue;
 		rc = build_ruleset_matcher(&d->rulesets[i], &l->rule_matchers[i]);
 		if (rc != 0)
 			pr_diag_add(diag, d->file, 0, 0, d->rulesets[i].origin.path, NULL, rc,

@@ -46,6 +46,17 @@ typedef struct linker_view {
  * there is none, else PR_ELOOP (or another error).
  */
 int linker_build(const deployment_t *d, linker_t **out, pr_diag_t *diag);
+
+/*
+ * Same for d after prev (built from the deployment before a change of one
+ * resource, may be NULL; it must outlive the call only): a ruleset whose
+ * rules d shares with prev's deployment (deployment_from_doc_after) keeps
+ * prev's matcher; and when only rulesets' rules and links and zones' links
+ * differ, the loop search (P-1, P-2) starts from the views those change, as a
+ * loop that was not there before passes through one of them.
+ */
+int linker_build_after(const linker_t *prev, const deployment_t *d, linker_t **out,
+		       pr_diag_t *diag);
 void linker_destroy(linker_t **lp);
 
 /* Only the loop checks (P-1, P-2), for callers that need no views. */

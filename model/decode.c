@@ -450,12 +450,77 @@ static void decode_links(model_ctx_t *c, const json_t *obj, const char *path,
 	}
 }
 
+/* ---- parts shared with the deployment before a change (deployment_from_doc_after) ---- */
+
+/* prev's parts decode as d's would only in the same context: the limits
+ * (L-1, L-5, L-11), the subscription and resource group of the ids, the
+ * default location. */
+static bool same_context(const deployment_t *a, const deployment_t *b)
+{
+	for (int i = 0; i < MODEL_LIMIT_COUNT; i++)
+		if (a->limits.value[i] != b->limits.value[i] ||
+		    a->limits.overridden[i] != b->limits.overridden[i])
+			return false;
+	return !strcmp(a->subscription, b->subscription) &&
+	       !strcmp(a->resource_group, b->resource_group) && !strcmp(a->location, b->location);
+}
+
+/* prev's ruleset decoded from the same rules list node, of the same name: a
+ * change adds or deletes at most one ruleset, so it is where this one is or
+ * next to it. */
+static const model_ruleset_t *prev_ruleset(const model_ctx_t *c, size_t i, const char *name,
+					   const json_t *rules)
+{
+	const deployment_t *pd = c->prev;
+	for (size_t k = i ? i - 1 : 0; pd && rules && name && k <= i + 1 && k < pd->n_rulesets;
+	     k++) {
+		const model_ruleset_t *rs = &pd->rulesets[k];
+		if (json_object_get(rs->origin.node, "forwardingRules") == rules && rs->name &&
+		    !strcmp(rs->name, name))
+			return rs;
+	}
+	return NULL;
+}
+
+/* The links of ruleset rs (number i) decoded from e at path p: prev's when
+ * prev decoded the same ruleset (node) and resolved them to the same VNets. */
+static void decode_ruleset_links(model_ctx_t *c, model_ruleset_t *rs, size_t i, const json_t *e,
+				 const char *p)
+{
+	const deployment_t *pd = c->shared_vnets ? c->prev : NULL;
+	for (size_t k = i ? i - 1 : 0; pd && k <= i + 1 && k < pd->n_rulesets; k++) {
+		if (pd->rulesets[k].origin.node != e)
+			continue;
+		rs->links = pd->rulesets[k].links; /* O-3, L-2 and their ids: as checked for prev */
+		rs->n_links = pd->rulesets[k].n_links;
+		c->shared_rulesets[i] |= MODEL_SHARED_LINKS;
+		return;
+	}
+	decode_links(c, e, p, MODEL_KIND_RULESET_LINK, &rs->links, &rs->n_links);
+}
+
+/* prev's private zone decoded from node (so the same name, SOA, record sets). */
+static const model_zone_t *prev_zone(const model_ctx_t *c, size_t i, const json_t *node)
+{
+	const deployment_t *pd = c->prev;
+	for (size_t k = i ? i - 1 : 0; pd && k <= i + 1 && k < pd->n_zones; k++)
+		if (pd->zones[k].origin.node == node)
+			return &pd->zones[k];
+	return NULL;
+}
+
 static void decode_vnets(model_ctx_t *c, const json_t *root)
 {
 	const json_t *l = get_list(c, root, "virtualNetworks", "");
 	if (!l)
 		return;
 	deployment_t *d = c->d;
+	if (c->prev && json_object_get(c->prev->doc, "virtualNetworks") == l) {
+		d->vnets = c->prev->vnets; /* N-1, N-2 and their ids: as checked for prev */
+		d->n_vnets = c->prev->n_vnets;
+		c->shared_vnets = c->shared_any = true;
+		return;
+	}
 	ALLOC_ARRAY(c, d->vnets, json_array_size(l));
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
@@ -621,6 +686,48 @@ static const char *get_domain(model_ctx_t *c, const json_t *obj, const char *key
 	return get_str(c, obj, key, path, true);
 }
 
+/* The rules of ruleset rs (number i) decoded from e at path p. */
+static void decode_rules(model_ctx_t *c, model_ruleset_t *rs, size_t i, const json_t *e,
+			 const char *p)
+{
+	const json_t *rl = get_list(c, e, "forwardingRules", p);
+	const model_ruleset_t *prev = prev_ruleset(c, i, rs->name, rl);
+	if (prev) { /* F-1..F-6, L-1, L-5 and the ids: as checked for prev */
+		rs->rules = prev->rules;
+		rs->n_rules = prev->n_rules;
+		c->shared_rulesets[i] |= MODEL_SHARED_ITEMS;
+		c->shared_any = true;
+		return;
+	}
+	ALLOC_ARRAY(c, rs->rules, rl ? json_array_size(rl) : 0);
+	for (size_t j = 0; rl && j < json_array_size(rl); j++) {
+		const json_t *re;
+		const char *rp;
+		if (!item(c, rl, j, p, "forwardingRules", &re, &rp))
+			continue;
+		check_resource_keys(c, re, rp, MODEL_KIND_RULE,
+				    KEYS("domainName", "targetDnsServers", "forwardingRuleState"));
+		model_rule_t *r = &rs->rules[rs->n_rules++];
+		r->origin = (model_origin_t){re, rp};
+		r->name = get_str(c, re, "name", rp, true);
+		r->domain_name = get_domain(c, re, "domainName", rp);
+		decode_targets(c, re, "targetDnsServers", rp, &r->targets, &r->n_targets);
+		if (!json_object_get(re, "targetDnsServers"))
+			model_report(c, re, NULL, rp, "F-4", PR_ECONFIG,
+				     "'targetDnsServers' is required (1 to %d targets)",
+				     MODEL_MAX_TARGETS_PER_RULE);
+		const char *state = get_str(c, re, "forwardingRuleState", rp, false);
+		r->enabled = true;
+		if (state && !strcmp(state, "Disabled"))
+			r->enabled = false;
+		else if (state && strcmp(state, "Enabled"))
+			model_report(c, re, "forwardingRuleState", rp, "F-6", PR_ECONFIG,
+				     "'%s' is not a rule state; valid: Enabled, Disabled", state);
+		const json_t *md = json_object_get(re, "metadata"); /* checked with the keys */
+		r->metadata = json_is_object(md) ? (json_t *)md : NULL;
+	}
+}
+
 static void decode_rulesets(model_ctx_t *c, const json_t *root)
 {
 	const json_t *l = get_list(c, root, "dnsForwardingRulesets", "");
@@ -628,6 +735,7 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 		return;
 	deployment_t *d = c->d;
 	ALLOC_ARRAY(c, d->rulesets, json_array_size(l));
+	c->shared_rulesets = pr_calloc(json_array_size(l) + 1, 1);
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
 		const char *p;
@@ -650,37 +758,8 @@ static void decode_rulesets(model_ctx_t *c, const json_t *root)
 			model_report(c, e, NULL, p, "O-2", PR_ECONFIG,
 				     "'dnsResolverOutboundEndpoints' is required (1 or 2 outbound "
 				     "endpoints of one resolver)");
-		const json_t *rl = get_list(c, e, "forwardingRules", p);
-		ALLOC_ARRAY(c, rs->rules, rl ? json_array_size(rl) : 0);
-		for (size_t j = 0; rl && j < json_array_size(rl); j++) {
-			const json_t *re;
-			const char *rp;
-			if (!item(c, rl, j, p, "forwardingRules", &re, &rp))
-				continue;
-			check_resource_keys(c, re, rp, MODEL_KIND_RULE,
-					    KEYS("domainName", "targetDnsServers",
-						 "forwardingRuleState"));
-			model_rule_t *r = &rs->rules[rs->n_rules++];
-			r->origin = (model_origin_t){re, rp};
-			r->name = get_str(c, re, "name", rp, true);
-			r->domain_name = get_domain(c, re, "domainName", rp);
-			decode_targets(c, re, "targetDnsServers", rp, &r->targets, &r->n_targets);
-			if (!json_object_get(re, "targetDnsServers"))
-				model_report(c, re, NULL, rp, "F-4", PR_ECONFIG,
-					     "'targetDnsServers' is required (1 to %d targets)",
-					     MODEL_MAX_TARGETS_PER_RULE);
-			const char *state = get_str(c, re, "forwardingRuleState", rp, false);
-			r->enabled = true;
-			if (state && !strcmp(state, "Disabled"))
-				r->enabled = false;
-			else if (state && strcmp(state, "Enabled"))
-				model_report(c, re, "forwardingRuleState", rp, "F-6", PR_ECONFIG,
-					     "'%s' is not a rule state; valid: Enabled, Disabled",
-					     state);
-			const json_t *md = json_object_get(re, "metadata"); /* checked with the keys */
-			r->metadata = json_is_object(md) ? (json_t *)md : NULL;
-		}
-		decode_links(c, e, p, MODEL_KIND_RULESET_LINK, &rs->links, &rs->n_links);
+		decode_rules(c, rs, d->n_rulesets - 1, e, p);
+		decode_ruleset_links(c, rs, d->n_rulesets - 1, e, p);
 	}
 }
 
@@ -818,6 +897,8 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 	if (!l)
 		return;
 	ALLOC_ARRAY(c, *out, json_array_size(l));
+	if (private_zone)
+		c->shared_zones = pr_calloc(json_array_size(l) + 1, 1);
 	for (size_t i = 0; i < json_array_size(l); i++) {
 		const json_t *e;
 		const char *p;
@@ -832,15 +913,29 @@ static void decode_zone_list(model_ctx_t *c, const json_t *parent, const char *k
 					      "registerPtr"));
 		else
 			model_check_keys(c, e, p, KEYS("name", "soa", "recordSets"));
+		const model_zone_t *prev = private_zone ? prev_zone(c, *n, e) : NULL;
 		model_zone_t *z = &(*out)[(*n)++];
 		z->origin = (model_origin_t){e, p};
 		z->name = get_str(c, e, "name", p, true);
-		decode_soa(c, e, p, &z->soa);
-		decode_record_sets(c, e, p, z, external);
+		if (prev) { /* Z-1, Z-2, L-11: as checked for prev */
+			z->soa = prev->soa;
+			z->record_sets = prev->record_sets;
+			z->n_record_sets = prev->n_record_sets;
+			c->shared_zones[*n - 1] |= MODEL_SHARED_ITEMS;
+			c->shared_any = true;
+		} else {
+			decode_soa(c, e, p, &z->soa);
+			decode_record_sets(c, e, p, z, external);
+		}
 		if (external)
 			decode_external_zone(c, e, p, z);
-		if (private_zone)
+		if (prev && c->shared_vnets) { /* resolved to the same VNets */
+			z->links = prev->links;
+			z->n_links = prev->n_links;
+			c->shared_zones[*n - 1] |= MODEL_SHARED_LINKS;
+		} else if (private_zone) {
 			decode_links(c, e, p, MODEL_KIND_ZONE_LINK, &z->links, &z->n_links);
+		}
 	}
 }
 
@@ -1353,6 +1448,8 @@ void model_decode(model_ctx_t *c)
 	if (!d->resource_group)
 		d->resource_group = MODEL_DEFAULT_RESOURCE_GROUP;
 	decode_limits(c, root);
+	if (c->prev && !same_context(c->prev, d))
+		c->prev = NULL;
 	decode_vnets(c, root);
 	decode_resolvers(c, root);
 	decode_rulesets(c, root);

@@ -1,8 +1,67 @@
 /* Loading a deployment: document → decode → validate, refused whole on any
  * finding; lookups over a validated graph. */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model_p.h"
+
+/* An arena several deployments may hold (deployment_from_doc_after). */
+struct model_kept_arena {
+	atomic_size_t refs;
+	pr_arena_t *arena;
+};
+
+/* A deployment that shares parts of one which shares parts of another...
+ * holds every arena on the way, and with them what later changes replaced.
+ * Once those arenas hold more than the largest of them (about one whole
+ * decode), or there are this many, the next change decodes the whole document
+ * again, which lets the chain go: a whole decode per whole decode's worth of
+ * changed parts, O(1) per part changed. */
+#define MAX_KEPT_ARENAS 1024
+
+static bool may_share_with(const deployment_t *prev)
+{
+	if (!prev || !prev->validated || prev->n_kept >= MAX_KEPT_ARENAS)
+		return false;
+	size_t total = 0, largest = 0;
+	for (size_t i = 0; i < prev->n_kept; i++) {
+		size_t b = pr_arena_bytes(prev->kept[i]->arena);
+		total += b;
+		largest = b > largest ? b : largest;
+	}
+	return total - largest <= largest;
+}
+
+static void kept_unref(struct model_kept_arena *k)
+{
+	if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pr_arena_destroy(&k->arena);
+	free(k);
+}
+
+/* d holds prev's arenas besides its own. */
+static void keep_arenas_of(deployment_t *d, const deployment_t *prev)
+{
+	d->kept = pr_realloc(d->kept, (1 + prev->n_kept) * sizeof(*d->kept));
+	for (size_t i = 0; i < prev->n_kept; i++) {
+		atomic_fetch_add_explicit(&prev->kept[i]->refs, 1, memory_order_relaxed);
+		d->kept[d->n_kept++] = prev->kept[i];
+	}
+}
+
+static deployment_t *deployment_alloc(void)
+{
+	deployment_t *d = pr_calloc(1, sizeof(*d));
+	d->arena = pr_arena_new(65536);
+	d->kept = pr_calloc(1, sizeof(*d->kept));
+	d->kept[0] = pr_calloc(1, sizeof(**d->kept));
+	atomic_init(&d->kept[0]->refs, 1);
+	d->kept[0]->arena = d->arena;
+	d->n_kept = 1;
+	return d;
+}
 
 /* Who is at an address is asked for every forwarding target of every view
  * the linker builds: a map instead of a walk over every inbound endpoint.
@@ -25,20 +84,31 @@ static void index_inbound_addresses(deployment_t *d)
 
 int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag)
 {
+	return deployment_from_doc_after(NULL, docp, out, diag);
+}
+
+int deployment_from_doc_after(const deployment_t *prev, model_doc_t **docp, deployment_t **out,
+			      pr_diag_t *diag)
+{
 	model_doc_t *doc = *docp;
 	*docp = NULL;
-	deployment_t *d = pr_calloc(1, sizeof(*d));
-	d->arena = pr_arena_new(65536);
+	deployment_t *d = deployment_alloc();
 	d->doc = doc->root;
 	d->marks = doc->marks;
 	d->file = pr_arena_strdup(d->arena, doc->name);
 	free(doc->name);
 	free(doc);
 	model_ctx_t c = {.d = d, .diag = diag};
+	if (may_share_with(prev))
+		c.prev = prev;
 	size_t before = pr_diag_count(diag);
 	model_decode(&c);
 	model_validate(&c);
 	pr_map_destroy(&c.vnet_index);
+	free(c.shared_rulesets);
+	free(c.shared_zones);
+	if (c.shared_any)
+		keep_arenas_of(d, prev);
 	if (pr_diag_count(diag) > before) {
 		int code = pr_diag_get(diag, before)->code;
 		deployment_destroy(&d);
@@ -77,7 +147,9 @@ void deployment_destroy(deployment_t **dp)
 	json_decref(d->doc);
 	pr_map_destroy(&d->inbound_index);
 	marks_destroy(&d->marks);
-	pr_arena_destroy(&d->arena);
+	for (size_t i = 0; i < d->n_kept; i++)
+		kept_unref(d->kept[i]);
+	free(d->kept);
 	free(d);
 	*dp = NULL;
 }

@@ -516,6 +516,11 @@ struct deployment {
 	struct model_marks *marks;
 	pr_arena_t *arena;
 	pr_map_t *inbound_index; /* address → resolver << 16 | endpoint, once validated */
+	/* The arenas this deployment's memory lives in: its own first, then
+	 * those of the deployments it shares decoded parts with (refcounted:
+	 * deployments are freed by whichever thread reads one last). */
+	struct model_kept_arena **kept;
+	size_t n_kept;
 };
 
 /* ---- Loading ------------------------------------------------------------- */
@@ -548,6 +553,22 @@ void model_doc_destroy(model_doc_t **docp);
  * destroyed on failure (*docp is cleared either way).
  */
 int deployment_from_doc(model_doc_t **docp, deployment_t **out, pr_diag_t *diag);
+
+/*
+ * Same, for a document that shares JSON nodes with prev's (a change of one
+ * resource, model_doc_edit_copy): the parts decoded from a node prev decoded
+ * too, in the same context, are prev's (shared, not decoded or checked
+ * again), so that a change costs the parts it touches (design.md §3). What is
+ * shared: the rules of a ruleset (its forwardingRules node, the same ruleset
+ * name), the record sets and SOA of a private zone (its node), the virtual
+ * networks (their list node) — each when the limits, the subscription, the
+ * resource group and the default location are prev's. Every check across
+ * resources runs as for a whole document. Findings and result are those of
+ * deployment_from_doc. prev (validated, may be NULL) must outlive the call
+ * only; the result keeps what it shares.
+ */
+int deployment_from_doc_after(const deployment_t *prev, model_doc_t **docp, deployment_t **out,
+			      pr_diag_t *diag);
 
 /* Convenience: model_doc_load_file + deployment_from_doc. */
 int deployment_load_file(const char *path, deployment_t **out, pr_diag_t *diag);

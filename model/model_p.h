@@ -22,7 +22,16 @@ typedef struct model_ctx {
 	deployment_t *d;
 	pr_diag_t *diag;
 	pr_map_t *vnet_index; /* VNet name → index, built on first use */
+	/* deployment_from_doc_after: the deployment parts may be shared with
+	 * (NULL: decode everything), and what was: d's own checks of a shared
+	 * part ran when prev was validated and are not run again. */
+	const deployment_t *prev;
+	bool shared_any, shared_vnets;
+	uint8_t *shared_rulesets; /* per ruleset: MODEL_SHARED_ITEMS (rules), _LINKS */
+	uint8_t *shared_zones;    /* per private zone: _ITEMS (record sets, SOA), _LINKS */
 } model_ctx_t;
+
+enum { MODEL_SHARED_ITEMS = 1, MODEL_SHARED_LINKS = 2 };
 
 /* Report a finding at node's key (or at node itself when key is NULL). */
 void model_report(model_ctx_t *c, const json_t *node, const char *key, const char *path,

@@ -107,6 +107,13 @@ static bool over_limit(model_ctx_t *c, model_limit_id_t id, size_t count, const 
 	return true;
 }
 
+/* Does part i share what (MODEL_SHARED_*) with the deployment before
+ * (deployment_from_doc_after)? */
+static bool shared(const uint8_t *flags, size_t i, int what)
+{
+	return flags && (flags[i] & what);
+}
+
 static bool same(const char *a, const char *b)
 {
 	return a && b && !strcmp(a, b);
@@ -291,6 +298,8 @@ static const char *ip_text(uint32_t a, char *buf)
 static void validate_vnets(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
+	if (c->shared_vnets)
+		return; /* prev's, checked then (deployment_from_doc_after) */
 	CHECK_UNIQUE(c, d->vnets, d->n_vnets, name, "virtual network");
 	for (size_t i = 0; i < d->n_vnets; i++) {
 		model_vnet_t *v = &d->vnets[i];
@@ -851,7 +860,10 @@ static void validate_rulesets(model_ctx_t *c)
 				    "forwarding ruleset");
 		rs->location = location_of(c, rs->location);
 		resolve_outbound_refs(c, rs);
-		validate_rules(c, rs);
+		if (!shared(c->shared_rulesets, i, MODEL_SHARED_ITEMS))
+			validate_rules(c, rs);
+		if (shared(c->shared_rulesets, i, MODEL_SHARED_LINKS))
+			continue;
 		over_limit(c, MODEL_LIMIT_LINKS_PER_RULESET, rs->n_links, rs->origin.node,
 			   "virtualNetworkLinks", rs->origin.path, "virtual network links");
 		resolve_links(c, rs->links, rs->n_links, rs->location, "O-3");
@@ -1034,7 +1046,8 @@ static void validate_record_sets(model_ctx_t *c, model_zone_t *z, bool private_z
 	free(rdata);
 }
 
-static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone)
+/* sets_shared: its record sets are a previous deployment's, checked then. */
+static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone, bool sets_shared)
 {
 	const char *p = z->origin.path;
 	int min = private_zone ? MODEL_ZONE_MIN_LABELS : 1;
@@ -1043,7 +1056,8 @@ static void validate_zone(model_ctx_t *c, model_zone_t *z, bool private_zone)
 		z->name = canonical(c, z->name_wire);
 	else
 		return;
-	validate_record_sets(c, z, private_zone);
+	if (!sets_shared)
+		validate_record_sets(c, z, private_zone);
 }
 
 static void validate_zones(model_ctx_t *c)
@@ -1051,8 +1065,9 @@ static void validate_zones(model_ctx_t *c)
 	deployment_t *d = c->d;
 	for (size_t i = 0; i < d->n_zones; i++) {
 		model_zone_t *z = &d->zones[i];
-		validate_zone(c, z, true);
-		resolve_links(c, z->links, z->n_links, NULL, NULL);
+		validate_zone(c, z, true, shared(c->shared_zones, i, MODEL_SHARED_ITEMS));
+		if (!shared(c->shared_zones, i, MODEL_SHARED_LINKS))
+			resolve_links(c, z->links, z->n_links, NULL, NULL);
 	}
 	CHECK_UNIQUE(c, d->zones, d->n_zones, name, "private DNS zone"); /* canonical names */
 	/* L-10 and Z-3: zones per VNet, and one registration zone per VNet. */
@@ -1229,7 +1244,7 @@ static void validate_externals(model_ctx_t *c)
 					     "%s:%u is already server '%s'", ip_text(x->address, ip),
 					     x->port, d->external_servers[j].name);
 		for (size_t z = 0; z < x->n_zones; z++)
-			validate_zone(c, &x->zones[z], false);
+			validate_zone(c, &x->zones[z], false, false);
 		validate_tsig_keys(c, x);
 		for (size_t f = 0; f < x->n_forwarders; f++) {
 			model_forwarder_t *fw = &x->forwarders[f];
@@ -1258,7 +1273,7 @@ static void validate_public_dns(model_ctx_t *c)
 {
 	model_public_dns_t *pd = &c->d->public_dns;
 	for (size_t i = 0; i < pd->n_zones; i++) {
-		validate_zone(c, &pd->zones[i], false);
+		validate_zone(c, &pd->zones[i], false, false);
 		for (size_t j = 0; j < i; j++)
 			if (same(pd->zones[i].name, pd->zones[j].name))
 				model_report(c, pd->zones[i].origin.node, "name",
@@ -1352,7 +1367,7 @@ char *model_arm_id(const deployment_t *d, const char *type_path)
 static void assign_ids(model_ctx_t *c)
 {
 	deployment_t *d = c->d;
-	for (size_t i = 0; i < d->n_vnets; i++)
+	for (size_t i = 0; !c->shared_vnets && i < d->n_vnets; i++)
 		d->vnets[i].id = id_of(c, NET "virtualNetworks", d->vnets[i].name, NULL, NULL);
 	for (size_t i = 0; i < d->n_resolvers; i++) {
 		model_resolver_t *r = &d->resolvers[i];
@@ -1367,10 +1382,12 @@ static void assign_ids(model_ctx_t *c)
 	for (size_t i = 0; i < d->n_rulesets; i++) {
 		model_ruleset_t *rs = &d->rulesets[i];
 		rs->id = id_of(c, NET "dnsForwardingRulesets", rs->name, NULL, NULL);
-		for (size_t j = 0; j < rs->n_rules; j++)
+		for (size_t j = 0; !shared(c->shared_rulesets, i, MODEL_SHARED_ITEMS) && j < rs->n_rules;
+		     j++)
 			rs->rules[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
 						"forwardingRules", rs->rules[j].name);
-		for (size_t j = 0; j < rs->n_links; j++)
+		for (size_t j = 0; !shared(c->shared_rulesets, i, MODEL_SHARED_LINKS) && j < rs->n_links;
+		     j++)
 			rs->links[j].id = id_of(c, NET "dnsForwardingRulesets", rs->name,
 						"virtualNetworkLinks", rs->links[j].name);
 	}
@@ -1382,7 +1399,7 @@ static void assign_ids(model_ctx_t *c)
 		if (l > 1 && zn[l - 1] == '.')
 			zn[l - 1] = '\0';
 		z->id = id_of(c, NET "privateDnsZones", zn, NULL, NULL);
-		for (size_t j = 0; j < z->n_links; j++)
+		for (size_t j = 0; !shared(c->shared_zones, i, MODEL_SHARED_LINKS) && j < z->n_links; j++)
 			z->links[j].id = id_of(c, NET "privateDnsZones", zn, "virtualNetworkLinks",
 					       z->links[j].name);
 	}

@@ -37,10 +37,13 @@ struct resolve_snapshot {
 	zone_t **public_zones;            /* per publicDns zone */
 	ruleset_matcher_t *public_matcher; /* value: zone_t ** (an entry of public_zones) */
 	rs_external_t *externals;         /* per external server */
+	/* borrowed from listener_set, which snapshots of deployments with the
+	 * same listeners share */
 	resolve_listener_t *listeners;
 	rs_listener_target_t *listener_targets;
 	size_t n_listeners;
 	pr_map_t *listener_index; /* listener name → index in listeners */
+	struct rs_listener_set *listener_set;
 };
 
 /* The listener index of a name, or -1. */

@@ -113,46 +113,112 @@ cleanup:
 	return rc;
 }
 
-static void add_listener(resolve_snapshot_t *s, char *name, resolve_listener_kind_t kind,
+/* The listeners of a snapshot, shared by the next one when its deployment
+ * has the same ones (a change of a rule, a link, a zone). */
+struct rs_listener_set {
+	atomic_int refs;
+	resolve_listener_t *listeners;
+	rs_listener_target_t *targets;
+	size_t n;
+	pr_map_t *index;
+};
+
+static void listener_set_unref(struct rs_listener_set **lp)
+{
+	struct rs_listener_set *l = *lp;
+	*lp = NULL;
+	if (!l || atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free((char *)l->listeners[i].name);
+	free(l->listeners);
+	free(l->targets);
+	pr_map_destroy(&l->index);
+	free(l);
+}
+
+/* Do a and b have the same listeners: inbound endpoints of the same names at
+ * the same addresses in the same VNets, the same VNets, the same external
+ * servers at the same addresses? */
+static bool same_listeners(const deployment_t *a, const deployment_t *b)
+{
+	if (a->vnets != b->vnets || a->n_vnets != b->n_vnets || a->n_resolvers != b->n_resolvers ||
+	    a->n_external_servers != b->n_external_servers)
+		return false;
+	for (size_t r = 0; r < a->n_resolvers; r++) {
+		const model_resolver_t *x = &a->resolvers[r], *y = &b->resolvers[r];
+		if (x->vnet != y->vnet || x->n_inbound != y->n_inbound || strcmp(x->name, y->name))
+			return false;
+		for (size_t e = 0; e < x->n_inbound; e++)
+			if (x->inbound[e].address != y->inbound[e].address ||
+			    strcmp(x->inbound[e].name, y->inbound[e].name))
+				return false;
+	}
+	for (size_t i = 0; i < a->n_external_servers; i++) {
+		const model_external_server_t *x = &a->external_servers[i], *y = &b->external_servers[i];
+		if (x->address != y->address || x->port != y->port || strcmp(x->name, y->name))
+			return false;
+	}
+	return true;
+}
+
+static void use_listeners(resolve_snapshot_t *s, struct rs_listener_set *l)
+{
+	s->listener_set = l;
+	s->listeners = l->listeners;
+	s->listener_targets = l->targets;
+	s->n_listeners = l->n;
+	s->listener_index = l->index;
+}
+
+static void add_listener(struct rs_listener_set *l, char *name, resolve_listener_kind_t kind,
 			 uint32_t addr, uint16_t port, int vnet, int external)
 {
-	s->listeners[s->n_listeners] = (resolve_listener_t){
+	l->listeners[l->n] = (resolve_listener_t){
 		.name = name, .kind = kind, .virtual_address = addr, .virtual_port = port};
-	s->listener_targets[s->n_listeners] = (rs_listener_target_t){vnet, external};
-	s->n_listeners++;
+	l->targets[l->n] = (rs_listener_target_t){vnet, external};
+	l->n++;
 }
 
 /* The listeners in deployment order: inbound endpoints, then each VNet's
- * Azure DNS address, then the external servers. */
-static void build_listeners(resolve_snapshot_t *s)
+ * Azure DNS address, then the external servers; prev's when the same. */
+static void build_listeners(resolve_snapshot_t *s, const resolve_snapshot_t *prev)
 {
 	const deployment_t *d = s->d;
+	if (prev && same_listeners(prev->d, d)) {
+		atomic_fetch_add_explicit(&prev->listener_set->refs, 1, memory_order_relaxed);
+		use_listeners(s, prev->listener_set);
+		return;
+	}
 	size_t n = d->n_vnets + d->n_external_servers;
 	for (size_t r = 0; r < d->n_resolvers; r++)
 		n += d->resolvers[r].n_inbound;
-	s->listeners = pr_calloc(n + 1, sizeof(*s->listeners));
-	s->listener_targets = pr_calloc(n + 1, sizeof(*s->listener_targets));
+	struct rs_listener_set *l = pr_calloc(1, sizeof(*l));
+	atomic_init(&l->refs, 1);
+	l->listeners = pr_calloc(n + 1, sizeof(*l->listeners));
+	l->targets = pr_calloc(n + 1, sizeof(*l->targets));
 	for (size_t r = 0; r < d->n_resolvers; r++)
 		for (size_t e = 0; e < d->resolvers[r].n_inbound; e++)
-			add_listener(s,
+			add_listener(l,
 				     pr_asprintf("%s/%s", d->resolvers[r].name,
 						 d->resolvers[r].inbound[e].name),
 				     RESOLVE_LISTENER_INBOUND, d->resolvers[r].inbound[e].address,
 				     DNS_PORT,
 				     d->resolvers[r].vnet, -1);
 	for (size_t v = 0; v < d->n_vnets; v++)
-		add_listener(s, pr_asprintf("azure-dns/%s", d->vnets[v].name),
+		add_listener(l, pr_asprintf("azure-dns/%s", d->vnets[v].name),
 			     RESOLVE_LISTENER_AZURE_DNS, MODEL_AZURE_DNS_ADDR, DNS_PORT, (int)v,
 			     -1);
 	for (size_t x = 0; x < d->n_external_servers; x++)
-		add_listener(s, pr_asprintf("external/%s", d->external_servers[x].name),
+		add_listener(l, pr_asprintf("external/%s", d->external_servers[x].name),
 			     RESOLVE_LISTENER_EXTERNAL, d->external_servers[x].address,
 			     d->external_servers[x].port, -1, (int)x);
 
-	s->listener_index = pr_map_new();
-	for (size_t i = 0; i < s->n_listeners; i++)
-		pr_map_put(s->listener_index, s->listeners[i].name, strlen(s->listeners[i].name),
-			   (int)i, NULL);
+	l->index = pr_map_new();
+	for (size_t i = 0; i < l->n; i++)
+		pr_map_put(l->index, l->listeners[i].name, strlen(l->listeners[i].name), (int)i,
+			   NULL);
+	use_listeners(s, l);
 }
 
 int snapshot_listener_index(const resolve_snapshot_t *s, const char *name)
@@ -174,11 +240,7 @@ static void snapshot_free(resolve_snapshot_t *s, deployment_t *d, bool owned)
 		ruleset_matcher_destroy(&s->externals[x].matcher);
 	}
 	free(s->externals);
-	for (size_t i = 0; i < s->n_listeners; i++)
-		free((char *)s->listeners[i].name);
-	free(s->listeners);
-	free(s->listener_targets);
-	pr_map_destroy(&s->listener_index);
+	listener_set_unref(&s->listener_set);
 	policy_set_destroy(&s->policies);
 	linker_destroy(&s->linker);
 	if (owned)
@@ -244,7 +306,7 @@ int resolve_snapshot_build_after(const resolve_snapshot_t *prev, deployment_t **
 	ruleset_matcher_builder_t *pb = NULL;
 	s->d = d;
 	/* Loops (P-1, P-2) are refused here with the linker's findings. */
-	int rc = linker_build(d, &s->linker, diag);
+	int rc = linker_build_after(prev ? prev->linker : NULL, d, &s->linker, diag);
 	if (rc != 0)
 		goto cleanup;
 	if ((rc = policy_set_build(d, &s->policies, diag)) != 0)
@@ -276,7 +338,7 @@ int resolve_snapshot_build_after(const resolve_snapshot_t *prev, deployment_t **
 		    0)
 			goto cleanup;
 
-	build_listeners(s);
+	build_listeners(s, prev);
 	atomic_init(&s->refs, 1);
 	*dp = NULL;
 	*out = s;

@@ -14,6 +14,7 @@
  */
 #include "rulesets/rulesets.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ struct ruleset_matcher_builder {
 struct ruleset_matcher {
 	table_t t;
 	bool with_reserved;
+	atomic_uint refs; /* snapshots sharing it (ruleset_matcher_share) */
 };
 
 /* A name prepared for a walk, on the stack of the caller. */
@@ -441,6 +443,7 @@ int ruleset_matcher_build(const ruleset_matcher_builder_t *b, bool with_reserved
 {
 	PR_REQUIRE(b && out);
 	ruleset_matcher_t *m = pr_calloc(1, sizeof(*m));
+	atomic_init(&m->refs, 1);
 	table_copy(&m->t, &b->t);
 	m->with_reserved = with_reserved;
 	if (with_reserved) {
@@ -463,13 +466,23 @@ int ruleset_matcher_build(const ruleset_matcher_builder_t *b, bool with_reserved
 	return 0;
 }
 
+ruleset_matcher_t *ruleset_matcher_share(ruleset_matcher_t *m)
+{
+	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
 void ruleset_matcher_destroy(ruleset_matcher_t **mp)
 {
 	if (!mp || !*mp)
 		return;
-	table_free(&(*mp)->t);
-	free(*mp);
+	ruleset_matcher_t *m = *mp;
 	*mp = NULL;
+	/* the last holder frees; acq_rel orders the others' reads before */
+	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	table_free(&m->t);
+	free(m);
 }
 
 /* ---- Matching ------------------------------------------------------------------ */

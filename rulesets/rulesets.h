@@ -92,6 +92,9 @@ size_t ruleset_matcher_builder_count(const ruleset_matcher_builder_t *b);
 int ruleset_matcher_build(const ruleset_matcher_builder_t *b, bool with_reserved,
 			  ruleset_matcher_t **out);
 
+/* One more holder of m (returned): a matcher is freed by the last
+ * ruleset_matcher_destroy(), from any thread. */
+ruleset_matcher_t *ruleset_matcher_share(ruleset_matcher_t *m);
 void ruleset_matcher_destroy(ruleset_matcher_t **mp);
 
 /* ---- Matching (hot path: allocation-free, thread-safe) ---------------------- */

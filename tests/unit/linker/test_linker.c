@@ -236,6 +236,138 @@ static void test_P2_zone_and_reserved_end_paths(void **state)
 	pr_diag_destroy(&diag);
 }
 
+
+/* ---- after a change (linker_build_after) ---------------------------------------- */
+
+/* d's document with resource (JSON text; NULL: none) put into kind k under
+ * parent, or the resource named del removed, as control/ edits it; then the
+ * deployment of it after d. */
+static deployment_t *changed(const deployment_t *d, model_kind_id_t k, const char *parent,
+			     const char *resource, const char *del)
+{
+	json_t *doc = model_doc_edit_copy(deployment_source_json(d), model_kind(k), parent);
+	json_t *r = resource ? json_loads(resource, 0, NULL) : NULL;
+	if (resource)
+		assert_int_equal(model_doc_put(doc, model_kind(k), parent, r), 0);
+	if (del)
+		assert_int_equal(model_doc_remove(doc, model_kind(k), parent, del, NULL), 0);
+	json_decref(r);
+	model_doc_t *md = model_doc_adopt(doc, "change");
+	pr_diag_t *diag = pr_diag_new();
+	deployment_t *out = NULL;
+	assert_int_equal(deployment_from_doc_after(d, &md, &out, diag), 0);
+	pr_diag_destroy(&diag);
+	return out;
+}
+
+/* P-2: a rule that closes a loop through rulesets the change left alone. */
+static void test_P2_change_closes_loop_through_untouched_rulesets(void **state)
+{
+	(void)state;
+	char *t = three_hops("y.contoso.com.");
+	deployment_t *d1 = load_ok(t), *d2 = NULL, *d3 = NULL;
+	pr_diag_t *diag = pr_diag_new();
+	linker_t *l1 = NULL, *l2 = NULL, *l3 = NULL;
+	assert_int_equal(linker_build(d1, &l1, diag), 0);
+	/* a rule out of privres: no loop; the other rulesets keep their matchers */
+	d2 = changed(d1, MODEL_KIND_RULE, "rs1",
+		     "{\"name\": \"Y\", \"domainName\": \"y.example.\", "
+		     "\"targetDnsServers\": [{\"ipAddress\": \"10.100.0.2\"}]}", NULL);
+	assert_int_equal(linker_build_after(l1, d2, &l2, diag), 0);
+	assert_ptr_equal(linker_view(l2, 1)->rules, linker_view(l1, 1)->rules);
+	assert_ptr_not_equal(linker_view(l2, 0)->rules, linker_view(l1, 0)->rules);
+	/* rs3 now sends all of contoso.com. back to v1 */
+	d3 = changed(d2, MODEL_KIND_RULE, "rs3",
+		     "{\"name\": \"X\", \"domainName\": \"contoso.com.\", "
+		     "\"targetDnsServers\": [{\"ipAddress\": \"10.1.0.4\"}]}", NULL);
+	assert_int_equal(linker_build_after(l2, d3, &l3, diag), PR_ELOOP);
+	assert_null(l3);
+	assert_true(has(diag, "P-2", "-[rs1: x.contoso.com.]-> r2/in (v2)"));
+	linker_destroy(&l2);
+	linker_destroy(&l1);
+	deployment_destroy(&d3);
+	deployment_destroy(&d2);
+	deployment_destroy(&d1);
+	pr_diag_destroy(&diag);
+	free(t);
+}
+
+/* One change after *d and *l, which it replaces when it is accepted;
+ * returns linker_build_after's result. */
+static int step(deployment_t **d, linker_t **l, pr_diag_t *diag, model_kind_id_t k,
+		const char *parent, const char *resource, const char *del)
+{
+	deployment_t *next = changed(*d, k, parent, resource, del);
+	linker_t *nl = NULL;
+	int rc = linker_build_after(*l, next, &nl, diag);
+	if (rc != 0) {
+		deployment_destroy(&next);
+		return rc;
+	}
+	linker_destroy(l);
+	deployment_destroy(d);
+	*d = next;
+	*l = nl;
+	return 0;
+}
+
+/* The three VNets without a loop, built. */
+static void three_hops_built(deployment_t **d, linker_t **l, pr_diag_t **diag)
+{
+	char *t = three_hops("y.contoso.com.");
+	*d = load_ok(t);
+	free(t);
+	*diag = pr_diag_new();
+	*l = NULL;
+	assert_int_equal(linker_build(*d, l, *diag), 0);
+}
+
+static void three_hops_free(deployment_t **d, linker_t **l, pr_diag_t **diag)
+{
+	linker_destroy(l);
+	deployment_destroy(d);
+	pr_diag_destroy(diag);
+}
+
+/* P-2: a link that closes a loop through rulesets the change left alone. */
+static void test_P2_change_link_closes_loop(void **state)
+{
+	(void)state;
+	deployment_t *d;
+	linker_t *l;
+	pr_diag_t *diag;
+	three_hops_built(&d, &l, &diag);
+	assert_int_equal(step(&d, &l, diag, MODEL_KIND_RULESET_LINK, "rs3", NULL, "l"), 0);
+	assert_int_equal(step(&d, &l, diag, MODEL_KIND_RULE, "rs3",
+			      "{\"name\": \"X\", \"domainName\": \"contoso.com.\", "
+			      "\"targetDnsServers\": [{\"ipAddress\": \"10.1.0.4\"}]}",
+			      NULL),
+			 0);
+	assert_int_equal(step(&d, &l, diag, MODEL_KIND_RULESET_LINK, "rs3",
+			      "{\"name\": \"l\", \"virtualNetwork\": \"v3\"}", NULL),
+			 PR_ELOOP);
+	assert_true(has(diag, "P-2", "-[rs3: contoso.com.]-> r1/in (v1)"));
+	three_hops_free(&d, &l, &diag);
+}
+
+/* P-1: a ruleset left alone gets a link into the VNet its rule targets. */
+static void test_P1_change_links_ruleset_into_its_target(void **state)
+{
+	(void)state;
+	deployment_t *d;
+	linker_t *l;
+	pr_diag_t *diag;
+	three_hops_built(&d, &l, &diag);
+	/* v2 free of rs2 (L-9), then rs1, which forwards x.contoso.com. to r2/in,
+	 * linked to it */
+	assert_int_equal(step(&d, &l, diag, MODEL_KIND_RULESET_LINK, "rs2", NULL, "l"), 0);
+	assert_int_equal(step(&d, &l, diag, MODEL_KIND_RULESET_LINK, "rs1",
+			      "{\"name\": \"l2\", \"virtualNetwork\": \"v2\"}", NULL),
+			 PR_ELOOP);
+	assert_true(has(diag, "P-1", "which is in 'v2' itself"));
+	three_hops_free(&d, &l, &diag);
+}
+
 static void test_targets_classified(void **state)
 {
 	(void)state;
@@ -263,6 +395,9 @@ int main(void)
 		cmocka_unit_test(test_P2_cycle_through_an_external_server),
 		cmocka_unit_test(test_P2_zone_and_reserved_end_paths),
 		cmocka_unit_test(test_targets_classified),
+		cmocka_unit_test(test_P2_change_closes_loop_through_untouched_rulesets),
+		cmocka_unit_test(test_P2_change_link_closes_loop),
+		cmocka_unit_test(test_P1_change_links_ruleset_into_its_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

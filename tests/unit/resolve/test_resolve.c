@@ -276,6 +276,53 @@ static void test_snapshot_listeners(void **state)
 	resolve_snapshot_unref(&s2); /* NULL is accepted */
 }
 
+
+/* The snapshot of prev's deployment with resource (JSON text) put into kind
+ * k under parent, as control/ makes it. */
+static resolve_snapshot_t *changed(const resolve_snapshot_t *prev, model_kind_id_t k,
+				   const char *parent, const char *resource)
+{
+	const deployment_t *pd = resolve_snapshot_deployment(prev);
+	json_t *doc = model_doc_edit_copy(deployment_source_json(pd), model_kind(k), parent);
+	json_t *r = json_loads(resource, 0, NULL);
+	assert_int_equal(model_doc_put(doc, model_kind(k), parent, r), 0);
+	json_decref(r);
+	model_doc_t *md = model_doc_adopt(doc, "change");
+	pr_diag_t *diag = pr_diag_new();
+	deployment_t *d = NULL;
+	resolve_snapshot_t *s = NULL;
+	assert_int_equal(deployment_from_doc_after(pd, &md, &d, diag), 0);
+	assert_int_equal(resolve_snapshot_build_after(prev, &d, &s, diag), 0);
+	pr_diag_destroy(&diag);
+	return s;
+}
+
+/* A change that leaves the listeners alone shares them; one that changes a
+ * VNet or an inbound endpoint's address has its own. */
+static void test_snapshot_listeners_after_changes(void **state)
+{
+	(void)state;
+	resolve_snapshot_t *s1 = default_snapshot();
+	resolve_snapshot_t *s2 = changed(s1, MODEL_KIND_RULE, "hub-rules",
+					 "{\"name\": \"Extra\", \"domainName\": \"extra.example.\", "
+					 "\"targetDnsServers\": [{\"ipAddress\": \"10.100.0.2\"}]}");
+	assert_ptr_equal(resolve_snapshot_listener(s2, 1), resolve_snapshot_listener(s1, 1));
+	resolve_snapshot_unref(&s1);
+	resolve_snapshot_t *s3 = changed(s2, MODEL_KIND_VNET, NULL,
+					 "{\"name\": \"spoke3\", \"addressPrefixes\": [\"10.40.0.0/16\"]}");
+	assert_non_null(resolve_snapshot_find_listener(s3, "azure-dns/spoke3"));
+	assert_null(resolve_snapshot_find_listener(s2, "azure-dns/spoke3"));
+	resolve_snapshot_t *s4 = changed(s3, MODEL_KIND_INBOUND, "hub-resolver",
+					 "{\"name\": \"in\", \"subnet\": \"snet-inbound\", "
+					 "\"privateIpAllocationMethod\": \"Static\", "
+					 "\"privateIpAddress\": \"10.10.0.5\"}");
+	assert_int_equal(resolve_snapshot_find_listener(s4, "hub-resolver/in")->virtual_address,
+			 ip("10.10.0.5"));
+	resolve_snapshot_unref(&s2);
+	resolve_snapshot_unref(&s3);
+	resolve_snapshot_unref(&s4);
+}
+
 /* One query of a worker on snapshot s, listener l: its answer's rcode. */
 static int ask_on(resolve_worker_t *w, resolve_query_t *q, resolve_snapshot_t *s, const char *l,
 		  uint8_t *packet)
@@ -1118,6 +1165,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snapshot_listeners),
+		cmocka_unit_test(test_snapshot_listeners_after_changes),
 		cmocka_unit_test(test_worker_shares_snapshot),
 		cmocka_unit_test(test_snapshot_refuses_loops_p1),
 		cmocka_unit_test(test_q2_private_zone),
