@@ -391,7 +391,10 @@ static json_t *call(ep_t *p, const char *fn, json_t **a, size_t n)
 		json_int_t off = n >= 1 && json_is_integer(a[n - 1]) ? json_integer_value(a[n - 1]) : 0;
 		if (arm->copy_index < 0)
 			return efail(p, "copyIndex() outside a copy loop");
-		return json_integer(arm->copy_index + off);
+		json_int_t at;
+		if (__builtin_add_overflow(arm->copy_index, off, &at))
+			return efail(p, "copyIndex(): the offset is out of range");
+		return json_integer(at);
 	}
 	if (!strcasecmp(fn, "uniqueString")) {
 		static const char al[] = "abcdefghijklmnopqrstuvwxyz234567";

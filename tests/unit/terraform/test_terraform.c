@@ -855,6 +855,18 @@ static void test_arm_template(void **state)
 		fail_msg("%s", t);
 	free(t);
 
+	/* copyIndex(offset) past the integers is refused, not overflowed (found
+	 * by fuzz_arm_template under UBSan) */
+	pr_diag_clear(diag);
+	assert_null(arm_text("{\"resources\": [{\"type\": \"Microsoft.Network/privateDnsZones\","
+			     " \"name\": \"[string(copyIndex(9223372036854775807))]\","
+			     " \"copy\": {\"name\": \"z\", \"count\": 2}}]}",
+			     NULL, 0, diag));
+	t = pr_diag_format(diag);
+	if (!strstr(t, "copyIndex(): the offset is out of range"))
+		fail_msg("%s", t);
+	free(t);
+
 	/* a resource type with more segments than names: the message names the
 	 * segment (it was read after being freed, found by fuzz_arm_template) */
 	pr_diag_clear(diag);
